@@ -1,0 +1,1 @@
+//! Adaptive inference: CARD (reasoning depth per edit), SRM (spatial reasoning mask), plans and the FLOP cost model.

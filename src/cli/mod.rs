@@ -1,0 +1,6 @@
+//! Subcommand argument structs and their `run` functions. No model math lives here.
+pub mod card;
+pub mod cost;
+pub mod edit;
+pub mod plan;
+pub mod world;

@@ -1,0 +1,1 @@
+//! Evaluation: CLIP scoring and benchmark reports.

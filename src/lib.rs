@@ -1,0 +1,13 @@
+//! PhysEdit: complexity-adaptive instruction-based image editing on a ChronoEdit backbone.
+//!
+//! Layout mirrors diffusers: `models` (pure modules, config-driven), `schedulers`
+//! (`set_timesteps`/`step` math), `pipeline` (glue, no math), `adaptive` (CARD, SRM, plans,
+//! cost model), `eval`, `world` (procedural physics world); `cli` is a thin layer on top.
+pub mod adaptive;
+pub mod checkpoint;
+pub mod cli;
+pub mod eval;
+pub mod models;
+pub mod pipeline;
+pub mod schedulers;
+pub mod world;

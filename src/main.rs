@@ -1,0 +1,39 @@
+//! The `physedit` command line: a thin layer over the library.
+use clap::{Parser, Subcommand};
+use physedit::cli;
+
+#[derive(Parser, Debug)]
+#[command(name = "physedit", version, about = "Complexity-adaptive instruction-based image editing (ChronoEdit backbone)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Edit an image with an instruction.
+    Edit(cli::edit::EditArgs),
+    /// Generate, sample and evaluate the procedural physics world.
+    World(cli::world::WorldArgs),
+    /// Plan reasoning per instruction (CARD) without running a model.
+    Plan(cli::plan::PlanArgs),
+    /// FLOP cost model of recipes and plans.
+    Cost(cli::cost::CostArgs),
+    /// Fit or inspect the learned CARD predictor.
+    Card(cli::card::CardArgs),
+}
+
+fn main() {
+    let parsed = Cli::parse();
+    let result = match parsed.command {
+        Command::Edit(a) => cli::edit::run(a),
+        Command::World(a) => cli::world::run(a),
+        Command::Plan(a) => cli::plan::run(a),
+        Command::Cost(a) => cli::cost::run(a),
+        Command::Card(a) => cli::card::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,1 @@
+//! Procedural physics world with ground truth (edit cases for training and evaluation).
