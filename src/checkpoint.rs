@@ -1,1 +1,243 @@
-//! checkpoint loading
+//! Loading the diffusers pipeline folder layout (`model_index.json` at the root, one sub-folder per
+//! component), component configs, and safetensors weights — single files or shards listed in a
+//! `*.safetensors.index.json`. Pickle checkpoints are never read.
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use serde::de::DeserializeOwned;
+
+/// File endings of pickle-based checkpoints, which can execute code when loaded.
+const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];
+
+/// The compute dtype named on the command line (`f32`, `f16`, `bf16`).
+pub fn parse_dtype(name: &str) -> Result<DType> {
+    match name.to_ascii_lowercase().as_str() {
+        "f32" | "float32" | "fp32" => Ok(DType::F32),
+        "f16" | "float16" | "fp16" => Ok(DType::F16),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        other => bail!("unknown dtype `{other}`: expected f32, f16 or bf16"),
+    }
+}
+
+/// A diffusers pipeline folder, checked to have a readable `model_index.json`.
+#[derive(Debug, Clone)]
+pub struct PipelineFolder {
+    root: PathBuf,
+    model_index: serde_json::Value,
+}
+
+impl PipelineFolder {
+    pub fn open(root: &Path) -> Result<Self> {
+        if !root.exists() {
+            bail!("model folder {} does not exist", root.display());
+        }
+        if !root.is_dir() {
+            bail!("model path {} is not a folder", root.display());
+        }
+        let index_path = root.join("model_index.json");
+        if !index_path.is_file() {
+            bail!(
+                "{} has no model_index.json: expected a diffusers pipeline folder (such as ChronoEdit-14B-Diffusers)",
+                root.display()
+            );
+        }
+        let model_index = read_json_value(&index_path)?;
+        if !model_index.is_object() {
+            bail!("{}: expected a JSON object", index_path.display());
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            model_index,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The class name `model_index.json` gives for a component, e.g. `["transformers", "UMT5EncoderModel"]`.
+    pub fn component_class(&self, name: &str) -> Option<String> {
+        let entry = self.model_index.get(name)?.as_array()?;
+        entry.get(1)?.as_str().map(str::to_string)
+    }
+
+    /// The folder of a component, which must exist.
+    pub fn component(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.root.join(name);
+        if !dir.is_dir() {
+            bail!(
+                "model folder {} is missing its `{name}` component (expected the folder {})",
+                self.root.display(),
+                dir.display()
+            );
+        }
+        Ok(dir)
+    }
+}
+
+fn read_json_value(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+/// Deserialises a JSON config file, naming the file in any error.
+pub fn read_config<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+}
+
+/// The safetensors files holding a component's weights. A sharded checkpoint is read through its
+/// `*.safetensors.index.json`; otherwise every `*.safetensors` file of the folder is used.
+/// Pickle files are refused when they are the only weights, and never opened.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if entry.path().is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    let pickles: Vec<&String> = names
+        .iter()
+        .filter(|n| PICKLE_ENDINGS.iter().any(|e| n.ends_with(e)))
+        .collect();
+    let indexes: Vec<&String> = names
+        .iter()
+        .filter(|n| n.ends_with(".safetensors.index.json"))
+        .collect();
+    let singles: Vec<&String> = names.iter().filter(|n| n.ends_with(".safetensors")).collect();
+
+    let files = if let Some(index) = indexes.first() {
+        if indexes.len() > 1 {
+            bail!(
+                "{} holds several safetensors index files; expected one",
+                dir.display()
+            );
+        }
+        shards_from_index(&dir.join(index))?
+    } else if !singles.is_empty() {
+        singles.iter().map(|n| dir.join(n)).collect()
+    } else if let Some(p) = pickles.first() {
+        bail!(
+            "refusing to load {}: pickle checkpoints (.bin/.pt/.ckpt) can run arbitrary code and are never read; \
+             convert the weights to safetensors",
+            dir.join(p).display()
+        );
+    } else {
+        bail!("{} holds no safetensors weights", dir.display());
+    };
+    if !pickles.is_empty() {
+        eprintln!(
+            "note: ignoring pickle file(s) in {} ({}); only safetensors are read",
+            dir.display(),
+            pickles.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    for f in &files {
+        check_safetensors_file(f)?;
+    }
+    Ok(files)
+}
+
+fn shards_from_index(index_path: &Path) -> Result<Vec<PathBuf>> {
+    let value = read_json_value(index_path)?;
+    let map = value
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| anyhow!("{} has no `weight_map` object", index_path.display()))?;
+    let dir = index_path.parent().unwrap_or(Path::new("."));
+    let shards: BTreeSet<String> = map
+        .values()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("{}: weight_map values must be file names", index_path.display()))
+        })
+        .collect::<Result<_>>()?;
+    if shards.is_empty() {
+        bail!("{}: weight_map is empty", index_path.display());
+    }
+    let mut files = Vec::new();
+    for shard in shards {
+        if PICKLE_ENDINGS.iter().any(|e| shard.ends_with(e)) {
+            bail!(
+                "{} lists the pickle shard {shard}: only safetensors are read",
+                index_path.display()
+            );
+        }
+        let path = dir.join(&shard);
+        if !path.is_file() {
+            bail!(
+                "{} lists the shard {shard}, which is missing",
+                index_path.display()
+            );
+        }
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// Validates a safetensors file's header and that every tensor lies inside the file, so a
+/// truncated or corrupt download is reported by name before any weights are mapped.
+pub fn check_safetensors_file(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file_len = file
+        .metadata()
+        .with_context(|| format!("cannot stat {}", path.display()))?
+        .len();
+    let corrupt = |why: String| anyhow!("{} is not a valid safetensors file: {why}", path.display());
+    if file_len < 8 {
+        return Err(corrupt(format!("only {file_len} bytes long")));
+    }
+    let mut len_bytes = [0u8; 8];
+    file.read_exact(&mut len_bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let header_len = u64::from_le_bytes(len_bytes);
+    if header_len > file_len - 8 || header_len > 100_000_000 {
+        return Err(corrupt(format!(
+            "header length {header_len} exceeds the file size {file_len} (truncated?)"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not JSON ({e})")))?;
+    let obj = header
+        .as_object()
+        .ok_or_else(|| corrupt("header is not a JSON object".into()))?;
+    let data_len = file_len - 8 - header_len;
+    for (name, info) in obj {
+        if name == "__metadata__" {
+            continue;
+        }
+        let offsets = info
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .and_then(|o| Some((o.first()?.as_u64()?, o.get(1)?.as_u64()?)))
+            .ok_or_else(|| corrupt(format!("tensor `{name}` has no valid data_offsets")))?;
+        if offsets.0 > offsets.1 || offsets.1 > data_len {
+            return Err(corrupt(format!(
+                "tensor `{name}` ends at byte {} but the data section has {data_len} bytes (truncated?)",
+                offsets.1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A VarBuilder over a component folder's safetensors weights, converting to `dtype` on load.
+pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
+    let files = weight_files(dir)?;
+    // SAFETY: the files are memory-mapped read-only; they must not change while the model is loaded,
+    // which is the same contract every safetensors loader relies on.
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, dtype, device) }
+        .with_context(|| format!("cannot map the safetensors weights in {}", dir.display()))?;
+    Ok(vb)
+}

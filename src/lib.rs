@@ -10,4 +10,5 @@ pub mod eval;
 pub mod models;
 pub mod pipeline;
 pub mod schedulers;
+pub mod util;
 pub mod world;

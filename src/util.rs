@@ -1,0 +1,84 @@
+//! Small shared helpers: atomic file output and image conversion at the edges.
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Tensor};
+
+/// Writes a file through a temporary sibling and a rename, so a failure or a kill never leaves a
+/// half-written file at `path`. `write` receives the temporary path.
+pub fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Keep the extension last: image encoders pick the format from it.
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp.{}",
+        name,
+        std::process::id(),
+        extension_of(path)
+    ));
+    let result = write(&tmp).and_then(|_| {
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot move the output into place at {}", path.display()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn extension_of(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into())
+}
+
+/// Opens an image, naming the file in every error (missing, unreadable, zero-sized, undecodable).
+pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    if meta.len() == 0 {
+        bail!("image {} is empty (0 bytes)", path.display());
+    }
+    let reader = image::ImageReader::open(path)
+        .with_context(|| format!("cannot open image {}", path.display()))?
+        .with_guessed_format()
+        .with_context(|| format!("cannot read image {}", path.display()))?;
+    let img = reader
+        .decode()
+        .with_context(|| format!("cannot decode image {}", path.display()))?;
+    if img.width() == 0 || img.height() == 0 {
+        bail!("image {} has no pixels", path.display());
+    }
+    Ok(img)
+}
+
+/// A (3, H, W) tensor in [0, 1] as an 8-bit RGB image, rounding as `(x * 255).round()` like
+/// diffusers' `numpy_to_pil`.
+pub fn tensor_to_rgb(frame: &Tensor) -> Result<image::RgbImage> {
+    let (c, h, w) = frame.dims3()?;
+    if c != 3 {
+        bail!("expected 3 colour channels, got {c}");
+    }
+    let data: Vec<f32> = frame
+        .to_dtype(DType::F32)?
+        .permute((1, 2, 0))?
+        .flatten_all()?
+        .to_vec1()?;
+    let bytes = data
+        .iter()
+        .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
+    image::RgbImage::from_raw(w as u32, h as u32, bytes).context("frame buffer has the wrong size")
+}

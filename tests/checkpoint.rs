@@ -1,0 +1,110 @@
+//! Loading errors: every bad folder or file is reported by name, never a panic.
+use std::path::Path;
+
+use physedit::checkpoint::{check_safetensors_file, weight_files, PipelineFolder};
+
+fn write_tensor_file(path: &Path) {
+    let t = candle_core::Tensor::arange(0f32, 16f32, &candle_core::Device::Cpu).unwrap();
+    let map: std::collections::HashMap<String, candle_core::Tensor> =
+        [("w".to_string(), t)].into_iter().collect();
+    candle_core::safetensors::save(&map, path).unwrap();
+}
+
+fn err_text<T: std::fmt::Debug>(r: anyhow::Result<T>) -> String {
+    format!("{:#}", r.expect_err("expected an error"))
+}
+
+#[test]
+fn missing_folder_and_index_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    assert!(err_text(PipelineFolder::open(&missing)).contains("does not exist"));
+    let e = err_text(PipelineFolder::open(dir.path()));
+    assert!(e.contains("model_index.json"), "{e}");
+    std::fs::write(dir.path().join("model_index.json"), "{not json").unwrap();
+    let e = err_text(PipelineFolder::open(dir.path()));
+    assert!(e.contains("not valid JSON"), "{e}");
+}
+
+#[test]
+fn missing_component_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("model_index.json"),
+        r#"{"vae": ["diffusers", "AutoencoderKLWan"]}"#,
+    )
+    .unwrap();
+    let folder = PipelineFolder::open(dir.path()).unwrap();
+    assert_eq!(folder.component_class("vae").as_deref(), Some("AutoencoderKLWan"));
+    let e = err_text(folder.component("transformer"));
+    assert!(e.contains("`transformer` component"), "{e}");
+}
+
+#[test]
+fn pickle_only_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("diffusion_pytorch_model.bin"), b"\x80\x02}q\x00.").unwrap();
+    let e = err_text(weight_files(dir.path()));
+    assert!(
+        e.contains("refusing to load") && e.contains("diffusion_pytorch_model.bin"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pickle_beside_safetensors_is_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.ckpt"), b"garbage").unwrap();
+    write_tensor_file(&dir.path().join("model.safetensors"));
+    let files = weight_files(dir.path()).unwrap();
+    assert_eq!(files.len(), 1);
+    assert!(files[0].ends_with("model.safetensors"));
+}
+
+#[test]
+fn truncated_and_corrupt_safetensors_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    write_tensor_file(&good);
+    check_safetensors_file(&good).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+
+    let truncated = dir.path().join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+    let e = err_text(check_safetensors_file(&truncated));
+    assert!(
+        e.contains("truncated.safetensors") && e.contains("truncated"),
+        "{e}"
+    );
+
+    let tiny = dir.path().join("tiny.safetensors");
+    std::fs::write(&tiny, b"abc").unwrap();
+    assert!(err_text(check_safetensors_file(&tiny)).contains("only 3 bytes"));
+
+    let mut garbled = bytes.clone();
+    for b in garbled.iter_mut().skip(8).take(6) {
+        *b = b'#';
+    }
+    let corrupt = dir.path().join("corrupt.safetensors");
+    std::fs::write(&corrupt, &garbled).unwrap();
+    let e = err_text(check_safetensors_file(&corrupt));
+    assert!(e.contains("corrupt.safetensors") && e.contains("not JSON"), "{e}");
+}
+
+#[test]
+fn sharded_index_is_followed_and_missing_shards_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tensor_file(&dir.path().join("model-00001-of-00002.safetensors"));
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        r#"{"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}"#,
+    )
+    .unwrap();
+    let e = err_text(weight_files(dir.path()));
+    assert!(
+        e.contains("model-00002-of-00002.safetensors") && e.contains("missing"),
+        "{e}"
+    );
+    write_tensor_file(&dir.path().join("model-00002-of-00002.safetensors"));
+    assert_eq!(weight_files(dir.path()).unwrap().len(), 2);
+}
