@@ -562,3 +562,38 @@ fn config_defaults_and_rejections() {
     let err = ChronoEditTransformer3DModel::new(&cfg, vb).unwrap_err();
     assert!(err.to_string().contains("ffn"), "{err}");
 }
+
+/// A batch of two differs from two single runs only by summation order (1e-6 relative).
+#[test]
+fn batch_of_two_matches_single_runs() {
+    let model = load_model("tiny_b", DType::F32);
+    let reference = load_reference("tiny_b");
+    let a = inputs(&reference, "transformer");
+    let b = Inputs {
+        hidden_states: (a.hidden_states.flip(&[3]).unwrap() * 0.5).unwrap(),
+        timestep: Tensor::new(&[250.0f32], &Device::Cpu).unwrap(),
+        encoder_hidden_states: a.encoder_hidden_states.flip(&[1]).unwrap(),
+        encoder_hidden_states_image: a
+            .encoder_hidden_states_image
+            .as_ref()
+            .map(|t| (t * -1.0).unwrap()),
+        output: a.output.clone(),
+    };
+    let cat = |x: &Tensor, y: &Tensor| Tensor::cat(&[x, y], 0).unwrap();
+    let both = model
+        .forward(
+            &cat(&a.hidden_states, &b.hidden_states),
+            &cat(&a.timestep, &b.timestep),
+            &cat(&a.encoder_hidden_states, &b.encoder_hidden_states),
+            Some(&cat(
+                a.encoder_hidden_states_image.as_ref().unwrap(),
+                b.encoder_hidden_states_image.as_ref().unwrap(),
+            )),
+        )
+        .unwrap();
+    for (i, inp) in [&a, &b].into_iter().enumerate() {
+        let single = forward(&model, inp);
+        let err = rel_err(&both.narrow(0, i, 1).unwrap(), &single);
+        assert!(err < 1e-6, "batch element {i}: {err:.3e}");
+    }
+}
