@@ -196,8 +196,8 @@ fn parity_bf16_tiny_b() {
 
 fn grid(model: &ChronoEditTransformer3DModel, hs: &Tensor) -> (usize, usize, usize) {
     let (_, _, f, h, w) = hs.dims5().unwrap();
-    let [pt, ph, pw] = model.config().patch();
-    (f / pt, h / ph, w / pw)
+    let [a, b, c] = model.patch_grid(f, h, w);
+    (a, b, c)
 }
 
 #[test]

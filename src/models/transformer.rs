@@ -233,8 +233,9 @@ pub struct ForwardOutput {
     pub cross_attention: Option<Tensor>,
 }
 
-/// The attention kernel: `softmax(q k^T * scale) v` for `(B, H, S, D)` inputs, returning
-/// `(B, H, Sq, D)`.
+/// The attention kernel: `softmax(q k^T * scale) v` for contiguous `(B, H, S, D)` inputs, returning
+/// `(B, H, Sq, D)` (callers cast the result to the compute dtype). This is the single place where the
+/// attention implementation is chosen.
 fn attend(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
     naive_attention(q, k, v, scale)
 }
@@ -698,6 +699,13 @@ impl ChronoEditTransformer3DModel {
 
     pub fn rope(&self) -> &ChronoEditRotaryPosEmbed {
         &self.rope
+    }
+
+    /// Token grid `[F', H', W']` after patching an input of `frames x height x width` latents; the
+    /// token sequence is frame-major with `F' * H' * W'` tokens.
+    pub fn patch_grid(&self, frames: usize, height: usize, width: usize) -> [usize; 3] {
+        let [pt, ph, pw] = self.cfg.patch();
+        [frames / pt, height / ph, width / pw]
     }
 
     /// The reference forward pass. `hidden_states` `(B, Cin, F, H, W)`, `timestep` `(B,)` (or `(1,)`),
