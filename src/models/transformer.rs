@@ -184,7 +184,7 @@ impl Config {
                 return bad(format!("{name} must be positive"));
             }
         }
-        if !(self.eps > 0.0) || !self.eps.is_finite() {
+        if self.eps.is_nan() || self.eps <= 0.0 || self.eps.is_infinite() {
             return bad(format!("eps must be a positive number, got {}", self.eps));
         }
         if self.pos_embed_seq_len.is_some() && self.image_dim.is_none() {
