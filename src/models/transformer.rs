@@ -1,1 +1,993 @@
-//! transformer
+//! ChronoEditTransformer3DModel: the Wan-style video diffusion transformer used by ChronoEdit
+//! (diffusers `models/transformers/transformer_chronoedit.py`).
+//!
+//! Numerics follow the reference: the compute dtype is the `VarBuilder`'s dtype; the modules diffusers
+//! keeps in f32 (`time_embedder`, every `scale_shift_table`, and the `norm1`/`norm2`/`norm3` modules)
+//! are loaded in f32; layer norms run in f32, and the adaptive modulation (`norm(x) * (1 + scale) +
+//! shift` and the gated residual additions) is done in f32 before rounding to the compute dtype.
+//!
+//! Beyond the reference `forward`, [`ChronoEditTransformer3DModel::forward_with`] offers hooks for
+//! adaptive inference: explicit temporal RoPE positions, dropping tokens from the sequence, and
+//! capturing cross-attention probabilities of chosen layers. With default options it runs the exact
+//! same computation as `forward`.
+
+use std::ops::Range;
+use std::path::Path;
+
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::Deserialize;
+
+use super::rope::{apply_rotary_emb, ChronoEditRotaryPosEmbed};
+
+/// Number of text tokens the reference's cross-attention assumes when it splits the context into image
+/// and text parts (hard-coded to the text encoder's context length there).
+pub const TEXT_CONTEXT_LEN: usize = 512;
+
+fn default_patch_size() -> Vec<usize> {
+    vec![1, 2, 2]
+}
+fn default_num_attention_heads() -> usize {
+    40
+}
+fn default_attention_head_dim() -> usize {
+    128
+}
+fn default_in_channels() -> usize {
+    16
+}
+fn default_out_channels() -> Option<usize> {
+    Some(16)
+}
+fn default_text_dim() -> usize {
+    4096
+}
+fn default_freq_dim() -> usize {
+    256
+}
+fn default_ffn_dim() -> usize {
+    13824
+}
+fn default_num_layers() -> usize {
+    40
+}
+fn default_true() -> bool {
+    true
+}
+fn default_qk_norm() -> Option<String> {
+    Some("rms_norm_across_heads".to_string())
+}
+fn default_eps() -> f64 {
+    1e-6
+}
+fn default_rope_max_seq_len() -> usize {
+    1024
+}
+fn default_rope_temporal_skip_len() -> usize {
+    8
+}
+
+/// `transformer/config.json`, with the defaults of the reference class's `__init__`. Unknown keys are
+/// ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    #[serde(default = "default_patch_size")]
+    pub patch_size: Vec<usize>,
+    #[serde(default = "default_num_attention_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default = "default_attention_head_dim")]
+    pub attention_head_dim: usize,
+    #[serde(default = "default_in_channels")]
+    pub in_channels: usize,
+    /// `None` (null) means "same as `in_channels`", as in the reference.
+    #[serde(default = "default_out_channels")]
+    pub out_channels: Option<usize>,
+    #[serde(default = "default_text_dim")]
+    pub text_dim: usize,
+    #[serde(default = "default_freq_dim")]
+    pub freq_dim: usize,
+    #[serde(default = "default_ffn_dim")]
+    pub ffn_dim: usize,
+    #[serde(default = "default_num_layers")]
+    pub num_layers: usize,
+    #[serde(default = "default_true")]
+    pub cross_attn_norm: bool,
+    /// The reference blocks always apply an RMS norm across heads to queries and keys (the block
+    /// ignores this field); `rms_norm_across_heads` and `null` are accepted, anything else is rejected.
+    #[serde(default = "default_qk_norm")]
+    pub qk_norm: Option<String>,
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    #[serde(default)]
+    pub image_dim: Option<usize>,
+    #[serde(default)]
+    pub added_kv_proj_dim: Option<usize>,
+    #[serde(default = "default_rope_max_seq_len")]
+    pub rope_max_seq_len: usize,
+    #[serde(default)]
+    pub pos_embed_seq_len: Option<usize>,
+    #[serde(default = "default_rope_temporal_skip_len")]
+    pub rope_temporal_skip_len: usize,
+}
+
+impl Config {
+    /// Parses and validates a `config.json` text.
+    pub fn from_json_str(s: &str) -> Result<Self> {
+        let cfg: Config = serde_json::from_str(s)
+            .map_err(|e| candle_core::Error::Msg(format!("transformer config.json: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and validates `path` (a transformer `config.json`).
+    pub fn from_path(path: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let s = std::fs::read_to_string(path)
+            .with_context(|| format!("reading transformer config {}", path.display()))?;
+        Self::from_json_str(&s)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn inner_dim(&self) -> usize {
+        self.num_attention_heads * self.attention_head_dim
+    }
+
+    pub fn out_channels(&self) -> usize {
+        self.out_channels.unwrap_or(self.in_channels)
+    }
+
+    pub fn patch(&self) -> [usize; 3] {
+        [self.patch_size[0], self.patch_size[1], self.patch_size[2]]
+    }
+
+    /// Rejects values this implementation (or the reference) does not support.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| {
+            Err(candle_core::Error::Msg(format!(
+                "transformer config: {msg}"
+            )))
+        };
+        if self.patch_size.len() != 3 || self.patch_size.iter().any(|&p| p == 0) {
+            return bad(format!(
+                "patch_size must be three positive integers (t, h, w), got {:?}",
+                self.patch_size
+            ));
+        }
+        match self.qk_norm.as_deref() {
+            None | Some("rms_norm_across_heads") => {}
+            Some(other) => {
+                return bad(format!(
+                    "qk_norm {other:?} is not supported (only \"rms_norm_across_heads\" or null)"
+                ))
+            }
+        }
+        if self.num_attention_heads == 0 || self.attention_head_dim == 0 {
+            return bad("num_attention_heads and attention_head_dim must be positive".into());
+        }
+        if self.attention_head_dim % 2 != 0 {
+            return bad(format!(
+                "attention_head_dim {} must be even for the rotary embedding",
+                self.attention_head_dim
+            ));
+        }
+        for (name, v) in [
+            ("in_channels", self.in_channels),
+            ("out_channels", self.out_channels()),
+            ("text_dim", self.text_dim),
+            ("freq_dim", self.freq_dim),
+            ("ffn_dim", self.ffn_dim),
+            ("rope_max_seq_len", self.rope_max_seq_len),
+            ("rope_temporal_skip_len", self.rope_temporal_skip_len),
+        ] {
+            if v == 0 {
+                return bad(format!("{name} must be positive"));
+            }
+        }
+        if self.eps.is_nan() || self.eps <= 0.0 || self.eps.is_infinite() {
+            return bad(format!("eps must be a positive number, got {}", self.eps));
+        }
+        if self.pos_embed_seq_len.is_some() && self.image_dim.is_none() {
+            return bad("pos_embed_seq_len is set but image_dim is null".into());
+        }
+        Ok(())
+    }
+}
+
+/// Hooks for [`ChronoEditTransformer3DModel::forward_with`]. The default runs exactly `forward`.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardOptions {
+    /// One RoPE temporal position per latent frame (after temporal patching), replacing the default
+    /// `0..F'` (or `[0, rope_temporal_skip_len - 1]` for 2-frame inputs).
+    pub temporal_positions: Option<Vec<usize>>,
+    /// Strictly increasing indices into the patchified, frame-major token sequence (`F' * H' * W'`
+    /// tokens) of the tokens to compute. Other tokens are removed from the sequence (kept tokens keep
+    /// their own RoPE positions) and their patches are zero in the output sample.
+    pub token_keep: Option<Vec<u32>>,
+    /// Cross-attention probabilities to capture.
+    pub capture: Option<CaptureSpec>,
+}
+
+/// Which cross-attention probabilities to capture.
+///
+/// `query_tokens` are positions in the computed token sequence (the kept tokens when `token_keep` is
+/// set, otherwise the full frame-major sequence); `context_tokens` index the concatenated
+/// `[image tokens, text tokens]` context. When the model has separate image key/value projections
+/// (`added_kv_proj_dim`), the image and text parts are two separate softmaxes, as the model computes
+/// them: columns in the image part are probabilities of the image softmax and columns in the text part
+/// those of the text softmax (so a row restricted to either part sums to at most 1).
+#[derive(Debug, Clone)]
+pub struct CaptureSpec {
+    /// Block indices; duplicates are counted once.
+    pub layers: Vec<usize>,
+    pub query_tokens: Range<usize>,
+    pub context_tokens: Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForwardOutput {
+    /// `(B, out_channels, F, H, W)` in the compute dtype.
+    pub sample: Tensor,
+    /// `(num_queries, num_context_tokens)` f32: probabilities averaged over the batch, the heads and the
+    /// captured layers.
+    pub cross_attention: Option<Tensor>,
+}
+
+/// The attention kernel: `softmax(q k^T * scale) v` for contiguous `(B, H, S, D)` inputs, returning
+/// `(B, H, Sq, D)` (callers cast the result to the compute dtype). This is the single place where the
+/// attention implementation is chosen.
+fn attend(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+    naive_attention(q, k, v, scale)
+}
+
+/// Reference attention computed in f32 (returns f32).
+fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+    let q = q.to_dtype(DType::F32)?;
+    let k = k.to_dtype(DType::F32)?;
+    let v = v.to_dtype(DType::F32)?;
+    let att = (q.matmul(&k.t()?)? * scale)?;
+    let att = candle_nn::ops::softmax_last_dim(&att)?;
+    att.matmul(&v)
+}
+
+/// Attention probabilities `softmax(q k^T * scale)` in f32, `(B, H, Sq, Sk)`.
+fn attention_probs(q: &Tensor, k: &Tensor, scale: f64) -> Result<Tensor> {
+    let q = q.to_dtype(DType::F32)?;
+    let k = k.to_dtype(DType::F32)?;
+    let att = (q.matmul(&k.t()?)? * scale)?;
+    candle_nn::ops::softmax_last_dim(&att)
+}
+
+/// Linear layer applied on the last dimension (`x W^T + b`).
+#[derive(Debug, Clone)]
+struct Lin {
+    w: Tensor,
+    b: Tensor,
+}
+
+impl Lin {
+    fn new(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Self> {
+        Ok(Self {
+            w: vb.get((out_dim, in_dim), "weight")?,
+            b: vb.get(out_dim, "bias")?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let in_dim = dims[dims.len() - 1];
+        let rows = x.elem_count() / in_dim.max(1);
+        let y = x
+            .reshape((rows, in_dim))?
+            .matmul(&self.w.t()?)?
+            .broadcast_add(&self.b)?;
+        let mut out_dims = dims;
+        let last = out_dims.len() - 1;
+        out_dims[last] = self.b.dim(0)?;
+        y.reshape(out_dims)
+    }
+}
+
+/// Layer norm computed in f32 (diffusers' `FP32LayerNorm`); returns f32.
+#[derive(Debug, Clone)]
+struct LayerNormF32 {
+    w: Tensor,
+    b: Tensor,
+    eps: f32,
+}
+
+impl LayerNormF32 {
+    /// Without affine parameters.
+    fn plain(dim: usize, eps: f64, device: &Device) -> Result<Self> {
+        Ok(Self {
+            w: Tensor::ones(dim, DType::F32, device)?,
+            b: Tensor::zeros(dim, DType::F32, device)?,
+            eps: eps as f32,
+        })
+    }
+
+    /// With `weight` and `bias`, loaded in f32.
+    fn affine(vb: VarBuilder, dim: usize, eps: f64) -> Result<Self> {
+        let vb = vb.to_dtype(DType::F32);
+        Ok(Self {
+            w: vb.get(dim, "weight")?,
+            b: vb.get(dim, "bias")?,
+            eps: eps as f32,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.to_dtype(DType::F32)?.contiguous()?;
+        candle_nn::ops::layer_norm(&x, &self.w, &self.b, self.eps)
+    }
+}
+
+fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    candle_nn::ops::rms_norm(&x.contiguous()?, w, eps as f32)
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    to_q: Lin,
+    to_k: Lin,
+    to_v: Lin,
+    to_out: Lin,
+    norm_q: Tensor,
+    norm_k: Tensor,
+    /// `(add_k_proj, add_v_proj, norm_added_k)` for the image context.
+    added: Option<(Lin, Lin, Tensor)>,
+    heads: usize,
+    head_dim: usize,
+    eps: f64,
+}
+
+impl Attention {
+    fn new(
+        vb: VarBuilder,
+        dim: usize,
+        heads: usize,
+        eps: f64,
+        added_kv_proj_dim: Option<usize>,
+    ) -> Result<Self> {
+        let head_dim = dim / heads;
+        let inner = head_dim * heads;
+        let added = match added_kv_proj_dim {
+            Some(a) => Some((
+                Lin::new(vb.pp("add_k_proj"), a, inner)?,
+                Lin::new(vb.pp("add_v_proj"), a, inner)?,
+                vb.pp("norm_added_k").get(inner, "weight")?,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            to_q: Lin::new(vb.pp("to_q"), dim, inner)?,
+            to_k: Lin::new(vb.pp("to_k"), dim, inner)?,
+            to_v: Lin::new(vb.pp("to_v"), dim, inner)?,
+            to_out: Lin::new(vb.pp("to_out").pp("0"), inner, dim)?,
+            norm_q: vb.pp("norm_q").get(inner, "weight")?,
+            norm_k: vb.pp("norm_k").get(inner, "weight")?,
+            added,
+            heads,
+            head_dim,
+            eps,
+        })
+    }
+
+    fn scale(&self) -> f64 {
+        1.0 / (self.head_dim as f64).sqrt()
+    }
+
+    /// `(B, S, H*D)` -> contiguous `(B, H, S, D)`.
+    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, s, _) = x.dims3()?;
+        x.reshape((b, s, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// `(B, H, S, D)` -> `(B, S, H*D)` in `dtype`.
+    fn merge_heads(&self, x: &Tensor, dtype: DType) -> Result<Tensor> {
+        let (b, h, s, d) = x.dims4()?;
+        x.to_dtype(dtype)?.transpose(1, 2)?.reshape((b, s, h * d))
+    }
+
+    fn self_attention(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        let dtype = x.dtype();
+        let q = rms_norm(&self.to_q.forward(x)?, &self.norm_q, self.eps)?;
+        let k = rms_norm(&self.to_k.forward(x)?, &self.norm_k, self.eps)?;
+        let v = self.to_v.forward(x)?;
+        let q = apply_rotary_emb(&self.split_heads(&q)?, cos, sin)?;
+        let k = apply_rotary_emb(&self.split_heads(&k)?, cos, sin)?;
+        let v = self.split_heads(&v)?;
+        let o = attend(&q, &k, &v, self.scale())?;
+        self.to_out.forward(&self.merge_heads(&o, dtype)?)
+    }
+
+    /// Cross-attention; with `capture = Some((queries, context))` also returns the probabilities of
+    /// those queries against those context tokens, averaged over batch and heads, `(nq, nc)` f32.
+    fn cross_attention(
+        &self,
+        x: &Tensor,
+        ctx: &Tensor,
+        capture: Option<(&Range<usize>, &Range<usize>)>,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let dtype = x.dtype();
+        let ctx_len = ctx.dim(1)?;
+        let (img, txt) = match self.added {
+            Some(_) => {
+                if ctx_len < TEXT_CONTEXT_LEN {
+                    candle_core::bail!(
+                        "cross-attention: the context has {ctx_len} tokens, fewer than the \
+                         {TEXT_CONTEXT_LEN} text tokens the image/text split assumes"
+                    );
+                }
+                let img_len = ctx_len - TEXT_CONTEXT_LEN;
+                let img = if img_len > 0 {
+                    Some(ctx.narrow(1, 0, img_len)?)
+                } else {
+                    None
+                };
+                (img, ctx.narrow(1, img_len, TEXT_CONTEXT_LEN)?)
+            }
+            None => (None, ctx.clone()),
+        };
+        let q = rms_norm(&self.to_q.forward(x)?, &self.norm_q, self.eps)?;
+        let k = rms_norm(&self.to_k.forward(&txt)?, &self.norm_k, self.eps)?;
+        let v = self.to_v.forward(&txt)?;
+        let q = self.split_heads(&q)?;
+        let k = self.split_heads(&k)?;
+        let v = self.split_heads(&v)?;
+        let img_kv = match (&self.added, &img) {
+            (Some((add_k, add_v, norm_added_k)), Some(img)) => {
+                let ki = rms_norm(&add_k.forward(img)?, norm_added_k, self.eps)?;
+                let vi = add_v.forward(img)?;
+                Some((self.split_heads(&ki)?, self.split_heads(&vi)?))
+            }
+            _ => None,
+        };
+        let scale = self.scale();
+        let probs = match capture {
+            None => None,
+            Some((qr, cr)) => {
+                let qs = q.narrow(2, qr.start, qr.len())?;
+                let mut parts = Vec::with_capacity(2);
+                if let Some((ki, _)) = &img_kv {
+                    parts.push(attention_probs(&qs, ki, scale)?);
+                }
+                parts.push(attention_probs(&qs, &k, scale)?);
+                let p = Tensor::cat(&parts, 3)?.narrow(3, cr.start, cr.len())?;
+                Some(p.mean(1)?.mean(0)?)
+            }
+        };
+        let mut o = self.merge_heads(&attend(&q, &k, &v, scale)?, dtype)?;
+        if let Some((ki, vi)) = &img_kv {
+            let oi = self.merge_heads(&attend(&q, ki, vi, scale)?, dtype)?;
+            o = (o + oi)?;
+        }
+        Ok((self.to_out.forward(&o)?, probs))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    norm1: LayerNormF32,
+    attn1: Attention,
+    norm2: Option<LayerNormF32>,
+    attn2: Attention,
+    ff_in: Lin,
+    ff_out: Lin,
+    norm3: LayerNormF32,
+    /// `(1, 6, dim)` f32.
+    scale_shift_table: Tensor,
+}
+
+impl Block {
+    fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+        let dim = cfg.inner_dim();
+        let heads = cfg.num_attention_heads;
+        let dev = vb.device().clone();
+        Ok(Self {
+            norm1: LayerNormF32::plain(dim, cfg.eps, &dev)?,
+            attn1: Attention::new(vb.pp("attn1"), dim, heads, cfg.eps, None)?,
+            norm2: if cfg.cross_attn_norm {
+                Some(LayerNormF32::affine(vb.pp("norm2"), dim, cfg.eps)?)
+            } else {
+                None
+            },
+            attn2: Attention::new(vb.pp("attn2"), dim, heads, cfg.eps, cfg.added_kv_proj_dim)?,
+            ff_in: Lin::new(vb.pp("ffn.net.0.proj"), dim, cfg.ffn_dim)?,
+            ff_out: Lin::new(vb.pp("ffn.net.2"), cfg.ffn_dim, dim)?,
+            norm3: LayerNormF32::plain(dim, cfg.eps, &dev)?,
+            scale_shift_table: vb
+                .to_dtype(DType::F32)
+                .get((1, 6, dim), "scale_shift_table")?,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        x: &Tensor,
+        ctx: &Tensor,
+        timestep_proj: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        capture: Option<(&Range<usize>, &Range<usize>)>,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let dtype = x.dtype();
+        // (B, 6, dim) f32
+        let m = self
+            .scale_shift_table
+            .broadcast_add(&timestep_proj.to_dtype(DType::F32)?)?;
+        let chunk = |i: usize| m.narrow(1, i, 1);
+        let (shift_msa, scale_msa, gate_msa) = (chunk(0)?, chunk(1)?, chunk(2)?);
+        let (c_shift, c_scale, c_gate) = (chunk(3)?, chunk(4)?, chunk(5)?);
+
+        // 1. Self-attention.
+        let xf = x.to_dtype(DType::F32)?;
+        let n = self
+            .norm1
+            .forward(&xf)?
+            .broadcast_mul(&(scale_msa + 1.0)?)?
+            .broadcast_add(&shift_msa)?
+            .to_dtype(dtype)?;
+        let a = self.attn1.self_attention(&n, cos, sin)?;
+        let x = (xf + a.to_dtype(DType::F32)?.broadcast_mul(&gate_msa)?)?.to_dtype(dtype)?;
+
+        // 2. Cross-attention.
+        let n = match &self.norm2 {
+            Some(norm) => norm.forward(&x)?.to_dtype(dtype)?,
+            None => x.clone(),
+        };
+        let (a, probs) = self.attn2.cross_attention(&n, ctx, capture)?;
+        let x = (x + a)?;
+
+        // 3. Feed-forward.
+        let xf = x.to_dtype(DType::F32)?;
+        let n = self
+            .norm3
+            .forward(&xf)?
+            .broadcast_mul(&(c_scale + 1.0)?)?
+            .broadcast_add(&c_shift)?
+            .to_dtype(dtype)?;
+        let f = self.ff_out.forward(&self.ff_in.forward(&n)?.gelu()?)?;
+        let x = (xf + f.to_dtype(DType::F32)?.broadcast_mul(&c_gate)?)?.to_dtype(dtype)?;
+        Ok((x, probs))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ImageEmbedder {
+    pos_embed: Option<Tensor>,
+    norm1: LayerNormF32,
+    ff_in: Lin,
+    ff_out: Lin,
+    norm2: LayerNormF32,
+}
+
+impl ImageEmbedder {
+    /// `FP32LayerNorm(in_features)` uses torch's default eps.
+    const NORM_EPS: f64 = 1e-5;
+
+    fn new(vb: VarBuilder, in_dim: usize, out_dim: usize, pos_len: Option<usize>) -> Result<Self> {
+        Ok(Self {
+            pos_embed: match pos_len {
+                Some(l) => Some(vb.get((1, l, in_dim), "pos_embed")?),
+                None => None,
+            },
+            norm1: LayerNormF32::affine(vb.pp("norm1"), in_dim, Self::NORM_EPS)?,
+            ff_in: Lin::new(vb.pp("ff.net.0.proj"), in_dim, in_dim)?,
+            ff_out: Lin::new(vb.pp("ff.net.2"), in_dim, out_dim)?,
+            norm2: LayerNormF32::affine(vb.pp("norm2"), out_dim, Self::NORM_EPS)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dtype = x.dtype();
+        let x = match &self.pos_embed {
+            Some(pe) => {
+                // The reference folds pairs of images into one sequence of twice the length.
+                let (b, s, d) = x.dims3()?;
+                if b % 2 != 0 || 2 * s != pe.dim(1)? {
+                    candle_core::bail!(
+                        "image embedder: pos_embed has {} positions but encoder_hidden_states_image \
+                         is {:?} (expected an even batch of {}-token images)",
+                        pe.dim(1)?,
+                        x.dims(),
+                        pe.dim(1)? / 2
+                    );
+                }
+                x.reshape((b / 2, 2 * s, d))?.broadcast_add(pe)?
+            }
+            None => x.clone(),
+        };
+        let h = self.norm1.forward(&x)?.to_dtype(dtype)?;
+        let h = self.ff_out.forward(&self.ff_in.forward(&h)?.gelu_erf()?)?;
+        self.norm2.forward(&h)?.to_dtype(dtype)
+    }
+}
+
+/// diffusers' `ChronoEditTransformer3DModel`.
+#[derive(Debug, Clone)]
+pub struct ChronoEditTransformer3DModel {
+    cfg: Config,
+    dtype: DType,
+    device: Device,
+    rope: ChronoEditRotaryPosEmbed,
+    /// Conv3d weight flattened to `(inner, Cin * pt * ph * pw)`.
+    patch_w: Tensor,
+    patch_b: Tensor,
+    time_linear_1: Lin,
+    time_linear_2: Lin,
+    time_proj: Lin,
+    text_linear_1: Lin,
+    text_linear_2: Lin,
+    image_embedder: Option<ImageEmbedder>,
+    blocks: Vec<Block>,
+    norm_out: LayerNormF32,
+    proj_out: Lin,
+    /// `(1, 2, inner)` f32.
+    scale_shift_table: Tensor,
+}
+
+impl ChronoEditTransformer3DModel {
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        cfg.validate()?;
+        let dtype = vb.dtype();
+        let device = vb.device().clone();
+        let inner = cfg.inner_dim();
+        let [pt, ph, pw] = cfg.patch();
+        let rope = ChronoEditRotaryPosEmbed::new(
+            cfg.attention_head_dim,
+            cfg.patch(),
+            cfg.rope_max_seq_len,
+            cfg.rope_temporal_skip_len,
+        )?;
+        let pvb = vb.pp("patch_embedding");
+        let patch_w = pvb
+            .get((inner, cfg.in_channels, pt, ph, pw), "weight")?
+            .reshape((inner, cfg.in_channels * pt * ph * pw))?;
+        let patch_b = pvb.get(inner, "bias")?;
+        let cvb = vb.pp("condition_embedder");
+        let tvb = cvb.pp("time_embedder").to_dtype(DType::F32);
+        let image_embedder = match cfg.image_dim {
+            Some(image_dim) => Some(ImageEmbedder::new(
+                cvb.pp("image_embedder"),
+                image_dim,
+                inner,
+                cfg.pos_embed_seq_len,
+            )?),
+            None => None,
+        };
+        let blocks = (0..cfg.num_layers)
+            .map(|i| Block::new(vb.pp("blocks").pp(i), cfg))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            dtype,
+            rope,
+            patch_w,
+            patch_b,
+            time_linear_1: Lin::new(tvb.pp("linear_1"), cfg.freq_dim, inner)?,
+            time_linear_2: Lin::new(tvb.pp("linear_2"), inner, inner)?,
+            time_proj: Lin::new(cvb.pp("time_proj"), inner, 6 * inner)?,
+            text_linear_1: Lin::new(cvb.pp("text_embedder.linear_1"), cfg.text_dim, inner)?,
+            text_linear_2: Lin::new(cvb.pp("text_embedder.linear_2"), inner, inner)?,
+            image_embedder,
+            blocks,
+            norm_out: LayerNormF32::plain(inner, cfg.eps, &device)?,
+            proj_out: Lin::new(vb.pp("proj_out"), inner, cfg.out_channels() * pt * ph * pw)?,
+            scale_shift_table: vb
+                .to_dtype(DType::F32)
+                .get((1, 2, inner), "scale_shift_table")?,
+            device,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The compute dtype (the `VarBuilder`'s dtype).
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn rope(&self) -> &ChronoEditRotaryPosEmbed {
+        &self.rope
+    }
+
+    /// Token grid `[F', H', W']` after patching an input of `frames x height x width` latents; the
+    /// token sequence is frame-major with `F' * H' * W'` tokens.
+    pub fn patch_grid(&self, frames: usize, height: usize, width: usize) -> [usize; 3] {
+        let [pt, ph, pw] = self.cfg.patch();
+        [frames / pt, height / ph, width / pw]
+    }
+
+    /// The reference forward pass. `hidden_states` `(B, Cin, F, H, W)`, `timestep` `(B,)` (or `(1,)`),
+    /// `encoder_hidden_states` `(B, L, text_dim)`, `encoder_hidden_states_image` `(B, Nimg, image_dim)`.
+    /// Returns `(B, out_channels, F, H, W)` in the compute dtype.
+    pub fn forward(
+        &self,
+        hidden_states: &Tensor,
+        timestep: &Tensor,
+        encoder_hidden_states: &Tensor,
+        encoder_hidden_states_image: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        Ok(self
+            .forward_with(
+                hidden_states,
+                timestep,
+                encoder_hidden_states,
+                encoder_hidden_states_image,
+                &ForwardOptions::default(),
+            )?
+            .sample)
+    }
+
+    /// Sinusoidal timestep embedding (`flip_sin_to_cos=True`, `downscale_freq_shift=0`) in f32,
+    /// `(B, freq_dim)`, computed with the reference's f32 operation order.
+    fn timestep_embedding(&self, timestep: &Tensor) -> Result<Tensor> {
+        let t = timestep.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+        let dim = self.cfg.freq_dim;
+        let half = dim / 2;
+        let neg_log = -(10000f64.ln()) as f32;
+        let freqs: Vec<f32> = (0..half)
+            .map(|i| (neg_log * i as f32 / half as f32).exp())
+            .collect();
+        let mut out = vec![0f32; t.len() * dim];
+        for (r, &tv) in t.iter().enumerate() {
+            for (i, &f) in freqs.iter().enumerate() {
+                let a = tv * f;
+                out[r * dim + i] = a.cos();
+                out[r * dim + half + i] = a.sin();
+            }
+        }
+        Tensor::from_vec(out, (t.len(), dim), &self.device)
+    }
+
+    fn validate_inputs(
+        &self,
+        hidden_states: &Tensor,
+        timestep: &Tensor,
+        encoder_hidden_states: &Tensor,
+    ) -> Result<(usize, [usize; 3], usize)> {
+        let (b, c, f, h, w) = hidden_states.dims5().map_err(|_| {
+            candle_core::Error::Msg(format!(
+                "transformer: hidden_states must be (B, C, F, H, W), got {:?}",
+                hidden_states.dims()
+            ))
+        })?;
+        if c != self.cfg.in_channels {
+            candle_core::bail!(
+                "transformer: hidden_states has {c} channels, the model expects in_channels = {}",
+                self.cfg.in_channels
+            );
+        }
+        let [pt, ph, pw] = self.cfg.patch();
+        let grid = [f / pt, h / ph, w / pw];
+        if grid.iter().any(|&g| g == 0) {
+            candle_core::bail!(
+                "transformer: hidden_states {:?} is smaller than one patch {:?}",
+                hidden_states.dims(),
+                self.cfg.patch_size
+            );
+        }
+        let tb = timestep.dims1().map_err(|_| {
+            candle_core::Error::Msg(format!(
+                "transformer: timestep must be 1-D (B,), got {:?}",
+                timestep.dims()
+            ))
+        })?;
+        if tb != b && tb != 1 {
+            candle_core::bail!("transformer: timestep has {tb} entries for a batch of {b}");
+        }
+        let (eb, _, ed) = encoder_hidden_states.dims3().map_err(|_| {
+            candle_core::Error::Msg(format!(
+                "transformer: encoder_hidden_states must be (B, L, text_dim), got {:?}",
+                encoder_hidden_states.dims()
+            ))
+        })?;
+        if ed != self.cfg.text_dim || eb != b {
+            candle_core::bail!(
+                "transformer: encoder_hidden_states {:?} does not match batch {b} / text_dim {}",
+                encoder_hidden_states.dims(),
+                self.cfg.text_dim
+            );
+        }
+        Ok((b, grid, f))
+    }
+
+    /// `forward` with adaptive-inference hooks (see [`ForwardOptions`]).
+    pub fn forward_with(
+        &self,
+        hidden_states: &Tensor,
+        timestep: &Tensor,
+        encoder_hidden_states: &Tensor,
+        encoder_hidden_states_image: Option<&Tensor>,
+        opts: &ForwardOptions,
+    ) -> Result<ForwardOutput> {
+        let (b, [ppf, pph, ppw], num_frames) =
+            self.validate_inputs(hidden_states, timestep, encoder_hidden_states)?;
+        let [pt, ph, pw] = self.cfg.patch();
+        let cin = self.cfg.in_channels;
+        let n_total = ppf * pph * ppw;
+
+        // Rotary positions.
+        let tpos = match &opts.temporal_positions {
+            Some(p) => {
+                if p.len() != ppf {
+                    candle_core::bail!(
+                        "transformer: {} temporal positions given for {ppf} latent frames",
+                        p.len()
+                    );
+                }
+                p.clone()
+            }
+            None => self.rope.default_temporal_positions(num_frames)?,
+        };
+        let keep = opts.token_keep.as_deref();
+        if let Some(keep) = keep {
+            if keep.is_empty() {
+                candle_core::bail!("transformer: token_keep is empty");
+            }
+            if keep.windows(2).any(|w| w[0] >= w[1]) {
+                candle_core::bail!("transformer: token_keep must be strictly increasing");
+            }
+            if keep[keep.len() - 1] as usize >= n_total {
+                candle_core::bail!(
+                    "transformer: token_keep index {} out of range for {n_total} tokens",
+                    keep[keep.len() - 1]
+                );
+            }
+        }
+        let n = keep.map_or(n_total, |k| k.len());
+        let (cos, sin) = self.rope.cos_sin(&tpos, pph, ppw, keep, &self.device)?;
+        let keep_idx = match keep {
+            Some(k) => Some(Tensor::from_slice(k, k.len(), &self.device)?),
+            None => None,
+        };
+
+        // Patch embedding: Conv3d with kernel == stride as a matmul over flattened patches.
+        let x = hidden_states
+            .to_dtype(self.dtype)?
+            .narrow(2, 0, ppf * pt)?
+            .narrow(3, 0, pph * ph)?
+            .narrow(4, 0, ppw * pw)?
+            .reshape(vec![b, cin, ppf, pt, pph, ph, ppw, pw])?
+            .permute(vec![0, 2, 4, 6, 1, 3, 5, 7])?
+            .reshape((b, n_total, cin * pt * ph * pw))?;
+        let x = match &keep_idx {
+            Some(k) => x.index_select(k, 1)?,
+            None => x,
+        };
+        let mut x = x
+            .reshape((b * n, cin * pt * ph * pw))?
+            .matmul(&self.patch_w.t()?)?
+            .broadcast_add(&self.patch_b)?
+            .reshape((b, n, self.cfg.inner_dim()))?;
+
+        // Condition embeddings.
+        let ehs = encoder_hidden_states.to_dtype(self.dtype)?;
+        let t_freq = self.timestep_embedding(timestep)?;
+        let temb = self
+            .time_linear_2
+            .forward(&self.time_linear_1.forward(&t_freq)?.silu()?)?
+            .to_dtype(self.dtype)?;
+        let timestep_proj = self.time_proj.forward(&temb.silu()?)?.reshape((
+            temb.dim(0)?,
+            6,
+            self.cfg.inner_dim(),
+        ))?;
+        let text = self
+            .text_linear_2
+            .forward(&self.text_linear_1.forward(&ehs)?.gelu()?)?;
+        let ctx = match encoder_hidden_states_image {
+            Some(img) => {
+                let emb = self.image_embedder.as_ref().ok_or_else(|| {
+                    candle_core::Error::Msg(
+                        "transformer: encoder_hidden_states_image given but the config has no \
+                         image_dim (no image_embedder)"
+                            .into(),
+                    )
+                })?;
+                let img = emb.forward(&img.to_dtype(self.dtype)?)?;
+                Tensor::cat(&[&img, &text], 1)?
+            }
+            None => text,
+        };
+
+        // Capture validation.
+        let capture = match &opts.capture {
+            Some(spec) => {
+                let mut layers = spec.layers.clone();
+                layers.sort_unstable();
+                layers.dedup();
+                if layers.is_empty() {
+                    candle_core::bail!("transformer: capture.layers is empty");
+                }
+                if let Some(&l) = layers.iter().find(|&&l| l >= self.blocks.len()) {
+                    candle_core::bail!(
+                        "transformer: capture layer {l} out of range ({} blocks)",
+                        self.blocks.len()
+                    );
+                }
+                let (q, c) = (&spec.query_tokens, &spec.context_tokens);
+                if q.is_empty() || q.end > n {
+                    candle_core::bail!(
+                        "transformer: capture.query_tokens {q:?} invalid for {n} computed tokens"
+                    );
+                }
+                let ctx_len = ctx.dim(1)?;
+                if c.is_empty() || c.end > ctx_len {
+                    candle_core::bail!(
+                        "transformer: capture.context_tokens {c:?} invalid for {ctx_len} context tokens"
+                    );
+                }
+                Some((layers, q, c))
+            }
+            None => None,
+        };
+
+        // Transformer blocks.
+        let mut captured: Option<Tensor> = None;
+        for (i, block) in self.blocks.iter().enumerate() {
+            let cap = match &capture {
+                Some((layers, q, c)) if layers.binary_search(&i).is_ok() => Some((*q, *c)),
+                _ => None,
+            };
+            let (y, probs) = block.forward(&x, &ctx, &timestep_proj, &cos, &sin, cap)?;
+            x = y;
+            if let Some(p) = probs {
+                captured = Some(match captured {
+                    Some(acc) => (acc + p)?,
+                    None => p,
+                });
+            }
+        }
+        let cross_attention = match (captured, &capture) {
+            (Some(acc), Some((layers, _, _))) => Some((acc / layers.len() as f64)?),
+            _ => None,
+        };
+
+        // Output norm, projection and unpatchify.
+        let m = self
+            .scale_shift_table
+            .broadcast_add(&temb.to_dtype(DType::F32)?.unsqueeze(1)?)?;
+        let (shift, scale) = (m.narrow(1, 0, 1)?, m.narrow(1, 1, 1)?);
+        let y = self
+            .norm_out
+            .forward(&x)?
+            .broadcast_mul(&(scale + 1.0)?)?
+            .broadcast_add(&shift)?
+            .to_dtype(self.dtype)?;
+        let y = self.proj_out.forward(&y)?;
+        let y = match keep {
+            Some(keep) => {
+                // Dropped tokens read an appended zero row.
+                let p = y.dim(2)?;
+                let zeros = Tensor::zeros((b, 1, p), y.dtype(), &self.device)?;
+                let mut inv = vec![n as u32; n_total];
+                for (j, &t) in keep.iter().enumerate() {
+                    inv[t as usize] = j as u32;
+                }
+                let inv = Tensor::from_vec(inv, n_total, &self.device)?;
+                Tensor::cat(&[&y, &zeros], 1)?.index_select(&inv, 1)?
+            }
+            None => y,
+        };
+        let cout = self.cfg.out_channels();
+        let sample = y
+            .reshape(vec![b, ppf, pph, ppw, pt, ph, pw, cout])?
+            .permute(vec![0, 7, 1, 4, 2, 5, 3, 6])?
+            .reshape((b, cout, ppf * pt, pph * ph, ppw * pw))?;
+        Ok(ForwardOutput {
+            sample,
+            cross_attention,
+        })
+    }
+}
