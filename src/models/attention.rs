@@ -1,1 +1,395 @@
-//! attention
+//! Scaled-dot-product attention.
+//!
+//! [`scaled_dot_product_attention`] is a fused, tiled, multi-threaded CPU kernel in the style of
+//! flash attention: for every (batch, head, query block) it walks the keys block by block, keeps a
+//! running row maximum and row sum (online softmax) and accumulates `P·V` into the output block, so the
+//! full `Sq x Sk` score matrix is never materialised. Query blocks run in parallel on the rayon pool;
+//! the two per-block products (`Q·Kᵀ` and `P·V`) go through the `gemm` crate (the same SIMD matrix
+//! kernels candle's CPU backend uses, selected at run time for the host CPU). All arithmetic, softmax
+//! included, is done in f32 whatever the input dtype; the result is returned in `q`'s dtype.
+//!
+//! [`naive_attention`] is the plain candle formulation (materialised scores, f32 softmax) and serves as
+//! the correctness reference; it is also what non-CPU devices use.
+use candle_core::{DType, Device, Result, Tensor};
+use rayon::prelude::*;
+
+/// Query rows per parallel work item.
+const BLOCK_Q: usize = 64;
+/// Key rows per online-softmax step.
+const BLOCK_K: usize = 512;
+
+/// Reference attention with plain candle ops: `softmax(q·kᵀ·scale)·v`, computed in f32 and returned in
+/// `q`'s dtype. `q` is `(B, H, Sq, D)`, `k` is `(B, H, Sk, D)`, `v` is `(B, H, Sk, Dv)`.
+pub fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+    check_shapes(q, k, v)?;
+    let out_dtype = q.dtype();
+    let q = q.to_dtype(DType::F32)?.contiguous()?;
+    let k = k.to_dtype(DType::F32)?.contiguous()?;
+    let v = v.to_dtype(DType::F32)?.contiguous()?;
+    let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    probs.matmul(&v)?.to_dtype(out_dtype)
+}
+
+/// Fused attention `softmax(q·kᵀ·scale)·v`.
+///
+/// `q` is `(B, H, Sq, D)`, `k` is `(B, H, Sk, D)`, `v` is `(B, H, Sk, Dv)` (in practice `Dv == D`);
+/// the result is `(B, H, Sq, Dv)` in `q`'s dtype. Inputs may be non-contiguous and of any float dtype
+/// (f32, f16, bf16, f64); they are converted once to contiguous f32 buffers. On devices other than the
+/// CPU this falls back to [`naive_attention`].
+pub fn scaled_dot_product_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+) -> Result<Tensor> {
+    let (b, h, sq, d, sk, dv) = check_shapes(q, k, v)?;
+    if !matches!(q.device(), Device::Cpu) {
+        return naive_attention(q, k, v, scale);
+    }
+    let out_dtype = q.dtype();
+    if b * h * sq * dv == 0 {
+        return Tensor::zeros((b, h, sq, dv), out_dtype, q.device());
+    }
+    let qf = to_f32_vec(q)?;
+    let kf = to_f32_vec(k)?;
+    let vf = to_f32_vec(v)?;
+    let mut out = vec![0f32; b * h * sq * dv];
+    let scale = scale as f32;
+
+    out.par_chunks_mut(sq * dv)
+        .enumerate()
+        .for_each(|(bh, out_head)| {
+            let q_head = &qf[bh * sq * d..(bh + 1) * sq * d];
+            let k_head = &kf[bh * sk * d..(bh + 1) * sk * d];
+            let v_head = &vf[bh * sk * dv..(bh + 1) * sk * dv];
+            out_head
+                .par_chunks_mut(BLOCK_Q * dv)
+                .enumerate()
+                .for_each(|(qb, out_blk)| {
+                    let rows = out_blk.len() / dv;
+                    let q_blk = &q_head[qb * BLOCK_Q * d..(qb * BLOCK_Q + rows) * d];
+                    attend_block(q_blk, k_head, v_head, out_blk, rows, d, sk, dv, scale);
+                });
+        });
+
+    Tensor::from_vec(out, (b, h, sq, dv), q.device())?.to_dtype(out_dtype)
+}
+
+/// Validates ranks and matching dimensions; returns `(B, H, Sq, D, Sk, Dv)`.
+fn check_shapes(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+) -> Result<(usize, usize, usize, usize, usize, usize)> {
+    let (b, h, sq, d) = q
+        .dims4()
+        .map_err(|e| e.context("attention: q must be (B, H, Sq, D)"))?;
+    let (kb, kh, sk, kd) = k
+        .dims4()
+        .map_err(|e| e.context("attention: k must be (B, H, Sk, D)"))?;
+    let (vb, vh, vs, dv) = v
+        .dims4()
+        .map_err(|e| e.context("attention: v must be (B, H, Sk, Dv)"))?;
+    if (kb, kh, kd) != (b, h, d) || (vb, vh, vs) != (b, h, sk) {
+        candle_core::bail!(
+            "attention: incompatible shapes q {:?}, k {:?}, v {:?} (expected q (B,H,Sq,D), k (B,H,Sk,D), v (B,H,Sk,Dv))",
+            q.dims(),
+            k.dims(),
+            v.dims()
+        );
+    }
+    if sk == 0 && sq > 0 {
+        candle_core::bail!("attention: softmax over zero keys (k {:?})", k.dims());
+    }
+    if !q.dtype().is_float() || q.dtype() != k.dtype() || q.dtype() != v.dtype() {
+        candle_core::bail!(
+            "attention: q, k, v must share one float dtype, got {:?}, {:?}, {:?}",
+            q.dtype(),
+            k.dtype(),
+            v.dtype()
+        );
+    }
+    Ok((b, h, sq, d, sk, dv))
+}
+
+fn to_f32_vec(t: &Tensor) -> Result<Vec<f32>> {
+    t.to_dtype(DType::F32)?
+        .contiguous()?
+        .flatten_all()?
+        .to_vec1::<f32>()
+}
+
+/// One query block against all keys of its head, written normalised into `out` (`rows x dv`,
+/// zero on entry).
+#[allow(clippy::too_many_arguments)]
+fn attend_block(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    d: usize,
+    sk: usize,
+    dv: usize,
+    scale: f32,
+) {
+    let bk = BLOCK_K.min(sk);
+    let mut s = vec![0f32; rows * bk];
+    let mut row_max = vec![f32::NEG_INFINITY; rows];
+    let mut row_sum = vec![0f32; rows];
+    let simd = Simd::detect();
+
+    let mut k0 = 0;
+    while k0 < sk {
+        let cols = bk.min(sk - k0);
+        let s = &mut s[..rows * cols];
+        // S = scale · Q_blk · K_blkᵀ  (rows x cols, row-major).
+        // SAFETY: all pointers address live slices of exactly the extents described by the
+        // dimensions and strides: q is rows x d (row stride d), the K block is cols x d read as its
+        // transpose (column stride d, row stride 1), s is rows x cols (row stride cols).
+        unsafe {
+            gemm::gemm(
+                rows,
+                cols,
+                d,
+                s.as_mut_ptr(),
+                1,
+                cols as isize,
+                false,
+                q.as_ptr(),
+                1,
+                d as isize,
+                k[k0 * d..(k0 + cols) * d].as_ptr(),
+                d as isize,
+                1,
+                0.0f32,
+                scale,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        // Online softmax update per row: rescale what has been accumulated so far by
+        // exp(m_old - m_new) and turn the scores into unnormalised probabilities.
+        for r in 0..rows {
+            let srow = &mut s[r * cols..(r + 1) * cols];
+            let m_old = row_max[r];
+            let m_new = m_old.max(simd.max(srow));
+            // An all -inf row (only possible with -inf inputs) would give NaN; keep it finite.
+            let m_ref = if m_new == f32::NEG_INFINITY {
+                0.0
+            } else {
+                m_new
+            };
+            let corr = if m_old == f32::NEG_INFINITY {
+                0.0
+            } else {
+                (m_old - m_ref).exp()
+            };
+            let sum = simd.exp_sub_sum(srow, m_ref);
+            row_sum[r] = row_sum[r] * corr + sum;
+            row_max[r] = m_new;
+            if k0 > 0 && corr != 1.0 {
+                for o in out[r * dv..(r + 1) * dv].iter_mut() {
+                    *o *= corr;
+                }
+            }
+        }
+        // O += P · V_blk  (rows x dv).
+        // SAFETY: s is rows x cols (row stride cols), the V block is cols x dv (row stride dv),
+        // out is rows x dv (row stride dv); all are live, non-overlapping slices.
+        unsafe {
+            gemm::gemm(
+                rows,
+                dv,
+                cols,
+                out.as_mut_ptr(),
+                1,
+                dv as isize,
+                k0 > 0,
+                s.as_ptr(),
+                1,
+                cols as isize,
+                v[k0 * dv..(k0 + cols) * dv].as_ptr(),
+                1,
+                dv as isize,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        k0 += cols;
+    }
+    for r in 0..rows {
+        let inv = 1.0 / row_sum[r];
+        for o in out[r * dv..(r + 1) * dv].iter_mut() {
+            *o *= inv;
+        }
+    }
+}
+
+/// Row kernels (maximum, exp-and-sum) with a run-time choice of the widest available SIMD target.
+#[derive(Clone, Copy)]
+enum Simd {
+    Generic,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Simd {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Generic
+    }
+
+    fn max(self, x: &[f32]) -> f32 {
+        match self {
+            Simd::Generic => row_max_impl(x),
+            // SAFETY: the variant is only constructed after detecting the target features.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { row_max_avx2(x) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { row_max_avx512(x) },
+        }
+    }
+
+    /// `x[i] = exp(x[i] - m)` in place; returns the sum of the new values.
+    fn exp_sub_sum(self, x: &mut [f32], m: f32) -> f32 {
+        match self {
+            Simd::Generic => exp_sub_sum_impl(x, m),
+            // SAFETY: the variant is only constructed after detecting the target features.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { exp_sub_sum_avx2(x, m) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { exp_sub_sum_avx512(x, m) },
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_max_avx2(x: &[f32]) -> f32 {
+    row_max_impl(x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_max_avx512(x: &[f32]) -> f32 {
+    row_max_impl(x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_sub_sum_avx2(x: &mut [f32], m: f32) -> f32 {
+    exp_sub_sum_impl(x, m)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn exp_sub_sum_avx512(x: &mut [f32], m: f32) -> f32 {
+    exp_sub_sum_impl(x, m)
+}
+
+const LANES: usize = 16;
+
+#[inline(always)]
+fn row_max_impl(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for &a in acc.iter().chain(chunks.remainder()) {
+        m = if a > m { a } else { m };
+    }
+    m
+}
+
+#[inline(always)]
+fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
+    let mut acc = [0f32; LANES];
+    let mut chunks = x.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            let e = exp_nonpos(c[i] - m);
+            c[i] = e;
+            acc[i] += e;
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for e in chunks.into_remainder() {
+        *e = exp_nonpos(*e - m);
+        sum += *e;
+    }
+    sum
+}
+
+/// `exp(x)` for `x <= 0` (the softmax case), branch-free so that loops over it vectorise.
+/// Range reduction `x = n·ln2 + r`, `|r| <= ln2/2`, then a degree-6 Taylor polynomial for `e^r`
+/// (truncation error below 1.3e-7 relative) and `2^n` assembled in the exponent bits. Inputs below
+/// -87.3 (where `e^x` leaves the normal f32 range) are clamped there, giving ~1e-38 instead of 0,
+/// which is irrelevant next to a row maximum contributing exactly 1.
+#[inline(always)]
+fn exp_nonpos(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let x = if x < -87.3 { -87.3 } else { x };
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    // t's bits are 0x4B40_0000 + n; 2^n has bits (n + 127) << 23.
+    let pow2 = f32::from_bits(
+        t.to_bits()
+            .wrapping_sub(0x4B40_0000)
+            .wrapping_add(127)
+            .wrapping_shl(23),
+    );
+    p * pow2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exp_nonpos;
+
+    #[test]
+    fn exp_nonpos_matches_std() {
+        // Relative error bound 4e-7 (a few f32 ulps: polynomial truncation 1.3e-7 plus rounding in
+        // the reduction and Horner steps) over the range that matters for softmax.
+        let mut worst = 0f32;
+        let mut x = -87.0f32;
+        while x <= 0.0 {
+            let rel = ((exp_nonpos(x) - x.exp()) / x.exp()).abs();
+            worst = worst.max(rel);
+            x += 0.001_3;
+        }
+        assert!(worst < 4e-7, "worst relative error {worst}");
+        assert_eq!(exp_nonpos(0.0), 1.0);
+    }
+}
