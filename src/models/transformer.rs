@@ -237,17 +237,7 @@ pub struct ForwardOutput {
 /// `(B, H, Sq, D)` (callers cast the result to the compute dtype). This is the single place where the
 /// attention implementation is chosen.
 fn attend(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
-    naive_attention(q, k, v, scale)
-}
-
-/// Reference attention computed in f32 (returns f32).
-fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
-    let q = q.to_dtype(DType::F32)?;
-    let k = k.to_dtype(DType::F32)?;
-    let v = v.to_dtype(DType::F32)?;
-    let att = (q.matmul(&k.t()?)? * scale)?;
-    let att = candle_nn::ops::softmax_last_dim(&att)?;
-    att.matmul(&v)
+    super::attention::scaled_dot_product_attention(q, k, v, scale)
 }
 
 /// Attention probabilities `softmax(q k^T * scale)` in f32, `(B, H, Sq, Sk)`.
