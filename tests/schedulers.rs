@@ -65,12 +65,14 @@ fn build(entry: &serde_json::Value, name: &str) -> Box<dyn Scheduler> {
         if class == "UniPCMultistepScheduler" {
             let mut s = UniPcMultistepScheduler::new(serde_json::from_value(cfg).unwrap())
                 .unwrap_or_else(|e| fail(e));
-            s.set_timesteps_with_mu(steps, mu).unwrap_or_else(|e| fail(e));
+            s.set_timesteps_with_mu(steps, mu)
+                .unwrap_or_else(|e| fail(e));
             return Box::new(s);
         }
         let mut s = FlowMatchEulerDiscreteScheduler::new(serde_json::from_value(cfg).unwrap())
             .unwrap_or_else(|e| fail(e));
-        s.set_timesteps_with_mu(steps, mu).unwrap_or_else(|e| fail(e));
+        s.set_timesteps_with_mu(steps, mu)
+            .unwrap_or_else(|e| fail(e));
         return Box::new(s);
     }
     let mut s = from_config_str(&cfg.to_string(), name).unwrap_or_else(|e| fail(e));
@@ -114,7 +116,9 @@ fn max_abs_diff(got: &Tensor, want: &Tensor, what: &str) -> f32 {
 
 /// Max |x| over finite elements.
 fn max_abs(a: &Tensor) -> f32 {
-    a.flatten_all()
+    a.to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
         .unwrap()
         .to_vec1::<f32>()
         .unwrap()
@@ -211,7 +215,10 @@ fn run_config(
         }
         if error_at == Some(i) {
             let mo = Tensor::zeros(sample.shape(), DType::F32, &Device::Cpu).unwrap();
-            assert!(s.step(&mo, i, &sample).is_err(), "{name}: step {i} must fail as in diffusers");
+            assert!(
+                s.step(&mo, i, &sample).is_err(),
+                "{name}: step {i} must fail as in diffusers"
+            );
             break;
         }
         let mo = fx.get(&format!("sched.{name}.model_output.{i}"));
@@ -219,7 +226,7 @@ fn run_config(
         let got = s
             .step(mo, i, &sample)
             .unwrap_or_else(|e| panic!("{name} step {i}: {e:#}"));
-        assert_eq!(got.dtype(), DType::F32, "{name}: f32 in, f32 out");
+        assert_eq!(got.dtype(), want.dtype(), "{name}: output dtype");
         let err = max_abs_diff(&got, want, &format!("{name} step {i}"));
         worst = worst.max(err);
         worst_rel = worst_rel.max(err / max_abs(want).max(1.0));

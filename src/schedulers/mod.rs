@@ -286,19 +286,28 @@ fn is_reduced(d: DType) -> bool {
     matches!(d, DType::F16 | DType::BF16)
 }
 
-/// `scalar * tensor` with a float32 0-dim scalar: computed in the tensor's dtype (reduced
-/// precision tensors compute in f32 and round once, like torch's CPU kernels).
+/// `scalar * tensor` with a float32 0-dim scalar on the left, as the reference writes it: the
+/// product has the tensor's dtype. For bf16/f16 tensors torch first converts the scalar operand
+/// to that dtype (it is not the special-cased right-hand scalar), then multiplies in f32 and
+/// rounds once.
 pub(crate) fn mul_scalar(t: &Tensor, s: f32) -> Result<Tensor> {
     let d = t.dtype();
-    if is_reduced(d) {
-        Ok(t.to_dtype(DType::F32)?.affine(s as f64, 0.0)?.to_dtype(d)?)
-    } else {
-        Ok(t.affine(s as f64, 0.0)?)
+    match d {
+        DType::BF16 => {
+            let s = half::bf16::from_f32(s).to_f32();
+            Ok(t.to_dtype(DType::F32)?.affine(s as f64, 0.0)?.to_dtype(d)?)
+        }
+        DType::F16 => {
+            let s = half::f16::from_f32(s).to_f32();
+            Ok(t.to_dtype(DType::F32)?.affine(s as f64, 0.0)?.to_dtype(d)?)
+        }
+        _ => Ok(t.affine(s as f64, 0.0)?),
     }
 }
 
 /// `tensor / scalar` with a float32 0-dim scalar (true division, not multiplication by the
-/// reciprocal, as torch's CPU kernel does).
+/// reciprocal, as torch's CPU kernel does; for bf16/f16 tensors the right-hand scalar keeps
+/// its float32 value and the quotient is computed in f32, rounded once).
 pub(crate) fn div_scalar(t: &Tensor, s: f32) -> Result<Tensor> {
     let d = t.dtype();
     let work = if is_reduced(d) { DType::F32 } else { d };
