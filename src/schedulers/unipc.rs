@@ -238,14 +238,8 @@ impl UniPcMultistepScheduler {
                  `use_karras_sigmas` can be set"
             );
         }
-        for (flag, name) in [
-            (cfg.use_karras_sigmas, "use_karras_sigmas"),
-            (cfg.use_exponential_sigmas, "use_exponential_sigmas"),
-            (cfg.use_beta_sigmas, "use_beta_sigmas"),
-        ] {
-            if flag {
-                bail!("{NAME}: option `{name}` = true is not supported");
-            }
+        if cfg.use_beta_sigmas {
+            bail!("{NAME}: option `use_beta_sigmas` = true is not supported");
         }
         if cfg.thresholding {
             bail!("{NAME}: option `thresholding` = true is not supported");
@@ -396,7 +390,49 @@ impl UniPcMultistepScheduler {
         };
         let sigma_last_zero = self.cfg.final_sigmas_type == "zero";
         let mut sigmas: Vec<f32>;
-        if self.cfg.use_flow_sigmas {
+        if self.cfg.use_karras_sigmas || self.cfg.use_exponential_sigmas {
+            // Schedules derived from the float32 training sigmas (log taken in float32 as numpy
+            // does on a float32 array).
+            let log_sigmas: Vec<f32> = self.train_sigmas.iter().map(|&v| v.ln()).collect();
+            let in_min = self.train_sigmas[0] as f64;
+            let in_max = self.train_sigmas[n_train - 1] as f64;
+            let smin = self.cfg.sigma_min.unwrap_or(in_min);
+            let smax = self.cfg.sigma_max.unwrap_or(in_max);
+            let mut s: Vec<f64> = if self.cfg.use_karras_sigmas {
+                let rho = 7.0f64;
+                let min_inv = smin.powf(1.0 / rho);
+                let max_inv = smax.powf(1.0 / rho);
+                np_linspace(0.0, 1.0, steps)
+                    .iter()
+                    .map(|&r| (max_inv + r * (min_inv - max_inv)).powf(rho))
+                    .collect()
+            } else {
+                np_linspace(smax.ln(), smin.ln(), steps)
+                    .iter()
+                    .map(|&v| v.exp())
+                    .collect()
+            };
+            if self.cfg.use_karras_sigmas && self.cfg.use_flow_sigmas {
+                for v in s.iter_mut() {
+                    *v = *v / (*v + 1.0);
+                }
+                timesteps = s.iter().map(|&v| (v * n_train as f64).trunc()).collect();
+            } else if self.cfg.use_karras_sigmas {
+                timesteps = s
+                    .iter()
+                    .map(|&v| sigma_to_t(v, &log_sigmas).round_ties_even())
+                    .collect();
+            } else {
+                // Not rounded: the float64 -> int64 cast truncates.
+                timesteps = s
+                    .iter()
+                    .map(|&v| sigma_to_t(v, &log_sigmas).trunc())
+                    .collect();
+            }
+            let last = if sigma_last_zero { 0.0 } else { s[s.len() - 1] };
+            sigmas = s.iter().map(|&v| v as f32).collect();
+            sigmas.push(last as f32);
+        } else if self.cfg.use_flow_sigmas {
             let mut s = np_linspace(1.0, 1.0 / n_train as f64, steps + 1);
             s.pop();
             if self.cfg.use_dynamic_shifting {
@@ -684,6 +720,26 @@ fn torch_pow(x: f32, n: usize) -> f32 {
         3 => x * x * x,
         _ => x.powf(n as f32),
     }
+}
+
+/// `_sigma_to_t`: interpolates a sigma's position in the float32 log training sigmas (f64 math,
+/// with `low - high` of two float32 values computed in float32 as numpy does).
+fn sigma_to_t(sigma: f64, log_sigmas: &[f32]) -> f64 {
+    let n = log_sigmas.len();
+    let log_sigma = sigma.max(1e-10).ln();
+    // argmax of the cumulative count of `log_sigma - log_sigmas[i] >= 0`: the last such i, else 0.
+    let mut low_idx = 0usize;
+    for (i, &ls) in log_sigmas.iter().enumerate() {
+        if log_sigma - ls as f64 >= 0.0 {
+            low_idx = i;
+        }
+    }
+    let low_idx = low_idx.min(n - 2);
+    let high_idx = low_idx + 1;
+    let low = log_sigmas[low_idx];
+    let high = log_sigmas[high_idx];
+    let w = ((low as f64 - log_sigma) / (low - high) as f64).clamp(0.0, 1.0);
+    (1.0 - w) * low_idx as f64 + w * high_idx as f64
 }
 
 /// `np.interp(t, arange(len), fp)` for float32 `fp`, in f64.
