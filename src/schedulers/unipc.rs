@@ -605,8 +605,7 @@ impl UniPcMultistepScheduler {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("{NAME}: missing model output history"))?;
         let (alpha_t, sigma_t, lambda_t) = self.lambda(self.sigmas[idx + 1]);
-        let (_alpha_s0, sigma_s0, lambda_s0) = self.lambda(self.sigmas[idx]);
-        let alpha_s0 = _alpha_s0;
+        let (alpha_s0, sigma_s0, lambda_s0) = self.lambda(self.sigmas[idx]);
         let h = lambda_t - lambda_s0;
         let mut rks = Vec::new();
         let mut d1s = Vec::new();
@@ -652,12 +651,12 @@ impl UniPcMultistepScheduler {
         Ok(x_t.to_dtype(xd)?)
     }
 
-    /// `multistep_uni_c_bh_update` at sigma index `idx` (history not yet shifted).
+    /// `multistep_uni_c_bh_update` at sigma index `idx` (history not yet shifted). The
+    /// reference's `this_sample` argument only supplies the device, so it is not taken here.
     fn corrector(
         &self,
         this_model_output: &Tensor,
         last_sample: &Tensor,
-        this_sample: &Tensor,
         idx: usize,
         order: usize,
     ) -> Result<Tensor> {
@@ -706,7 +705,6 @@ impl UniPcMultistepScheduler {
             None => last_term,
         };
         let x_t = sub(&x_t_, &mul_scalar(&inner, c_res)?)?;
-        let _ = this_sample;
         Ok(x_t.to_dtype(xd)?)
     }
 }
@@ -790,7 +788,7 @@ impl Scheduler for UniPcMultistepScheduler {
         let converted = self.convert_model_output(model_output, sample, idx)?;
         let sample = if use_corrector {
             let last = self.last_sample.as_ref().expect("checked above");
-            self.corrector(&converted, last, sample, idx, self.this_order)?
+            self.corrector(&converted, last, idx, self.this_order)?
         } else {
             sample.clone()
         };
