@@ -182,8 +182,6 @@ struct SelfAttention {
     relative_attention_bias: Embedding,
     n_heads: usize,
     d_kv: usize,
-    num_buckets: usize,
-    max_distance: usize,
 }
 
 impl SelfAttention {
@@ -201,8 +199,6 @@ impl SelfAttention {
             )?,
             n_heads: cfg.num_heads,
             d_kv: cfg.d_kv,
-            num_buckets: cfg.relative_attention_num_buckets,
-            max_distance: cfg.relative_attention_max_distance,
         })
     }
 
