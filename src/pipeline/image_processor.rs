@@ -461,7 +461,7 @@ impl ClipImageProcessor {
             }
         };
         let image_std = three(&raw.image_std, "image_std")?;
-        if image_std.iter().any(|&s| s == 0.0) {
+        if image_std.contains(&0.0) {
             bail!("image_std: zero entry");
         }
         Ok(Self {
