@@ -399,3 +399,23 @@ fn frames_to_unit_round_trips_reference_frames() {
         }
     }
 }
+
+/// Loading errors name the offending file instead of panicking.
+#[test]
+fn loading_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("tokenizer.json");
+    let err = PromptTokenizer::from_file(&missing, 512)
+        .err()
+        .expect("missing tokenizer must fail");
+    assert!(format!("{err:#}").contains("tokenizer.json"), "{err:#}");
+    let bad = dir.path().join("preprocessor_config.json");
+    std::fs::write(&bad, "{\"resample\": 42}").unwrap();
+    let err = ClipImageProcessor::from_file(&bad)
+        .err()
+        .expect("bad resample must fail");
+    assert!(
+        format!("{err:#}").contains("preprocessor_config.json"),
+        "{err:#}"
+    );
+}
