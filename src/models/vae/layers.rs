@@ -16,6 +16,18 @@ pub(crate) const CACHE_T: usize = 2;
 /// temporary memory of a convolution independently of the frame size.
 const GATHER_BLOCK_ELEMS: usize = 1 << 24;
 
+/// Extra zero rows after the padded input of a convolution (see [`Conv::forward_valid`]).
+const WINDOW_SLACK_ROWS: usize = 4;
+
+/// How a convolution forms its tap products.
+#[derive(Clone, Copy, Debug)]
+enum Strategy {
+    /// Matrix products on overlapping window views (CPU).
+    Windows,
+    /// Copy the taps side by side in row blocks of at most this many elements, then one product.
+    Gather(usize),
+}
+
 /// One slot of the feature cache.
 pub(crate) enum Feat {
     /// The reference's `"Rep"` marker: an `upsample3d` layer has seen its first chunk.
@@ -147,11 +159,15 @@ impl Conv {
 
     /// Convolution of already padded input `(B, T, H, W, Cin)` ("valid" padding).
     pub(crate) fn forward_valid(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_valid_blocked(x, GATHER_BLOCK_ELEMS)
+        let strategy = if x.device().is_cpu() {
+            Strategy::Windows
+        } else {
+            Strategy::Gather(GATHER_BLOCK_ELEMS)
+        };
+        self.forward_valid_with(x, strategy)
     }
 
-    /// [`Conv::forward_valid`] with the gathered rows limited to `block_elems` elements per block.
-    fn forward_valid_blocked(&self, x: &Tensor, block_elems: usize) -> Result<Tensor> {
+    fn forward_valid_with(&self, x: &Tensor, strategy: Strategy) -> Result<Tensor> {
         let (b, t, h, w, c) = x.dims5()?;
         if c != self.cin {
             candle_core::bail!(
@@ -178,38 +194,18 @@ impl Conv {
         let frame = h * w;
         let rows = to * frame;
         let max_off = (kt - 1) * frame + (kh - 1) * w + (kw - 1);
-        let taps: Vec<usize> = (0..kt)
-            .flat_map(|dt| {
-                (0..kh).flat_map(move |dy| (0..kw).map(move |dx| dt * frame + dy * w + dx))
-            })
-            .collect();
-        let block = (block_elems / (taps.len() * c)).max(1);
         let mut outs = Vec::with_capacity(b);
         for bi in 0..b {
             let xb = x.get(bi)?.reshape((t * frame, c))?;
-            // Rows past the end are only read by windows that are discarded.
-            let need = rows + max_off;
-            let xb = if need > t * frame {
-                xb.pad_with_zeros(0, 0, need - t * frame)?
-            } else {
-                xb
-            };
-            let mut parts = Vec::with_capacity(rows.div_ceil(block));
-            let mut r0 = 0;
-            while r0 < rows {
-                let n = block.min(rows - r0);
-                let cols: Vec<Tensor> = taps
-                    .iter()
-                    .map(|&off| xb.narrow(0, r0 + off, n))
-                    .collect::<Result<_>>()?;
-                let gathered = Tensor::cat(&cols, 1)?;
-                parts.push(gathered.matmul(&self.weight)?);
-                r0 += n;
-            }
-            let y = if parts.len() == 1 {
-                parts.pop().expect("one block")
-            } else {
-                Tensor::cat(&parts, 0)?
+            // Rows past the end are only read by windows that are discarded; a few rows of slack
+            // keep the window count of `unfold` (computed in f32) clear of the rows we read.
+            let need = rows + max_off + WINDOW_SLACK_ROWS;
+            let xb = xb.pad_with_zeros(0, 0, need.saturating_sub(t * frame))?;
+            let y = match strategy {
+                Strategy::Windows => self.windows_matmul(&xb, rows, frame, w)?,
+                Strategy::Gather(block_elems) => {
+                    self.gather_matmul(&xb, rows, frame, w, block_elems)?
+                }
             };
             let y = y
                 .broadcast_add(&self.bias)?
@@ -218,6 +214,69 @@ impl Conv {
         }
         let y = Tensor::stack(&outs, 0)?;
         self.apply_stride(&y, to, ho, wo)
+    }
+
+    /// CPU path: for each `(dt, dy)` the `kw` horizontal taps of row `r` are the `kw*Cin`
+    /// consecutive values starting at row `r + dt*H*W + dy*W`, i.e. row `r` of an overlapping
+    /// window view with row stride `Cin`. Each `(dt, dy)` is then one matrix product on a view,
+    /// without copying the input.
+    fn windows_matmul(&self, xb: &Tensor, rows: usize, frame: usize, w: usize) -> Result<Tensor> {
+        let (kt, kh, kw) = self.kernel;
+        let c = self.cin;
+        let windows = xb.flatten_all()?.unfold(0, kw * c, c)?;
+        let mut acc: Option<Tensor> = None;
+        for dt in 0..kt {
+            for dy in 0..kh {
+                let off = dt * frame + dy * w;
+                if off + rows > windows.dim(0)? {
+                    candle_core::bail!("conv: window view too short ({} rows)", windows.dim(0)?);
+                }
+                let lhs = windows.narrow(0, off, rows)?;
+                let wk = self.weight.narrow(0, (dt * kh + dy) * kw * c, kw * c)?;
+                let y = lhs.matmul(&wk)?;
+                acc = Some(match acc {
+                    None => y,
+                    Some(a) => (a + y)?,
+                });
+            }
+        }
+        acc.ok_or_else(|| candle_core::Error::Msg("conv: empty kernel".into()))
+    }
+
+    /// Portable path: copy the taps of a block of rows side by side (`(n, taps*Cin)`) and do one
+    /// matrix product per block; blocks bound the temporary memory.
+    fn gather_matmul(
+        &self,
+        xb: &Tensor,
+        rows: usize,
+        frame: usize,
+        w: usize,
+        block_elems: usize,
+    ) -> Result<Tensor> {
+        let (kt, kh, kw) = self.kernel;
+        let c = self.cin;
+        let taps: Vec<usize> = (0..kt)
+            .flat_map(|dt| {
+                (0..kh).flat_map(move |dy| (0..kw).map(move |dx| dt * frame + dy * w + dx))
+            })
+            .collect();
+        let block = (block_elems / (taps.len() * c)).max(1);
+        let mut parts = Vec::with_capacity(rows.div_ceil(block));
+        let mut r0 = 0;
+        while r0 < rows {
+            let n = block.min(rows - r0);
+            let cols: Vec<Tensor> = taps
+                .iter()
+                .map(|&off| xb.narrow(0, r0 + off, n))
+                .collect::<Result<_>>()?;
+            parts.push(Tensor::cat(&cols, 1)?.matmul(&self.weight)?);
+            r0 += n;
+        }
+        if parts.len() == 1 {
+            Ok(parts.pop().expect("one block"))
+        } else {
+            Tensor::cat(&parts, 0)
+        }
     }
 
     fn apply_stride(&self, y: &Tensor, to: usize, ho: usize, wo: usize) -> Result<Tensor> {
@@ -707,14 +766,24 @@ mod tests {
             let x = Tensor::randn(0f32, 1., (2, cin, 7, 9, 6), &dev).unwrap();
             let expected = conv3d_direct(&x, &w, &b, stride);
             let xl = x.permute((0, 2, 3, 4, 1)).unwrap();
-            // Block sizes from one row per block to all rows in one block.
-            for block in [1, 37 * cin, 1 << 24] {
+            // Both strategies; gather block sizes from one row per block to all rows at once.
+            let strategies = [
+                Strategy::Windows,
+                Strategy::Gather(1),
+                Strategy::Gather(37 * cin),
+                Strategy::Gather(1 << 24),
+            ];
+            for strategy in strategies {
                 let y = conv
-                    .forward_valid_blocked(&xl, block)
+                    .forward_valid_with(&xl, strategy)
                     .unwrap()
                     .permute((0, 4, 1, 2, 3))
                     .unwrap();
-                assert_eq!(y.dims(), expected.dims(), "{kernel:?} {stride:?}");
+                assert_eq!(
+                    y.dims(),
+                    expected.dims(),
+                    "{kernel:?} {stride:?} {strategy:?}"
+                );
                 let err = (y - &expected)
                     .unwrap()
                     .abs()
@@ -726,7 +795,7 @@ mod tests {
                     .to_scalar::<f32>()
                     .unwrap();
                 // Same f32 products summed in a different order: ~1e-6 for these magnitudes.
-                assert!(err < 1e-4, "{kernel:?} {stride:?} block {block}: {err}");
+                assert!(err < 1e-4, "{kernel:?} {stride:?} {strategy:?}: {err}");
             }
         }
     }
