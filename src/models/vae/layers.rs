@@ -93,10 +93,10 @@ fn subsample(x: &Tensor, dim: usize, stride: usize, n_out: usize) -> Result<Tens
 /// The weight is stored as a `(kt*kh*kw*Cin, Cout)` matrix whose rows are ordered by tap
 /// `(dt, dy, dx)` then input channel. For each sample the zero-padded input is flattened to rows
 /// `(t, y, x)`; the tap `(dt, dy, dx)` of output row `r` is input row
-/// `r + dt*H*W + dy*W + dx`, so the convolution is one matrix product of the tap-gathered rows
-/// with the weight matrix, done in row blocks to bound the temporary memory. Rows whose window
-/// wraps around the image border are computed and discarded. Strided convolutions are computed at
-/// stride one and subsampled (only the small down-sampling layers of the encoder use a stride).
+/// `r + dt*H*W + dy*W + dx`, so the convolution is a sum of matrix products of shifted row ranges
+/// with slices of the weight matrix (see [`Strategy`]). Rows whose window wraps around the image
+/// border are computed and discarded. Strided convolutions are computed at stride one and
+/// subsampled (only the small down-sampling layers of the encoder use a stride).
 pub(crate) struct Conv {
     weight: Tensor,
     bias: Tensor,
