@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
-use physedit::models::attention::{naive_attention, scaled_dot_product_attention};
+use physedit::models::attention::{
+    naive_attention, scaled_dot_product_attention, scaled_dot_product_attention_blocks,
+};
 
 fn min_time<F: FnMut() -> Result<()>>(reps: usize, mut f: F) -> Result<f64> {
     f()?;
@@ -79,6 +81,7 @@ fn main() -> Result<()> {
     let mut run_torch = true;
     let mut python = "/work/venv-ref/bin/python".to_string();
     let mut shapes: Vec<[usize; 5]> = Vec::new();
+    let mut tune = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -86,6 +89,7 @@ fn main() -> Result<()> {
             "--dtype" => dtype_name = args.next().context("--dtype f32|f16|bf16")?,
             "--no-naive" => run_naive = false,
             "--no-torch" => run_torch = false,
+            "--tune" => tune = true,
             "--python" => python = args.next().context("--python PATH")?,
             "--shape" => {
                 let s = args.next().context("--shape B,H,Sq,Sk,D")?;
@@ -112,6 +116,9 @@ fn main() -> Result<()> {
         other => bail!("unknown dtype {other}"),
     };
     let threads = rayon::current_num_threads();
+    if tune {
+        return tune_blocks(&shapes, dtype, reps);
+    }
     println!("dtype {dtype_name}, rayon threads {threads}, min over {reps} reps");
 
     let torch = if run_torch && Path::new(&python).exists() {
@@ -168,6 +175,36 @@ fn main() -> Result<()> {
             torch_t.map_or("-".to_string(), |t| format!("{:.2}", fused_t / t)),
             diff.map_or("-".to_string(), |d| format!("{d:.2e}")),
         );
+    }
+    Ok(())
+}
+
+/// Times the fused kernel over a grid of block sizes, interleaving configurations in every round so
+/// that load changes on a shared machine affect all of them alike; prints the minimum per config.
+fn tune_blocks(shapes: &[[usize; 5]], dtype: DType, reps: usize) -> Result<()> {
+    let configs: Vec<(usize, usize)> = [16, 32, 64, 128]
+        .iter()
+        .flat_map(|&bq| [128, 256, 512, 1024].map(|bk| (bq, bk)))
+        .collect();
+    for s in shapes {
+        let [b, h, sq, sk, d] = *s;
+        let dev = Device::Cpu;
+        let q = Tensor::randn(0f32, 1.0, (b, h, sq, d), &dev)?.to_dtype(dtype)?;
+        let k = Tensor::randn(0f32, 1.0, (b, h, sk, d), &dev)?.to_dtype(dtype)?;
+        let v = Tensor::randn(0f32, 1.0, (b, h, sk, d), &dev)?.to_dtype(dtype)?;
+        let scale = 1.0 / (d as f64).sqrt();
+        let mut best = vec![f64::INFINITY; configs.len()];
+        for _ in 0..reps {
+            for (i, &(bq, bk)) in configs.iter().enumerate() {
+                let t0 = Instant::now();
+                scaled_dot_product_attention_blocks(&q, &k, &v, scale, bq, bk)?;
+                best[i] = best[i].min(t0.elapsed().as_secs_f64());
+            }
+        }
+        println!("shape {s:?}");
+        for (&(bq, bk), t) in configs.iter().zip(&best) {
+            println!("  bq {bq:>4} bk {bk:>5}: {t:.4} s");
+        }
     }
     Ok(())
 }

@@ -10,7 +10,9 @@
 //!
 //! [`naive_attention`] is the plain candle formulation (materialised scores, f32 softmax) and serves as
 //! the correctness reference; it is also what non-CPU devices use.
-use candle_core::{DType, Device, Result, Tensor};
+use std::cell::RefCell;
+
+use candle_core::{DType, Device, Layout, Result, Storage, Tensor};
 use rayon::prelude::*;
 
 /// Query rows per parallel work item.
@@ -43,6 +45,22 @@ pub fn scaled_dot_product_attention(
     v: &Tensor,
     scale: f64,
 ) -> Result<Tensor> {
+    scaled_dot_product_attention_blocks(q, k, v, scale, BLOCK_Q, BLOCK_K)
+}
+
+/// [`scaled_dot_product_attention`] with explicit query/key block sizes (for tuning).
+#[doc(hidden)]
+pub fn scaled_dot_product_attention_blocks(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    block_q: usize,
+    block_k: usize,
+) -> Result<Tensor> {
+    if block_q == 0 || block_k == 0 {
+        candle_core::bail!("attention: block sizes must be positive");
+    }
     let (b, h, sq, d, sk, dv) = check_shapes(q, k, v)?;
     if !matches!(q.device(), Device::Cpu) {
         return naive_attention(q, k, v, scale);
@@ -51,9 +69,18 @@ pub fn scaled_dot_product_attention(
     if b * h * sq * dv == 0 {
         return Tensor::zeros((b, h, sq, dv), out_dtype, q.device());
     }
-    let qf = to_f32_vec(q)?;
-    let kf = to_f32_vec(k)?;
-    let vf = to_f32_vec(v)?;
+    // Contiguous f32 copies only where needed (an f32 contiguous input is used in place).
+    let (qc, kc, vc) = (
+        to_f32_contiguous(q)?,
+        to_f32_contiguous(k)?,
+        to_f32_contiguous(v)?,
+    );
+    let (q_storage, q_layout) = qc.storage_and_layout();
+    let (k_storage, k_layout) = kc.storage_and_layout();
+    let (v_storage, v_layout) = vc.storage_and_layout();
+    let qf = cpu_f32_slice(&q_storage, q_layout)?;
+    let kf = cpu_f32_slice(&k_storage, k_layout)?;
+    let vf = cpu_f32_slice(&v_storage, v_layout)?;
     let mut out = vec![0f32; b * h * sq * dv];
     let scale = scale as f32;
 
@@ -64,12 +91,14 @@ pub fn scaled_dot_product_attention(
             let k_head = &kf[bh * sk * d..(bh + 1) * sk * d];
             let v_head = &vf[bh * sk * dv..(bh + 1) * sk * dv];
             out_head
-                .par_chunks_mut(BLOCK_Q * dv)
+                .par_chunks_mut(block_q * dv)
                 .enumerate()
                 .for_each(|(qb, out_blk)| {
                     let rows = out_blk.len() / dv;
-                    let q_blk = &q_head[qb * BLOCK_Q * d..(qb * BLOCK_Q + rows) * d];
-                    attend_block(q_blk, k_head, v_head, out_blk, rows, d, sk, dv, scale);
+                    let q_blk = &q_head[qb * block_q * d..(qb * block_q + rows) * d];
+                    attend_block(
+                        q_blk, k_head, v_head, out_blk, rows, d, sk, dv, scale, block_k,
+                    );
                 });
         });
 
@@ -113,11 +142,21 @@ fn check_shapes(
     Ok((b, h, sq, d, sk, dv))
 }
 
-fn to_f32_vec(t: &Tensor) -> Result<Vec<f32>> {
-    t.to_dtype(DType::F32)?
-        .contiguous()?
-        .flatten_all()?
-        .to_vec1::<f32>()
+/// `t` as a contiguous f32 tensor; cheap (shares storage) when it already is one.
+fn to_f32_contiguous(t: &Tensor) -> Result<Tensor> {
+    t.to_dtype(DType::F32)?.contiguous()
+}
+
+/// The elements of a contiguous f32 CPU tensor, given its storage guard and layout.
+fn cpu_f32_slice<'a>(storage: &'a Storage, layout: &Layout) -> Result<&'a [f32]> {
+    let Storage::Cpu(cpu) = storage else {
+        candle_core::bail!("attention: expected a CPU tensor");
+    };
+    let data = cpu.as_slice::<f32>()?;
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("attention: expected a contiguous tensor"),
+    }
 }
 
 /// One query block against all keys of its head, written normalised into `out` (`rows x dv`,
@@ -133,11 +172,48 @@ fn attend_block(
     sk: usize,
     dv: usize,
     scale: f32,
+    block_k: usize,
 ) {
-    let bk = BLOCK_K.min(sk);
-    let mut s = vec![0f32; rows * bk];
-    let mut row_max = vec![f32::NEG_INFINITY; rows];
-    let mut row_sum = vec![0f32; rows];
+    thread_local! {
+        /// Per-thread scratch (scores block, row maxima, row sums), reused across blocks and calls.
+        static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let bk = block_k.min(sk);
+        let need = rows * bk + 2 * rows;
+        if scratch.len() < need {
+            scratch.resize(need, 0.0);
+        }
+        let (s, rest) = scratch.split_at_mut(rows * bk);
+        let (row_max, rest) = rest.split_at_mut(rows);
+        let row_sum = &mut rest[..rows];
+        row_max.fill(f32::NEG_INFINITY);
+        row_sum.fill(0.0);
+        attend_block_in(
+            q, k, v, out, rows, d, sk, dv, scale, bk, s, row_max, row_sum,
+        );
+    });
+}
+
+/// Body of [`attend_block`] on caller-provided scratch: `s` holds at least `rows x bk` values,
+/// `row_max` starts at -inf and `row_sum` at 0.
+#[allow(clippy::too_many_arguments)]
+fn attend_block_in(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    d: usize,
+    sk: usize,
+    dv: usize,
+    scale: f32,
+    bk: usize,
+    s: &mut [f32],
+    row_max: &mut [f32],
+    row_sum: &mut [f32],
+) {
     let simd = Simd::detect();
 
     let mut k0 = 0;
