@@ -79,13 +79,15 @@ impl PipelineFolder {
 }
 
 fn read_json_value(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
 /// Deserialises a JSON config file, naming the file in any error.
 pub fn read_config<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
 }
 
@@ -93,7 +95,8 @@ pub fn read_config<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// `*.safetensors.index.json`; otherwise every `*.safetensors` file of the folder is used.
 /// Pickle files are refused when they are the only weights, and never opened.
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
@@ -110,7 +113,10 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .iter()
         .filter(|n| n.ends_with(".safetensors.index.json"))
         .collect();
-    let singles: Vec<&String> = names.iter().filter(|n| n.ends_with(".safetensors")).collect();
+    let singles: Vec<&String> = names
+        .iter()
+        .filter(|n| n.ends_with(".safetensors"))
+        .collect();
 
     let files = if let Some(index) = indexes.first() {
         if indexes.len() > 1 {
@@ -135,7 +141,11 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
         eprintln!(
             "note: ignoring pickle file(s) in {} ({}); only safetensors are read",
             dir.display(),
-            pickles.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            pickles
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     for f in &files {
@@ -154,9 +164,12 @@ fn shards_from_index(index_path: &Path) -> Result<Vec<PathBuf>> {
     let shards: BTreeSet<String> = map
         .values()
         .map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| anyhow!("{}: weight_map values must be file names", index_path.display()))
+            v.as_str().map(str::to_string).ok_or_else(|| {
+                anyhow!(
+                    "{}: weight_map values must be file names",
+                    index_path.display()
+                )
+            })
         })
         .collect::<Result<_>>()?;
     if shards.is_empty() {
@@ -186,12 +199,14 @@ fn shards_from_index(index_path: &Path) -> Result<Vec<PathBuf>> {
 /// truncated or corrupt download is reported by name before any weights are mapped.
 pub fn check_safetensors_file(path: &Path) -> Result<()> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let file_len = file
         .metadata()
         .with_context(|| format!("cannot stat {}", path.display()))?
         .len();
-    let corrupt = |why: String| anyhow!("{} is not a valid safetensors file: {why}", path.display());
+    let corrupt =
+        |why: String| anyhow!("{} is not a valid safetensors file: {why}", path.display());
     if file_len < 8 {
         return Err(corrupt(format!("only {file_len} bytes long")));
     }
@@ -207,8 +222,8 @@ pub fn check_safetensors_file(path: &Path) -> Result<()> {
     let mut header = vec![0u8; header_len as usize];
     file.read_exact(&mut header)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let header: serde_json::Value =
-        serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not JSON ({e})")))?;
+    let header: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|e| corrupt(format!("header is not JSON ({e})")))?;
     let obj = header
         .as_object()
         .ok_or_else(|| corrupt("header is not a JSON object".into()))?;

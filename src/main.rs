@@ -3,7 +3,11 @@ use clap::{Parser, Subcommand};
 use physedit::cli;
 
 #[derive(Parser, Debug)]
-#[command(name = "physedit", version, about = "Complexity-adaptive instruction-based image editing (ChronoEdit backbone)")]
+#[command(
+    name = "physedit",
+    version,
+    about = "Complexity-adaptive instruction-based image editing (ChronoEdit backbone)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -47,7 +47,8 @@ fn extension_of(path: &Path) -> String {
 
 /// Opens an image, naming the file in every error (missing, unreadable, zero-sized, undecodable).
 pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read image {}", path.display()))?;
     if meta.len() == 0 {
         bail!("image {} is empty (0 bytes)", path.display());
     }

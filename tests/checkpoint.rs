@@ -35,7 +35,10 @@ fn missing_component_is_named() {
     )
     .unwrap();
     let folder = PipelineFolder::open(dir.path()).unwrap();
-    assert_eq!(folder.component_class("vae").as_deref(), Some("AutoencoderKLWan"));
+    assert_eq!(
+        folder.component_class("vae").as_deref(),
+        Some("AutoencoderKLWan")
+    );
     let e = err_text(folder.component("transformer"));
     assert!(e.contains("`transformer` component"), "{e}");
 }
@@ -43,7 +46,11 @@ fn missing_component_is_named() {
 #[test]
 fn pickle_only_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("diffusion_pytorch_model.bin"), b"\x80\x02}q\x00.").unwrap();
+    std::fs::write(
+        dir.path().join("diffusion_pytorch_model.bin"),
+        b"\x80\x02}q\x00.",
+    )
+    .unwrap();
     let e = err_text(weight_files(dir.path()));
     assert!(
         e.contains("refusing to load") && e.contains("diffusion_pytorch_model.bin"),
@@ -88,7 +95,10 @@ fn truncated_and_corrupt_safetensors_are_named() {
     let corrupt = dir.path().join("corrupt.safetensors");
     std::fs::write(&corrupt, &garbled).unwrap();
     let e = err_text(check_safetensors_file(&corrupt));
-    assert!(e.contains("corrupt.safetensors") && e.contains("not JSON"), "{e}");
+    assert!(
+        e.contains("corrupt.safetensors") && e.contains("not JSON"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -1,1 +1,541 @@
-//! chronoedit
+//! The ChronoEdit edit pipeline, step for step as diffusers' `ChronoEditPipeline`: prompt and
+//! negative-prompt encoding, CLIP image embeddings, the VAE-encoded condition video with the
+//! first-frame mask channels, the denoising loop with temporal reasoning, and decoding.
+//! Glue only: the math lives in `models` and `schedulers`.
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, IndexOp, Tensor};
+
+use crate::checkpoint::{read_config, var_builder, PipelineFolder};
+use crate::models::clip_vision::{self, ClipVisionModel};
+use crate::models::transformer::{self, ChronoEditTransformer3DModel, ForwardOptions};
+use crate::models::umt5::{self, UMT5EncoderModel};
+use crate::models::vae::{self, AutoencoderKLWan};
+use crate::pipeline::image_processor::{frames_to_unit, image_to_video_tensor, ClipImageProcessor};
+use crate::pipeline::prompt::PromptTokenizer;
+use crate::schedulers::{self, Scheduler};
+
+/// Text sequence length the transformer was trained with (prompts are padded to it).
+pub const MAX_SEQUENCE_LENGTH: usize = 512;
+/// Video frames when temporal reasoning is off: 2 latent frames (input, output).
+pub const FRAMES_WITHOUT_REASONING: usize = 5;
+/// Video frames of the reference reasoning recipe: 8 latent frames.
+pub const FRAMES_WITH_REASONING: usize = 29;
+
+/// How the model is loaded.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Compute dtype of the transformer; the encoders and the VAE run in f32.
+    pub dtype: DType,
+    pub device: Device,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            dtype: DType::F32,
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// The loaded ChronoEdit pipeline.
+pub struct ChronoEditPipeline {
+    pub transformer: ChronoEditTransformer3DModel,
+    pub vae: AutoencoderKLWan,
+    pub text_encoder: UMT5EncoderModel,
+    pub tokenizer: PromptTokenizer,
+    pub image_encoder: ClipVisionModel,
+    pub image_processor: ClipImageProcessor,
+    scheduler_config: PathBuf,
+    image_hidden_size: usize,
+    dtype: DType,
+    device: Device,
+}
+
+/// One edit: everything `ChronoEditPipeline.__call__` takes that PhysEdit uses.
+#[derive(Debug, Clone)]
+pub struct EditRequest {
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub steps: usize,
+    pub guidance: f64,
+    pub height: usize,
+    pub width: usize,
+    /// Video frames (4k + 1); 5 means no reasoning frames.
+    pub num_frames: usize,
+    /// N_r: denoising steps over all latent frames before only input and output are kept.
+    /// 0 disables temporal reasoning (the video then has 5 frames, as in the reference).
+    pub reasoning_steps: usize,
+    /// Explicit temporal RoPE position of every latent frame during reasoning (None: the
+    /// reference's positions).
+    pub temporal_positions: Option<Vec<usize>>,
+    /// Initial noise (1, z, F, h, w); drawn from `seed` when absent.
+    pub latents: Option<Tensor>,
+    pub seed: u64,
+}
+
+impl EditRequest {
+    pub fn reasoning_enabled(&self) -> bool {
+        self.reasoning_steps > 0
+    }
+}
+
+/// Wall time per phase of one edit.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PhaseTimes {
+    pub encode_s: f64,
+    pub denoise_s: f64,
+    pub decode_s: f64,
+}
+
+/// The result of one edit.
+pub struct EditOutput {
+    /// Every decoded video frame, (F, 3, H, W) in [0, 1]; the edited image is the last.
+    pub frames: Tensor,
+    /// Denormalised latents given to the decoder.
+    pub final_latents: Tensor,
+    /// Tokens processed by the transformer at each step (one forward; CFG doubles the work).
+    pub tokens_per_step: Vec<usize>,
+    pub times: PhaseTimes,
+}
+
+impl EditOutput {
+    /// The edited image, (3, H, W) in [0, 1].
+    pub fn edited(&self) -> Result<Tensor> {
+        let n = self.frames.dim(0)?;
+        Ok(self.frames.i(n - 1)?)
+    }
+}
+
+/// Called after every denoising step with (step index, total steps).
+pub type StepCallback<'a> = &'a mut dyn FnMut(usize, usize);
+
+impl ChronoEditPipeline {
+    /// Loads every component of a diffusers `ChronoEditPipeline` folder.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let folder = PipelineFolder::open(dir)?;
+        let device = opts.device.clone();
+
+        let t_dir = folder.component("transformer")?;
+        let t_cfg: transformer::Config = read_config(&t_dir.join("config.json"))?;
+        let transformer =
+            ChronoEditTransformer3DModel::new(&t_cfg, var_builder(&t_dir, opts.dtype, &device)?)
+                .with_context(|| {
+                    format!("cannot build the transformer from {}", t_dir.display())
+                })?;
+
+        let v_dir = folder.component("vae")?;
+        let v_cfg: vae::Config = read_config(&v_dir.join("config.json"))?;
+        let vae = AutoencoderKLWan::new(&v_cfg, var_builder(&v_dir, DType::F32, &device)?)
+            .with_context(|| format!("cannot build the VAE from {}", v_dir.display()))?;
+
+        let te_dir = folder.component("text_encoder")?;
+        let te_cfg: umt5::Config = read_config(&te_dir.join("config.json"))?;
+        let text_encoder =
+            UMT5EncoderModel::new(&te_cfg, var_builder(&te_dir, DType::F32, &device)?)
+                .with_context(|| {
+                    format!("cannot build the text encoder from {}", te_dir.display())
+                })?;
+
+        let tok_dir = folder.component("tokenizer")?;
+        let tokenizer =
+            PromptTokenizer::from_file(&tok_dir.join("tokenizer.json"), MAX_SEQUENCE_LENGTH)?;
+
+        let ie_dir = folder.component("image_encoder")?;
+        let ie_cfg: clip_vision::Config = read_config(&ie_dir.join("config.json"))?;
+        let image_encoder =
+            ClipVisionModel::new(&ie_cfg, var_builder(&ie_dir, DType::F32, &device)?)
+                .with_context(|| {
+                    format!("cannot build the image encoder from {}", ie_dir.display())
+                })?;
+
+        let ip_dir = folder.component("image_processor")?;
+        let image_processor =
+            ClipImageProcessor::from_file(&ip_dir.join("preprocessor_config.json"))?;
+
+        let s_dir = folder.component("scheduler")?;
+        let scheduler_config = s_dir.join("scheduler_config.json");
+        // Parse once now so a bad scheduler config fails at load time, not mid-edit.
+        schedulers::from_config_file(&scheduler_config)?;
+
+        let pipe = Self {
+            transformer,
+            vae,
+            text_encoder,
+            tokenizer,
+            image_encoder,
+            image_processor,
+            scheduler_config,
+            image_hidden_size: ie_cfg.hidden_size,
+            dtype: opts.dtype,
+            device,
+        };
+        pipe.check_component_shapes()?;
+        Ok(pipe)
+    }
+
+    /// Cross-component consistency: the configs must agree on the shapes they exchange.
+    fn check_component_shapes(&self) -> Result<()> {
+        let t = self.transformer.config();
+        let z = self.vae.config().z_dim;
+        let expected_in = 2 * z + self.vae.temporal_scale();
+        if t.in_channels != expected_in {
+            bail!(
+                "transformer in_channels {} does not match the VAE (2 x z_dim {z} + {} mask channels = {expected_in})",
+                t.in_channels,
+                self.vae.temporal_scale()
+            );
+        }
+        if t.out_channels() != z {
+            bail!(
+                "transformer out_channels {} does not match the VAE z_dim {z}",
+                t.out_channels()
+            );
+        }
+        let d_model = self.text_encoder.config().d_model;
+        if t.text_dim != d_model {
+            bail!(
+                "transformer text_dim {} does not match the text encoder d_model {d_model}",
+                t.text_dim
+            );
+        }
+        if let Some(image_dim) = t.image_dim {
+            let hidden = self.image_hidden_size;
+            if image_dim != hidden {
+                bail!(
+                    "transformer image_dim {image_dim} does not match the image encoder hidden_size {hidden}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// A fresh scheduler from the folder's `scheduler_config.json` (schedulers keep per-run history).
+    pub fn new_scheduler(&self) -> Result<Box<dyn Scheduler>> {
+        schedulers::from_config_file(&self.scheduler_config)
+    }
+
+    /// Pixels per latent cell times the transformer's spatial patch: image sides must be multiples of it.
+    pub fn size_multiple(&self) -> usize {
+        self.vae.spatial_scale()
+            * self.transformer.config().patch_size[1].max(self.transformer.config().patch_size[2])
+    }
+
+    /// umT5 embeddings of a prompt, trimmed to its real tokens and zero-padded to 512 as the reference does.
+    pub fn encode_prompt(&self, prompt: &str) -> Result<Tensor> {
+        let enc = self.tokenizer.encode(prompt)?;
+        let len = enc.ids.len();
+        let ids = Tensor::from_vec(enc.ids.clone(), (1, len), &self.device)?;
+        let mask = Tensor::from_vec(enc.mask.clone(), (1, len), &self.device)?;
+        let hidden = self.text_encoder.forward(&ids, &mask)?;
+        let real = enc.len.min(len);
+        let kept = hidden.narrow(1, 0, real)?;
+        let d = hidden.dim(2)?;
+        let padded = if real < len {
+            Tensor::cat(
+                &[
+                    kept,
+                    Tensor::zeros((1, len - real, d), hidden.dtype(), &self.device)?,
+                ],
+                1,
+            )?
+        } else {
+            kept
+        };
+        Ok(padded)
+    }
+
+    /// CLIP penultimate hidden state of the input image.
+    pub fn encode_image(&self, image: &image::DynamicImage) -> Result<Tensor> {
+        let pixels = self
+            .image_processor
+            .preprocess(image)?
+            .to_device(&self.device)?;
+        Ok(self.image_encoder.penultimate_hidden_state(&pixels)?)
+    }
+
+    /// The condition: 4 first-frame mask channels and the normalised VAE latents of a video whose
+    /// first frame is the input image and the rest zeros. (1, 4 + z, F, h, w).
+    pub fn prepare_condition(&self, image: &Tensor, num_frames: usize) -> Result<Tensor> {
+        let (_, c, h, w) = image.dims4()?;
+        let first = image.unsqueeze(2)?;
+        let rest = Tensor::zeros((1, c, num_frames - 1, h, w), DType::F32, &self.device)?;
+        let video = Tensor::cat(&[first, rest], 2)?;
+        let (mean, _logvar) = self.vae.encode(&video)?;
+        let latent = self.normalize_latents(&mean)?;
+        let (_, _, f, lh, lw) = latent.dims5()?;
+        let channels = self.vae.temporal_scale();
+        let first_mask = Tensor::ones((1, channels, 1, lh, lw), DType::F32, &self.device)?;
+        let mask = if f > 1 {
+            Tensor::cat(
+                &[
+                    first_mask,
+                    Tensor::zeros((1, channels, f - 1, lh, lw), DType::F32, &self.device)?,
+                ],
+                2,
+            )?
+        } else {
+            first_mask
+        };
+        Ok(Tensor::cat(&[mask, latent], 1)?)
+    }
+
+    fn latent_stats(&self) -> Result<(Tensor, Tensor)> {
+        let cfg = self.vae.config();
+        let z = cfg.z_dim;
+        let mean = Tensor::from_vec(
+            cfg.latents_mean
+                .iter()
+                .map(|&v| v as f32)
+                .collect::<Vec<_>>(),
+            (1, z, 1, 1, 1),
+            &self.device,
+        )?;
+        let std = Tensor::from_vec(
+            cfg.latents_std
+                .iter()
+                .map(|&v| v as f32)
+                .collect::<Vec<_>>(),
+            (1, z, 1, 1, 1),
+            &self.device,
+        )?;
+        Ok((mean, std))
+    }
+
+    /// (x - mean) * (1 / std), as the reference computes it.
+    pub fn normalize_latents(&self, x: &Tensor) -> Result<Tensor> {
+        let (mean, std) = self.latent_stats()?;
+        let inv_std = std.recip()?;
+        Ok(x.broadcast_sub(&mean)?.broadcast_mul(&inv_std)?)
+    }
+
+    /// latents / (1 / std) + mean, as the reference computes it.
+    pub fn denormalize_latents(&self, x: &Tensor) -> Result<Tensor> {
+        let (mean, std) = self.latent_stats()?;
+        let inv_std = std.recip()?;
+        Ok(x.broadcast_div(&inv_std)?.broadcast_add(&mean)?)
+    }
+
+    /// Keeps the first and last latent frames of a (B, C, F, h, w) tensor.
+    pub fn first_and_last(x: &Tensor) -> Result<Tensor> {
+        let f = x.dim(2)?;
+        Ok(Tensor::cat(
+            &[x.narrow(2, 0, 1)?, x.narrow(2, f - 1, 1)?],
+            2,
+        )?)
+    }
+
+    /// Decodes denormalised latents to frames (F, 3, H, W) in [0, 1]. When reasoning frames remain,
+    /// the reasoning video and the edit are decoded separately and joined, as the reference does.
+    pub fn decode(&self, latents: &Tensor, reasoning: bool) -> Result<Tensor> {
+        let f = latents.dim(2)?;
+        let video = if reasoning && f > 2 {
+            let edit = self.vae.decode(&Self::first_and_last(latents)?)?;
+            let reason = self.vae.decode(&latents.narrow(2, 0, f - 1)?)?;
+            let t = edit.dim(2)?;
+            Tensor::cat(&[reason, edit.narrow(2, 1, t - 1)?], 2)?
+        } else {
+            self.vae.decode(latents)?
+        };
+        Ok(frames_to_unit(&video)?)
+    }
+
+    /// Runs one edit. `on_step` is called after each denoising step.
+    pub fn edit(
+        &self,
+        image: &image::DynamicImage,
+        req: &EditRequest,
+        on_step: StepCallback,
+    ) -> Result<EditOutput> {
+        if req.prompt.trim().is_empty() {
+            bail!("the prompt is empty: say what the edit should do");
+        }
+        if req.steps == 0 {
+            bail!("--steps must be at least 1");
+        }
+        let multiple = self.size_multiple();
+        if req.height == 0
+            || req.width == 0
+            || req.height % multiple != 0
+            || req.width % multiple != 0
+        {
+            bail!(
+                "height {} and width {} must be positive multiples of {multiple} for this model",
+                req.height,
+                req.width
+            );
+        }
+        let num_frames = effective_num_frames(
+            req.num_frames,
+            req.reasoning_enabled(),
+            self.vae.temporal_scale(),
+        );
+        let latent_frames = (num_frames - 1) / self.vae.temporal_scale() + 1;
+        let cfg = self.vae.config();
+        let (lh, lw) = (
+            req.height / self.vae.spatial_scale(),
+            req.width / self.vae.spatial_scale(),
+        );
+        let do_cfg = req.guidance > 1.0;
+
+        let t_encode = Instant::now();
+        let prompt_embeds = self.encode_prompt(&req.prompt)?.to_dtype(self.dtype)?;
+        let negative_embeds = if do_cfg {
+            Some(
+                self.encode_prompt(&req.negative_prompt)?
+                    .to_dtype(self.dtype)?,
+            )
+        } else {
+            None
+        };
+        let image_embeds = self.encode_image(image)?.to_dtype(self.dtype)?;
+        let mut scheduler = self.new_scheduler()?;
+        scheduler.set_timesteps(req.steps)?;
+        let timesteps: Vec<f64> = scheduler.timesteps().to_vec();
+
+        let video_image =
+            image_to_video_tensor(image, req.height, req.width)?.to_device(&self.device)?;
+        let mut condition = self.prepare_condition(&video_image, num_frames)?;
+        let shape = (1, cfg.z_dim, latent_frames, lh, lw);
+        let mut latents = match &req.latents {
+            Some(l) => {
+                if l.dims() != [1, cfg.z_dim, latent_frames, lh, lw] {
+                    bail!(
+                        "the given latents have shape {:?}, but this edit needs {:?} (z_dim, latent frames, height/{}, width/{})",
+                        l.dims(),
+                        [1, cfg.z_dim, latent_frames, lh, lw],
+                        self.vae.spatial_scale(),
+                        self.vae.spatial_scale()
+                    );
+                }
+                l.to_dtype(DType::F32)?.to_device(&self.device)?
+            }
+            None => seeded_normal(shape, req.seed, &self.device)?,
+        };
+        let encode_s = t_encode.elapsed();
+
+        let t_denoise = Instant::now();
+        let mut tokens_per_step = Vec::with_capacity(timesteps.len());
+        let patch = &self.transformer.config().patch_size;
+        for (i, &t) in timesteps.iter().enumerate() {
+            if req.reasoning_enabled() && i == req.reasoning_steps {
+                latents = Self::first_and_last(&latents)?;
+                condition = Self::first_and_last(&condition)?;
+                // The scheduler's stored history keeps the same two frames.
+                scheduler.keep_latent_frames(&[0, latent_frames - 1])?;
+            }
+            let model_input = Tensor::cat(&[&latents, &condition], 1)?.to_dtype(self.dtype)?;
+            let timestep = Tensor::new(&[t as f32], &self.device)?;
+            let f = latents.dim(2)?;
+            let opts = ForwardOptions {
+                temporal_positions: if f > 2 {
+                    req.temporal_positions.clone()
+                } else {
+                    None
+                },
+                ..Default::default()
+            };
+            tokens_per_step.push((f / patch[0]) * (lh / patch[1]) * (lw / patch[2]));
+            let cond = self
+                .transformer
+                .forward_with(
+                    &model_input,
+                    &timestep,
+                    &prompt_embeds,
+                    Some(&image_embeds),
+                    &opts,
+                )?
+                .sample;
+            let noise_pred = match &negative_embeds {
+                Some(neg) => {
+                    let uncond = self
+                        .transformer
+                        .forward_with(&model_input, &timestep, neg, Some(&image_embeds), &opts)?
+                        .sample;
+                    (&uncond + ((cond - &uncond)? * req.guidance)?)?
+                }
+                None => cond,
+            };
+            latents = scheduler.step(&noise_pred.to_dtype(DType::F32)?, i, &latents)?;
+            on_step(i + 1, timesteps.len());
+        }
+        let denoise_s = t_denoise.elapsed();
+
+        let t_decode = Instant::now();
+        let final_latents = self.denormalize_latents(&latents)?;
+        let frames = self.decode(&final_latents, req.reasoning_enabled())?;
+        let decode_s = t_decode.elapsed();
+
+        Ok(EditOutput {
+            frames,
+            final_latents,
+            tokens_per_step,
+            times: PhaseTimes {
+                encode_s: secs(encode_s),
+                denoise_s: secs(denoise_s),
+                decode_s: secs(decode_s),
+            },
+        })
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// The video length the reference uses: 5 frames without reasoning, otherwise `requested` rounded
+/// down to 4k + 1 (at least 1) exactly as `ChronoEditPipeline.__call__` rounds it.
+pub fn effective_num_frames(requested: usize, reasoning: bool, temporal_scale: usize) -> usize {
+    let n = if reasoning {
+        requested
+    } else {
+        FRAMES_WITHOUT_REASONING
+    };
+    let n = if n % temporal_scale != 1 {
+        n / temporal_scale * temporal_scale + 1
+    } else {
+        n
+    };
+    n.max(1)
+}
+
+/// Standard normal noise from a seed (splitmix64 + Box–Muller), identical on every platform.
+/// It does not reproduce torch's generator; pass `latents` for cross-implementation runs.
+pub fn seeded_normal(
+    shape: (usize, usize, usize, usize, usize),
+    seed: u64,
+    device: &Device,
+) -> Result<Tensor> {
+    let n = shape.0 * shape.1 * shape.2 * shape.3 * shape.4;
+    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut values = Vec::with_capacity(n + 1);
+    while values.len() < n {
+        // Uniforms in (0, 1]: 53 random bits, never zero so the logarithm is finite.
+        let u1 = ((next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = (next() >> 11) as f64 / (1u64 << 53) as f64;
+        let r = (-2.0 * u1.ln()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * u2;
+        values.push((r * theta.cos()) as f32);
+        values.push((r * theta.sin()) as f32);
+    }
+    values.truncate(n);
+    Ok(Tensor::from_vec(values, shape, device)?)
+}
