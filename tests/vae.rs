@@ -170,3 +170,75 @@ fn rejects_bad_input_shapes() {
     let z = Tensor::zeros((3, 1, 2, 2), DType::F32, &dev).unwrap();
     assert!(vae.decode(&z).is_err(), "rank-4 latents accepted");
 }
+
+#[test]
+fn latent_normalisation_uses_config_statistics() {
+    let (vae, _) = load("tiny_a");
+    let cfg = vae.config().clone();
+    let dev = Device::Cpu;
+    let z = Tensor::randn(0f32, 1., (1, cfg.z_dim, 2, 3, 4), &dev).unwrap();
+    let n = vae.normalize_latents(&z).unwrap();
+    // Channel c of the result must be (z - mean[c]) / std[c]; computed here per element.
+    let zv = z.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let nv = n.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let per_channel = 2 * 3 * 4;
+    for (i, (&a, &b)) in zv.iter().zip(nv.iter()).enumerate() {
+        let c = i / per_channel;
+        let expected = (a - cfg.latents_mean[c] as f32) / cfg.latents_std[c] as f32;
+        // f32 multiply by the reciprocal vs divide: a few ulp.
+        assert!(
+            (expected - b).abs() < 1e-5,
+            "channel {c}: {b} vs {expected}"
+        );
+    }
+    let back = vae.denormalize_latents(&n).unwrap();
+    let err = max_abs_diff(&back, &z);
+    // Round trip through two f32 roundings: a few ulp of values of order 1.
+    assert!(err < 1e-5, "round trip error {err}");
+}
+
+/// The pipeline's VAE condition for the `plain` run: the input image followed by zero frames,
+/// encoded (distribution mean) and normalised with the config statistics. `input.png` has
+/// exactly the run's height x width, so the image preprocessing is `2 * pixel / 255 - 1`.
+fn check_condition(case: &str) {
+    let (vae, r) = load(case);
+    let dir = fixture_dir(case);
+    let img = image::open(dir.join("input.png"))
+        .unwrap_or_else(|e| panic!("missing fixture {}/input.png: {e}", dir.display()))
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let px: Vec<f32> = img
+        .into_raw()
+        .into_iter()
+        .map(|v| v as f32 / 255.0)
+        .collect();
+    let dev = Device::Cpu;
+    let im = Tensor::from_vec(px, (h, w, 3), &dev)
+        .unwrap()
+        .permute((2, 0, 1))
+        .unwrap()
+        .affine(2.0, -1.0)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap()
+        .unsqueeze(2)
+        .unwrap();
+    let cond = get(&r, "run.plain.condition");
+    let (_, c, f, _, _) = cond.dims5().unwrap();
+    let num_frames = (f - 1) * vae.temporal_scale() + 1;
+    let zeros = Tensor::zeros((1, 3, num_frames - 1, h, w), DType::F32, &dev).unwrap();
+    let video = Tensor::cat(&[&im, &zeros], 2).unwrap();
+    let (mean, _) = vae.encode(&video).expect("encode");
+    let latents = vae.normalize_latents(&mean).expect("normalize");
+    let z = vae.config().z_dim;
+    let expected = cond.narrow(1, c - z, z).unwrap();
+    let e = max_abs_diff(&latents, &expected);
+    println!("{case} condition latents: max|diff| {e:.3e}");
+    // Same f32 tolerance as the encode parity (normalisation adds a few ulp).
+    assert!(e < TOL, "{case}: condition latents differ by {e}");
+}
+
+#[test]
+fn condition_latents_match_pipeline_tiny_a() {
+    check_condition("tiny_a");
+}

@@ -8,7 +8,7 @@
 
 mod layers;
 
-use candle_core::{DType, Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
@@ -436,6 +436,31 @@ impl AutoencoderKLWan {
         self.cfg
             .scale_factor_temporal
             .unwrap_or_else(|| self.cfg.architecture_temporal_scale())
+    }
+
+    /// `latents_mean` and `1 / latents_std` as `(1, z_dim, 1, 1, 1)` tensors of `dtype`, as the
+    /// reference pipeline builds them.
+    fn latent_stats(&self, device: &Device, dtype: DType) -> Result<(Tensor, Tensor)> {
+        let z = self.cfg.z_dim;
+        let mean: Vec<f32> = self.cfg.latents_mean.iter().map(|&v| v as f32).collect();
+        let std: Vec<f32> = self.cfg.latents_std.iter().map(|&v| v as f32).collect();
+        let mean = Tensor::from_vec(mean, (1, z, 1, 1, 1), device)?;
+        let inv_std = Tensor::from_vec(std, (1, z, 1, 1, 1), device)?.recip()?;
+        Ok((mean.to_dtype(dtype)?, inv_std.to_dtype(dtype)?))
+    }
+
+    /// `(z - latents_mean) * (1 / latents_std)` for latents `(B, z_dim, F, h, w)`: the scaling
+    /// the pipeline applies to encoded condition latents.
+    pub fn normalize_latents(&self, z: &Tensor) -> Result<Tensor> {
+        let (mean, inv_std) = self.latent_stats(z.device(), z.dtype())?;
+        z.broadcast_sub(&mean)?.broadcast_mul(&inv_std)
+    }
+
+    /// `z / (1 / latents_std) + latents_mean`: the inverse scaling the pipeline applies before
+    /// decoding.
+    pub fn denormalize_latents(&self, z: &Tensor) -> Result<Tensor> {
+        let (mean, inv_std) = self.latent_stats(z.device(), z.dtype())?;
+        z.broadcast_div(&inv_std)?.broadcast_add(&mean)
     }
 
     /// Encodes video `x` `(B, in_channels, T, H, W)` (values in [-1, 1]) and returns the
