@@ -273,7 +273,7 @@ impl ChronoEditPipeline {
         let rest = Tensor::zeros((1, c, num_frames - 1, h, w), DType::F32, &self.device)?;
         let video = Tensor::cat(&[first, rest], 2)?;
         let (mean, _logvar) = self.vae.encode(&video)?;
-        let latent = self.normalize_latents(&mean)?;
+        let latent = self.vae.normalize_latents(&mean)?;
         let (_, _, f, lh, lw) = latent.dims5()?;
         let channels = self.vae.temporal_scale();
         let first_mask = Tensor::ones((1, channels, 1, lh, lw), DType::F32, &self.device)?;
@@ -289,42 +289,6 @@ impl ChronoEditPipeline {
             first_mask
         };
         Ok(Tensor::cat(&[mask, latent], 1)?)
-    }
-
-    fn latent_stats(&self) -> Result<(Tensor, Tensor)> {
-        let cfg = self.vae.config();
-        let z = cfg.z_dim;
-        let mean = Tensor::from_vec(
-            cfg.latents_mean
-                .iter()
-                .map(|&v| v as f32)
-                .collect::<Vec<_>>(),
-            (1, z, 1, 1, 1),
-            &self.device,
-        )?;
-        let std = Tensor::from_vec(
-            cfg.latents_std
-                .iter()
-                .map(|&v| v as f32)
-                .collect::<Vec<_>>(),
-            (1, z, 1, 1, 1),
-            &self.device,
-        )?;
-        Ok((mean, std))
-    }
-
-    /// (x - mean) * (1 / std), as the reference computes it.
-    pub fn normalize_latents(&self, x: &Tensor) -> Result<Tensor> {
-        let (mean, std) = self.latent_stats()?;
-        let inv_std = std.recip()?;
-        Ok(x.broadcast_sub(&mean)?.broadcast_mul(&inv_std)?)
-    }
-
-    /// latents / (1 / std) + mean, as the reference computes it.
-    pub fn denormalize_latents(&self, x: &Tensor) -> Result<Tensor> {
-        let (mean, std) = self.latent_stats()?;
-        let inv_std = std.recip()?;
-        Ok(x.broadcast_div(&inv_std)?.broadcast_add(&mean)?)
     }
 
     /// Keeps the first and last latent frames of a (B, C, F, h, w) tensor.
@@ -473,7 +437,7 @@ impl ChronoEditPipeline {
         let denoise_s = t_denoise.elapsed();
 
         let t_decode = Instant::now();
-        let final_latents = self.denormalize_latents(&latents)?;
+        let final_latents = self.vae.denormalize_latents(&latents)?;
         let frames = self.decode(&final_latents, req.reasoning_enabled())?;
         let decode_s = t_decode.elapsed();
 
