@@ -261,13 +261,23 @@ impl Check {
             } => {
                 let sil = silhouette(obj, n);
                 let area = sil.iter().filter(|&&m| m).count().max(1);
+                // Pixels of the other objects expected in the picture do not count.
+                let mut others = vec![false; n * n];
+                for o in target.objects.iter().filter(|o| o.id != obj.id) {
+                    for (i, m) in silhouette(o, n).into_iter().enumerate() {
+                        others[i] |= m;
+                    }
+                }
                 let (x0, x1, y0, y1) = rect(*region, n);
                 let (mut cnt, mut sx, mut sy, mut maxy) = (0usize, 0f32, 0f32, 0usize);
+                let mut base = 0usize;
                 let (mut bx0, mut bx1, mut by0, mut by1) = (usize::MAX, 0, usize::MAX, 0);
                 for y in y0..y1 {
                     for x in x0..x1 {
-                        if is_colour(img.px(x, y), obj.colour) {
+                        let p = img.px(x, y);
+                        if !others[y * n + x] && is_colour(p, obj.colour) {
                             cnt += 1;
+                            base += (dist(p, obj.colour.rgb()) <= COLOUR_TOL) as usize;
                             sx += x as f32;
                             sy += y as f32;
                             maxy = maxy.max(y);
@@ -278,11 +288,19 @@ impl Check {
                         }
                     }
                 }
-                if (cnt as f32) < 0.5 * area as f32 {
+                // The pixelated style mixes every block on an object's edge with its surroundings.
+                let need = if target.style == Style::Pixelated {
+                    0.3
+                } else {
+                    0.5
+                };
+                // Textures are at most half shade, and shades of different colours can be close:
+                // the base colour itself must cover at least half of what is required.
+                if (cnt as f32) < need * area as f32 || (base as f32) < 0.5 * need * area as f32 {
                     return res(
                         false,
                         format!(
-                            "{} {}: {cnt} matching px < half of {area}",
+                            "{} {}: {cnt} matching px ({base} base colour) for area {area}",
                             obj.colour.name(),
                             obj.shape.name()
                         ),
@@ -338,7 +356,8 @@ impl Check {
                     let mut m = vec![false; w * h];
                     for y in by0..=by1 {
                         for x in bx0..=bx1 {
-                            m[(y - by0) * w + x - bx0] = is_colour(img.px(x, y), obj.colour);
+                            m[(y - by0) * w + x - bx0] =
+                                !others[y * n + x] && is_colour(img.px(x, y), obj.colour);
                         }
                     }
                     let got = classify(&m, w, h);
@@ -367,20 +386,17 @@ impl Check {
                         keep_m[i] |= m;
                     }
                 }
-                // Ignore a 1 px border: the pixelated style mixes it with its neighbours.
+                // In the pixelated style ignore a 1 px border, mixed with its neighbours.
+                let erode = target.style == Style::Pixelated;
                 let (mut tot, mut hit) = (0usize, 0usize);
                 for y in 1..n - 1 {
                     for x in 1..n - 1 {
                         let i = y * n + x;
-                        if sil[i]
-                            && !keep_m[i]
-                            && sil[i - 1]
-                            && sil[i + 1]
-                            && sil[i - n]
-                            && sil[i + n]
-                        {
+                        let inner = sil[i - 1] && sil[i + 1] && sil[i - n] && sil[i + n];
+                        if sil[i] && !keep_m[i] && (inner || !erode) {
                             tot += 1;
-                            hit += is_colour(img.px(x, y), *colour) as usize;
+                            // Base colour only: shades of different colours can be close.
+                            hit += (dist(img.px(x, y), colour.rgb()) <= COLOUR_TOL) as usize;
                         }
                     }
                 }
@@ -402,10 +418,12 @@ impl Check {
                 let (mut base, mut shade, mut tot) = (0usize, 0usize, 0usize);
                 let mut cols: std::collections::BTreeMap<usize, (usize, usize)> =
                     Default::default();
+                let erode = target.style == Style::Pixelated;
                 for y in 1..n - 1 {
                     for x in 1..n - 1 {
                         let i = y * n + x;
-                        if !(sil[i] && sil[i - 1] && sil[i + 1] && sil[i - n] && sil[i + n]) {
+                        let inner = sil[i - 1] && sil[i + 1] && sil[i - n] && sil[i + n];
+                        if !sil[i] || (erode && !inner) {
                             continue;
                         }
                         tot += 1;
@@ -424,9 +442,11 @@ impl Check {
                     return res(
                         false,
                         format!(
-                            "{}: colour not found ({}/{tot})",
+                            "{}: colour not found ({}/{tot}) {:?} {:?}",
                             obj.shape.name(),
-                            base + shade
+                            base + shade,
+                            obj,
+                            texture
                         ),
                     );
                 }

@@ -648,15 +648,8 @@ fn gen_roll(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
     let rad = o.w() / 2.0;
     let start = foot + dir * rad;
     let travel = 0.15 + 1.2 * rp.height;
-    let stop = s.obstacle(
-        start - rad,
-        start + rad,
-        FLOOR_Y - o.h(),
-        FLOOR_Y,
-        dir,
-        &[o.id],
-    );
-    // The ramp itself is behind the ball here; only obstacles ahead count.
+    // Obstacles ahead of the ramp's foot (the ramp itself is behind).
+    let stop = s.obstacle(foot, foot, FLOOR_Y - o.h(), FLOOR_Y, dir, &[o.id]);
     let limit = stop - dir * rad;
     let fx = if dir > 0.0 {
         (start + travel).min(limit)
@@ -864,7 +857,9 @@ fn gen_action(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
     f(rng, s, split)
 }
 
-fn gen_single(rng: &mut Rng, s: &Scene, split: Split, cat: Category) -> Option<Edit> {
+/// Try to make an edit of category `cat` on `s` (None when the scene does not allow one).
+/// The result is not yet validated (physics, mask, checker): see `generate_case`.
+pub fn make_edit(rng: &mut Rng, s: &Scene, split: Split, cat: Category) -> Option<Edit> {
     if s.objects.is_empty() {
         return None;
     }
@@ -892,8 +887,8 @@ fn gen_single(rng: &mut Rng, s: &Scene, split: Split, cat: Category) -> Option<E
             while c2 == c1 {
                 c2 = *rng.pick(&parts);
             }
-            let e1 = gen_single(rng, s, split, c1)?;
-            let e2 = gen_single(rng, &e1.target, split, c2)?;
+            let e1 = make_edit(rng, s, split, c1)?;
+            let e2 = make_edit(rng, &e1.target, split, c2)?;
             let mut ids = e1.templates.clone();
             ids.extend(e2.templates.iter().cloned());
             let (clause, ids) = finish(
@@ -939,7 +934,7 @@ pub fn generate_case(cfg: &GenConfig, index: u64) -> Result<Case, String> {
         if source.objects.is_empty() || source.check_physics().is_err() {
             continue;
         }
-        let Some(edit) = gen_single(&mut rng, &source, cfg.split, cat) else {
+        let Some(edit) = make_edit(&mut rng, &source, cfg.split, cat) else {
             continue;
         };
         if edit.target.check_physics().is_err() {
@@ -960,6 +955,20 @@ pub fn generate_case(cfg: &GenConfig, index: u64) -> Result<Case, String> {
             .iter()
             .all(|c| c.eval(&source_img, &source, &edit.target, &target_img).pass);
         if !ok_t {
+            if std::env::var("WORLD_DEBUG").is_ok() {
+                for c in &edit.checks {
+                    let r = c.eval(&target_img, &source, &edit.target, &target_img);
+                    if !r.pass {
+                        eprintln!(
+                            "TFAIL {} {:?} {}: {}",
+                            cat.name(),
+                            edit.target.style,
+                            edit.kind,
+                            r.detail
+                        );
+                    }
+                }
+            }
             target_fail += 1;
             continue;
         }

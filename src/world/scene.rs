@@ -575,7 +575,7 @@ impl Scene {
             let ramp = Ramp {
                 left: rng.chance(0.5),
                 height: rng.range(0.18, 0.28),
-                platform: rng.range(0.14, 0.2),
+                platform: rng.range(0.17, 0.22),
                 slope: rng.range(0.2, 0.28),
             };
             scene.ramp = Some(ramp);
