@@ -218,8 +218,8 @@ fn literal_fragments(t: &lang::Template) -> Vec<String> {
 
 #[test]
 fn test_only_phrasings_never_appear_in_train() {
-    let train = generate_many(&cfg(Split::Train, 1), 0, 1800, None).unwrap();
-    let test = generate_many(&cfg(Split::Test, 1), 0, 450, None).unwrap();
+    let train = generate_many(&cfg(Split::Train, 1), 0, 1200, None).unwrap();
+    let test = generate_many(&cfg(Split::Test, 1), 0, 360, None).unwrap();
     let reserved: Vec<&lang::Template> = lang::ALL_TABLES
         .iter()
         .flat_map(|t| t.iter())
@@ -282,7 +282,7 @@ fn test_only_phrasings_never_appear_in_train() {
 fn checker_rejects_few_true_targets() {
     // Cases are kept only when the checker accepts the true target and rejects the source;
     // how often it wrongly rejected a true target measures its reliability.
-    let cases = generate_many(&cfg(Split::Test, 9), 0, 450, None).unwrap();
+    let cases = generate_many(&cfg(Split::Test, 9), 0, 360, None).unwrap();
     let attempts: u32 = cases.iter().map(|c| c.meta.attempts).sum();
     let tfail: u32 = cases.iter().map(|c| c.meta.target_fail).sum();
     eprintln!("checker rejected {tfail} true targets in {attempts} attempts");
@@ -562,4 +562,37 @@ fn committed_test_split_is_complete_and_reproducible() {
     }
     let s = eval_dir(&dir, "targets", None);
     assert_eq!(s["all"].success, 300);
+}
+
+#[test]
+fn trajectories_are_simulated_for_actions_and_flagged_otherwise() {
+    use physedit::world::Trajectory;
+    let cases = generate_many(&cfg(Split::Test, 33), 0, 180, None).unwrap();
+    let mut mixed = 0;
+    for c in &cases {
+        let m = &c.meta;
+        match m.category {
+            Category::Action => {
+                assert_eq!(m.trajectory, Trajectory::Simulated, "{}", m.key);
+                // Every intermediate frame shows the world in motion, neither end.
+                for f in &c.frames[1..4] {
+                    assert_ne!(f, &c.source_img, "{}", m.key);
+                    assert_ne!(f, &c.target_img, "{}", m.key);
+                }
+            }
+            Category::Compose => {
+                mixed += (m.trajectory == Trajectory::Mixed) as usize;
+                assert_ne!(m.trajectory, Trajectory::Simulated, "{}", m.key);
+            }
+            _ => {
+                assert_eq!(m.trajectory, Trajectory::Crossfade, "{}", m.key);
+                // Cross-fade: the middle frame is the rounded blend at t = 1/2.
+                for (k, v) in c.frames[2].data.iter().enumerate() {
+                    let (a, b) = (c.source_img.data[k] as f32, c.target_img.data[k] as f32);
+                    assert_eq!(*v as f32, (a + (b - a) * 0.5).round());
+                }
+            }
+        }
+    }
+    assert!(mixed > 0, "no compose case with an action part");
 }

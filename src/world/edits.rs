@@ -62,6 +62,8 @@ pub enum Trajectory {
     Simulated,
     /// Cross-fade from source to target (no motion to simulate).
     Crossfade,
+    /// `compose` with one simulated part and one cross-faded part, played one after the other.
+    Mixed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +134,8 @@ pub struct Edit {
     pub templates: Vec<String>,
     pub kind: &'static str,
     pub motion: Option<Motion>,
+    /// For `compose`: each part as (scene before, scene after, its motion), in order.
+    pub parts: Vec<(Scene, Scene, Option<Motion>)>,
 }
 
 /// A complete case.
@@ -256,6 +260,7 @@ fn gen_adjust(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
             templates: ids,
             kind: "recolour",
             motion: None,
+            parts: vec![],
         })
     } else {
         let t = *rng.pick(&Texture::ALL);
@@ -280,6 +285,7 @@ fn gen_adjust(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
             templates: ids,
             kind: "retexture",
             motion: None,
+            parts: vec![],
         })
     }
 }
@@ -300,6 +306,7 @@ fn gen_style(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "style",
         motion: None,
+        parts: vec![],
     })
 }
 
@@ -319,6 +326,7 @@ fn gen_background(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "background",
         motion: None,
+        parts: vec![],
     })
 }
 
@@ -342,6 +350,7 @@ fn gen_remove(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "remove",
         motion: None,
+        parts: vec![],
     })
 }
 
@@ -394,6 +403,7 @@ fn gen_replace(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "replace",
         motion: None,
+        parts: vec![],
     })
 }
 
@@ -521,6 +531,7 @@ fn gen_add(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "add",
         motion: None,
+        parts: vec![],
     })
 }
 
@@ -539,6 +550,7 @@ fn gen_extract(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "extract",
         motion: None,
+        parts: vec![],
     })
 }
 
@@ -590,6 +602,7 @@ fn gen_push(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "push",
         motion: Some(motion),
+        parts: vec![],
     })
 }
 
@@ -631,6 +644,7 @@ fn gen_drop(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "drop",
         motion: Some(motion),
+        parts: vec![],
     })
 }
 
@@ -686,6 +700,7 @@ fn gen_roll(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "roll",
         motion: Some(motion),
+        parts: vec![],
     })
 }
 
@@ -775,6 +790,7 @@ fn gen_topple(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
             templates: ids,
             kind: "topple",
             motion: Some(motion),
+            parts: vec![],
         });
     }
     None
@@ -830,6 +846,7 @@ fn gen_stack(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         templates: ids,
         kind: "stack",
         motion: Some(motion),
+        parts: vec![],
     })
 }
 
@@ -902,12 +919,16 @@ pub fn make_edit(rng: &mut Rng, s: &Scene, split: Split, cat: Category) -> Optio
             checks.extend(e2.checks.iter().cloned());
             let kind: &'static str = Box::leak(format!("{}+{}", e1.kind, e2.kind).into_boxed_str());
             Some(Edit {
-                target: e2.target,
+                target: e2.target.clone(),
                 checks,
                 clause,
                 templates: ids,
                 kind,
                 motion: None,
+                parts: vec![
+                    (s.clone(), e1.target.clone(), e1.motion.clone()),
+                    (e1.target, e2.target.clone(), e2.motion),
+                ],
             })
         }
     }
@@ -1024,24 +1045,47 @@ fn trajectory_frames(
     cfg: &GenConfig,
 ) -> (Trajectory, Vec<Image>) {
     let f = cfg.n_frames;
+    let size = cfg.size;
+    let fade = |a: &Image, b: &Image, t: f32| {
+        let mut img = a.clone();
+        for (d, s) in img.data.iter_mut().zip(&b.data) {
+            *d = (*d as f32 + (*s as f32 - *d as f32) * t).round() as u8;
+        }
+        img
+    };
+    // Stages: (before image, after scene, after image, motion); single edits have one.
+    let stages: Vec<(Image, Scene, Image, Option<Motion>)> = if edit.parts.is_empty() {
+        vec![(
+            src.clone(),
+            edit.target.clone(),
+            tgt.clone(),
+            edit.motion.clone(),
+        )]
+    } else {
+        edit.parts
+            .iter()
+            .map(|(b, a, m)| (render(b, size), a.clone(), render(a, size), m.clone()))
+            .collect()
+    };
+    let simulated = stages.iter().filter(|s| s.3.is_some()).count();
+    let traj = if simulated == stages.len() {
+        Trajectory::Simulated
+    } else if simulated == 0 {
+        Trajectory::Crossfade
+    } else {
+        Trajectory::Mixed
+    };
     let mut frames = Vec::with_capacity(f);
     frames.push(src.clone());
-    let traj = if edit.motion.is_some() {
-        Trajectory::Simulated
-    } else {
-        Trajectory::Crossfade
-    };
+    let n = stages.len() as f32;
     for i in 1..f - 1 {
-        let t = i as f32 / (f - 1) as f32;
-        let img = match &edit.motion {
-            Some(m) => render(&m.scene_at(&edit.target, t), cfg.size),
-            None => {
-                let mut img = src.clone();
-                for (d, s) in img.data.iter_mut().zip(&tgt.data) {
-                    *d = (*d as f32 + (*s as f32 - *d as f32) * t).round() as u8;
-                }
-                img
-            }
+        let t = i as f32 / (f - 1) as f32 * n;
+        let k = (t.floor() as usize).min(stages.len() - 1);
+        let u = t - k as f32;
+        let (before, after, after_img, motion) = &stages[k];
+        let img = match motion {
+            Some(m) => render(&m.scene_at(after, u), size),
+            None => fade(before, after_img, u),
         };
         frames.push(img);
     }

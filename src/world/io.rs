@@ -253,7 +253,11 @@ pub fn write_shard(path_st: &Path, path_jsonl: &Path, cases: &[Case]) -> Result<
                 .position(|&k| k == c.meta.category)
                 .unwrap_or(0) as u8,
         );
-        simulated.push((c.meta.trajectory == Trajectory::Simulated) as u8);
+        simulated.push(match c.meta.trajectory {
+            Trajectory::Crossfade => 0,
+            Trajectory::Simulated => 1,
+            Trajectory::Mixed => 2,
+        });
         let line = serde_json::json!({
             "key": c.meta.key,
             "prompt": c.meta.prompt,
@@ -282,7 +286,7 @@ pub fn write_shard(path_st: &Path, path_jsonl: &Path, cases: &[Case]) -> Result<
         ),
         ("category", TensorView::new(Dtype::U8, vec![b], &category)?),
         (
-            "simulated",
+            "trajectory",
             TensorView::new(Dtype::U8, vec![b], &simulated)?,
         ),
     ];

@@ -28,7 +28,8 @@
 //! DIR/masks/<key>.png   ground-truth edit masks (white = pixel changes)
 //! DIR/frames/<key>.png  the F-2 intermediate frames side by side ((F-2)*size wide)
 //! DIR/cases.jsonl       one `CaseMeta` per line: category, kind, prompt, template ids,
-//!                       trajectory ("simulated" for action, "crossfade" otherwise), both scenes,
+//!                       trajectory ("simulated" for action, "crossfade" for edits without motion,
+//!                       "mixed" for compose with an action part: the parts play in turn), both scenes,
 //!                       the checks used by `world eval`
 //! ```
 //!
@@ -43,7 +44,7 @@
 //! | `mask`      | `[B, S, S]`       | 1 where the pixel changes, else 0                    |
 //! | `frames`    | `[B, F, S, S, 3]` | trajectory, frame 0 = source, frame F-1 = target     |
 //! | `category`  | `[B]`             | index into the `categories` metadata list            |
-//! | `simulated` | `[B]`             | 1: frames are simulated motion; 0: a cross-fade      |
+//! | `trajectory` | `[B]`            | 0: cross-fade, 1: simulated motion, 2: both (compose) |
 //!
 //! Metadata: `format` = `physedit-world-shard-v1`, `categories` (comma-separated, in
 //! [`edits::Category::ALL`] order), `size`, `n_frames`. Beside it, `shard-NNNNN.jsonl` holds one
