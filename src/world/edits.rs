@@ -332,6 +332,9 @@ fn gen_background(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
 
 fn gen_remove(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
     let cands = free_top(s);
+    if cands.is_empty() {
+        return None;
+    }
     let o = *rng.pick(&cands);
     let mut ids = Vec::new();
     let obj = r(rng, s, o.id, split, &mut ids)?;
@@ -356,6 +359,9 @@ fn gen_remove(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
 
 fn gen_replace(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
     let cands = free_top(s);
+    if cands.is_empty() {
+        return None;
+    }
     let o = *rng.pick(&cands);
     let shape = *rng.pick(&Shape::ALL);
     if shape == o.shape {
@@ -573,6 +579,9 @@ fn gen_push(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         .filter(|o| s.support(o) == Some(Support::Floor) && s.on_top_of(o.id).is_empty())
         .copied()
         .collect();
+    if cands.is_empty() {
+        return None;
+    }
     if cands.is_empty() {
         return None;
     }
@@ -806,6 +815,9 @@ fn gen_stack(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
         })
         .copied()
         .collect();
+    if movable.is_empty() {
+        return None;
+    }
     let a = *rng.pick(&movable);
     let boxes: Vec<Object> = s
         .objects

@@ -201,6 +201,15 @@ pub fn load_suite(dir: &Path) -> Result<Vec<CaseMeta>> {
         }
         let m: CaseMeta = serde_json::from_str(line)
             .with_context(|| format!("{} line {}", p.display(), i + 1))?;
+        if !(16..=4096).contains(&m.size) || m.n_frames < 2 {
+            bail!(
+                "{} line {}: bad size {} or frame count {}",
+                p.display(),
+                i + 1,
+                m.size,
+                m.n_frames
+            );
+        }
         v.push(m);
     }
     let sp = dir.join("suite.json");
