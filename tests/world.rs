@@ -640,6 +640,6 @@ fn checker_tolerates_lightly_blurred_targets() {
             .all(|k| k.eval(&img, &m.source, &m.target, &c.target_img).pass) as usize;
     }
     eprintln!("blurred targets accepted: {ok}/{n}");
-    // Measured 147/160 (92 %) here; thin rings and cups at 64 px are the usual misses.
+    // Measured 146/160 (91 %) here; thin rings and cups at 64 px are the usual misses.
     assert!(ok as f32 >= 0.75 * n as f32, "{ok}/{n}");
 }

@@ -298,7 +298,14 @@ fn gen_style(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
     let mut target = s.clone();
     target.style = st;
     let w = lang::style_word(rng, st);
-    let (clause, ids) = finish(rng, lang::STYLE, split, &[("style", w)], vec![]);
+    let a = lang::with_article(w);
+    let (clause, ids) = finish(
+        rng,
+        lang::STYLE,
+        split,
+        &[("adj", w), ("a_adj", &a)],
+        vec![],
+    );
     Some(Edit {
         target,
         checks: vec![Check::Style { style: st }],
@@ -862,28 +869,41 @@ fn gen_stack(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
     })
 }
 
+/// The five simulated actions, in the order `generate_case` cycles through them.
+pub const ACTIONS: [&str; 5] = ["push", "drop", "roll", "topple", "stack"];
+
+/// Try to make action `kind` (an entry of `ACTIONS`) on `s`.
+pub fn make_action(rng: &mut Rng, s: &Scene, split: Split, kind: &str) -> Option<Edit> {
+    match kind {
+        "push" => gen_push(rng, s, split),
+        "drop" => gen_drop(rng, s, split),
+        "roll" => gen_roll(rng, s, split),
+        "topple" => gen_topple(rng, s, split),
+        "stack" => gen_stack(rng, s, split),
+        _ => None,
+    }
+}
+
+/// A random action among those the scene allows.
 fn gen_action(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
-    let mut kinds: Vec<fn(&mut Rng, &Scene, Split) -> Option<Edit>> = vec![gen_push, gen_stack];
+    let mut kinds = vec!["push", "stack"];
     if s.objects.iter().any(|o| o.hanging) {
-        kinds.push(gen_drop);
-        kinds.push(gen_drop);
+        kinds.push("drop");
     }
     if s.objects
         .iter()
         .any(|o| s.support(o) == Some(Support::Ramp))
     {
-        kinds.push(gen_roll);
-        kinds.push(gen_roll);
+        kinds.push("roll");
     }
     if s.objects
         .iter()
         .any(|o| matches!(s.support(o), Some(Support::On(_))))
     {
-        kinds.push(gen_topple);
-        kinds.push(gen_topple);
+        kinds.push("topple");
     }
-    let f = *rng.pick(&kinds);
-    f(rng, s, split)
+    let k = *rng.pick(&kinds);
+    make_action(rng, s, split, k)
 }
 
 /// Try to make an edit of category `cat` on `s` (None when the scene does not allow one).
@@ -967,7 +987,18 @@ pub fn generate_case(cfg: &GenConfig, index: u64) -> Result<Case, String> {
         if source.objects.is_empty() || source.check_physics().is_err() {
             continue;
         }
-        let Some(edit) = make_edit(&mut rng, &source, cfg.split, cat) else {
+        // Action cases cycle through the five actions so that each is well represented.
+        let made = if cat == Category::Action {
+            make_action(
+                &mut rng,
+                &source,
+                cfg.split,
+                ACTIONS[((index / 9) % 5) as usize],
+            )
+        } else {
+            make_edit(&mut rng, &source, cfg.split, cat)
+        };
+        let Some(edit) = made else {
             continue;
         };
         if edit.target.check_physics().is_err() {

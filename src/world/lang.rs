@@ -69,12 +69,12 @@ pub const RETEXTURE: &[Template] = &[
 ];
 
 pub const STYLE: &[Template] = &[
-    t("style.render", "render the scene in {style} style"),
-    t("style.look", "make the picture look {style}"),
-    t("style.switch", "switch to a {style} look"),
-    t("style.redraw", "redraw everything in a {style} style"),
-    t("style.convert", "convert the image to a {style} rendering"),
-    x("style.restyle", "restyle the whole image as {style}"),
+    t("style.render", "render the scene in {adj} style"),
+    t("style.look", "make the picture look {adj}"),
+    t("style.switch", "switch to {a_adj} look"),
+    t("style.redraw", "redraw everything in {a_adj} style"),
+    t("style.convert", "convert the image to {a_adj} rendering"),
+    x("style.restyle", "restyle the whole image so it looks {adj}"),
 ];
 
 pub const BACKGROUND: &[Template] = &[
@@ -384,10 +384,19 @@ pub fn texture_words(rng: &mut Rng, t: Texture) -> (&'static str, &'static str) 
 
 pub fn style_word(rng: &mut Rng, s: Style) -> &'static str {
     match s {
-        Style::Flat => *rng.pick(&["flat", "clean flat"]),
-        Style::Outlined => *rng.pick(&["outlined", "cartoon outline"]),
-        Style::Pixelated => *rng.pick(&["pixelated", "pixel-art"]),
+        Style::Flat => *rng.pick(&["flat", "clean"]),
+        Style::Outlined => *rng.pick(&["outlined", "inked"]),
+        Style::Pixelated => *rng.pick(&["pixelated", "blocky"]),
         Style::Noisy => *rng.pick(&["noisy", "grainy"]),
+    }
+}
+
+/// "a flat", "an outlined", ...
+pub fn with_article(w: &str) -> String {
+    if w.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {w}")
+    } else {
+        format!("a {w}")
     }
 }
 
