@@ -357,8 +357,8 @@ struct Lexicon {
     particles: HashMap<String, Vec<(String, Cue)>>,
     /// phrase -> (before, after) stems that cancel a match
     exceptions: HashMap<&'static str, Vec<(String, String)>>,
-    fillers: Vec<String>,
-    attr_modifiers: Vec<String>,
+    fillers: std::collections::HashSet<String>,
+    attr_modifiers: std::collections::HashSet<String>,
 }
 
 fn lexicon() -> &'static Lexicon {
@@ -497,18 +497,14 @@ fn match_all(toks: &[Tok]) -> Vec<Option<Match>> {
         }
     }
     // separated phrasal verbs: "take the cup away"
+    let mut covered_to = 0;
     for i in 0..toks.len() {
         if let Some(m) = out[i] {
+            covered_to = covered_to.max(m.start + m.len);
             if m.len != 1 || !is_verb(m.cue) {
                 continue;
             }
-        }
-        if (i > 0
-            && out[i - 1]
-                .map(|m| m.len > 1 && m.start + m.len > i)
-                .unwrap_or(false))
-            || (0..i).any(|k| out[k].map(|m| m.start + m.len > i).unwrap_or(false))
-        {
+        } else if i < covered_to {
             continue;
         }
         if let Some(ps) = lex.particles.get(&toks[i].stem) {

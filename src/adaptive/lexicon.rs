@@ -1057,7 +1057,10 @@ pub const FILLERS: &[&str] = &[
 /// Both the lexicon and the instruction go through the same function, so the stems only need to be
 /// consistent, not linguistically exact.
 pub fn stem(w: &str) -> String {
-    if let Some((_, base)) = IRREGULAR.iter().find(|(f, _)| *f == w) {
+    static IRR: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> =
+        std::sync::OnceLock::new();
+    let irr = IRR.get_or_init(|| IRREGULAR.iter().copied().collect());
+    if let Some(base) = irr.get(w) {
         return stem_regular(base);
     }
     stem_regular(w)

@@ -71,21 +71,36 @@ pub fn load_setup(
     Ok((table, recipe, predictor))
 }
 
+#[derive(serde::Serialize)]
+struct OutLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edit_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truth: Option<&'a str>,
+    prompt: &'a str,
+    #[serde(flatten)]
+    plan: &'a Plan,
+    num_frames: usize,
+}
+
 fn plan_json(
     plan: &Plan,
     prompt: &str,
-    extra: &[(&str, serde_json::Value)],
+    key: Option<&str>,
+    edit_type: Option<&str>,
+    truth: Option<&str>,
 ) -> anyhow::Result<String> {
-    let mut m = serde_json::Map::new();
-    for (k, v) in extra {
-        m.insert(k.to_string(), v.clone());
-    }
-    m.insert("prompt".into(), prompt.into());
-    if let serde_json::Value::Object(p) = serde_json::to_value(plan)? {
-        m.extend(p);
-    }
-    m.insert("num_frames".into(), plan.num_frames().into());
-    Ok(serde_json::to_string(&m)?)
+    let line = OutLine {
+        key,
+        edit_type,
+        truth,
+        prompt,
+        plan,
+        num_frames: plan.num_frames(),
+    };
+    Ok(serde_json::to_string(&line)?)
 }
 
 fn summary(tiers: &[usize; 3], n: usize, secs: f64, conf: Option<&Confusion>) {
@@ -141,7 +156,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             ..Default::default()
         };
         let plan = plan_for(recipe, &input, &table, predictor.as_ref())?;
-        writeln!(out, "{}", plan_json(&plan, prompt, &[])?)?;
+        writeln!(out, "{}", plan_json(&plan, prompt, None, None, None)?)?;
         return Ok(());
     }
     let start = Instant::now();
@@ -161,11 +176,14 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             conf.add(c.edit_type, plan.category);
             tiers[tier_slot(plan.tier)] += 1;
             n += 1;
-            let extra = [
-                ("key", c.key.clone().into()),
-                ("edit_type", c.edit_type.name().into()),
-            ];
-            writeln!(out, "{}", plan_json(&plan, &c.prompt, &extra)?)?;
+            let line = plan_json(
+                &plan,
+                &c.prompt,
+                Some(&c.key),
+                Some(c.edit_type.name()),
+                None,
+            )?;
+            writeln!(out, "{line}")?;
         }
         out.flush()?;
         summary(&tiers, n, start.elapsed().as_secs_f64(), Some(&conf));
@@ -192,19 +210,17 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("{} line {}", path.display(), i + 1))?;
             tiers[tier_slot(plan.tier)] += 1;
             n += 1;
-            let mut extra: Vec<(&str, serde_json::Value)> = Vec::new();
-            if let Some(k) = &l.key {
-                extra.push(("key", k.clone().into()));
-            }
+            let mut truth_name = None;
             if let Some(c) = &l.category {
                 let truth: Category = c
                     .parse()
                     .with_context(|| format!("{} line {}", path.display(), i + 1))?;
                 conf.add(truth, plan.category);
                 labelled += 1;
-                extra.push(("truth", truth.name().into()));
+                truth_name = Some(truth.name());
             }
-            writeln!(out, "{}", plan_json(&plan, &l.prompt, &extra)?)?;
+            let line = plan_json(&plan, &l.prompt, l.key.as_deref(), None, truth_name)?;
+            writeln!(out, "{line}")?;
         }
         out.flush()?;
         summary(
