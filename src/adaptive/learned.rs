@@ -36,8 +36,8 @@ use super::card::{
 pub const FORMAT: &str = "physedit-card-v1";
 
 /// One training example.
+/// Unknown keys (e.g. "key", "tier") are ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CardExample {
     pub prompt: String,
     pub category: Category,

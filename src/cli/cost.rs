@@ -1,4 +1,5 @@
 //! `physedit cost`: the FLOP model of recipes and plans.
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -86,8 +87,9 @@ fn fixed_plan(
     Ok(plan)
 }
 
-fn print_rows(rows: &[Row], base: f64, short: f64) {
-    println!(
+fn print_rows(rows: &[Row], base: f64, short: f64) -> std::io::Result<()> {
+    writeln!(
+        std::io::stdout().lock(),
         "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9} {:>9} {:>8} {:>8}",
         "plan",
         "steps",
@@ -103,10 +105,11 @@ fn print_rows(rows: &[Row], base: f64, short: f64) {
         "total PF",
         "vs reas",
         "vs short"
-    );
+    )?;
     for r in rows {
         let c = &r.cost;
-        println!(
+        writeln!(
+                std::io::stdout().lock(),
             "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9.2} {:>9.3} {:>9.2} {:>11.3} {:>11.3} {:>9.2} {:>9.3} {:>7.2}x {:>7.2}x",
             r.name,
             r.steps,
@@ -122,8 +125,9 @@ fn print_rows(rows: &[Row], base: f64, short: f64) {
             c.total / P,
             base / c.total,
             short / c.total
-        );
+        )?;
     }
+    Ok(())
 }
 
 #[derive(Default, Serialize, Clone)]
@@ -218,7 +222,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
             speedup_vs_reasoning: base.total / c.total,
             speedup_vs_short: short.total / c.total,
         };
-        println!("{}", serde_json::to_string(&out)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&out)?)?;
         return Ok(());
     }
 
@@ -270,9 +274,14 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
         }
         rows.push(group_out("overall", &all));
         if args.json {
-            println!("{}", serde_json::to_string(&rows)?);
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string(&rows)?
+            )?;
         } else {
-            println!(
+            writeln!(
+                std::io::stdout().lock(),
                 "recipe {} on {} ({} cases), {}x{}, model {}, srm coverage {}; FLOPs with all phases (transformer only in brackets)",
                 recipe,
                 path.display(),
@@ -281,13 +290,19 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
                 args.width,
                 model.source,
                 args.srm_coverage
-            );
-            println!(
+            )?;
+            writeln!(
+                std::io::stdout().lock(),
                 "{:<38} {:>4} {:>9} {:>18} {:>18}",
-                "group (ground-truth edit_type)", "n", "mean PF", "vs reasoning", "vs short"
-            );
+                "group (ground-truth edit_type)",
+                "n",
+                "mean PF",
+                "vs reasoning",
+                "vs short"
+            )?;
             for r in &rows {
-                println!(
+                writeln!(
+                    std::io::stdout().lock(),
                     "{:<38} {:>4} {:>9.3} {:>8.2}x ({:>5.2}x) {:>8.2}x ({:>5.2}x)",
                     r.group,
                     r.n,
@@ -296,7 +311,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
                     r.transformer_speedup_vs_reasoning,
                     r.speedup_vs_short,
                     r.transformer_speedup_vs_short
-                );
+                )?;
             }
         }
         return Ok(());
@@ -356,14 +371,19 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
             forward_2_frames: f2,
             recipes: &rows,
         };
-        println!("{}", serde_json::to_string(&out)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&out)?)?;
     } else {
-        println!(
+        writeln!(
+            std::io::stdout().lock(),
             "model {}; {}x{}: {} tokens per latent frame",
-            model.source, args.height, args.width, tpf
-        );
+            model.source,
+            args.height,
+            args.width,
+            tpf
+        )?;
         for (name, f) in [("8 latent frames", f8), ("2 latent frames", f2)] {
-            println!(
+            writeln!(
+                std::io::stdout().lock(),
                 "forward, {name} ({} tokens): {:.1} TFLOP (linear {:.1}, self-attn {:.1}, cross-attn {:.1}, context K/V {:.2}, embeddings {:.3})",
                 f.tokens,
                 f.total / T,
@@ -372,10 +392,14 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
                 f.cross_attention / T,
                 f.context_kv / T,
                 f.embeddings / T
-            );
+            )?;
         }
-        println!("SRM coverage for plans with SRM: {}", args.srm_coverage);
-        print_rows(&rows, base.total, short.total);
+        writeln!(
+            std::io::stdout().lock(),
+            "SRM coverage for plans with SRM: {}",
+            args.srm_coverage
+        )?;
+        print_rows(&rows, base.total, short.total)?;
     }
     Ok(())
 }
