@@ -7,7 +7,7 @@ use physedit::adaptive::card::{
 use physedit::adaptive::cost::{
     edit_cost, tokens_per_frame, transformer_forward, CostOptions, ModelDims,
 };
-use physedit::adaptive::learned::{CardExample, FitOptions, LearnedPredictor};
+use physedit::adaptive::learned::{mean_pool, CardExample, FitOptions, LearnedPredictor};
 use physedit::adaptive::plan::{plan_for, temporal_positions, Plan, PlanTable, Recipe};
 use physedit::adaptive::suite::{load_suite, Confusion};
 
@@ -1100,6 +1100,14 @@ fn learned_predictor_fits_saves_loads_and_validates() {
     let m = LearnedPredictor::fit(&examples(false), opts).unwrap();
     assert_eq!(m.spec.text_embedding, 0);
     assert!(m.predict(&CardInput::new("remove the lamp")).is_ok());
+}
+
+#[test]
+fn mean_pool_averages_valid_tokens() {
+    let h = [1.0f32, 2.0, 3.0, 4.0, 100.0, 100.0]; // 3 tokens x 2, last one is padding
+    assert_eq!(mean_pool(&h, 3, 2, 2).unwrap(), vec![2.0, 3.0]);
+    assert!(mean_pool(&h, 2, 2, 2).is_err());
+    assert!(mean_pool(&h, 3, 2, 0).is_err());
 }
 
 #[test]

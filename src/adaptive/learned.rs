@@ -67,6 +67,37 @@ pub fn read_examples(path: &Path) -> anyhow::Result<Vec<CardExample>> {
     Ok(out)
 }
 
+/// The pooling shared by training data and the pipeline: mean over the first `valid` rows of a
+/// row-major `[tokens, dim]` hidden state. Text embedding: the text encoder's last hidden state over
+/// the prompt's real tokens (attention mask 1, padding excluded). Image embedding: the CLIP penultimate
+/// hidden state over all its tokens.
+pub fn mean_pool(
+    data: &[f32],
+    tokens: usize,
+    dim: usize,
+    valid: usize,
+) -> anyhow::Result<Vec<f32>> {
+    if data.len() != tokens * dim {
+        anyhow::bail!(
+            "hidden state has {} values, expected {tokens} x {dim}",
+            data.len()
+        );
+    }
+    if valid == 0 || valid > tokens {
+        anyhow::bail!("valid token count {valid} must be in 1..={tokens}");
+    }
+    let mut out = vec![0f32; dim];
+    for row in data.chunks_exact(dim).take(valid) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+    for o in out.iter_mut() {
+        *o /= valid as f32;
+    }
+    Ok(out)
+}
+
 /// Which feature blocks a model uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSpec {
