@@ -156,7 +156,7 @@ impl Default for PlanTable {
                 srm: true,
             },
             high: TierPlan {
-                reasoning_steps: 15,
+                reasoning_steps: 10,
                 reasoning_frames: 6,
                 srm: true,
             },
