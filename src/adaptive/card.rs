@@ -451,8 +451,11 @@ fn match_all(toks: &[Tok]) -> Vec<Option<Match>> {
         for cands in [
             lex.raw_index.get(&toks[i].raw),
             lex.stem_index.get(&toks[i].stem),
-        ] {
-            if let Some(cands) = cands {
+        ]
+        .into_iter()
+        .flatten()
+        {
+            {
                 for &ei in cands {
                     let e = &lex.entries[ei];
                     let n = e.words.len();

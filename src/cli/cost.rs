@@ -181,7 +181,11 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
         Some(d) => ModelDims::from_model_dir(d)?,
         None => ModelDims::chronoedit_14b(),
     };
-    if args.height % 16 != 0 || args.width % 16 != 0 || args.height == 0 || args.width == 0 {
+    if !args.height.is_multiple_of(16)
+        || !args.width.is_multiple_of(16)
+        || args.height == 0
+        || args.width == 0
+    {
         anyhow::bail!(
             "--height and --width must be positive multiples of 16, got {}x{}",
             args.height,
