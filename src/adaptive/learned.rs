@@ -460,7 +460,9 @@ impl Predictor for LearnedPredictor {
         &self.name
     }
     fn predict(&self, input: &CardInput) -> anyhow::Result<Prediction> {
-        let p = self.probabilities(input)?;
+        let p = self
+            .probabilities(input)
+            .with_context(|| format!("CARD model {}", self.name))?;
         let c = argmax(&p);
         let category = Category::ALL[c];
         let a = analyze(input.prompt);
