@@ -1097,11 +1097,11 @@ fn learned_predictor_fits_saves_loads_and_validates() {
     assert!(plan.predictor.starts_with("learned:"));
 
     // a missing or wrong-sized embedding is an error, not a silent guess
-    let err = l
-        .predict(&CardInput::new("add a hat"))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("text embedding"), "{err}");
+    let err = format!("{:#}", l.predict(&CardInput::new("add a hat")).unwrap_err());
+    assert!(
+        err.contains("text embedding") && err.contains("card.safetensors"),
+        "{err}"
+    );
     let short = [0.0f32; 3];
     let err = l
         .predict(&CardInput {
@@ -1109,9 +1109,12 @@ fn learned_predictor_fits_saves_loads_and_validates() {
             text_embedding: Some(&short),
             ..Default::default()
         })
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("3") && err.contains("4"), "{err}");
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("has 3 values") && err.contains("expects 4"),
+        "{err}"
+    );
 
     // corrupt files name the file
     let bad = dir.path().join("garbage.safetensors");
