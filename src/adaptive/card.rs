@@ -292,6 +292,10 @@ pub trait Predictor: Send + Sync {
 struct Tok {
     raw: String,
     stem: String,
+    /// second or later part of a hyphenated compound ("hand-drawn")
+    joined: bool,
+    /// quoted text or words right after "says"/"labeled": never an instruction
+    quoted: bool,
 }
 
 const BOUNDARY: &str = "|";
@@ -300,7 +304,9 @@ const COMMA: &str = ",";
 fn tokenize(text: &str) -> Vec<Tok> {
     let mut toks = Vec::new();
     let mut cur = String::new();
-    let flush = |cur: &mut String, toks: &mut Vec<Tok>| {
+    let mut joined = false;
+    let mut in_quotes = false;
+    let flush = |cur: &mut String, toks: &mut Vec<Tok>, joined: bool, quoted: bool| {
         if !cur.is_empty() {
             let mut w = std::mem::take(cur);
             if let Some(s) = w.strip_suffix("'s") {
@@ -309,7 +315,12 @@ fn tokenize(text: &str) -> Vec<Tok> {
             let w: String = w.chars().filter(|c| *c != '\'').collect();
             if !w.is_empty() {
                 let stem = lexicon::stem(&w);
-                toks.push(Tok { raw: w, stem });
+                toks.push(Tok {
+                    raw: w,
+                    stem,
+                    joined,
+                    quoted,
+                });
             }
         }
     };
@@ -322,9 +333,20 @@ fn tokenize(text: &str) -> Vec<Tok> {
         if c.is_alphanumeric() || c == '\'' {
             cur.extend(c.to_lowercase());
         } else {
-            flush(&mut cur, &mut toks);
+            let had_word = !cur.is_empty();
+            flush(&mut cur, &mut toks, joined, in_quotes);
+            joined = c == '-' && had_word;
+            if c == '"' || c == '\u{201c}' || c == '\u{201d}' {
+                in_quotes = if c == '\u{201c}' {
+                    true
+                } else if c == '\u{201d}' {
+                    false
+                } else {
+                    !in_quotes
+                };
+            }
             let mark = match c {
-                '.' | ';' | '!' | '?' | '\n' | ':' => Some(BOUNDARY),
+                '.' | ';' | '!' | '?' | '\n' => Some(BOUNDARY),
                 ',' => Some(COMMA),
                 _ => None,
             };
@@ -332,11 +354,33 @@ fn tokenize(text: &str) -> Vec<Tok> {
                 toks.push(Tok {
                     raw: m.to_string(),
                     stem: m.to_string(),
+                    joined: false,
+                    quoted: false,
                 });
+                in_quotes = in_quotes && c != '\n';
             }
         }
     }
-    flush(&mut cur, &mut toks);
+    flush(&mut cur, &mut toks, joined, in_quotes);
+    // a few words after "says", "labeled", ... are text to render, not instructions
+    let mut k = 0;
+    while k < toks.len() {
+        if lexicon::QUOTE_INTRODUCERS.contains(&toks[k].raw.as_str()) {
+            let mut j = k + 1;
+            while j < toks.len()
+                && j <= k + 4
+                && toks[j].raw != "and"
+                && toks[j].raw != COMMA
+                && toks[j].raw != BOUNDARY
+            {
+                toks[j].quoted = true;
+                j += 1;
+            }
+            k = j;
+        } else {
+            k += 1;
+        }
+    }
     toks
 }
 
@@ -358,6 +402,7 @@ struct Lexicon {
     /// phrase -> (before, after) stems that cancel a match
     exceptions: HashMap<&'static str, Vec<(String, String)>>,
     fillers: std::collections::HashSet<String>,
+    image_words: std::collections::HashSet<String>,
     attr_modifiers: std::collections::HashSet<String>,
 }
 
@@ -422,6 +467,7 @@ fn lexicon() -> &'static Lexicon {
             raw_index,
             particles,
             exceptions,
+            image_words: lexicon::IMAGE_WORDS.iter().map(|w| w.to_string()).collect(),
             fillers: lexicon::FILLERS
                 .iter()
                 .map(|w| w.replace('\'', ""))
@@ -446,6 +492,10 @@ fn match_all(toks: &[Tok]) -> Vec<Option<Match>> {
     let mut out: Vec<Option<Match>> = vec![None; toks.len()];
     let mut i = 0;
     while i < toks.len() {
+        if toks[i].quoted {
+            i += 1;
+            continue;
+        }
         let mut best: Option<Match> = None;
         // raw-form entries first, so that they win ties against stemmed ones
         for cands in [
@@ -459,8 +509,20 @@ fn match_all(toks: &[Tok]) -> Vec<Option<Match>> {
                 for &ei in cands {
                     let e = &lex.entries[ei];
                     let n = e.words.len();
-                    if i + n > toks.len() || best.map(|b| b.len >= n).unwrap_or(false) {
+                    if i + n > toks.len() {
                         continue;
+                    }
+                    if let Some(b) = best {
+                        // a word that is both a verb and a noun ("color"): the noun after a determiner
+                        let det_before = i > 0
+                            && out[i - 1]
+                                .map(|m| m.cue == Cue::Definite || m.cue == Cue::Indefinite)
+                                .unwrap_or(false);
+                        let prefer_noun =
+                            b.len == n && is_verb(b.cue) && !is_verb(e.cue) && det_before;
+                        if b.len > n || (b.len == n && !prefer_noun) {
+                            continue;
+                        }
                     }
                     let ok = e.words.iter().enumerate().all(|(k, (w, raw))| {
                         let t = &toks[i + k];
@@ -476,10 +538,10 @@ fn match_all(toks: &[Tok]) -> Vec<Option<Match>> {
                     if let Some(exc) = lex.exceptions.get(e.phrase) {
                         let before = if i > 0 { toks[i - 1].stem.as_str() } else { "" };
                         let after = toks.get(i + n).map(|t| t.stem.as_str()).unwrap_or("");
-                        if exc
-                            .iter()
-                            .any(|(b, a)| (b == "*" || b == before) && (a == "*" || a == after))
-                        {
+                        let after2 = toks.get(i + n + 1).map(|t| t.stem.as_str()).unwrap_or("");
+                        if exc.iter().any(|(b, a)| {
+                            (b == "*" || b == before) && (a == "*" || a == after || a == after2)
+                        }) {
                             continue;
                         }
                     }
@@ -488,6 +550,31 @@ fn match_all(toks: &[Tok]) -> Vec<Option<Match>> {
                         len: n,
                         cue: e.cue,
                     });
+                }
+            }
+        }
+        if best.is_none() {
+            // "cartoonify", "anime-ize": a style term turned into a verb
+            for suf in lexicon::STYLE_VERB_SUFFIXES {
+                if let Some(base) = toks[i].raw.strip_suffix(suf).filter(|b| b.len() >= 3) {
+                    let is_style = lex
+                        .stem_index
+                        .get(&lexicon::stem(base))
+                        .map(|c| {
+                            c.iter().any(|&e| {
+                                lex.entries[e].cue == Cue::StyleTerm
+                                    && lex.entries[e].words.len() == 1
+                            })
+                        })
+                        .unwrap_or(false);
+                    if is_style {
+                        best = Some(Match {
+                            start: i,
+                            len: 1,
+                            cue: Cue::StyleVerb,
+                        });
+                        break;
+                    }
                 }
             }
         }
@@ -527,6 +614,99 @@ fn match_all(toks: &[Tok]) -> Vec<Option<Match>> {
         }
     }
     out
+}
+
+/// A verb-list word used as a noun or inside a noun phrase: part of a hyphenated compound, right after
+/// a determiner ("the plant", but not "make her smile"), or within three words after an indefinite
+/// article or quantity ("a potted plant", "a comic strip", "a puppy sitting").
+fn noun_context(toks: &[Tok], ms: &[Option<Match>], i: usize) -> bool {
+    if toks[i].joined {
+        return true;
+    }
+    if i > 0 {
+        if let Some(m) = ms[i - 1] {
+            if m.cue == Cue::Definite || m.cue == Cue::Indefinite || m.cue == Cue::Quantity {
+                let object_pronoun = matches!(
+                    toks[i - 1].raw.as_str(),
+                    "him" | "her" | "them" | "it" | "me" | "us"
+                );
+                let after_light =
+                    i >= 2 && ms[i - 2].map(|m| m.cue == Cue::ChangeVerb).unwrap_or(false);
+                if !(object_pronoun && after_light) {
+                    return true;
+                }
+            }
+        }
+    }
+    if ms[i].map(|m| m.cue == Cue::ChangeVerb).unwrap_or(false) {
+        return false;
+    }
+    for k in (i.saturating_sub(3)..i).rev() {
+        if toks[k].raw == BOUNDARY
+            || toks[k].raw == COMMA
+            || toks[k].raw == "and"
+            || matches!(
+                toks[k].raw.as_str(),
+                "he" | "she" | "they" | "i" | "we" | "you"
+            )
+        {
+            return false;
+        }
+        if ms[k].map(|m| m.cue == Cue::Sequencer).unwrap_or(false) {
+            return false;
+        }
+        match ms[k] {
+            Some(m) if m.cue == Cue::Indefinite || m.cue == Cue::Quantity => return true,
+            Some(m) if is_verb(m.cue) || m.cue == Cue::Into => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// An -ing form right after a noun ("water pouring", "the man running"): a modifier, not the main verb.
+fn participle_modifier(toks: &[Tok], ms: &[Option<Match>], lo: usize, i: usize) -> bool {
+    if i <= lo || !toks[i].raw.ends_with("ing") {
+        return false;
+    }
+    let prev = &toks[i - 1];
+    if matches!(
+        prev.raw.as_str(),
+        "is" | "are"
+            | "be"
+            | "was"
+            | "were"
+            | "been"
+            | "being"
+            | "am"
+            | "keep"
+            | "keeps"
+            | "start"
+            | "starts"
+            | "stop"
+            | "now"
+            | "still"
+            | "im"
+            | "its"
+            | "theyre"
+            | "hes"
+            | "shes"
+    ) || prev.raw == COMMA
+        || prev.raw == BOUNDARY
+    {
+        return false;
+    }
+    !ms[i - 1]
+        .map(|m| is_verb(m.cue) || m.cue == Cue::Negator)
+        .unwrap_or(false)
+}
+
+/// Whether the cue at `i` can be a clause's main verb.
+fn main_verb_at(toks: &[Tok], ms: &[Option<Match>], lo: usize, i: usize) -> bool {
+    ms[i].map(|m| is_verb(m.cue)).unwrap_or(false)
+        && !negated(toks, ms, i)
+        && !noun_context(toks, ms, i)
+        && !participle_modifier(toks, ms, lo, i)
 }
 
 fn is_verb(c: Cue) -> bool {
@@ -602,6 +782,14 @@ pub fn analyze(prompt: &str) -> Analysis {
                 .map(|t| t.raw.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
+            let after_det = i > 0
+                && ms[i - 1]
+                    .map(|p| p.cue == Cue::Definite || p.cue == Cue::Indefinite)
+                    .unwrap_or(false);
+            let inflected = ["ing", "ed", "en"].iter().any(|x| toks[i].raw.ends_with(x));
+            if toks[i].joined || (after_det && !inflected) {
+                continue;
+            }
             match m.cue {
                 Cue::DynamicsVerb => dynamics.push(phrase),
                 Cue::ActionVerb | Cue::PoseTerm => actions.push(phrase),
@@ -642,10 +830,8 @@ pub fn analyze(prompt: &str) -> Analysis {
             }
             lo = i + 1;
             has_verb = false;
-        } else if let Some(m) = ms[i] {
-            if is_verb(m.cue) && !negated(&toks, &ms, i) {
-                has_verb = true;
-            }
+        } else if main_verb_at(&toks, &ms, lo, i) {
+            has_verb = true;
         }
         i += 1;
     }
@@ -738,7 +924,7 @@ fn resolve_clause(
     lo: usize,
     hi: usize,
 ) -> Option<(Category, String)> {
-    let verb = (lo..hi).find_map(|i| ms[i].filter(|m| is_verb(m.cue) && !negated(toks, ms, i)));
+    let verb = (lo..hi).find_map(|i| ms[i].filter(|_| main_verb_at(toks, ms, lo, i)));
     let verb = match verb {
         Some(v) => v,
         None => {
@@ -779,7 +965,8 @@ fn resolve_verb(
         let about_background = toks[e.start..e.start + e.len]
             .iter()
             .any(|t| t.stem == "background" || t.stem == "backdrop");
-        if v.cue != Cue::AddVerb || !about_background {
+        let selective = matches!(v.cue, Cue::AdjustVerb | Cue::StyleVerb);
+        if !selective && (v.cue != Cue::AddVerb || !about_background) {
             return (Category::Extract, why("cut-out phrase with"));
         }
     }
@@ -787,45 +974,59 @@ fn resolve_verb(
         Cue::ExtractVerb => (Category::Extract, why("verb")),
         Cue::RemoveVerb => (Category::Remove, why("verb")),
         Cue::StyleVerb => (Category::Style, why("verb")),
+        Cue::AddVerb
+            if toks[v.start].stem == "giv"
+                && (has(ms, after, np_hi, Cue::ActionVerb)
+                    || has(ms, after, np_hi, Cue::PoseTerm)) =>
+        {
+            (Category::Action, why("gesture via"))
+        }
         Cue::AddVerb => {
             let in_np = |c| has(ms, after, np_hi, c);
-            // an effect counts when the object is only modifiers + the effect ("add a warm glow")
-            let effect_np = (after..np_hi)
-                .find(|&k| ms[k].map(|m| m.cue == Cue::EffectTerm).unwrap_or(false))
-                .map(|e| {
-                    let lex = lexicon();
-                    let mut k = after;
-                    while k < e {
-                        match ms[k] {
-                            Some(m)
-                                if matches!(
-                                    m.cue,
-                                    Cue::Indefinite
-                                        | Cue::Definite
-                                        | Cue::AttributeTerm
-                                        | Cue::AttributeHead
-                                        | Cue::StyleTerm
-                                ) =>
-                            {
-                                k += m.len
-                            }
-                            _ if lex.attr_modifiers.contains(&toks[k].stem)
-                                || toks[k].raw.chars().any(|c| c.is_ascii_digit())
-                                || toks[k].raw == "me" =>
-                            {
-                                k += 1
-                            }
-                            _ => return false,
-                        }
+            // the object is only modifiers around an effect or style ("add a warm glow", "give the
+            // photo a retro comic look"), not a new thing ("add a cartoon dog")
+            let lex = lexicon();
+            let (mut k, mut effects, mut styles, mut plain) = (after, 0, 0, true);
+            while k < np_hi {
+                match ms[k] {
+                    Some(m) if matches!(m.cue, Cue::EffectTerm) => {
+                        effects += 1;
+                        k += m.len
                     }
-                    true
-                });
-            if effect_np == Some(true) || (in_np(Cue::AttributeHead) && !in_np(Cue::Indefinite)) {
-                if has(ms, lo, hi, Cue::StyleTerm) {
-                    (Category::Style, why("style look via"))
-                } else {
-                    (Category::Adjust, why("effect via"))
+                    Some(m) if matches!(m.cue, Cue::StyleTerm) => {
+                        styles += 1;
+                        k += m.len
+                    }
+                    Some(m)
+                        if matches!(
+                            m.cue,
+                            Cue::Indefinite
+                                | Cue::Definite
+                                | Cue::AttributeTerm
+                                | Cue::AttributeHead
+                        ) =>
+                    {
+                        k += m.len
+                    }
+                    _ if lex.attr_modifiers.contains(&toks[k].stem)
+                        || lex.image_words.contains(&toks[k].raw)
+                        || toks[k].raw.chars().any(|c| c.is_ascii_digit())
+                        || toks[k].raw == "me" =>
+                    {
+                        k += 1
+                    }
+                    _ => {
+                        plain = false;
+                        break;
+                    }
                 }
+            }
+            if plain && styles > 0 {
+                (Category::Style, why("style look via"))
+            } else if (plain && effects > 0)
+                || (in_np(Cue::AttributeHead) && !in_np(Cue::Indefinite))
+            {
+                (Category::Adjust, why("effect via"))
             } else if in_np(Cue::AttributeHead) && toks[v.start].stem == "giv" {
                 (Category::Adjust, why("attribute via"))
             } else if in_np(Cue::BackgroundTerm) {
@@ -843,6 +1044,9 @@ fn resolve_verb(
             } else {
                 (Category::Replace, why("verb"))
             }
+        }
+        Cue::PutVerb if has(ms, after, np_end(toks, ms, after, hi), Cue::BodyPart) => {
+            (Category::Action, why("body part moved by"))
         }
         Cue::PutVerb => {
             let first = (after..hi)
@@ -896,12 +1100,59 @@ fn resolve_light(
     let after = v.start + v.len;
     let vp = phrase_of(toks, &v);
     let why = |what: &str| format!("{what} (\"{vp}\")");
-    // a. a following content verb decides
+    // a. "instead" names a replacement whatever the verbs say, unless the background is the subject
+    if has(ms, lo, v.start, Cue::BackgroundTerm) {
+        return (Category::Background, why("background subject of"));
+    }
+    if has(ms, lo, hi, Cue::Instead) {
+        return (Category::Replace, why("\"instead\" with"));
+    }
+    // b. a following content verb decides ("make the cup fall", "let him wave")
     if depth < 3 {
         if let Some(sec) = (after..hi).find_map(|i| {
-            ms[i].filter(|m| is_verb(m.cue) && m.cue != Cue::ChangeVerb && !negated(toks, ms, i))
+            ms[i].filter(|m| {
+                is_verb(m.cue)
+                    && m.cue != Cue::ChangeVerb
+                    && !negated(toks, ms, i)
+                    && !noun_context(toks, ms, i)
+            })
         }) {
             return resolve_verb(toks, ms, sec, lo, hi, depth + 1);
+        }
+    }
+    // "change the color of the door to ...": an attribute named before the new value
+    let into_pos = (after..hi).find(|&k| ms[k].map(|m| m.cue == Cue::Into).unwrap_or(false));
+    if let Some(k) = into_pos {
+        if has(ms, after, k, Cue::AttributeHead) {
+            return (Category::Adjust, why("attribute named with"));
+        }
+    }
+    // "the dog should be a cat": a copula with a definite subject and an indefinite complement
+    if ms
+        .get(after)
+        .copied()
+        .flatten()
+        .map(|m| m.cue == Cue::Indefinite)
+        .unwrap_or(false)
+        && has(ms, lo, v.start, Cue::Definite)
+        && !has(ms, after, hi, Cue::StyleTerm)
+        && !has(ms, after, hi, Cue::BackgroundTerm)
+    {
+        let attr_only = (after + 1..hi).all(|k| {
+            ms[k]
+                .map(|m| {
+                    matches!(
+                        m.cue,
+                        Cue::AttributeTerm | Cue::AttributeHead | Cue::EffectTerm
+                    )
+                })
+                .unwrap_or(false)
+                || lexicon().attr_modifiers.contains(&toks[k].stem)
+                || toks[k].raw == COMMA
+                || toks[k].raw == BOUNDARY
+        });
+        if !attr_only {
+            return (Category::Replace, why("new identity via"));
         }
     }
     // b-d. background, style, pose
@@ -1020,6 +1271,8 @@ fn fallback(toks: &[Tok], ms: &[Option<Match>], lo: usize, hi: usize) -> (Catego
         (Cue::Instead, Category::Replace),
         (Cue::BackgroundTerm, Category::Background),
         (Cue::PoseTerm, Category::Action),
+        (Cue::DynamicsVerb, Category::Action),
+        (Cue::ActionVerb, Category::Action),
         (Cue::AttributeTerm, Category::Adjust),
         (Cue::AttributeHead, Category::Adjust),
         (Cue::EffectTerm, Category::Adjust),

@@ -134,6 +134,10 @@ pub const ENTRIES: &[(&str, Cue)] = &[
     ("clean off", Cue::RemoveVerb),
     ("hide", Cue::RemoveVerb),
     ("shave off", Cue::RemoveVerb),
+    ("needs to go", Cue::RemoveVerb),
+    ("has to go", Cue::RemoveVerb),
+    ("must go", Cue::RemoveVerb),
+    ("go away", Cue::RemoveVerb),
     // ------------------------------------------------------------ replace
     ("replace", Cue::ReplaceVerb),
     ("swap", Cue::ReplaceVerb),
@@ -223,6 +227,10 @@ pub const ENTRIES: &[(&str, Cue)] = &[
     ("cut-out", Cue::ExtractPhrase),
     ("png", Cue::ExtractPhrase),
     ("alpha channel", Cue::ExtractPhrase),
+    ("on white", Cue::ExtractPhrase),
+    ("onto white", Cue::ExtractPhrase),
+    ("on a white", Cue::ExtractPhrase),
+    ("everything around", Cue::ExtractPhrase),
     // -------------------------------------------------------------- style
     ("stylize", Cue::StyleVerb),
     ("stylise", Cue::StyleVerb),
@@ -763,6 +771,9 @@ pub const ENTRIES: &[(&str, Cue)] = &[
     ("stir", Cue::DynamicsVerb),
     ("flip", Cue::DynamicsVerb),
     ("squeeze", Cue::DynamicsVerb),
+    ("pop", Cue::DynamicsVerb),
+    ("crumple", Cue::DynamicsVerb),
+    ("scrunch", Cue::DynamicsVerb),
     // --------------------------------------------------------- grammar
     ("into", Cue::Into),
     ("to", Cue::Into),
@@ -894,6 +905,12 @@ pub const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ("cross", "a", "*"),
     ("cross", "the", "*"),
     ("hold", "on", "*"),
+    ("place", "take", "*"),
+    ("roll", "*", "hill"),
+    ("empty", "look", "*"),
+    ("empty", "is", "*"),
+    ("empty", "be", "*"),
+    ("empty", "are", "*"),
     ("bark", "tree", "*"),
     ("bark", "the", "*"),
     ("drink", "a", "*"),
@@ -995,6 +1012,8 @@ pub const PARTICLE_VERBS: &[(&str, &str, Cue)] = &[
     ("take", "out", Cue::RemoveVerb),
     ("take", "away", Cue::RemoveVerb),
     ("take", "off", Cue::RemoveVerb),
+    ("get", "out", Cue::RemoveVerb),
+    ("pop", "on", Cue::AddVerb),
     ("clean", "up", Cue::RemoveVerb),
     ("clear", "out", Cue::RemoveVerb),
     ("wipe", "out", Cue::RemoveVerb),
@@ -1049,6 +1068,31 @@ pub const ATTR_MODIFIERS: &[&str] = &[
     "brightest",
     "same",
 ];
+
+/// Words that name the image itself ("give the photo a vintage look").
+pub const IMAGE_WORDS: &[&str] = &[
+    "image",
+    "photo",
+    "picture",
+    "pic",
+    "scene",
+    "shot",
+    "whole",
+    "everything",
+    "entire",
+    "frame",
+    "this",
+    "it",
+];
+
+/// Words after which the next few words are quoted text, not instructions ("a sign that says OPEN").
+pub const QUOTE_INTRODUCERS: &[&str] = &[
+    "say", "says", "saying", "said", "read", "reads", "reading", "labeled", "labelled", "written",
+    "text", "word", "words", "caption", "titled",
+];
+
+/// Suffixes that turn a style term into a verb ("cartoonify", "anime-ize").
+pub const STYLE_VERB_SUFFIXES: &[&str] = &["ify", "ize", "ise", "fy"];
 
 /// Words skipped when looking for the verb that starts an instruction.
 pub const FILLERS: &[&str] = &[
