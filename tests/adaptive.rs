@@ -261,9 +261,11 @@ const DEV_A: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Held-out set B: written after the rules were complete and evaluated once, with no rule changes
-/// afterwards. Hand-written; nothing taken from or modelled on ImgEdit's basic_edit.json.
-const HELD_OUT_B: &[(&str, &str, &str)] = &[
+/// Development set B: hand-written after the first version of the rules and first measured as a
+/// held-out set (category 79 %, tier 83 %); its failures then guided general rule changes (noun/verb
+/// disambiguation, quoted text, copulas, ...), so it is NOT held out any more. Nothing is taken from or
+/// modelled on ImgEdit's basic_edit.json.
+const DEV_B: &[(&str, &str, &str)] = &[
     // add
     (
         "Could you add a steaming cup of tea on the table next to her?",
@@ -508,6 +510,162 @@ const HELD_OUT_B: &[(&str, &str, &str)] = &[
     ("remove the sign; add a lamp post", "compose", "high"),
 ];
 
+/// Held-out set C: written after the rules were final (after sets A and B had been used for
+/// development) and evaluated once; no rule changes after its first measurement. Hand-written; nothing
+/// taken from or modelled on ImgEdit's basic_edit.json.
+const HELD_OUT_C: &[(&str, &str, &str)] = &[
+    // add
+    (
+        "Can you add a red scarf around the snowman's neck?",
+        "add",
+        "mid",
+    ),
+    ("put a small sailboat on the horizon", "add", "mid"),
+    ("add two more chairs around the dining table", "add", "mid"),
+    ("I'd like some pink flowers in the empty vase", "add", "mid"),
+    ("add a reflection of the moon in the lake", "add", "mid"),
+    ("give the kid a pair of round glasses", "add", "mid"),
+    ("add a shadow under the floating rock", "add", "mid"),
+    ("stick a name tag on his shirt", "add", "mid"),
+    // remove
+    ("remove the bird from the branch", "remove", "mid"),
+    ("erase the tourists behind the statue", "remove", "mid"),
+    ("get rid of the wrinkles on the tablecloth", "remove", "mid"),
+    (
+        "please delete the power line crossing the sky",
+        "remove",
+        "mid",
+    ),
+    ("take the watch off her wrist", "remove", "mid"),
+    ("remove all the leaves from the lawn", "remove", "mid"),
+    ("I don't want any people in the shot", "remove", "mid"),
+    (
+        "can you remove the reflection in the window",
+        "remove",
+        "mid",
+    ),
+    // replace
+    ("replace the moon with a giant planet", "replace", "mid"),
+    ("swap the coffee for a glass of milk", "replace", "mid"),
+    ("turn the soccer ball into a basketball", "replace", "mid"),
+    ("change the cat to a fox", "replace", "mid"),
+    ("the boat should be a submarine", "replace", "mid"),
+    (
+        "replace the painting on the wall with a window",
+        "replace",
+        "mid",
+    ),
+    ("make the teapot a watering can", "replace", "mid"),
+    ("exchange the red car for a yellow taxi", "replace", "mid"),
+    // adjust
+    (
+        "make the sky more dramatic with darker clouds",
+        "adjust",
+        "low",
+    ),
+    ("change the jacket to leather", "adjust", "low"),
+    ("turn his hair gray", "adjust", "low"),
+    ("lower the exposure", "adjust", "low"),
+    ("make the roses white instead of red", "adjust", "low"),
+    ("make the cake look chocolate", "adjust", "low"),
+    ("sharpen the image", "adjust", "low"),
+    ("make the house look older and weathered", "adjust", "low"),
+    // style
+    ("turn the photo into an oil painting", "style", "low"),
+    ("make it anime style", "style", "low"),
+    ("render this like a Studio Ghibli frame", "style", "low"),
+    ("pixel art version", "style", "low"),
+    ("convert the image to a pencil sketch", "style", "low"),
+    ("make it look like a vintage travel poster", "style", "low"),
+    ("give it a watercolor feel", "style", "low"),
+    ("reimagine the scene as a Lego set", "style", "low"),
+    // background
+    (
+        "change the background to a waterfall in a jungle",
+        "background",
+        "low",
+    ),
+    ("put the bride in front of a castle", "background", "low"),
+    (
+        "replace the background with a plain gray wall",
+        "background",
+        "low",
+    ),
+    (
+        "make the backdrop a sunset over the ocean",
+        "background",
+        "low",
+    ),
+    ("move the family to a snowy forest", "background", "low"),
+    ("set this on a busy market street", "background", "low"),
+    ("background should be a cozy cafe", "background", "low"),
+    ("put the dog on the surface of mars", "background", "low"),
+    // extract
+    ("extract the cat", "extract", "mid"),
+    ("isolate the car on a white background", "extract", "mid"),
+    ("cut out the woman in the red dress", "extract", "mid"),
+    ("keep only the building", "extract", "mid"),
+    (
+        "I only need the shoes, remove everything else",
+        "extract",
+        "mid",
+    ),
+    ("segment the dog out of the image", "extract", "mid"),
+    (
+        "give me just the logo on a transparent background",
+        "extract",
+        "mid",
+    ),
+    ("extract the flower and put it on white", "extract", "mid"),
+    // action
+    ("make the man cross his arms", "action", "high"),
+    ("have the dog lie down", "action", "high"),
+    ("make her smile", "action", "high"),
+    ("let the boy raise his hand", "action", "high"),
+    ("the cat should be stretching", "action", "high"),
+    ("make the woman turn around", "action", "high"),
+    ("show the runner jumping over the hurdle", "action", "high"),
+    ("make the kid point at the sky", "action", "high"),
+    // dynamics
+    ("make the ice cube melt", "action", "high"),
+    ("let the vase tip over", "action", "high"),
+    ("pour the milk into the cereal bowl", "action", "high"),
+    ("the window should shatter", "action", "high"),
+    ("make the bridge collapse", "action", "high"),
+    ("open the treasure chest", "action", "high"),
+    ("bend the straw", "action", "high"),
+    ("add a leaf falling from the tree", "add", "high"),
+    // multi-edit
+    ("remove the dog and add a cat", "compose", "high"),
+    ("make the sky purple and add some stars", "compose", "high"),
+    (
+        "replace the table with a desk, then change the background to an office",
+        "compose",
+        "high",
+    ),
+    ("add a hat and make it snow", "compose", "high"),
+    (
+        "erase the logo. Add a red stripe on the car.",
+        "compose",
+        "high",
+    ),
+    (
+        "change the car color to white and put a surfboard on the roof",
+        "compose",
+        "high",
+    ),
+    (
+        "remove the clouds and turn the photo into a painting",
+        "compose",
+        "high",
+    ),
+    (
+        "delete the lamp and swap the sofa for an armchair",
+        "compose",
+        "high",
+    ),
+];
+
 fn rules_plan(recipe: Recipe, prompt: &str) -> Plan {
     plan_for(
         recipe,
@@ -550,30 +708,46 @@ fn dev_set_a_accuracy() {
 }
 
 #[test]
-fn held_out_set_b_accuracy() {
-    // First and only measurement before any further rule change: category 79 %, tier 83 %. The bar
-    // (75 % / 80 %) is below it so that lexicon changes made for other reasons may move a case or two;
-    // a real regression of the predictor's generalisation fails here.
-    let (cat, tier, conf) = accuracy(HELD_OUT_B);
+fn dev_set_b_accuracy() {
+    // 100 % after the rule changes it prompted; the bar catches regressions.
+    let (cat, tier, conf) = accuracy(DEV_B);
     eprintln!(
-        "held-out set B:\n{}tier accuracy {:.1}%",
+        "dev set B:\n{}tier accuracy {:.1}%",
         conf.render(),
         100.0 * tier
     );
     assert!(
-        cat >= 0.75,
-        "category accuracy {cat:.3} < 0.75 on held-out set B"
+        cat >= 0.95,
+        "category accuracy {cat:.3} < 0.95 on dev set B"
+    );
+    assert!(tier >= 0.95, "tier accuracy {tier:.3} < 0.95 on dev set B");
+}
+
+#[test]
+fn held_out_set_c_accuracy() {
+    // First and only measurement, with no rule change afterwards: category 74/80 = 92.5 %, tier
+    // 74/80 = 92.5 %. The bar (85 % for both) sits below it so that lexicon changes made for other
+    // reasons may move a case or two; a real loss of generalisation fails here.
+    let (cat, tier, conf) = accuracy(HELD_OUT_C);
+    eprintln!(
+        "held-out set C:\n{}tier accuracy {:.1}%",
+        conf.render(),
+        100.0 * tier
     );
     assert!(
-        tier >= 0.80,
-        "tier accuracy {tier:.3} < 0.80 on held-out set B"
+        cat >= 0.85,
+        "category accuracy {cat:.3} < 0.85 on held-out set C"
+    );
+    assert!(
+        tier >= 0.85,
+        "tier accuracy {tier:.3} < 0.85 on held-out set C"
     );
 }
 
 #[test]
 fn plans_are_deterministic() {
     let table = PlanTable::default();
-    for (prompt, _, _) in DEV_A.iter().chain(HELD_OUT_B) {
+    for (prompt, _, _) in DEV_A.iter().chain(DEV_B).chain(HELD_OUT_C) {
         for recipe in Recipe::ALL {
             let a = plan_for(recipe, &CardInput::new(prompt), &table, &RulePredictor).unwrap();
             let b = plan_for(recipe, &CardInput::new(prompt), &table, &RulePredictor).unwrap();
@@ -588,7 +762,7 @@ fn plans_are_deterministic() {
 
 #[test]
 fn plan_invariants_hold_for_every_recipe() {
-    for (prompt, _, _) in DEV_A.iter().chain(HELD_OUT_B) {
+    for (prompt, _, _) in DEV_A.iter().chain(DEV_B).chain(HELD_OUT_C) {
         for recipe in Recipe::ALL {
             let p = rules_plan(recipe, prompt);
             assert_eq!(
@@ -1187,7 +1361,12 @@ fn suite_loader_reads_imgedit_format() {
 #[test]
 #[ignore]
 fn bench_plan_throughput() {
-    let prompts: Vec<&str> = DEV_A.iter().chain(HELD_OUT_B).map(|p| p.0).collect();
+    let prompts: Vec<&str> = DEV_A
+        .iter()
+        .chain(DEV_B)
+        .chain(HELD_OUT_C)
+        .map(|p| p.0)
+        .collect();
     let table = PlanTable::default();
     let n = 200 * prompts.len();
     let t = std::time::Instant::now();
