@@ -1,9 +1,17 @@
 //! CARD — Complexity-Adaptive Reasoning Depth: category, complexity and tier of an edit instruction.
 //!
-//! The default predictor ([`RulePredictor`]) needs no model. It tokenises the instruction, matches the
-//! phrase lists of [`super::lexicon`], splits the instruction into clauses (one per requested edit),
-//! finds each clause's main verb and resolves it with what follows (a light verb such as "make" takes
-//! its meaning from the next verb or from its complement), then merges the clauses:
+//! The default predictor ([`RulePredictor`]) needs no model. It tokenises the instruction (quoted text
+//! and words right after "says"/"labeled" are inert), matches the phrase lists of [`super::lexicon`]
+//! (stemmed, longest match first, with collocation exceptions and separated phrasal verbs such as
+//! "take the cup away"), splits the instruction into clauses (sentence marks, "then"/"also"/"plus", and
+//! "and"/"," when a new verb follows a clause that already has one), finds each clause's main verb and
+//! resolves it with what follows. A verb-list word is not taken as the main verb inside a noun phrase
+//! (after a determiner, within three words after "a"/"some", in a hyphenated compound, or as an -ing
+//! form right after a noun: "a potted plant", "a comic strip", "hand-drawn", "water pouring"). A light
+//! verb (make, change, turn, let, have, should be ...) takes its meaning from the next content verb or
+//! from its complement (background, style, pose, "instead", an attribute named before the new value,
+//! a copula with an indefinite complement, attribute-only new values, a scene). Clauses of the same
+//! category in a row merge; then:
 //!
 //! * category: the resolved category of the single edit, or `compose` when the instruction asks for
 //!   edits of two or more different categories;
