@@ -1089,6 +1089,10 @@ fn cost_model_reads_a_model_folder_and_applies_srm_coverage() {
 //     encoder_hidden_states_image=randn(1,257,48))            -> F=8: 194895360, F=2: 46241280, F=5: 112273920
 //   vae = AutoencoderKLWan();  vae.encode(randn(1,3,T,64,64)) -> T=5: 109245890560, T=29: 601084395520
 //   vae.decode(z[:, :, [0, -1]]) (2 latent frames)            -> 182398025728
+//   UMT5EncoderModel(UMT5Config(vocab_size=100, d_model=32, d_ff=64, num_layers=2, num_heads=4, d_kv=8,
+//     feed_forward_proj="gated-gelu"))(input_ids of length 512) -> 88080384
+//   CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+//     num_attention_heads=4, image_size=224, patch_size=14))(randn(1,3,224,224)) -> 34963712
 // The transformer count is exact (same operations). The VAE estimate treats causal padding and frame
 // chunking approximately; it is within 0.35 % of the reference here, tolerance 1 %.
 #[test]
@@ -1120,6 +1124,23 @@ fn cost_model_matches_torch_flop_counter_on_reference_modules() {
     }
     let got = vae_decode(&b, 2, 64, 64);
     assert!(rel(got, 182398025728.0) < 0.01, "VAE decode: {got:.4e}");
+
+    // text and image encoders: exact
+    std::fs::create_dir_all(dir.path().join("text_encoder")).unwrap();
+    std::fs::create_dir_all(dir.path().join("image_encoder")).unwrap();
+    std::fs::write(
+        dir.path().join("text_encoder/config.json"),
+        r#"{"d_model": 32, "d_ff": 64, "num_layers": 2, "num_heads": 4, "d_kv": 8}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("image_encoder/config.json"),
+        r#"{"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "image_size": 224, "patch_size": 14}"#,
+    )
+    .unwrap();
+    let m = ModelDims::from_model_dir(dir.path()).unwrap();
+    assert_eq!(text_encode(&m), 88080384.0);
+    assert_eq!(image_encode(&m), 34963712.0);
 }
 
 #[test]

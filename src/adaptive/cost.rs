@@ -10,9 +10,10 @@
 //!   counts (matmuls, convolutions, attention) for diffusers' ChronoEditTransformer3DModel (checked on
 //!   a small config in tests/adaptive.rs). Norms, modulation, RoPE and softmax are element-wise work
 //!   and not counted (neither does FlopCounterMode).
-//! * text encoder (umT5 encoder) and image encoder (CLIP vision tower, all layers run): the same
-//!   per-token linear + attention count; not checked against a counter. The prompt is encoded once,
-//!   plus once for the empty negative prompt when CFG is on.
+//! * text encoder (umT5 encoder, gated-GELU FFN) and image encoder (CLIP vision tower, all layers run):
+//!   the same per-token linear + attention count, equal to FlopCounterMode's count for transformers'
+//!   UMT5EncoderModel and CLIPVisionModel (small configs in tests/adaptive.rs). The prompt is encoded
+//!   once, plus once for the empty negative prompt when CFG is on.
 //! * VAE: 3-D convolutions (kernel volume × C_in × C_out per output voxel) with frames at each level
 //!   taken as the causal video's frame count at that temporal scale, plus the mid-block attention.
 //!   Within 0.35 % of FlopCounterMode on diffusers' AutoencoderKLWan at 64×64 (5 and 29 frames).
