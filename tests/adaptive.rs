@@ -5,8 +5,8 @@ use physedit::adaptive::card::{
     analyze, CardInput, Category, ImageCues, Predictor, RulePredictor, Tier,
 };
 use physedit::adaptive::cost::{
-    edit_cost, tokens_per_frame, transformer_forward, vae_decode, vae_encode, CostOptions,
-    ModelDims,
+    edit_cost, image_encode, text_encode, tokens_per_frame, transformer_forward, vae_decode,
+    vae_encode, CostOptions, ModelDims,
 };
 use physedit::adaptive::learned::{mean_pool, CardExample, FitOptions, LearnedPredictor};
 use physedit::adaptive::plan::{plan_for, temporal_positions, Plan, PlanTable, Recipe};
