@@ -1,1 +1,19 @@
 //! Adaptive inference: CARD (reasoning depth per edit), SRM (spatial reasoning mask), plans and the FLOP cost model.
+//!
+//! * [`card`]: category / complexity / tier prediction ([`card::RulePredictor`], the default) and
+//!   image cues;
+//! * [`lexicon`]: every word list the rules use;
+//! * [`learned`]: the learned predictor (`physedit card fit`);
+//! * [`plan`]: [`plan::Plan`], the tier → plan table, recipes, [`plan::plan_for`] and
+//!   [`plan::temporal_positions`];
+//! * [`cost`]: the FLOP model;
+//! * [`suite`]: ImgEdit suite loading and confusion matrices.
+pub mod card;
+pub mod cost;
+pub mod learned;
+pub mod lexicon;
+pub mod plan;
+pub mod suite;
+
+pub use card::{CardInput, Category, ImageCues, Prediction, Predictor, RulePredictor, Tier};
+pub use plan::{plan_for, temporal_positions, Plan, PlanTable, Recipe};

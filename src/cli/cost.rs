@@ -1,9 +1,409 @@
-//! `physedit cost`.
+//! `physedit cost`: the FLOP model of recipes and plans.
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::Args;
+use serde::Serialize;
+
+use crate::adaptive::card::{CardInput, Category, Tier};
+use crate::adaptive::cost::{
+    edit_cost, tokens_per_frame, transformer_forward, CostOptions, EditCost, ModelDims,
+};
+use crate::adaptive::plan::{plan_for, Plan, Recipe};
+use crate::adaptive::suite::load_suite;
+use crate::cli::plan::load_setup;
 
 #[derive(Args, Debug)]
-pub struct CostArgs {}
+pub struct CostArgs {
+    /// Diffusers model folder (reads transformer/config.json, and text_encoder/, image_encoder/, vae/
+    /// config.json when present); default: the built-in ChronoEdit-14B numbers.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long, default_value_t = 480)]
+    pub height: usize,
+    #[arg(long, default_value_t = 832)]
+    pub width: usize,
+    /// Recipe to cost for --prompt / --suite (default physedit).
+    #[arg(long, default_value = "physedit")]
+    pub recipe: String,
+    /// Cost the plan of one instruction.
+    #[arg(long, conflicts_with = "suite")]
+    pub prompt: Option<String>,
+    /// ImgEdit suite: predicted speedup per category against chronoedit-reasoning and chronoedit-short.
+    #[arg(long)]
+    pub suite: Option<PathBuf>,
+    #[arg(long)]
+    pub table: Option<PathBuf>,
+    #[arg(long)]
+    pub card: Option<PathBuf>,
+    /// Fraction of each reasoning frame's tokens the SRM keeps, for plans with SRM on (1 = no pruning).
+    #[arg(long, default_value_t = 1.0)]
+    pub srm_coverage: f64,
+    /// Do not count the reference's decode of the reasoning video (done when reasoning lasts to the end).
+    #[arg(long)]
+    pub no_reasoning_video_decode: bool,
+    /// Print JSON instead of text tables.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: CostArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`physedit cost` is not implemented yet")
+const P: f64 = 1e15;
+const T: f64 = 1e12;
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    steps: usize,
+    reasoning_steps: usize,
+    reasoning_frames: usize,
+    srm: bool,
+    cost: EditCost,
+}
+
+fn fixed_plan(
+    recipe: Recipe,
+    table: &crate::adaptive::plan::PlanTable,
+    tier: Option<Tier>,
+) -> anyhow::Result<Plan> {
+    // plan a neutral prompt, then override the tier for adaptive recipes
+    let mut plan = plan_for(
+        recipe,
+        &CardInput::new(""),
+        table,
+        &crate::adaptive::card::RulePredictor,
+    )?;
+    if let Some(t) = tier {
+        let tp = table.tier(t);
+        plan.tier = t;
+        plan.reasoning_steps = tp.reasoning_steps.min(plan.steps);
+        plan.reasoning_frames = if tp.reasoning_steps == 0 {
+            0
+        } else {
+            tp.reasoning_frames
+        };
+        plan.srm = recipe == Recipe::Physedit && tp.srm && plan.reasoning_steps > 0;
+    }
+    Ok(plan)
+}
+
+fn print_rows(rows: &[Row], base: f64, short: f64) -> std::io::Result<()> {
+    writeln!(
+        std::io::stdout().lock(),
+        "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9} {:>9} {:>8} {:>8}",
+        "plan",
+        "steps",
+        "N_r",
+        "r",
+        "srm",
+        "text TF",
+        "image TF",
+        "vae-e TF",
+        "reason PF",
+        "2-frame PF",
+        "decode TF",
+        "total PF",
+        "vs reas",
+        "vs short"
+    )?;
+    for r in rows {
+        let c = &r.cost;
+        writeln!(
+                std::io::stdout().lock(),
+            "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9.2} {:>9.3} {:>9.2} {:>11.3} {:>11.3} {:>9.2} {:>9.3} {:>7.2}x {:>7.2}x",
+            r.name,
+            r.steps,
+            r.reasoning_steps,
+            r.reasoning_frames,
+            if r.srm { "on" } else { "off" },
+            c.text_encode / T,
+            c.image_encode / T,
+            c.vae_encode / T,
+            c.denoise_reasoning / P,
+            c.denoise_final / P,
+            c.decode / T,
+            c.total / P,
+            base / c.total,
+            short / c.total
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Default, Serialize, Clone)]
+struct Group {
+    n: usize,
+    flops: f64,
+    transformer: f64,
+    base: f64,
+    base_transformer: f64,
+    short: f64,
+    short_transformer: f64,
+}
+
+impl Group {
+    fn add(&mut self, c: &EditCost, b: &EditCost, s: &EditCost) {
+        self.n += 1;
+        self.flops += c.total;
+        self.transformer += c.transformer();
+        self.base += b.total;
+        self.base_transformer += b.transformer();
+        self.short += s.total;
+        self.short_transformer += s.transformer();
+    }
+}
+
+#[derive(Serialize)]
+struct GroupOut {
+    group: String,
+    n: usize,
+    mean_pflop: f64,
+    speedup_vs_reasoning: f64,
+    speedup_vs_short: f64,
+    transformer_speedup_vs_reasoning: f64,
+    transformer_speedup_vs_short: f64,
+}
+
+fn group_out(name: &str, g: &Group) -> GroupOut {
+    GroupOut {
+        group: name.to_string(),
+        n: g.n,
+        mean_pflop: g.flops / g.n.max(1) as f64 / P,
+        speedup_vs_reasoning: g.base / g.flops,
+        speedup_vs_short: g.short / g.flops,
+        transformer_speedup_vs_reasoning: g.base_transformer / g.transformer,
+        transformer_speedup_vs_short: g.short_transformer / g.transformer,
+    }
+}
+
+pub fn run(args: CostArgs) -> anyhow::Result<()> {
+    let model = match &args.model {
+        Some(d) => ModelDims::from_model_dir(d)?,
+        None => ModelDims::chronoedit_14b(),
+    };
+    if !args.height.is_multiple_of(16)
+        || !args.width.is_multiple_of(16)
+        || args.height == 0
+        || args.width == 0
+    {
+        anyhow::bail!(
+            "--height and --width must be positive multiples of 16, got {}x{}",
+            args.height,
+            args.width
+        );
+    }
+    if !(0.0..=1.0).contains(&args.srm_coverage) {
+        anyhow::bail!(
+            "--srm-coverage must be in [0, 1], got {}",
+            args.srm_coverage
+        );
+    }
+    let opts = CostOptions {
+        height: args.height,
+        width: args.width,
+        srm_coverage: args.srm_coverage,
+        decode_reasoning_video: !args.no_reasoning_video_decode,
+    };
+    let (table, recipe, predictor) = load_setup(&args.table, &args.recipe, &args.card)?;
+    let base_plan = fixed_plan(Recipe::ChronoeditReasoning, &table, None)?;
+    let short_plan = fixed_plan(Recipe::ChronoeditShort, &table, None)?;
+    let base = edit_cost(&model, &base_plan, &opts);
+    let short = edit_cost(&model, &short_plan, &opts);
+
+    if let Some(prompt) = &args.prompt {
+        let plan = plan_for(recipe, &CardInput::new(prompt), &table, predictor.as_ref())?;
+        let c = edit_cost(&model, &plan, &opts);
+        #[derive(Serialize)]
+        struct Out<'a> {
+            plan: &'a Plan,
+            cost: &'a EditCost,
+            speedup_vs_reasoning: f64,
+            speedup_vs_short: f64,
+        }
+        let out = Out {
+            plan: &plan,
+            cost: &c,
+            speedup_vs_reasoning: base.total / c.total,
+            speedup_vs_short: short.total / c.total,
+        };
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&out)?)?;
+        return Ok(());
+    }
+
+    if let Some(path) = &args.suite {
+        let cases = load_suite(path)?;
+        let mut by_cat: Vec<Group> = vec![Group::default(); 9];
+        let mut by_tier: Vec<Group> = vec![Group::default(); 3];
+        let (mut appearance, mut object, mut structural, mut all) = (
+            Group::default(),
+            Group::default(),
+            Group::default(),
+            Group::default(),
+        );
+        for c in &cases {
+            let plan = plan_for(
+                recipe,
+                &CardInput::new(&c.prompt),
+                &table,
+                predictor.as_ref(),
+            )
+            .with_context(|| format!("suite case {}", c.key))?;
+            let cost = edit_cost(&model, &plan, &opts);
+            by_cat[c.edit_type.index()].add(&cost, &base, &short);
+            let ti = Tier::ALL.iter().position(|t| *t == plan.tier).unwrap_or(0);
+            by_tier[ti].add(&cost, &base, &short);
+            match c.edit_type.base_tier() {
+                Tier::Low => appearance.add(&cost, &base, &short),
+                Tier::Mid => object.add(&cost, &base, &short),
+                Tier::High => structural.add(&cost, &base, &short),
+            }
+            all.add(&cost, &base, &short);
+        }
+        let mut rows: Vec<GroupOut> = Vec::new();
+        for cat in Category::ALL {
+            if by_cat[cat.index()].n > 0 {
+                rows.push(group_out(cat.name(), &by_cat[cat.index()]));
+            }
+        }
+        rows.push(group_out(
+            "appearance (adjust/style/background)",
+            &appearance,
+        ));
+        rows.push(group_out("object (add/remove/replace/extract)", &object));
+        rows.push(group_out("structural (action/compose)", &structural));
+        for (i, t) in Tier::ALL.iter().enumerate() {
+            if by_tier[i].n > 0 {
+                rows.push(group_out(&format!("predicted tier {t}"), &by_tier[i]));
+            }
+        }
+        rows.push(group_out("overall", &all));
+        if args.json {
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string(&rows)?
+            )?;
+        } else {
+            writeln!(
+                std::io::stdout().lock(),
+                "recipe {} on {} ({} cases), {}x{}, model {}, srm coverage {}; FLOPs with all phases (transformer only in brackets)",
+                recipe,
+                path.display(),
+                cases.len(),
+                args.height,
+                args.width,
+                model.source,
+                args.srm_coverage
+            )?;
+            writeln!(
+                std::io::stdout().lock(),
+                "{:<38} {:>4} {:>9} {:>18} {:>18}",
+                "group (ground-truth edit_type)",
+                "n",
+                "mean PF",
+                "vs reasoning",
+                "vs short"
+            )?;
+            for r in &rows {
+                writeln!(
+                    std::io::stdout().lock(),
+                    "{:<38} {:>4} {:>9.3} {:>8.2}x ({:>5.2}x) {:>8.2}x ({:>5.2}x)",
+                    r.group,
+                    r.n,
+                    r.mean_pflop,
+                    r.speedup_vs_reasoning,
+                    r.transformer_speedup_vs_reasoning,
+                    r.speedup_vs_short,
+                    r.transformer_speedup_vs_short
+                )?;
+            }
+        }
+        return Ok(());
+    }
+
+    // overview: fixed recipes and the adaptive recipe per tier
+    let mut rows = Vec::new();
+    for r in [
+        Recipe::ChronoeditReasoning,
+        Recipe::ChronoeditShort,
+        Recipe::NoReasoning,
+        Recipe::SrmOnly,
+    ] {
+        let plan = fixed_plan(r, &table, None)?;
+        rows.push(Row {
+            name: r.name().to_string(),
+            steps: plan.steps,
+            reasoning_steps: plan.reasoning_steps,
+            reasoning_frames: plan.reasoning_frames,
+            srm: plan.srm,
+            cost: edit_cost(&model, &plan, &opts),
+        });
+    }
+    for r in [Recipe::Physedit, Recipe::CardOnly] {
+        for t in Tier::ALL {
+            let plan = fixed_plan(r, &table, Some(t))?;
+            rows.push(Row {
+                name: format!("{} ({} tier)", r.name(), t),
+                steps: plan.steps,
+                reasoning_steps: plan.reasoning_steps,
+                reasoning_frames: plan.reasoning_frames,
+                srm: plan.srm,
+                cost: edit_cost(&model, &plan, &opts),
+            });
+        }
+    }
+    let tpf = tokens_per_frame(&model, args.height, args.width);
+    let f8 = transformer_forward(&model, 8 * tpf);
+    let f2 = transformer_forward(&model, 2 * tpf);
+    if args.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            model: &'a ModelDims,
+            height: usize,
+            width: usize,
+            tokens_per_frame: usize,
+            forward_8_frames: crate::adaptive::cost::ForwardFlops,
+            forward_2_frames: crate::adaptive::cost::ForwardFlops,
+            recipes: &'a [Row],
+        }
+        let out = Out {
+            model: &model,
+            height: args.height,
+            width: args.width,
+            tokens_per_frame: tpf,
+            forward_8_frames: f8,
+            forward_2_frames: f2,
+            recipes: &rows,
+        };
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&out)?)?;
+    } else {
+        writeln!(
+            std::io::stdout().lock(),
+            "model {}; {}x{}: {} tokens per latent frame",
+            model.source,
+            args.height,
+            args.width,
+            tpf
+        )?;
+        for (name, f) in [("8 latent frames", f8), ("2 latent frames", f2)] {
+            writeln!(
+                std::io::stdout().lock(),
+                "forward, {name} ({} tokens): {:.1} TFLOP (linear {:.1}, self-attn {:.1}, cross-attn {:.1}, context K/V {:.2}, embeddings {:.3})",
+                f.tokens,
+                f.total / T,
+                f.linear / T,
+                f.self_attention / T,
+                f.cross_attention / T,
+                f.context_kv / T,
+                f.embeddings / T
+            )?;
+        }
+        writeln!(
+            std::io::stdout().lock(),
+            "SRM coverage for plans with SRM: {}",
+            args.srm_coverage
+        )?;
+        print_rows(&rows, base.total, short.total)?;
+    }
+    Ok(())
 }

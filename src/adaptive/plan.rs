@@ -1,0 +1,376 @@
+//! Plans: what the pipeline runs for one edit, the tier → plan table, and the built-in recipes.
+//!
+//! A [`Plan`] says how many denoising steps to run (`steps`), for how many of the first steps the
+//! latent video carries reasoning frames (`reasoning_steps`, N_r), how many intermediate latent
+//! frames it carries then (`reasoning_frames`, r, between the input and the output frame), whether the
+//! spatial reasoning mask prunes the reasoning frames' tokens (`srm`) and the CFG scale (`guidance`).
+//!
+//! How the pipeline executes a plan:
+//! * `num_frames = plan.num_frames()` video frames (4·(r + 1) + 1: 29 for r = 6, 5 for r = 0), i.e.
+//!   `plan.latent_frames()` = r + 2 latent frames;
+//! * the latent frames take temporal RoPE positions `plan.temporal_positions(rope_temporal_skip_len)`
+//!   (see [`temporal_positions`]); the output frame always keeps position skip_len − 1;
+//! * for steps `i < reasoning_steps` all r + 2 frames are denoised; at step `i == reasoning_steps` the
+//!   latents, the condition and the scheduler state keep only the first and last latent frame, as the
+//!   reference does at `num_temporal_reasoning_steps`;
+//! * `r == 0` ⇔ `reasoning_steps == 0` (a plan never has one without the other), and `srm` is false
+//!   whenever there is no reasoning phase.
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::card::{CardInput, Category, Predictor, Tier};
+
+/// The reference recipe's step count and CFG scale.
+pub const REFERENCE_STEPS: usize = 50;
+pub const REFERENCE_GUIDANCE: f32 = 5.0;
+/// Reasoning frames the 14B model was trained with (rope_temporal_skip_len 8 minus input and output).
+pub const TRAINED_REASONING_FRAMES: usize = 6;
+/// N_r of the `chronoedit-short` recipe.
+pub const SHORT_REASONING_STEPS: usize = 10;
+
+/// What the pipeline runs for one edit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Recipe that produced the plan.
+    pub recipe: String,
+    /// Predictor that classified the instruction.
+    pub predictor: String,
+    pub category: Category,
+    pub complexity: f32,
+    pub tier: Tier,
+    pub steps: usize,
+    pub reasoning_steps: usize,
+    pub reasoning_frames: usize,
+    pub srm: bool,
+    pub guidance: f32,
+    pub reason: String,
+}
+
+impl Plan {
+    /// Latent frames during the reasoning phase (input + r + output); 2 without reasoning.
+    pub fn latent_frames(&self) -> usize {
+        if self.reasoning_steps == 0 {
+            2
+        } else {
+            self.reasoning_frames + 2
+        }
+    }
+
+    /// Video frames the pipeline asks for: 4·(latent_frames − 1) + 1.
+    pub fn num_frames(&self) -> usize {
+        4 * (self.latent_frames() - 1) + 1
+    }
+
+    /// Temporal RoPE positions of the reasoning-phase latent frames (see [`temporal_positions`]).
+    pub fn temporal_positions(&self, skip_len: usize) -> Vec<usize> {
+        temporal_positions(self.latent_frames() - 2, skip_len)
+    }
+
+    /// Whether denoising step `i` (0-based) still carries the reasoning frames.
+    pub fn reasoning_active(&self, i: usize) -> bool {
+        i < self.reasoning_steps
+    }
+}
+
+/// Temporal RoPE positions for r reasoning frames between the input and the output frame.
+///
+/// The input frame takes position 0 and the output frame `skip_len - 1`, the position it had in
+/// training (the 14B model was trained on 8-frame latent videos; the reference gives a 2-frame video
+/// positions [0, 7]). The r reasoning frames are spread evenly between them: frame i (1 ≤ i ≤ r) takes
+/// `round(i · (skip_len − 1) / (r + 1))`, rounding halves up. With r = skip_len − 2 this is 0..skip_len
+/// (the default positions); with fewer frames each keeps the spacing of a uniformly subsampled
+/// trajectory, so the remaining frames sit where frames at those times sat in training. Positions are
+/// strictly increasing when r ≤ skip_len − 2. For r > skip_len − 2 (more frames than the trained
+/// span) the positions are the contiguous 0..r+2, as the reference uses for any video that is not
+/// 2 frames long.
+pub fn temporal_positions(r: usize, skip_len: usize) -> Vec<usize> {
+    if skip_len < 2 || r + 2 > skip_len {
+        return (0..r + 2).collect();
+    }
+    let last = skip_len - 1;
+    let mut v = Vec::with_capacity(r + 2);
+    v.push(0);
+    for i in 1..=r {
+        // floor(i·last/(r+1) + 1/2) in integers
+        v.push((2 * i * last + (r + 1)) / (2 * (r + 1)));
+    }
+    v.push(last);
+    v
+}
+
+/// The plan for one tier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierPlan {
+    pub reasoning_steps: usize,
+    pub reasoning_frames: usize,
+    #[serde(default)]
+    pub srm: bool,
+}
+
+/// The tier → plan table (config/plan_table.toml documents the defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanTable {
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    #[serde(default = "default_guidance")]
+    pub guidance: f32,
+    /// Largest r the model supports (rope_temporal_skip_len − 2; 6 for ChronoEdit-14B).
+    #[serde(default = "default_max_r")]
+    pub max_reasoning_frames: usize,
+    pub low: TierPlan,
+    pub mid: TierPlan,
+    pub high: TierPlan,
+}
+
+fn default_steps() -> usize {
+    REFERENCE_STEPS
+}
+fn default_guidance() -> f32 {
+    REFERENCE_GUIDANCE
+}
+fn default_max_r() -> usize {
+    TRAINED_REASONING_FRAMES
+}
+
+impl Default for PlanTable {
+    /// Same values as config/plan_table.toml.
+    fn default() -> Self {
+        PlanTable {
+            steps: REFERENCE_STEPS,
+            guidance: REFERENCE_GUIDANCE,
+            max_reasoning_frames: TRAINED_REASONING_FRAMES,
+            low: TierPlan {
+                reasoning_steps: 0,
+                reasoning_frames: 0,
+                srm: false,
+            },
+            mid: TierPlan {
+                reasoning_steps: 10,
+                reasoning_frames: 3,
+                srm: true,
+            },
+            high: TierPlan {
+                reasoning_steps: 10,
+                reasoning_frames: 6,
+                srm: true,
+            },
+        }
+    }
+}
+
+impl PlanTable {
+    /// Parse and validate a table; errors name `origin` (a file path or "<string>").
+    pub fn from_toml_str(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let t: PlanTable =
+            toml::from_str(text).with_context(|| format!("parsing plan table {origin}"))?;
+        t.validate()
+            .with_context(|| format!("invalid plan table {origin}"))?;
+        Ok(t)
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading plan table {}", path.display()))?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn tier(&self, tier: Tier) -> &TierPlan {
+        match tier {
+            Tier::Low => &self.low,
+            Tier::Mid => &self.mid,
+            Tier::High => &self.high,
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.steps == 0 {
+            anyhow::bail!("steps must be at least 1");
+        }
+        if !(self.guidance.is_finite() && self.guidance >= 0.0) {
+            anyhow::bail!(
+                "guidance must be a finite number >= 0, got {}",
+                self.guidance
+            );
+        }
+        for tier in Tier::ALL {
+            let p = self.tier(tier);
+            let name = tier.name();
+            if p.reasoning_steps > self.steps {
+                anyhow::bail!(
+                    "[{name}] reasoning_steps = {} exceeds steps = {}",
+                    p.reasoning_steps,
+                    self.steps
+                );
+            }
+            if p.reasoning_frames > self.max_reasoning_frames {
+                anyhow::bail!(
+                    "[{name}] reasoning_frames = {} exceeds max_reasoning_frames = {} (the model's trained span)",
+                    p.reasoning_frames,
+                    self.max_reasoning_frames
+                );
+            }
+            if (p.reasoning_steps == 0) != (p.reasoning_frames == 0) {
+                anyhow::bail!(
+                    "[{name}] reasoning_steps = {} but reasoning_frames = {}: both must be 0 (no reasoning) or both positive",
+                    p.reasoning_steps,
+                    p.reasoning_frames
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Built-in recipes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recipe {
+    /// The reference: 29 frames (r = 6), reasoning through all 50 steps, CFG 5.
+    ChronoeditReasoning,
+    /// Reference frames, reasoning for the first 10 steps only.
+    ChronoeditShort,
+    /// 5 frames (r = 0), no reasoning.
+    NoReasoning,
+    /// CARD plan per tier from the table, SRM as the table says.
+    Physedit,
+    /// CARD plan per tier, SRM off.
+    CardOnly,
+    /// Reference reasoning depth (r = 6, N_r = 50) with SRM.
+    SrmOnly,
+}
+
+impl Recipe {
+    pub const ALL: [Recipe; 6] = [
+        Recipe::ChronoeditReasoning,
+        Recipe::ChronoeditShort,
+        Recipe::NoReasoning,
+        Recipe::Physedit,
+        Recipe::CardOnly,
+        Recipe::SrmOnly,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Recipe::ChronoeditReasoning => "chronoedit-reasoning",
+            Recipe::ChronoeditShort => "chronoedit-short",
+            Recipe::NoReasoning => "no-reasoning",
+            Recipe::Physedit => "physedit",
+            Recipe::CardOnly => "card-only",
+            Recipe::SrmOnly => "srm-only",
+        }
+    }
+
+    /// Whether the plan depends on the predicted tier.
+    pub fn is_adaptive(self) -> bool {
+        matches!(self, Recipe::Physedit | Recipe::CardOnly)
+    }
+}
+
+impl fmt::Display for Recipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Recipe {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let t = s.trim().to_ascii_lowercase().replace('_', "-");
+        Recipe::ALL
+            .iter()
+            .copied()
+            .find(|r| r.name() == t)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown recipe {s:?}; expected one of {}",
+                    Recipe::ALL
+                        .iter()
+                        .map(|r| r.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+}
+
+/// Plan one edit.
+///
+/// The predictor always runs (fixed recipes report the predicted category and tier too, so that
+/// reports can group them). Adaptive recipes take N_r, r and SRM from `table` for the predicted tier;
+/// fixed recipes use the reference's 50 steps and CFG 5 whatever the table says.
+pub fn plan_for(
+    recipe: Recipe,
+    input: &CardInput,
+    table: &PlanTable,
+    predictor: &dyn Predictor,
+) -> anyhow::Result<Plan> {
+    let p = predictor.predict(input)?;
+    let (steps, guidance) = if recipe.is_adaptive() {
+        (table.steps, table.guidance)
+    } else {
+        (REFERENCE_STEPS, REFERENCE_GUIDANCE)
+    };
+    let (reasoning_steps, reasoning_frames, srm, why) = match recipe {
+        Recipe::ChronoeditReasoning => (
+            REFERENCE_STEPS,
+            TRAINED_REASONING_FRAMES,
+            false,
+            "fixed reference recipe".to_string(),
+        ),
+        Recipe::ChronoeditShort => (
+            SHORT_REASONING_STEPS,
+            TRAINED_REASONING_FRAMES,
+            false,
+            "fixed recipe".to_string(),
+        ),
+        Recipe::NoReasoning => (0, 0, false, "fixed recipe".to_string()),
+        Recipe::SrmOnly => (
+            REFERENCE_STEPS,
+            TRAINED_REASONING_FRAMES,
+            true,
+            "fixed recipe".to_string(),
+        ),
+        Recipe::Physedit | Recipe::CardOnly => {
+            let t = table.tier(p.tier);
+            let srm = recipe == Recipe::Physedit && t.srm;
+            (
+                t.reasoning_steps,
+                t.reasoning_frames,
+                srm,
+                format!("{} tier", p.tier),
+            )
+        }
+    };
+    let (reasoning_steps, reasoning_frames) = if reasoning_steps == 0 || reasoning_frames == 0 {
+        (0, 0)
+    } else {
+        (reasoning_steps.min(steps), reasoning_frames)
+    };
+    let srm = srm && reasoning_steps > 0;
+    let depth = if reasoning_steps == 0 {
+        "no reasoning".to_string()
+    } else {
+        format!(
+            "reason {reasoning_steps}/{steps} steps with {reasoning_frames} frames{}",
+            if srm { " + SRM" } else { "" }
+        )
+    };
+    Ok(Plan {
+        recipe: recipe.name().to_string(),
+        predictor: predictor.name().to_string(),
+        category: p.category,
+        complexity: p.complexity,
+        tier: p.tier,
+        steps,
+        reasoning_steps,
+        reasoning_frames,
+        srm,
+        guidance,
+        reason: format!("{}: {depth} ({}; {})", recipe.name(), why, p.reason),
+    })
+}
