@@ -561,6 +561,9 @@ def record_components(pipe, pipe_dir, case, rec, meta, image):
     rec["clip.penultimate"] = o.hidden_states[-2]
     rec["clip.last_hidden_state"] = o.last_hidden_state
 
+    # The pipeline's own preprocessing of input.png for the VAE condition: (1,3,H,W) in [-1,1].
+    rec["image.preprocessed"] = pipe.video_processor.preprocess(image, height=case["height"], width=case["width"])
+
 
 def record_run(pipe, case, name, run, rec, image):
     z = pipe.vae.config.z_dim
