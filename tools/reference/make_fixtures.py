@@ -175,6 +175,28 @@ CASES = {
                 num_temporal_reasoning_steps=4,
                 seed=13,
             ),
+            # reasoning switched off before the first step: the 3-frame noise is cut to frames [0, -1]
+            "reason_zero": dict(
+                prompt="Rotate the bottle upside down.",
+                negative_prompt=None,
+                steps=3,
+                guidance=1.0,
+                num_frames=9,
+                enable_temporal_reasoning=True,
+                num_temporal_reasoning_steps=0,
+                seed=14,
+            ),
+            # more steps, so the UniPC history (order 2, corrector) is cut mid-run
+            "reason_long": dict(
+                prompt="Stack three blocks on top of each other.",
+                negative_prompt="",
+                steps=12,
+                guidance=5.0,
+                num_frames=13,
+                enable_temporal_reasoning=True,
+                num_temporal_reasoning_steps=5,
+                seed=15,
+            ),
         },
     ),
     "tiny_b": dict(
@@ -561,6 +583,9 @@ def record_components(pipe, pipe_dir, case, rec, meta, image):
     rec["clip.penultimate"] = o.hidden_states[-2]
     rec["clip.last_hidden_state"] = o.last_hidden_state
 
+    # The pipeline's own preprocessing of input.png for the VAE condition: (1,3,H,W) in [-1,1].
+    rec["image.preprocessed"] = pipe.video_processor.preprocess(image, height=case["height"], width=case["width"])
+
 
 def record_run(pipe, case, name, run, rec, image):
     z = pipe.vae.config.z_dim
@@ -589,6 +614,14 @@ def record_run(pipe, case, name, run, rec, image):
         decodes.append(zs.clone())
         return orig_decode(zs, *a, **kw)
 
+    prepared = []
+    orig_prepare = pipe.prepare_latents
+
+    def prep(*a, **kw):
+        out = orig_prepare(*a, **kw)
+        prepared.append((out[0].clone(), out[1].clone()))
+        return out
+
     step_latents = []
 
     def cb(p, i, t, kwargs):
@@ -606,6 +639,7 @@ def record_run(pipe, case, name, run, rec, image):
         shim = True
     tr.forward = fwd
     vae.decode = dec
+    pipe.prepare_latents = prep
     try:
         out = pipe(
             image=image,
@@ -627,6 +661,7 @@ def record_run(pipe, case, name, run, rec, image):
     finally:
         del tr.forward
         del vae.decode
+        del pipe.prepare_latents
         if shim:
             del pipe.scheduler.model_outputs
             del pipe.scheduler.last_sample
@@ -641,8 +676,17 @@ def record_run(pipe, case, name, run, rec, image):
     if cfg_on:
         rec[f"{p}.negative_prompt_embeds"] = calls[1]["ehs"]
     rec[f"{p}.image_embeds"] = first["ehi"]
-    rec[f"{p}.condition"] = first["hidden_states"][:, z:]
-    assert torch.equal(first["hidden_states"][:, :z], latents)
+    assert len(prepared) == 1
+    prep_latents, condition = prepared[0]
+    assert torch.equal(prep_latents, latents)
+    rec[f"{p}.condition"] = condition
+    if run["enable_temporal_reasoning"] and run["num_temporal_reasoning_steps"] == 0:
+        # cut to frames [0, -1] before the first transformer call
+        latents_used, condition_used = latents[:, :, [0, -1]], condition[:, :, [0, -1]]
+    else:
+        latents_used, condition_used = latents, condition
+    assert torch.equal(first["hidden_states"][:, :z], latents_used)
+    assert torch.equal(first["hidden_states"][:, z:], condition_used)
     ts = []
     for i in range(run["steps"]):
         c = calls[per_step * i]
