@@ -1,1 +1,361 @@
-//! clip_vision
+//! CLIP vision tower (transformers' `CLIPVisionModel`), the image encoder of the ChronoEdit pipeline,
+//! which conditions on the penultimate hidden state (`hidden_states[-2]`).
+//!
+//! Weight names: `embeddings.{class_embedding, patch_embedding.weight, position_embedding.weight}`,
+//! `pre_layrnorm.*`, `encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1,
+//! mlp.fc2}.*`, `post_layernorm.*`, all under `vision_model.` in checkpoints written by transformers 4.x
+//! and in full `CLIPModel` checkpoints, and without that prefix in `CLIPVisionModel` checkpoints written
+//! by transformers 5. [`ClipVisionModel::new`] accepts both; [`ClipVisionTransformer`] is the tower
+//! itself, built at whatever prefix the caller chooses (for a full CLIP model with projections).
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder};
+use serde::Deserialize;
+
+fn d_hidden() -> usize {
+    768
+}
+fn d_inter() -> usize {
+    3072
+}
+fn d_proj() -> usize {
+    512
+}
+fn d_layers() -> usize {
+    12
+}
+fn d_heads() -> usize {
+    12
+}
+fn d_channels() -> usize {
+    3
+}
+fn d_image() -> usize {
+    224
+}
+fn d_patch() -> usize {
+    32
+}
+fn d_act() -> String {
+    "quick_gelu".to_string()
+}
+fn d_eps() -> f64 {
+    1e-5
+}
+
+/// `image_encoder/config.json` (transformers' `CLIPVisionConfig`; defaults as in its definition).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    #[serde(default = "d_hidden")]
+    pub hidden_size: usize,
+    #[serde(default = "d_inter")]
+    pub intermediate_size: usize,
+    #[serde(default = "d_proj")]
+    pub projection_dim: usize,
+    #[serde(default = "d_layers")]
+    pub num_hidden_layers: usize,
+    #[serde(default = "d_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default = "d_channels")]
+    pub num_channels: usize,
+    #[serde(default = "d_image")]
+    pub image_size: usize,
+    #[serde(default = "d_patch")]
+    pub patch_size: usize,
+    #[serde(default = "d_act")]
+    pub hidden_act: String,
+    #[serde(default = "d_eps")]
+    pub layer_norm_eps: f64,
+}
+
+/// nn.LayerNorm evaluated in f32 whatever the input dtype, result cast back.
+#[derive(Debug, Clone)]
+struct LayerNorm32(LayerNorm);
+
+impl LayerNorm32 {
+    fn new(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        let w = vb.get(size, "weight")?.to_dtype(DType::F32)?;
+        let b = vb.get(size, "bias")?.to_dtype(DType::F32)?;
+        Ok(Self(LayerNorm::new(w, b, eps)))
+    }
+}
+
+impl Module for LayerNorm32 {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let dt = xs.dtype();
+        self.0.forward(&xs.to_dtype(DType::F32)?)?.to_dtype(dt)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    heads: usize,
+    head_dim: usize,
+    scale: f64,
+}
+
+impl Attention {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.hidden_size;
+        if cfg.num_attention_heads == 0 || d % cfg.num_attention_heads != 0 {
+            candle_core::bail!(
+                "clip vision config: hidden_size {d} not divisible by num_attention_heads {}",
+                cfg.num_attention_heads
+            );
+        }
+        let head_dim = d / cfg.num_attention_heads;
+        Ok(Self {
+            q_proj: candle_nn::linear(d, d, vb.pp("q_proj"))?,
+            k_proj: candle_nn::linear(d, d, vb.pp("k_proj"))?,
+            v_proj: candle_nn::linear(d, d, vb.pp("v_proj"))?,
+            out_proj: candle_nn::linear(d, d, vb.pp("out_proj"))?,
+            heads: cfg.num_attention_heads,
+            head_dim,
+            scale: (head_dim as f64).powf(-0.5),
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, n, d) = xs.dims3()?;
+        let split = |t: Tensor| -> Result<Tensor> {
+            t.reshape((b, n, self.heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.q_proj.forward(xs)?)?;
+        let k = split(self.k_proj.forward(xs)?)?;
+        let v = split(self.v_proj.forward(xs)?)?;
+        let scores = (q.matmul(&k.t()?)? * self.scale)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
+        self.out_proj.forward(&out)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct EncoderLayer {
+    layer_norm1: LayerNorm32,
+    self_attn: Attention,
+    layer_norm2: LayerNorm32,
+    fc1: Linear,
+    fc2: Linear,
+    act: String,
+}
+
+impl EncoderLayer {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            layer_norm1: LayerNorm32::new(
+                cfg.hidden_size,
+                cfg.layer_norm_eps,
+                vb.pp("layer_norm1"),
+            )?,
+            self_attn: Attention::new(cfg, vb.pp("self_attn"))?,
+            layer_norm2: LayerNorm32::new(
+                cfg.hidden_size,
+                cfg.layer_norm_eps,
+                vb.pp("layer_norm2"),
+            )?,
+            fc1: candle_nn::linear(
+                cfg.hidden_size,
+                cfg.intermediate_size,
+                vb.pp("mlp").pp("fc1"),
+            )?,
+            fc2: candle_nn::linear(
+                cfg.intermediate_size,
+                cfg.hidden_size,
+                vb.pp("mlp").pp("fc2"),
+            )?,
+            act: cfg.hidden_act.clone(),
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let h = (xs + self.self_attn.forward(&self.layer_norm1.forward(xs)?)?)?;
+        let m = self.fc1.forward(&self.layer_norm2.forward(&h)?)?;
+        let m = crate::models::umt5::activation(&self.act, &m)?;
+        &h + self.fc2.forward(&m)?
+    }
+}
+
+/// The vision tower: patch + class + position embeddings, `pre_layrnorm`, encoder layers,
+/// `post_layernorm` (applied to the class token only, as in transformers).
+#[derive(Debug, Clone)]
+pub struct ClipVisionTransformer {
+    class_embedding: Tensor,
+    patch_embedding: Conv2d,
+    position_embedding: Tensor,
+    pre_layrnorm: LayerNorm32,
+    layers: Vec<EncoderLayer>,
+    post_layernorm: LayerNorm32,
+    cfg: Config,
+}
+
+impl ClipVisionTransformer {
+    /// `vb` points at the tower's root (where `embeddings.class_embedding` lives).
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        if cfg.patch_size == 0 || cfg.image_size % cfg.patch_size != 0 {
+            candle_core::bail!(
+                "clip vision config: image_size {} is not a multiple of patch_size {}",
+                cfg.image_size,
+                cfg.patch_size
+            );
+        }
+        // the activation name is checked here, not at the first forward
+        crate::models::umt5::activation(
+            &cfg.hidden_act,
+            &Tensor::zeros(1, DType::F32, vb.device())?,
+        )
+        .map_err(|e| candle_core::Error::Msg(format!("clip vision config: hidden_act: {e}")))?;
+        let emb = vb.pp("embeddings");
+        let num_positions = (cfg.image_size / cfg.patch_size).pow(2) + 1;
+        let conv_cfg = Conv2dConfig {
+            stride: cfg.patch_size,
+            ..Default::default()
+        };
+        let patch_embedding = candle_nn::conv2d_no_bias(
+            cfg.num_channels,
+            cfg.hidden_size,
+            cfg.patch_size,
+            conv_cfg,
+            emb.pp("patch_embedding"),
+        )?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| EncoderLayer::new(cfg, vb.pp("encoder").pp("layers").pp(i)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            class_embedding: emb.get(cfg.hidden_size, "class_embedding")?,
+            patch_embedding,
+            position_embedding: emb
+                .pp("position_embedding")
+                .get((num_positions, cfg.hidden_size), "weight")?,
+            pre_layrnorm: LayerNorm32::new(
+                cfg.hidden_size,
+                cfg.layer_norm_eps,
+                vb.pp("pre_layrnorm"),
+            )?,
+            layers,
+            post_layernorm: LayerNorm32::new(
+                cfg.hidden_size,
+                cfg.layer_norm_eps,
+                vb.pp("post_layernorm"),
+            )?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Embeddings after `pre_layrnorm`: `(B, 1 + patches, hidden)`.
+    fn embed(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = pixel_values.dims4()?;
+        let s = self.cfg.image_size;
+        if c != self.cfg.num_channels || h != s || w != s {
+            candle_core::bail!(
+                "clip vision: pixel_values shape ({b}, {c}, {h}, {w}) does not match the model's ({b}, {}, {s}, {s})",
+                self.cfg.num_channels
+            );
+        }
+        let dtype = self.class_embedding.dtype();
+        let patches = self
+            .patch_embedding
+            .forward(&pixel_values.to_dtype(dtype)?)?; // (B, D, g, g)
+        let patches = patches.flatten_from(2)?.transpose(1, 2)?; // (B, g*g, D)
+        let d = self.cfg.hidden_size;
+        let cls = self
+            .class_embedding
+            .reshape((1, 1, d))?
+            .broadcast_as((b, 1, d))?;
+        let emb = Tensor::cat(&[&cls, &patches], 1)?;
+        let emb = emb.broadcast_add(&self.position_embedding.unsqueeze(0)?)?;
+        self.pre_layrnorm.forward(&emb)
+    }
+
+    /// All hidden states, indexed as transformers' `output_hidden_states=True`: element 0 is the
+    /// embedding output (after `pre_layrnorm`), element `i` the output of encoder layer `i - 1`;
+    /// `num_hidden_layers + 1` tensors of shape `(B, 1 + patches, hidden)`.
+    pub fn hidden_states(&self, pixel_values: &Tensor) -> Result<Vec<Tensor>> {
+        self.hidden_states_upto(pixel_values, self.layers.len())
+    }
+
+    /// Hidden states 0..=`n_layers` (runs only the first `n_layers` encoder layers).
+    fn hidden_states_upto(&self, pixel_values: &Tensor, n_layers: usize) -> Result<Vec<Tensor>> {
+        let mut xs = self.embed(pixel_values)?;
+        let mut out = Vec::with_capacity(n_layers + 1);
+        out.push(xs.clone());
+        for layer in self.layers.iter().take(n_layers) {
+            xs = layer.forward(&xs)?;
+            out.push(xs.clone());
+        }
+        Ok(out)
+    }
+
+    /// `hidden_states[-2]`: the output of the second-to-last encoder layer (the last layer is not run).
+    pub fn penultimate_hidden_state(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let n = self.layers.len();
+        if n == 0 {
+            candle_core::bail!("clip vision: no encoder layers, hidden_states[-2] does not exist");
+        }
+        let mut hs = self.hidden_states_upto(pixel_values, n - 1)?;
+        hs.pop()
+            .ok_or_else(|| candle_core::Error::Msg("clip vision: empty hidden states".into()))
+    }
+
+    /// `(last_hidden_state, pooler_output)`: the last layer's output (no final norm) and
+    /// `post_layernorm` of its class token.
+    pub fn forward(&self, pixel_values: &Tensor) -> Result<(Tensor, Tensor)> {
+        let last = self
+            .hidden_states(pixel_values)?
+            .pop()
+            .ok_or_else(|| candle_core::Error::Msg("clip vision: empty hidden states".into()))?;
+        let pooled = self
+            .post_layernorm
+            .forward(&last.narrow(1, 0, 1)?.squeeze(1)?)?;
+        Ok((last, pooled))
+    }
+}
+
+/// transformers' `CLIPVisionModel` as loaded from `image_encoder/`.
+#[derive(Debug, Clone)]
+pub struct ClipVisionModel {
+    vision_model: ClipVisionTransformer,
+}
+
+impl ClipVisionModel {
+    /// Accepts weights with or without the `vision_model.` prefix.
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let vb = if vb.contains_tensor("vision_model.embeddings.class_embedding") {
+            vb.pp("vision_model")
+        } else {
+            vb
+        };
+        Ok(Self {
+            vision_model: ClipVisionTransformer::new(cfg, vb)?,
+        })
+    }
+
+    pub fn vision_model(&self) -> &ClipVisionTransformer {
+        &self.vision_model
+    }
+
+    /// See [`ClipVisionTransformer::hidden_states`].
+    pub fn hidden_states(&self, pixel_values: &Tensor) -> Result<Vec<Tensor>> {
+        self.vision_model.hidden_states(pixel_values)
+    }
+
+    /// `hidden_states[-2]` `(B, 1 + patches, hidden)`, what ChronoEdit's `encode_image` returns.
+    pub fn penultimate_hidden_state(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        self.vision_model.penultimate_hidden_state(pixel_values)
+    }
+
+    /// `(last_hidden_state, pooler_output)`.
+    pub fn forward(&self, pixel_values: &Tensor) -> Result<(Tensor, Tensor)> {
+        self.vision_model.forward(pixel_values)
+    }
+}
