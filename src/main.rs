@@ -3,7 +3,11 @@ use clap::{Parser, Subcommand};
 use physedit::cli;
 
 #[derive(Parser, Debug)]
-#[command(name = "physedit", version, about = "Complexity-adaptive instruction-based image editing (ChronoEdit backbone)")]
+#[command(
+    name = "physedit",
+    version,
+    about = "Complexity-adaptive instruction-based image editing (ChronoEdit backbone)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,6 +25,8 @@ enum Command {
     Cost(cli::cost::CostArgs),
     /// Fit or inspect the learned CARD predictor.
     Card(cli::card::CardArgs),
+    /// CLIP-T / CLIP-I scores of edited images over an ImgEdit-format suite.
+    Score(cli::score::ScoreArgs),
 }
 
 fn main() {
@@ -31,6 +37,7 @@ fn main() {
         Command::Plan(a) => cli::plan::run(a),
         Command::Cost(a) => cli::cost::run(a),
         Command::Card(a) => cli::card::run(a),
+        Command::Score(a) => cli::score::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

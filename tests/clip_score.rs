@@ -231,3 +231,184 @@ fn load_errors_name_the_file() {
     let err = format!("{:#}", ClipModel::load(tmp.path()).unwrap_err());
     assert!(err.contains("config.json"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// `physedit score` end to end
+
+fn write_png(path: &Path, w: u32, h: u32, seed: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let v = x.wrapping_mul(31) ^ y.wrapping_mul(17) ^ seed.wrapping_mul(97);
+        image::Rgb([
+            (v % 251) as u8,
+            (v / 3 % 253) as u8,
+            ((x + y + seed) * 5 % 256) as u8,
+        ])
+    });
+    img.save(path).unwrap();
+}
+
+struct ScoreSetup {
+    _tmp: tempfile::TempDir,
+    suite: PathBuf,
+    images: PathBuf,
+    edited: PathBuf,
+    out: PathBuf,
+}
+
+fn score_setup() -> ScoreSetup {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("root");
+    let edited = tmp.path().join("edited");
+    std::fs::create_dir_all(images.join("src")).unwrap();
+    std::fs::create_dir_all(&edited).unwrap();
+    // sources: crop-sized, larger non-square (resized), shared by two cases
+    write_png(&images.join("src/a.png"), 32, 32, 1);
+    write_png(&images.join("src/b.png"), 70, 45, 2);
+    write_png(&images.join("src/c.png"), 40, 40, 3);
+    for (k, seed) in [
+        ("ok1", 11),
+        ("ok2", 12),
+        ("ok3", 13),
+        ("ok4", 14),
+        ("badtype", 15),
+        ("nofield", 16),
+        ("nosource", 17),
+    ] {
+        write_png(&edited.join(format!("{k}.png")), 32 + seed % 3 * 10, 32, seed);
+    }
+    std::fs::write(edited.join("corrupt.png"), b"this is not a png").unwrap();
+    let suite = tmp.path().join("suite.json");
+    std::fs::write(
+        &suite,
+        r#"{
+  "ok1": {"id": "src/a.png", "prompt": "make the red ball roll off the table", "edit_type": "action"},
+  "ok2": {"id": "src/b.png", "prompt": "A photo of a cat", "edit_type": "add"},
+  "ok3": {"id": "src/c.png", "prompt": "remove the lamp", "edit_type": "remove"},
+  "ok4": {"id": "src/a.png", "prompt": "make the red ball roll off the table", "edit_type": "action"},
+  "noedit": {"id": "src/a.png", "prompt": "no edited image for this one", "edit_type": "style"},
+  "badtype": {"id": "src/a.png", "prompt": "teleport it", "edit_type": "teleport"},
+  "nofield": {"id": "src/a.png", "edit_type": "add"},
+  "nosource": {"id": "src/missing.png", "prompt": "push the block", "edit_type": "action"},
+  "corrupt": {"id": "src/b.png", "prompt": "push the block", "edit_type": "replace"}
+}"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("scores.jsonl");
+    ScoreSetup {
+        _tmp: tmp,
+        suite,
+        images,
+        edited,
+        out,
+    }
+}
+
+fn run_score(s: &ScoreSetup, suite: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .arg("score")
+        .arg("--suite")
+        .arg(suite)
+        .arg("--images")
+        .arg(&s.images)
+        .arg("--edited")
+        .arg(&s.edited)
+        .arg("--clip")
+        .arg(fixture().join("model"))
+        .arg("-o")
+        .arg(&s.out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn score_cli_end_to_end_matches_library() {
+    use physedit::eval::clip_score::read_jsonl;
+    let s = score_setup();
+    let o = run_score(&s, &s.suite);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let recs = read_jsonl(&s.out).unwrap();
+    let by_key: HashMap<_, _> = recs.iter().map(|r| (r.key.as_str(), r)).collect();
+    // every key with an edited image, and every malformed entry; "noedit" has no line
+    let mut keys: Vec<_> = by_key.keys().copied().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["badtype", "corrupt", "nofield", "nosource", "ok1", "ok2", "ok3", "ok4"]
+    );
+    let err = |k: &str| by_key[k].error.clone().unwrap_or_else(|| panic!("{k}: no error"));
+    assert!(err("badtype").contains("unknown edit_type"), "{}", err("badtype"));
+    assert!(err("nofield").contains("prompt"), "{}", err("nofield"));
+    assert!(err("nosource").contains("missing.png"), "{}", err("nosource"));
+    assert!(err("corrupt").contains("corrupt.png"), "{}", err("corrupt"));
+
+    // the same numbers as the library called directly
+    let model = ClipModel::load(&fixture().join("model")).unwrap();
+    for (k, src, prompt) in [
+        ("ok1", "src/a.png", "make the red ball roll off the table"),
+        ("ok2", "src/b.png", "A photo of a cat"),
+        ("ok3", "src/c.png", "remove the lamp"),
+        ("ok4", "src/a.png", "make the red ball roll off the table"),
+    ] {
+        let r = by_key[k];
+        assert!(r.error.is_none(), "{k}: {:?}", r.error);
+        let edited = image::open(s.edited.join(format!("{k}.png"))).unwrap();
+        let source = image::open(s.images.join(src)).unwrap();
+        let t = model.clip_t(&edited, prompt).unwrap();
+        let i = model.clip_i(&edited, &source).unwrap();
+        // the same computation; serde_json's default float parser may be 1 ulp off when reading the
+        // printed f64 back (exact round trip needs its float_roundtrip feature), hence 1e-12
+        let (rt, ri) = (r.clip_t.unwrap(), r.clip_i.unwrap());
+        assert!((rt - t).abs() < 1e-12, "{k} clip_t {rt} vs {t}");
+        assert!((ri - i).abs() < 1e-12, "{k} clip_i {ri} vs {i}");
+        assert!(t.abs() <= 1.0 && i.abs() <= 1.0);
+    }
+    assert_eq!(by_key["ok1"].edit_type.as_deref(), Some("action"));
+
+    // table: per category and overall
+    for row in ["action", "add", "remove", "overall"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(row)),
+            "no {row} row:\n{stdout}"
+        );
+    }
+    let overall = stdout.lines().find(|l| l.starts_with("overall")).unwrap();
+    let cols: Vec<_> = overall.split_whitespace().collect();
+    assert_eq!(cols[1], "4", "{overall}");
+    let mean_t: f64 = ["ok1", "ok2", "ok3", "ok4"]
+        .iter()
+        .map(|k| by_key[k].clip_t.unwrap())
+        .sum::<f64>()
+        / 4.0;
+    assert_eq!(cols[2], format!("{mean_t:.4}"));
+    assert_eq!(cols[4], "4", "errors column: {overall}");
+    // atomic write: nothing but the output next to it
+    let leftovers: Vec<_> = std::fs::read_dir(s.out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn score_cli_rejects_a_bad_suite_file() {
+    let s = score_setup();
+    for (name, text) in [
+        ("broken.json", "{\"ok1\": {\"id\": "),
+        ("list.json", "[1, 2, 3]"),
+        ("empty.json", "{}"),
+    ] {
+        let p = s.suite.with_file_name(name);
+        std::fs::write(&p, text).unwrap();
+        let o = run_score(&s, &p);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{name} accepted");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(!s.out.exists(), "{name}: output written");
+    }
+    let o = run_score(&s, &s.suite.with_file_name("absent.json"));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("absent.json"));
+}

@@ -245,7 +245,7 @@ pub struct ClipTextTransformer {
 impl ClipTextTransformer {
     /// `vb` points at the tower's root (where `embeddings.token_embedding.weight` lives).
     pub fn new(cfg: &ClipTextConfig, vb: VarBuilder) -> Result<Self> {
-        if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
             candle_core::bail!(
                 "clip text config: hidden_size {} not divisible by num_attention_heads {}",
                 cfg.hidden_size,
