@@ -18,6 +18,8 @@ Output folder:
     text_legacy.<i>.embeds (1,P)  the same with the legacy argmax pooling (model_legacy/)
     image.<j>.pixel_values        CLIPImageProcessorPil output for images[j]
     image.<j>.embeds (1,P)        CLIPModel.get_image_features
+    image.<j>.{pixel_values,embeds}_torch_resize  for images needing a resize: the same through a torch
+                                  bicubic antialiased resize instead of Pillow's (resampler sensitivity)
     clip_t.<i>.<j>                cosine(image j, text i) (scalar, f64 computed in torch f32)
     clip_i.<j>.<k>                cosine(image j, image k)
 """
@@ -30,9 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import save_file
-from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
-from tokenizers.models import BPE
-from tokenizers.trainers import BpeTrainer
+from tokenizers import Regex, normalizers, pre_tokenizers
 from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
@@ -61,12 +61,43 @@ PROMPTS = [
 ]
 
 
-def build_tokenizer(out_dir):
-    tok = Tokenizer(BPE(unk_token="<|endoftext|>", end_of_word_suffix="</w>", continuing_subword_prefix=""))
-    tok.normalizer = normalizers.Sequence(
+def learn_merges(words, n_merges):
+    """Plain BPE learning with deterministic tie-breaking (count, then the pair itself), so that the
+    fixture is reproducible (the `tokenizers` trainer breaks ties in hash order)."""
+    from collections import Counter
+
+    counts = Counter(words)
+    seqs = {w: list(w[:-1]) + [w[-1] + "</w>"] for w in counts}
+    merges = []
+    for _ in range(n_merges):
+        pairs = Counter()
+        for w, c in counts.items():
+            sq = seqs[w]
+            for a, b in zip(sq, sq[1:]):
+                pairs[(a, b)] += c
+        if not pairs:
+            break
+        best = min(pairs, key=lambda p: (-pairs[p], p))
+        merges.append(best)
+        for w in counts:
+            sq, out, i = seqs[w], [], 0
+            while i < len(sq):
+                if i + 1 < len(sq) and (sq[i], sq[i + 1]) == best:
+                    out.append(sq[i] + sq[i + 1])
+                    i += 2
+                else:
+                    out.append(sq[i])
+                    i += 1
+            seqs[w] = out
+    return merges
+
+
+def build_tokenizer():
+    # CLIP's normalisation and pre-tokenisation (as transformers' CLIPTokenizer sets them up)
+    normalizer = normalizers.Sequence(
         [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
     )
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
+    pre = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(
                 Regex(
@@ -78,24 +109,16 @@ def build_tokenizer(out_dir):
             pre_tokenizers.ByteLevel(add_prefix_space=False),
         ]
     )
-    trainer = BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<|startoftext|>", "<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        end_of_word_suffix="</w>",
-        show_progress=False,
-    )
-    tok.train_from_iterator([TRAIN_TEXT], trainer=trainer)
-    model = json.loads(tok.to_str())["model"]
-    vocab = model["vocab"]
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    # CLIP's vocabulary has every byte-level symbol also as a word end ("a</w>"): add the missing ones
-    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
-        for s in (ch, ch + "</w>"):
-            if s not in vocab:
-                vocab[s] = len(vocab)
-    clip_tok = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
-    return clip_tok
+    words = [w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(TRAIN_TEXT))]
+    merges = learn_merges(words, 120)
+    # vocabulary as in CLIP's: the special tokens, every byte-level symbol alone and as a word end,
+    # then the merge results in merge order
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    for s in alphabet + [a + "</w>" for a in alphabet] + [a + b for a, b in merges]:
+        if s not in vocab:
+            vocab[s] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
 
 
 def make_images(img_dir, crop):
@@ -126,6 +149,21 @@ def make_images(img_dir, crop):
     return imgs
 
 
+def torch_resize_pixel_values(im, ip):
+    a = torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1).float()[None]
+    h, w = a.shape[-2:]
+    s = ip.size["shortest_edge"]
+    oh, ow = (int(s * h / w), s) if w <= h else (s, int(s * w / h))
+    r = torch.nn.functional.interpolate(a, size=(oh, ow), mode="bicubic", align_corners=False, antialias=True)
+    r = r.round().clamp(0, 255)
+    ch, cw = ip.crop_size["height"], ip.crop_size["width"]
+    top, left = (oh - ch) // 2, (ow - cw) // 2
+    r = r[..., top : top + ch, left : left + cw] / 255.0
+    mean = torch.tensor(ip.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(ip.image_std).view(1, 3, 1, 1)
+    return ((r - mean) / std).float()
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/clip"
     model_dir = os.path.join(out, "model")
@@ -134,7 +172,7 @@ def main():
     for d in (model_dir, legacy_dir, img_dir):
         os.makedirs(d, exist_ok=True)
 
-    tokenizer = build_tokenizer(model_dir)
+    tokenizer = build_tokenizer()
     crop = 32
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": crop}, crop_size={"height": crop, "width": crop}
@@ -223,6 +261,15 @@ def main():
             e = e.pooler_output if hasattr(e, "pooler_output") else e
             image_embeds.append(e)
             tensors[f"image.{j}.embeds"] = e.contiguous()
+            if imgs[j][2]:
+                # the same image through a torch bicubic antialiased resize (what transformers' default
+                # torchvision backend does, emulated with torch alone: float resize, round, clamp to u8)
+                # to measure how much the choice of resampler moves the embeddings
+                pv_t = torch_resize_pixel_values(im, processor.image_processor)
+                tensors[f"image.{j}.pixel_values_torch_resize"] = pv_t.contiguous()
+                et = model.get_image_features(pixel_values=pv_t)
+                et = et.pooler_output if hasattr(et, "pooler_output") else et
+                tensors[f"image.{j}.embeds_torch_resize"] = et.contiguous()
 
         cos = torch.nn.functional.cosine_similarity
         for i, t in enumerate(text_embeds):
