@@ -101,7 +101,7 @@ struct Attention {
 impl Attention {
     fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
         let d = cfg.hidden_size;
-        if cfg.num_attention_heads == 0 || d % cfg.num_attention_heads != 0 {
+        if cfg.num_attention_heads == 0 || !d.is_multiple_of(cfg.num_attention_heads) {
             candle_core::bail!(
                 "clip vision config: hidden_size {d} not divisible by num_attention_heads {}",
                 cfg.num_attention_heads
@@ -198,7 +198,7 @@ pub struct ClipVisionTransformer {
 impl ClipVisionTransformer {
     /// `vb` points at the tower's root (where `embeddings.class_embedding` lives).
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
-        if cfg.patch_size == 0 || cfg.image_size % cfg.patch_size != 0 {
+        if cfg.patch_size == 0 || !cfg.image_size.is_multiple_of(cfg.patch_size) {
             candle_core::bail!(
                 "clip vision config: image_size {} is not a multiple of patch_size {}",
                 cfg.image_size,

@@ -374,6 +374,9 @@ impl UMT5EncoderModel {
                 "umt5: attention_mask shape ({mb}, {ml}) does not match input_ids shape ({b}, {l})"
             );
         }
+        if l == 0 {
+            candle_core::bail!("umt5: empty input_ids (sequence length 0)");
+        }
         let ids = input_ids.to_dtype(DType::U32)?;
         let max_id = ids.flatten_all()?.max(0)?.to_scalar::<u32>()?;
         if max_id as usize >= self.cfg.vocab_size {

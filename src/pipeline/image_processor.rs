@@ -336,6 +336,8 @@ enum SizeSpec {
     Int(usize),
     Map {
         shortest_edge: Option<usize>,
+        #[serde(default)]
+        longest_edge: Option<usize>,
         height: Option<usize>,
         width: Option<usize>,
     },
@@ -359,6 +361,7 @@ fn d_std() -> Vec<f64> {
 fn d_size() -> SizeSpec {
     SizeSpec::Map {
         shortest_edge: Some(224),
+        longest_edge: None,
         height: None,
         width: None,
     }
@@ -366,6 +369,7 @@ fn d_size() -> SizeSpec {
 fn d_crop() -> SizeSpec {
     SizeSpec::Map {
         shortest_edge: None,
+        longest_edge: None,
         height: Some(224),
         width: Some(224),
     }
@@ -434,6 +438,10 @@ impl ClipImageProcessor {
         let size = match raw.size {
             SizeSpec::Int(s) => ResizeTarget::ShortestEdge(s),
             SizeSpec::Map {
+                longest_edge: Some(_),
+                ..
+            } => bail!("size: longest_edge is not supported"),
+            SizeSpec::Map {
                 shortest_edge: Some(s),
                 ..
             } => ResizeTarget::ShortestEdge(s),
@@ -461,7 +469,7 @@ impl ClipImageProcessor {
             }
         };
         let image_std = three(&raw.image_std, "image_std")?;
-        if image_std.iter().any(|&s| s == 0.0) {
+        if image_std.contains(&0.0) {
             bail!("image_std: zero entry");
         }
         Ok(Self {
