@@ -436,3 +436,29 @@ fn score_cli_rejects_a_bad_suite_file() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("absent.json"));
 }
+
+#[test]
+fn config_defaults_and_config_dict_rule() {
+    use physedit::models::clip::ClipConfig;
+    // expected values printed by transformers 5.24:
+    // CLIPConfig.from_dict({'text_config': {'hidden_size': 64, 'num_attention_heads': 4},
+    //                       'text_config_dict': {'hidden_size': 96}})
+    // -> text hidden_size 96, num_attention_heads 8, eos_token_id 49407, hidden_act quick_gelu,
+    //    projection_dim 512, vision hidden_size 768, patch_size 32
+    let c: ClipConfig = serde_json::from_str(
+        r#"{"text_config": {"hidden_size": 64, "num_attention_heads": 4},
+            "text_config_dict": {"hidden_size": 96}}"#,
+    )
+    .unwrap();
+    let t = c.text().unwrap();
+    assert_eq!((t.hidden_size, t.num_attention_heads), (96, 8));
+    assert_eq!(t.eos_id().unwrap(), 49407);
+    assert_eq!(t.hidden_act, "quick_gelu");
+    assert_eq!(c.projection_dim, 512);
+    let v = c.vision().unwrap();
+    assert_eq!((v.hidden_size, v.patch_size), (768, 32));
+    let bad: ClipConfig = serde_json::from_str(r#"{"text_config": 3}"#).unwrap();
+    assert!(bad.text().is_err());
+    let list: ClipConfig = serde_json::from_str(r#"{"text_config": {"eos_token_id": [1, 2]}}"#).unwrap();
+    assert!(list.text().unwrap().eos_id().is_err());
+}

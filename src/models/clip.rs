@@ -112,6 +112,11 @@ pub struct ClipConfig {
     text_config: Option<serde_json::Value>,
     #[serde(default)]
     vision_config: Option<serde_json::Value>,
+    /// Older configs: when present, replaces `text_config` (see [`ClipConfig::text`]).
+    #[serde(default)]
+    text_config_dict: Option<serde_json::Value>,
+    #[serde(default)]
+    vision_config_dict: Option<serde_json::Value>,
     #[serde(default = "d_projection")]
     pub projection_dim: usize,
     #[serde(default = "d_logit_scale")]
@@ -119,18 +124,36 @@ pub struct ClipConfig {
 }
 
 impl ClipConfig {
-    /// The text tower's config (`CLIPTextConfig` defaults where `text_config` is absent or partial).
+    /// The text tower's config (`CLIPTextConfig` defaults where `text_config` is absent or partial;
+    /// a `text_config_dict` entry replaces it, as in transformers).
     pub fn text(&self) -> std::result::Result<ClipTextConfig, serde_json::Error> {
-        serde_json::from_value(self.text_config.clone().unwrap_or_else(|| serde_json::json!({})))
+        serde_json::from_value(merged(&self.text_config, &self.text_config_dict)?)
     }
 
-    /// The vision tower's config (`CLIPVisionConfig` defaults where `vision_config` is absent or partial).
+    /// The vision tower's config (`CLIPVisionConfig` defaults where `vision_config` is absent or
+    /// partial; a `vision_config_dict` entry replaces it).
     pub fn vision(&self) -> std::result::Result<clip_vision::Config, serde_json::Error> {
-        serde_json::from_value(
-            self.vision_config
-                .clone()
-                .unwrap_or_else(|| serde_json::json!({})),
-        )
+        serde_json::from_value(merged(&self.vision_config, &self.vision_config_dict)?)
+    }
+}
+
+/// transformers' rule: a `*_config_dict` entry, when present, is expanded with the class defaults and
+/// replaces every value of `*_config`; otherwise `*_config` (with the defaults) is used.
+fn merged(
+    base: &Option<serde_json::Value>,
+    over: &Option<serde_json::Value>,
+) -> std::result::Result<serde_json::Value, serde_json::Error> {
+    use serde::de::Error as _;
+    let chosen = match over {
+        None | Some(serde_json::Value::Null) => base,
+        Some(_) => over,
+    };
+    match chosen {
+        None | Some(serde_json::Value::Null) => Ok(serde_json::json!({})),
+        Some(v @ serde_json::Value::Object(_)) => Ok(v.clone()),
+        Some(other) => Err(serde_json::Error::custom(format!(
+            "expected an object, got {other}"
+        ))),
     }
 }
 
