@@ -353,6 +353,12 @@ fn score_cli_end_to_end_matches_library() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let recs = read_jsonl(&s.out).unwrap();
+    // one line per key with an edited image and per malformed entry, in suite order
+    let order: Vec<_> = recs.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(
+        order,
+        ["ok1", "ok2", "ok3", "ok4", "badtype", "nofield", "nosource", "corrupt"]
+    );
     let by_key: HashMap<_, _> = recs.iter().map(|r| (r.key.as_str(), r)).collect();
     // every key with an edited image, and every malformed entry; "noedit" has no line
     let mut keys: Vec<_> = by_key.keys().copied().collect();

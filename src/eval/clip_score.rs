@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::suite::{Suite, SuiteCase, EDIT_TYPES};
+use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
 use crate::models::clip::{cosine, ClipModel};
 
 /// One output line: scores, or the problem that prevented scoring.
@@ -43,8 +43,8 @@ impl ScoreRecord {
 /// Results of scoring a suite.
 #[derive(Clone, Debug, Default)]
 pub struct SuiteScores {
-    /// One record per case that has an edited image, and one per malformed suite entry, in suite order
-    /// (valid cases first, then malformed entries).
+    /// One record per case that has an edited image and one per malformed suite entry, in suite
+    /// order.
     pub records: Vec<ScoreRecord>,
     /// Valid cases without an edited image (not scored, not recorded).
     pub skipped: Vec<String>,
@@ -106,8 +106,8 @@ impl<'a> ClipScorer<'a> {
     }
 }
 
-/// Scores every valid case with `<edited_dir>/<key>.png`; per-case failures become error records.
-/// `progress` is called once per case attempted (for a progress bar), with the case count first.
+/// Scores every valid case with `<edited_dir>/<key>.png`; per-case failures and malformed entries
+/// become error records. `progress` receives the number of cases to score, then one event per case.
 pub fn score_suite(
     model: &ClipModel,
     suite: &Suite,
@@ -116,39 +116,46 @@ pub fn score_suite(
     mut progress: impl FnMut(ProgressEvent),
 ) -> SuiteScores {
     let mut out = SuiteScores::default();
-    let todo: Vec<&SuiteCase> = suite
-        .cases
-        .iter()
-        .filter(|c| {
-            let has = c.edited_path(edited_dir).exists();
-            if !has {
+    let entries: Vec<SuiteEntry> = suite
+        .entries()
+        .into_iter()
+        .filter(|e| match e {
+            SuiteEntry::Case(c) if !c.edited_path(edited_dir).exists() => {
                 out.skipped.push(c.key.clone());
+                false
             }
-            has
+            _ => true,
         })
         .collect();
-    progress(ProgressEvent::Start(todo.len()));
+    let n_cases = entries
+        .iter()
+        .filter(|e| matches!(e, SuiteEntry::Case(_)))
+        .count();
+    progress(ProgressEvent::Start(n_cases));
     let mut scorer = ClipScorer::new(model);
-    for case in todo {
-        let rec = match scorer.score_case(case, images_root, &case.edited_path(edited_dir)) {
-            Ok((t, i)) => ScoreRecord {
-                key: case.key.clone(),
-                edit_type: Some(case.edit_type.clone()),
-                clip_t: Some(t),
-                clip_i: Some(i),
-                error: None,
-            },
-            Err(e) => ScoreRecord::failed(&case.key, Some(case.edit_type.clone()), format!("{e:#}")),
+    for entry in entries {
+        let rec = match entry {
+            SuiteEntry::Case(case) => {
+                let r = match scorer.score_case(case, images_root, &case.edited_path(edited_dir)) {
+                    Ok((t, i)) => ScoreRecord {
+                        key: case.key.clone(),
+                        edit_type: Some(case.edit_type.clone()),
+                        clip_t: Some(t),
+                        clip_i: Some(i),
+                        error: None,
+                    },
+                    Err(e) => ScoreRecord::failed(&case.key, Some(case.edit_type.clone()), format!("{e:#}")),
+                };
+                progress(ProgressEvent::Done);
+                r
+            }
+            SuiteEntry::Invalid(e) => ScoreRecord::failed(
+                &e.key,
+                e.edit_type.clone(),
+                format!("invalid suite entry: {}", e.message),
+            ),
         };
         out.records.push(rec);
-        progress(ProgressEvent::Done);
-    }
-    for e in &suite.errors {
-        out.records.push(ScoreRecord::failed(
-            &e.key,
-            e.edit_type.clone(),
-            format!("invalid suite entry: {}", e.message),
-        ));
     }
     out
 }

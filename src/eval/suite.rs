@@ -87,9 +87,47 @@ impl fmt::Display for CaseError {
 pub struct Suite {
     pub cases: Vec<SuiteCase>,
     pub errors: Vec<CaseError>,
+    /// File order of all entries (`Ok(i)`: `cases[i]`, `Err(i)`: `errors[i]`); empty for suites built
+    /// in code, whose order is cases then errors.
+    order: Vec<std::result::Result<usize, usize>>,
+}
+
+/// One entry of a suite, valid or not.
+#[derive(Clone, Copy, Debug)]
+pub enum SuiteEntry<'a> {
+    Case(&'a SuiteCase),
+    Invalid(&'a CaseError),
 }
 
 impl Suite {
+    /// A suite of valid cases built in code (e.g. by a generator), in the given order.
+    pub fn new(cases: Vec<SuiteCase>) -> Self {
+        Self {
+            cases,
+            errors: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// All entries in file order.
+    pub fn entries(&self) -> Vec<SuiteEntry<'_>> {
+        if self.order.len() == self.len() {
+            self.order
+                .iter()
+                .map(|o| match *o {
+                    Ok(i) => SuiteEntry::Case(&self.cases[i]),
+                    Err(i) => SuiteEntry::Invalid(&self.errors[i]),
+                })
+                .collect()
+        } else {
+            self.cases
+                .iter()
+                .map(SuiteEntry::Case)
+                .chain(self.errors.iter().map(SuiteEntry::Invalid))
+                .collect()
+        }
+    }
+
     /// Reads a suite file (errors name it).
     pub fn from_file(path: &Path) -> Result<Self> {
         let text =
@@ -116,15 +154,20 @@ impl Suite {
                 edit_type: edit_type.clone(),
                 message,
             };
-            if !seen.insert(key.clone()) {
-                suite
-                    .errors
-                    .push(fail("duplicate key (the first entry is kept)".into()));
-                continue;
-            }
-            match case_from_value(&key, &value) {
-                Ok(case) => suite.cases.push(case),
-                Err(message) => suite.errors.push(fail(message)),
+            let result = if seen.insert(key.clone()) {
+                case_from_value(&key, &value)
+            } else {
+                Err("duplicate key (the first entry is kept)".into())
+            };
+            match result {
+                Ok(case) => {
+                    suite.order.push(Ok(suite.cases.len()));
+                    suite.cases.push(case);
+                }
+                Err(message) => {
+                    suite.order.push(Err(suite.errors.len()));
+                    suite.errors.push(fail(message));
+                }
             }
         }
         Ok(suite)
@@ -281,6 +324,15 @@ mod tests {
         assert!(s.errors[1].message.contains("missing field \"edit_type\""));
         assert!(s.errors[2].message.contains("not an object"));
         assert!(s.errors[3].message.contains("duplicate"));
+        let order: Vec<_> = s
+            .entries()
+            .iter()
+            .map(|e| match e {
+                SuiteEntry::Case(c) => c.key.clone(),
+                SuiteEntry::Invalid(e) => format!("!{}", e.key),
+            })
+            .collect();
+        assert_eq!(order, ["b", "!a", "!c", "!d", "!b", "!e/f", "!g", "h"]);
     }
 
     #[test]
