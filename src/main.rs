@@ -25,6 +25,8 @@ enum Command {
     Cost(cli::cost::CostArgs),
     /// Fit or inspect the learned CARD predictor.
     Card(cli::card::CardArgs),
+    /// CLIP-T / CLIP-I scores of edited images over an ImgEdit-format suite.
+    Score(cli::score::ScoreArgs),
 }
 
 fn main() {
@@ -35,6 +37,7 @@ fn main() {
         Command::Plan(a) => cli::plan::run(a),
         Command::Cost(a) => cli::cost::run(a),
         Command::Card(a) => cli::card::run(a),
+        Command::Score(a) => cli::score::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

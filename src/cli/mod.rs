@@ -3,4 +3,5 @@ pub mod card;
 pub mod cost;
 pub mod edit;
 pub mod plan;
+pub mod score;
 pub mod world;
