@@ -1369,13 +1369,20 @@ fn suite_loader_reads_imgedit_format() {
     let bad = write(
         dir.path(),
         "bad.json",
-        r#"{"1": {"prompt": "x", "edit_type": "teleport"}}"#,
+        r#"{"1": {"id": "a/1.jpg", "prompt": "x", "edit_type": "teleport"}}"#,
     );
     let err = format!("{:#}", load_suite(&bad).unwrap_err());
     assert!(
         err.contains("bad.json") && err.contains("teleport"),
         "{err}"
     );
+    let no_id = write(
+        dir.path(),
+        "no_id.json",
+        r#"{"1": {"prompt": "x", "edit_type": "add"}}"#,
+    );
+    let err = format!("{:#}", load_suite(&no_id).unwrap_err());
+    assert!(err.contains("no_id.json") && err.contains("id"), "{err}");
 }
 
 /// Throughput of the rule planner (a bench, not a test): `cargo test --test adaptive -- --ignored --nocapture`.

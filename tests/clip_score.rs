@@ -25,7 +25,8 @@ impl Reference {
     fn load() -> Self {
         let dir = fixture();
         let tensors =
-            candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+            candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu)
+                .unwrap();
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
         Self { tensors, meta }
@@ -90,7 +91,12 @@ fn tokenizer_matches_transformers() {
     let model = ClipModel::load(&fixture().join("model")).unwrap();
     for (i, p) in r.prompts().iter().enumerate() {
         let want: Vec<Vec<i64>> = r.get(&format!("text.{i}.input_ids")).to_vec2().unwrap();
-        let got: Vec<i64> = model.tokenize(p).unwrap().into_iter().map(|t| t as i64).collect();
+        let got: Vec<i64> = model
+            .tokenize(p)
+            .unwrap()
+            .into_iter()
+            .map(|t| t as i64)
+            .collect();
         assert_eq!(got, want[0], "token ids of prompt {i} {p:?}");
     }
 }
@@ -167,7 +173,10 @@ fn image_embeds_match_transformers() {
         let tower = model.image_features(pv_want).unwrap();
         let tower_d = max_abs_diff(&tower, want);
         // same f32 argument as the text tower (2 layers, width 40)
-        assert!(tower_d < 1e-4, "image {j}: vision tower differs by {tower_d}");
+        assert!(
+            tower_d < 1e-4,
+            "image {j}: vision tower differs by {tower_d}"
+        );
         let got = model.image_embeds(&img).unwrap();
         let d = max_abs_diff(&got, want);
         if *needs_resize {
@@ -221,18 +230,28 @@ fn image_embeds_match_transformers() {
 fn cosines_match_transformers() {
     let r = Reference::load();
     let model = ClipModel::load(&fixture().join("model")).unwrap();
-    let images: Vec<_> = r.images().iter().map(|(p, _)| image::open(p).unwrap()).collect();
+    let images: Vec<_> = r
+        .images()
+        .iter()
+        .map(|(p, _)| image::open(p).unwrap())
+        .collect();
     let prompts = r.prompts();
     for (j, img) in images.iter().enumerate() {
         for (i, p) in prompts.iter().enumerate().take(3) {
-            let want = r.get(&format!("clip_t.{i}.{j}")).to_scalar::<f32>().unwrap() as f64;
+            let want = r
+                .get(&format!("clip_t.{i}.{j}"))
+                .to_scalar::<f32>()
+                .unwrap() as f64;
             let got = model.clip_t(img, p).unwrap();
             // cosines of embeddings matching within 1e-4 (resized images: within the bound above,
             // relative to norms of O(1)): 1e-3
             assert!((got - want).abs() < 1e-3, "clip_t {i} {j}: {got} vs {want}");
         }
         for (k, other) in images.iter().enumerate() {
-            let want = r.get(&format!("clip_i.{j}.{k}")).to_scalar::<f32>().unwrap() as f64;
+            let want = r
+                .get(&format!("clip_i.{j}.{k}"))
+                .to_scalar::<f32>()
+                .unwrap() as f64;
             let got = model.clip_i(img, other).unwrap();
             assert!((got - want).abs() < 1e-3, "clip_i {j} {k}: {got} vs {want}");
         }
@@ -246,7 +265,11 @@ fn load_errors_name_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let err = format!("{:#}", ClipModel::load(tmp.path()).unwrap_err());
     assert!(err.contains("config.json"), "{err}");
-    for f in ["config.json", "model.safetensors", "preprocessor_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
         std::fs::copy(fixture().join("model").join(f), tmp.path().join(f)).unwrap();
     }
     let err = format!("{:#}", ClipModel::load(tmp.path()).unwrap_err());
@@ -298,7 +321,12 @@ fn score_setup() -> ScoreSetup {
         ("nofield", 16),
         ("nosource", 17),
     ] {
-        write_png(&edited.join(format!("{k}.png")), 32 + seed % 3 * 10, 32, seed);
+        write_png(
+            &edited.join(format!("{k}.png")),
+            32 + seed % 3 * 10,
+            32,
+            seed,
+        );
     }
     std::fs::write(edited.join("corrupt.png"), b"this is not a png").unwrap();
     let suite = tmp.path().join("suite.json");
@@ -367,10 +395,23 @@ fn score_cli_end_to_end_matches_library() {
         keys,
         ["badtype", "corrupt", "nofield", "nosource", "ok1", "ok2", "ok3", "ok4"]
     );
-    let err = |k: &str| by_key[k].error.clone().unwrap_or_else(|| panic!("{k}: no error"));
-    assert!(err("badtype").contains("unknown edit_type"), "{}", err("badtype"));
+    let err = |k: &str| {
+        by_key[k]
+            .error
+            .clone()
+            .unwrap_or_else(|| panic!("{k}: no error"))
+    };
+    assert!(
+        err("badtype").contains("unknown edit_type"),
+        "{}",
+        err("badtype")
+    );
     assert!(err("nofield").contains("prompt"), "{}", err("nofield"));
-    assert!(err("nosource").contains("missing.png"), "{}", err("nosource"));
+    assert!(
+        err("nosource").contains("missing.png"),
+        "{}",
+        err("nosource")
+    );
     assert!(err("corrupt").contains("corrupt.png"), "{}", err("corrupt"));
 
     // the same numbers as the library called directly
@@ -465,6 +506,7 @@ fn config_defaults_and_config_dict_rule() {
     assert_eq!((v.hidden_size, v.patch_size), (768, 32));
     let bad: ClipConfig = serde_json::from_str(r#"{"text_config": 3}"#).unwrap();
     assert!(bad.text().is_err());
-    let list: ClipConfig = serde_json::from_str(r#"{"text_config": {"eos_token_id": [1, 2]}}"#).unwrap();
+    let list: ClipConfig =
+        serde_json::from_str(r#"{"text_config": {"eos_token_id": [1, 2]}}"#).unwrap();
     assert!(list.text().unwrap().eos_id().is_err());
 }

@@ -1,8 +1,9 @@
 //! ImgEdit-style suites (`key -> {id, prompt, edit_type}`) and category confusion matrices.
 use std::path::Path;
 
-use anyhow::Context;
-use serde::Deserialize;
+use anyhow::{bail, Context};
+
+use crate::eval::suite::Suite;
 
 use super::card::Category;
 
@@ -15,28 +16,22 @@ pub struct SuiteCase {
     pub edit_type: Category,
 }
 
-#[derive(Deserialize)]
-struct RawCase {
-    #[serde(default)]
-    id: String,
-    prompt: String,
-    edit_type: String,
-}
-
-/// Load a suite file. Cases are ordered by key (numerically when keys are numbers).
+/// Load a suite file through the shared suite reader ([`crate::eval::suite::Suite`]); a planning
+/// run needs every case valid, so the first malformed entry is an error. Cases are ordered by key
+/// (numerically when keys are numbers).
 pub fn load_suite(path: &Path) -> anyhow::Result<Vec<SuiteCase>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading suite {}", path.display()))?;
-    let raw: std::collections::BTreeMap<String, RawCase> =
-        serde_json::from_str(&text).with_context(|| format!("parsing suite {}", path.display()))?;
-    let mut cases = Vec::with_capacity(raw.len());
-    for (key, c) in raw {
+    let suite = Suite::from_file(path)?;
+    if let Some(e) = suite.errors.first() {
+        bail!("suite {} case {}: {}", path.display(), e.key, e.message);
+    }
+    let mut cases = Vec::with_capacity(suite.cases.len());
+    for c in suite.cases {
         let edit_type = c
             .edit_type
             .parse()
-            .with_context(|| format!("suite {} case {key}: edit_type", path.display()))?;
+            .with_context(|| format!("suite {} case {}: edit_type", path.display(), c.key))?;
         cases.push(SuiteCase {
-            key,
+            key: c.key,
             id: c.id,
             prompt: c.prompt,
             edit_type,

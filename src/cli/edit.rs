@@ -160,6 +160,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         height,
         width,
         num_frames,
+        temporal_reasoning: args.reasoning_steps > 0,
         reasoning_steps: args.reasoning_steps,
         temporal_positions: None,
         latents,

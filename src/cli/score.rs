@@ -10,7 +10,8 @@ use crate::eval::suite::Suite;
 use crate::models::clip::ClipModel;
 
 #[derive(Args, Debug)]
-#[command(after_help = "For every suite key with EDITED/<key>.png, writes one JSON line
+#[command(
+    after_help = "For every suite key with EDITED/<key>.png, writes one JSON line
 {key, edit_type, clip_t, clip_i} (raw cosines of CLIP embeddings: edited image vs prompt, edited image
 vs source image ROOT/<id>). Malformed entries and unreadable images give a line with an `error` field;
 the other cases are still scored. Prints mean scores per edit_type and overall.
@@ -19,7 +20,8 @@ Examples:
   physedit score --suite data/world/test/suite.json --images data/world/test --edited out/edited \\
       --clip models/clip-vit-base-patch32
   physedit score --suite imgedit/singleturn.json --images imgedit/images --edited out/imgedit \\
-      --clip models/clip-vit-large-patch14 -o out/imgedit_clip.jsonl")]
+      --clip models/clip-vit-large-patch14 -o out/imgedit_clip.jsonl"
+)]
 pub struct ScoreArgs {
     /// Suite file in ImgEdit format: {key: {"id": source path under --images, "prompt", "edit_type"}}.
     #[arg(long)]
@@ -54,7 +56,9 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading the CLIP model (--clip {})", args.clip.display()))?;
 
     let pb = ProgressBar::new(0);
-    if let Ok(st) = ProgressStyle::with_template("scoring [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})") {
+    if let Ok(st) =
+        ProgressStyle::with_template("scoring [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+    {
         pb.set_style(st.progress_chars("=> "));
     }
     let scores = score_suite(&model, &suite, &args.images, &args.edited, |ev| match ev {
@@ -66,9 +70,17 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     write_jsonl(&out, &scores.records)?;
     let summary = summarize(&scores.records);
     print!("{summary}");
-    let failed: Vec<_> = scores.records.iter().filter(|r| r.error.is_some()).collect();
+    let failed: Vec<_> = scores
+        .records
+        .iter()
+        .filter(|r| r.error.is_some())
+        .collect();
     for r in failed.iter().take(10) {
-        eprintln!("case {:?}: {}", r.key, r.error.as_deref().unwrap_or_default());
+        eprintln!(
+            "case {:?}: {}",
+            r.key,
+            r.error.as_deref().unwrap_or_default()
+        );
     }
     if failed.len() > 10 {
         eprintln!("... and {} more errors", failed.len() - 10);

@@ -144,7 +144,11 @@ pub fn score_suite(
                         clip_i: Some(i),
                         error: None,
                     },
-                    Err(e) => ScoreRecord::failed(&case.key, Some(case.edit_type.clone()), format!("{e:#}")),
+                    Err(e) => ScoreRecord::failed(
+                        &case.key,
+                        Some(case.edit_type.clone()),
+                        format!("{e:#}"),
+                    ),
                 };
                 progress(ProgressEvent::Done);
                 r
@@ -177,17 +181,21 @@ pub fn write_jsonl(path: &Path, records: &[ScoreRecord]) -> Result<()> {
         text.push('\n');
     }
     crate::util::atomic_write(path, |tmp| {
-        std::fs::write(tmp, text.as_bytes()).with_context(|| format!("cannot write {}", tmp.display()))
+        std::fs::write(tmp, text.as_bytes())
+            .with_context(|| format!("cannot write {}", tmp.display()))
     })
 }
 
 /// Reads records written by [`write_jsonl`].
 pub fn read_jsonl(path: &Path) -> Result<Vec<ScoreRecord>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{} line {}", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| format!("{} line {}", path.display(), i + 1))
+        })
         .collect()
 }
 

@@ -130,8 +130,8 @@ impl Suite {
 
     /// Reads a suite file (errors name it).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read suite {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read suite {}", path.display()))?;
         Self::from_json_str(&text).with_context(|| format!("invalid suite {}", path.display()))
     }
 
@@ -186,7 +186,8 @@ impl Suite {
     pub fn to_json(&self) -> String {
         let mut out = String::from("{\n");
         for (i, c) in self.cases.iter().enumerate() {
-            let entry = serde_json::json!({"id": c.id, "prompt": c.prompt, "edit_type": c.edit_type});
+            let entry =
+                serde_json::json!({"id": c.id, "prompt": c.prompt, "edit_type": c.edit_type});
             out.push_str(&format!(
                 "  {}: {}{}\n",
                 serde_json::Value::String(c.key.clone()),
@@ -207,7 +208,8 @@ impl Suite {
         }
         let text = self.to_json();
         crate::util::atomic_write(path, |tmp| {
-            std::fs::write(tmp, text.as_bytes()).with_context(|| format!("cannot write {}", tmp.display()))
+            std::fs::write(tmp, text.as_bytes())
+                .with_context(|| format!("cannot write {}", tmp.display()))
         })
     }
 }
@@ -220,7 +222,10 @@ fn case_from_value(key: &str, value: &serde_json::Value) -> std::result::Result<
         match obj.get(name) {
             None => Err(format!("missing field {name:?}")),
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
-            Some(v) => Err(format!("field {name:?} is {} (expected a string)", json_kind(v))),
+            Some(v) => Err(format!(
+                "field {name:?} is {} (expected a string)",
+                json_kind(v)
+            )),
         }
     };
     let case = SuiteCase {

@@ -246,7 +246,10 @@ impl TextLayer {
     }
 
     fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let h = (xs + self.self_attn.forward(&self.layer_norm1.forward(xs)?, mask)?)?;
+        let h = (xs
+            + self
+                .self_attn
+                .forward(&self.layer_norm1.forward(xs)?, mask)?)?;
         let m = self.fc1.forward(&self.layer_norm2.forward(&h)?)?;
         let m = crate::models::umt5::activation(&self.act, &m)?;
         &h + self.fc2.forward(&m)?
@@ -268,7 +271,8 @@ pub struct ClipTextTransformer {
 impl ClipTextTransformer {
     /// `vb` points at the tower's root (where `embeddings.token_embedding.weight` lives).
     pub fn new(cfg: &ClipTextConfig, vb: VarBuilder) -> Result<Self> {
-        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             candle_core::bail!(
                 "clip text config: hidden_size {} not divisible by num_attention_heads {}",
                 cfg.hidden_size,
@@ -280,8 +284,11 @@ impl ClipTextTransformer {
         }
         let eos_token_id = cfg.eos_id().map_err(candle_core::Error::Msg)?;
         // the activation name is checked here, not at the first forward
-        crate::models::umt5::activation(&cfg.hidden_act, &Tensor::zeros(1, DType::F32, vb.device())?)
-            .map_err(|e| candle_core::Error::Msg(format!("clip text config: hidden_act: {e}")))?;
+        crate::models::umt5::activation(
+            &cfg.hidden_act,
+            &Tensor::zeros(1, DType::F32, vb.device())?,
+        )
+        .map_err(|e| candle_core::Error::Msg(format!("clip text config: hidden_act: {e}")))?;
         let emb = vb.pp("embeddings");
         let token_embedding =
             candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, emb.pp("token_embedding"))?;
@@ -424,7 +431,8 @@ impl ClipModel {
 
         let vb = crate::checkpoint::var_builder(dir, dtype, device)?;
         let weights = || format!("loading the CLIP weights in {}", dir.display());
-        let text_model = ClipTextTransformer::new(&text_cfg, vb.pp("text_model")).with_context(weights)?;
+        let text_model =
+            ClipTextTransformer::new(&text_cfg, vb.pp("text_model")).with_context(weights)?;
         let vision_model =
             ClipVisionTransformer::new(&vision_cfg, vb.pp("vision_model")).with_context(weights)?;
         let text_projection = candle_nn::linear_no_bias(
@@ -536,7 +544,10 @@ impl ClipModel {
 
     /// `pixel_values` `(1, 3, S, S)` of an image, per the folder's image processor.
     pub fn preprocess(&self, img: &DynamicImage) -> anyhow::Result<Tensor> {
-        Ok(self.image_processor.preprocess(img)?.to_device(&self.device)?)
+        Ok(self
+            .image_processor
+            .preprocess(img)?
+            .to_device(&self.device)?)
     }
 
     /// Projected image embedding `(1, projection_dim)` (f32).

@@ -66,8 +66,11 @@ pub struct EditRequest {
     pub width: usize,
     /// Video frames (4k + 1); 5 means no reasoning frames.
     pub num_frames: usize,
-    /// N_r: denoising steps over all latent frames before only input and output are kept.
-    /// 0 disables temporal reasoning (the video then has 5 frames, as in the reference).
+    /// `enable_temporal_reasoning`: without it the video has 5 frames, as in the reference.
+    pub temporal_reasoning: bool,
+    /// N_r: denoising steps over all latent frames before only input and output are kept
+    /// (`num_temporal_reasoning_steps`; 0 with reasoning on keeps the long video's condition but
+    /// drops the reasoning frames before the first step, exactly as the reference does).
     pub reasoning_steps: usize,
     /// Explicit temporal RoPE position of every latent frame during reasoning (None: the
     /// reference's positions).
@@ -79,7 +82,7 @@ pub struct EditRequest {
 
 impl EditRequest {
     pub fn reasoning_enabled(&self) -> bool {
-        self.reasoning_steps > 0
+        self.temporal_reasoning
     }
 }
 
