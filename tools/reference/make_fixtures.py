@@ -121,6 +121,11 @@ TOKENIZER_STRINGS = [
     "xylophqz qwertyuiop \u7f16\u8f91 \u2603 \u00e9t\u00e9 na\u00efve caf\u00e9",
     "",
     " ".join(["The ball falls off the table and rolls onto the floor."] * 60),
+    # prompt_clean's ftfy pass: curly quotes, full-width letters, ligature, no-break and ideographic spaces
+    "The mouse\u2019s pose \u201cnatural\u201d \u2014 cup\u2019s rim, \uff21\uff22\uff23 \ufb01sh\u00a0\u00a0and\u3000tea\u2026",
+    # double-escaped entities (html.unescape runs twice) and UTF-8 read as Latin-1 (ftfy repairs it)
+    "Tom &amp;amp; Jerry &lt;b&gt; caf\u00c3\u00a9 na\u00c3\u00afve",
+    "a < b &amp; c",
 ]
 
 # ---------------------------------------------------------------------------------------------------------
