@@ -14,7 +14,6 @@ of the installed torch build).
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -37,7 +36,8 @@ FIXTURES = os.path.join(REPO, "tests", "fixtures")
 MAX_SEQ = 512
 
 # ---------------------------------------------------------------------------------------------------------
-# Tokenizer: a small umT5-style Unigram tokenizer trained on text written here (nothing is downloaded).
+# Tokenizer: a small umT5-style SentencePiece Unigram tokenizer trained on text written here (nothing is
+# downloaded).
 # ---------------------------------------------------------------------------------------------------------
 
 CORPUS = """
@@ -595,16 +595,15 @@ def record_components(pipe, pipe_dir, case, rec, meta, image):
                             add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
         rec[f"tokenizer.ids.{i}"] = ti.input_ids
         rec[f"tokenizer.mask.{i}"] = ti.attention_mask
-        if True:
-            # The tokenizer.json alone must reproduce AutoTokenizer (up to truncation/padding).
-            enc = raw_tok.encode(cs).ids
-            n = int(ti.attention_mask.sum())
-            if len(enc) <= MAX_SEQ:
-                assert enc == ti.input_ids[0, :n].tolist(), (s, enc, ti.input_ids[0, :n].tolist())
-            else:
-                # HF truncation keeps the first MAX_SEQ-1 pieces and re-appends </s>
-                assert enc[: MAX_SEQ - 1] == ti.input_ids[0, : MAX_SEQ - 1].tolist()
-                assert ti.input_ids[0, MAX_SEQ - 1].item() == 1
+        # The tokenizer.json alone must reproduce AutoTokenizer (up to truncation/padding).
+        enc = raw_tok.encode(cs).ids
+        n = int(ti.attention_mask.sum())
+        if len(enc) <= MAX_SEQ:
+            assert enc == ti.input_ids[0, :n].tolist(), (s, enc, ti.input_ids[0, :n].tolist())
+        else:
+            # HF truncation keeps the first MAX_SEQ-1 pieces and re-appends </s>
+            assert enc[: MAX_SEQ - 1] == ti.input_ids[0, : MAX_SEQ - 1].tolist()
+            assert ti.input_ids[0, MAX_SEQ - 1].item() == 1
     meta["tokenizer_strings"] = TOKENIZER_STRINGS
     meta["tokenizer_strings_clean"] = cleaned
 
