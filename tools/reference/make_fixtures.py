@@ -14,13 +14,10 @@ of the installed torch build).
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
 
-# Single-threaded tokenizer training: the Unigram trainer's parallel sums are not bit-reproducible.
-os.environ["RAYON_NUM_THREADS"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 import numpy as np
@@ -39,7 +36,8 @@ FIXTURES = os.path.join(REPO, "tests", "fixtures")
 MAX_SEQ = 512
 
 # ---------------------------------------------------------------------------------------------------------
-# Tokenizer: a small umT5-style Unigram tokenizer trained on text written here (nothing is downloaded).
+# Tokenizer: a small umT5-style SentencePiece Unigram tokenizer trained on text written here (nothing is
+# downloaded).
 # ---------------------------------------------------------------------------------------------------------
 
 CORPUS = """
@@ -63,55 +61,86 @@ Big small tall short round square circle triangle star heart metal glass plastic
 """.strip()
 
 
-def build_tokenizer(vocab_size, corpus_extra=""):
-    """umT5-style Unigram tokenizer: NFKC + collapse spaces, Metaspace, `</s>` appended, <pad>=0 </s>=1 <unk>=2."""
-    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
-    from tokenizers.models import Unigram
+def _proto_fields(buf):
+    """Minimal protobuf wire-format reader (the venv has no protobuf package): [(field, value)]."""
 
-    tok = Tokenizer(Unigram())
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
-    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
-    trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size,
-        special_tokens=["<pad>", "</s>", "<unk>"],
-        unk_token="<unk>",
-        shrinking_factor=0.75,
-        max_piece_length=12,
-        n_sub_iterations=2,
-    )
-    lines = (CORPUS + "\n" + corpus_extra).splitlines()
-    tok.train_from_iterator(lines, trainer=trainer)
-    # Rebuild the model with rounded scores so the written tokenizer.json is reproducible to the byte.
-    model = json.loads(tok.to_str())["model"]
-    # The trainer orders equal-score pieces by hash-map iteration, so sort: special tokens first (ids 0-2),
-    # then by score (descending) and piece.
-    # Scores are rounded to 2 decimals: the trainer gives the single-character pieces slightly different
-    # scores run to run (in the 4th decimal).
-    vocab = [(piece, round(score, 2)) for piece, score in model["vocab"]]
-    special = vocab[:3]
-    assert [p for p, _ in special] == ["<pad>", "</s>", "<unk>"], special
-    rest = sorted(vocab[3:], key=lambda ps: (-ps[1], ps[0]))
-    tok.model = Unigram(special + rest, unk_id=2, byte_fallback=False)
-    assert tok.token_to_id("<pad>") == 0 and tok.token_to_id("</s>") == 1 and tok.token_to_id("<unk>") == 2
-    tok.post_processor = processors.TemplateProcessing(
-        single=["$A", "</s>"], pair=["$A", "</s>", "$B", "</s>"], special_tokens=[("</s>", 1)]
-    )
-    return tok
+    def varint(i):
+        r = shift = 0
+        while True:
+            x = buf[i]
+            i += 1
+            r |= (x & 0x7F) << shift
+            shift += 7
+            if x < 0x80:
+                return r, i
+
+    i, out = 0, []
+    while i < len(buf):
+        key, i = varint(i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = varint(i)
+        elif wire == 2:
+            n, i = varint(i)
+            v, i = buf[i : i + n], i + n
+        elif wire == 5:
+            v, i = buf[i : i + 4], i + 4
+        elif wire == 1:
+            v, i = buf[i : i + 8], i + 8
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        out.append((field, v))
+    return out
 
 
-def wrap_tokenizer(tok):
-    from transformers import PreTrainedTokenizerFast
+def build_tokenizer(vocab_size):
+    """A small umT5-style tokenizer, made the way the real one was: a SentencePiece Unigram model
+    (nmt_nfkc normalisation, <pad>=0, </s>=1, <unk>=2, no byte fallback) trained on CORPUS, turned into
+    transformers' T5Tokenizer (Precompiled normaliser from the model's charsmap, WhitespaceSplit + Metaspace
+    pre-tokenizer, `</s>` appended by the post-processor)."""
+    import tempfile
 
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        pad_token="<pad>",
-        eos_token="</s>",
-        unk_token="<unk>",
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "corpus.txt")
+        with open(corpus, "w", encoding="utf-8") as f:
+            f.write(CORPUS + "\n")
+        prefix = os.path.join(tmp, "sp")
+        spm.SentencePieceTrainer.train(
+            input=corpus,
+            model_prefix=prefix,
+            model_type="unigram",
+            vocab_size=vocab_size,
+            hard_vocab_limit=False,
+            pad_id=0,
+            eos_id=1,
+            unk_id=2,
+            bos_id=-1,
+            character_coverage=1.0,
+            normalization_rule_name="nmt_nfkc",
+            byte_fallback=False,
+            num_threads=1,
+            minloglevel=2,
+        )
+        with open(prefix + ".model", "rb") as f:
+            proto = f.read()
+        sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
+    normalizer_spec = [v for f, v in _proto_fields(proto) if f == 3][0]
+    charsmap = bytes([v for f, v in _proto_fields(normalizer_spec) if f == 2][0])
+    vocab = [(sp.id_to_piece(i), float(sp.get_score(i))) for i in range(sp.get_piece_size())]
+    assert [p for p, _ in vocab[:3]] == ["<pad>", "</s>", "<unk>"], vocab[:3]
+    tokenizer = T5Tokenizer(
+        vocab=vocab,
+        _spm_precompiled_charsmap=charsmap,
+        extra_ids=0,
         model_max_length=MAX_SEQ,
-        padding_side="right",
-        truncation_side="right",
     )
+    # SentencePiece itself and the transformers tokenizer must agree (before padding/truncation).
+    for text in CORPUS.splitlines()[:5] + ["Tom & Jerry <b> caf\u00e9 \uff21\uff22 \ufb01sh \u7f16"]:
+        assert tokenizer(text).input_ids == sp.encode(text) + [1], text
+    return tokenizer
 
 
 TOKENIZER_STRINGS = [
@@ -121,6 +150,11 @@ TOKENIZER_STRINGS = [
     "xylophqz qwertyuiop \u7f16\u8f91 \u2603 \u00e9t\u00e9 na\u00efve caf\u00e9",
     "",
     " ".join(["The ball falls off the table and rolls onto the floor."] * 60),
+    # prompt_clean's ftfy pass: curly quotes, full-width letters, ligature, no-break and ideographic spaces
+    "The mouse\u2019s pose \u201cnatural\u201d \u2014 cup\u2019s rim, \uff21\uff22\uff23 \ufb01sh\u00a0\u00a0and\u3000tea\u2026",
+    # double-escaped entities (html.unescape runs twice) and UTF-8 read as Latin-1 (ftfy repairs it)
+    "Tom &amp;amp; Jerry &lt;b&gt; caf\u00c3\u00a9 na\u00c3\u00afve",
+    "a < b &amp; c",
 ]
 
 # ---------------------------------------------------------------------------------------------------------
@@ -340,9 +374,8 @@ def build_components(case):
 
     # Tokenizer
     u = case["umt5"]
-    tok = build_tokenizer(u["vocab"])
-    vocab_size = tok.get_vocab_size()
-    tokenizer = wrap_tokenizer(tok)
+    tokenizer = build_tokenizer(u["vocab"])
+    vocab_size = len(tokenizer)
 
     # umT5 encoder
     torch.manual_seed(seed + 2)
@@ -562,16 +595,15 @@ def record_components(pipe, pipe_dir, case, rec, meta, image):
                             add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
         rec[f"tokenizer.ids.{i}"] = ti.input_ids
         rec[f"tokenizer.mask.{i}"] = ti.attention_mask
-        if True:
-            # The tokenizer.json alone must reproduce AutoTokenizer (up to truncation/padding).
-            enc = raw_tok.encode(cs).ids
-            n = int(ti.attention_mask.sum())
-            if len(enc) <= MAX_SEQ:
-                assert enc == ti.input_ids[0, :n].tolist(), (s, enc, ti.input_ids[0, :n].tolist())
-            else:
-                # HF truncation keeps the first MAX_SEQ-1 pieces and re-appends </s>
-                assert enc[: MAX_SEQ - 1] == ti.input_ids[0, : MAX_SEQ - 1].tolist()
-                assert ti.input_ids[0, MAX_SEQ - 1].item() == 1
+        # The tokenizer.json alone must reproduce AutoTokenizer (up to truncation/padding).
+        enc = raw_tok.encode(cs).ids
+        n = int(ti.attention_mask.sum())
+        if len(enc) <= MAX_SEQ:
+            assert enc == ti.input_ids[0, :n].tolist(), (s, enc, ti.input_ids[0, :n].tolist())
+        else:
+            # HF truncation keeps the first MAX_SEQ-1 pieces and re-appends </s>
+            assert enc[: MAX_SEQ - 1] == ti.input_ids[0, : MAX_SEQ - 1].tolist()
+            assert ti.input_ids[0, MAX_SEQ - 1].item() == 1
     meta["tokenizer_strings"] = TOKENIZER_STRINGS
     meta["tokenizer_strings_clean"] = cleaned
 
@@ -748,6 +780,16 @@ def make_case(name):
     pipe = ChronoEditPipeline(**comps)
     pipe.save_pretrained(pipe_dir, safe_serialization=True)
     check_folder(pipe_dir)
+    # Without torchvision transformers records its PIL fallback class; name the class the real checkpoints
+    # name (it loads back to the same PIL-based processor, checked by from_pretrained below).
+    index_path = os.path.join(pipe_dir, "model_index.json")
+    with open(index_path) as f:
+        index = json.load(f)
+    if index.get("image_processor") == ["transformers", "CLIPImageProcessorPil"]:
+        index["image_processor"] = ["transformers", "CLIPImageProcessor"]
+        with open(index_path, "w") as f:
+            json.dump(index, f, indent=2, sort_keys=True)
+            f.write("\n")
 
     # Everything below uses the pipeline loaded back from disk: the fixture folder is what gets tested.
     pipe = ChronoEditPipeline.from_pretrained(pipe_dir, torch_dtype=torch.float32)
