@@ -104,3 +104,18 @@ fn tiny_a_matches_diffusers() {
 fn tiny_b_matches_diffusers() {
     run_case("tiny_b");
 }
+
+/// The pipeline's own preprocessing of input.png (`VideoProcessor.preprocess`, no resize needed):
+/// 8-bit pixels mapped to [-1, 1], so only float rounding may differ.
+#[test]
+fn video_preprocessing_matches_diffusers() {
+    for case in ["tiny_a", "tiny_b", "heldout"] {
+        let reference = load_reference(case);
+        let expected = &reference["image.preprocessed"];
+        let (_, _, h, w) = expected.dims4().unwrap();
+        let image = physedit::util::open_image(&fixture(case).join("input.png")).unwrap();
+        let ours = physedit::pipeline::image_processor::image_to_video_tensor(&image, h, w).unwrap();
+        let d = max_abs_diff(&ours, expected);
+        assert!(d < 1e-6, "{case}: preprocessed image differs by {d}");
+    }
+}
