@@ -1,6 +1,8 @@
 //! The fused CPU attention kernel against the plain candle formulation.
 use candle_core::{DType, Device, Tensor};
-use physedit::models::attention::{naive_attention, scaled_dot_product_attention};
+use physedit::models::attention::{
+    naive_attention, scaled_dot_product_attention, scaled_dot_product_attention_blocks,
+};
 
 /// Deterministic pseudo-random normal-ish values (sum of uniforms), so failures reproduce.
 fn randn(shape: &[usize], seed: u64, std: f32) -> Tensor {
@@ -215,4 +217,32 @@ fn rejects_mismatched_shapes_and_dtypes() {
     assert!(scaled_dot_product_attention(&q3, &k, &k, 1.0).is_err());
     let k16 = k.to_dtype(DType::F16).unwrap();
     assert!(scaled_dot_product_attention(&q, &k16, &k16, 1.0).is_err());
+}
+
+#[test]
+fn matches_naive_with_small_ragged_blocks() {
+    // Block sizes that divide neither Sq nor Sk, so every block boundary case (ragged last query
+    // block, ragged last key block, many online-softmax steps) occurs. Tolerance as in `check`:
+    // f32 paths agree to summation order and the polynomial exp.
+    let (b, h, sq, sk, d) = (2, 2, 50, 101, 16);
+    let q = randn(&[b, h, sq, d], 90, 1.0);
+    let k = randn(&[b, h, sk, d], 91, 1.0);
+    let v = randn(&[b, h, sk, d], 92, 1.0);
+    let naive = naive_attention(&q, &k, &v, 0.25).unwrap();
+    for (bq, bk) in [(1, 1), (7, 33), (16, 100), (64, 7)] {
+        let fused = scaled_dot_product_attention_blocks(&q, &k, &v, 0.25, bq, bk).unwrap();
+        let err = (fused - &naive)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        eprintln!("blocks {bq}x{bk}: max |fused - naive| = {err:e}");
+        assert!(err <= 2e-5, "blocks {bq}x{bk}: max |fused - naive| = {err}");
+    }
+    assert!(scaled_dot_product_attention_blocks(&q, &k, &v, 0.25, 0, 8).is_err());
 }

@@ -272,9 +272,9 @@ fn main() -> Result<()> {
 /// Times the fused kernel over a grid of block sizes, interleaving configurations in every round so
 /// that load changes on a shared machine affect all of them alike; prints the minimum per config.
 fn tune_blocks(shapes: &[[usize; 5]], dtype: DType, reps: usize) -> Result<()> {
-    let configs: Vec<(usize, usize)> = [16, 32, 64, 128]
+    let configs: Vec<(usize, usize)> = [32, 64, 128, 256]
         .iter()
-        .flat_map(|&bq| [128, 256, 512, 1024].map(|bk| (bq, bk)))
+        .flat_map(|&bq| [256, 512, 1024, 2048].map(|bk| (bq, bk)))
         .collect();
     for s in shapes {
         let [b, h, sq, sk, d] = *s;
