@@ -166,19 +166,28 @@ fn matches_naive_with_growing_scores_across_key_blocks() {
 
 #[test]
 fn matches_naive_with_non_contiguous_inputs() {
-    // (B, S, H, D) tensors viewed as (B, H, S, D), as produced by a head split without a copy.
+    // The views are taken after the dtype conversion so that every dtype sees them as views.
     let (b, h, sq, sk, d) = (2, 3, 45, 90, 64);
-    let q = randn(&[b, sq, h, d], 70, 1.0).transpose(1, 2).unwrap();
-    let k = randn(&[b, sk, h, d], 71, 1.0).transpose(1, 2).unwrap();
-    let v = randn(&[b, sk, h, d], 72, 1.0).transpose(1, 2).unwrap();
-    assert!(!q.is_contiguous());
-    for dt in DTYPES {
-        let (q, k, v) = (
-            q.to_dtype(dt).unwrap(),
-            k.to_dtype(dt).unwrap(),
-            v.to_dtype(dt).unwrap(),
+    for (i, dt) in DTYPES.into_iter().enumerate() {
+        let seed = 70 + 10 * i as u64;
+        let r = |shape: &[usize], s: u64| randn(shape, seed + s, 1.0).to_dtype(dt).unwrap();
+        // (B, S, H, D) tensors viewed as (B, H, S, D), as produced by a head split without a copy.
+        let q = r(&[b, sq, h, d], 0).transpose(1, 2).unwrap();
+        let k = r(&[b, sk, h, d], 1).transpose(1, 2).unwrap();
+        let v = r(&[b, sk, h, d], 2).transpose(1, 2).unwrap();
+        assert!(!q.is_contiguous() && !k.is_contiguous() && !v.is_contiguous());
+        check(&q, &k, &v, 0.125, &format!("head-split views {dt:?}"));
+        // A view whose last dimension is not unit-stride, and one with a storage offset.
+        let k_t = r(&[b, h, d, sk], 3).transpose(2, 3).unwrap();
+        let q_off = r(&[b, h, sq + 3, d], 4).narrow(2, 3, sq).unwrap();
+        assert!(!k_t.is_contiguous() && q_off.layout().start_offset() > 0);
+        check(
+            &q_off,
+            &k_t,
+            &v,
+            0.125,
+            &format!("strided last dim / offset {dt:?}"),
         );
-        check(&q, &k, &v, 0.125, &format!("non-contiguous {dt:?}"));
     }
 }
 

@@ -10,9 +10,12 @@
 //!
 //! [`naive_attention`] is the plain candle formulation (materialised scores, f32 softmax) and serves as
 //! the correctness reference; it is also what non-CPU devices use.
+use std::borrow::Cow;
 use std::cell::RefCell;
 
-use candle_core::{DType, Device, Layout, Result, Storage, Tensor};
+use half::slice::HalfFloatSliceExt;
+
+use candle_core::{CpuStorage, DType, Device, Layout, Result, Storage, Tensor};
 use rayon::prelude::*;
 
 /// Query rows per parallel work item (at most; see [`query_block`]). Larger blocks amortise the
@@ -84,18 +87,23 @@ pub fn scaled_dot_product_attention_blocks(
     if b * h * sq * dv == 0 {
         return Tensor::zeros((b, h, sq, dv), out_dtype, q.device());
     }
-    // Contiguous f32 copies only where needed (an f32 contiguous input is used in place).
-    let (qc, kc, vc) = (
-        to_f32_contiguous(q)?,
-        to_f32_contiguous(k)?,
-        to_f32_contiguous(v)?,
-    );
+    // f32 row-major buffers: an f32 contiguous input is used in place, anything else is gathered
+    // and converted in parallel (strided views such as a transposed head split are read directly
+    // as long as the last dimension is unit-stride).
+    let unit_last = |t: &Tensor| -> Result<Tensor> {
+        if t.stride()[3] == 1 {
+            Ok(t.clone())
+        } else {
+            t.contiguous()
+        }
+    };
+    let (qc, kc, vc) = (unit_last(q)?, unit_last(k)?, unit_last(v)?);
     let (q_storage, q_layout) = qc.storage_and_layout();
     let (k_storage, k_layout) = kc.storage_and_layout();
     let (v_storage, v_layout) = vc.storage_and_layout();
-    let qf = cpu_f32_slice(&q_storage, q_layout)?;
-    let kf = cpu_f32_slice(&k_storage, k_layout)?;
-    let vf = cpu_f32_slice(&v_storage, v_layout)?;
+    let qf = f32_rows(&q_storage, q_layout)?;
+    let kf = f32_rows(&k_storage, k_layout)?;
+    let vf = f32_rows(&v_storage, v_layout)?;
     let mut out = vec![0f32; b * h * sq * dv];
     let scale = scale as f32;
 
@@ -117,7 +125,28 @@ pub fn scaled_dot_product_attention_blocks(
                 });
         });
 
-    Tensor::from_vec(out, (b, h, sq, dv), q.device())?.to_dtype(out_dtype)
+    let shape = (b, h, sq, dv);
+    let dev = q.device();
+    match out_dtype {
+        DType::F16 => Tensor::from_vec(from_f32_par::<half::f16>(&out), shape, dev),
+        DType::BF16 => Tensor::from_vec(from_f32_par::<half::bf16>(&out), shape, dev),
+        _ => Tensor::from_vec(out, shape, dev)?.to_dtype(out_dtype),
+    }
+}
+
+/// Elements per parallel conversion chunk.
+const CONVERT_CHUNK: usize = 1 << 16;
+
+/// Parallel f32 -> half-precision conversion.
+fn from_f32_par<T: Default + Clone + Send>(src: &[f32]) -> Vec<T>
+where
+    [T]: half::slice::HalfFloatSliceExt,
+{
+    let mut dst = vec![T::default(); src.len()];
+    dst.par_chunks_mut(CONVERT_CHUNK)
+        .zip(src.par_chunks(CONVERT_CHUNK))
+        .for_each(|(d, s)| d.convert_from_f32_slice(s));
+    dst
 }
 
 /// Validates ranks and matching dimensions; returns `(B, H, Sq, D, Sk, Dv)`.
@@ -157,21 +186,65 @@ fn check_shapes(
     Ok((b, h, sq, d, sk, dv))
 }
 
-/// `t` as a contiguous f32 tensor; cheap (shares storage) when it already is one.
-fn to_f32_contiguous(t: &Tensor) -> Result<Tensor> {
-    t.to_dtype(DType::F32)?.contiguous()
-}
-
-/// The elements of a contiguous f32 CPU tensor, given its storage guard and layout.
-fn cpu_f32_slice<'a>(storage: &'a Storage, layout: &Layout) -> Result<&'a [f32]> {
+/// The elements of a rank-4 CPU tensor (unit stride in the last dimension) as a row-major f32
+/// buffer: borrowed when the tensor already is contiguous f32, otherwise gathered and converted in
+/// parallel.
+fn f32_rows<'a>(storage: &'a Storage, layout: &Layout) -> Result<Cow<'a, [f32]>> {
     let Storage::Cpu(cpu) = storage else {
         candle_core::bail!("attention: expected a CPU tensor");
     };
-    let data = cpu.as_slice::<f32>()?;
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("attention: expected a contiguous tensor"),
+    if let (CpuStorage::F32(data), Some((start, end))) = (cpu, layout.contiguous_offsets()) {
+        return Ok(Cow::Borrowed(&data[start..end]));
     }
+    match cpu {
+        CpuStorage::F32(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            d.copy_from_slice(s)
+        }))),
+        CpuStorage::F16(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            s.convert_to_f32_slice(d)
+        }))),
+        CpuStorage::BF16(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            s.convert_to_f32_slice(d)
+        }))),
+        CpuStorage::F64(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            for (o, i) in d.iter_mut().zip(s) {
+                *o = *i as f32;
+            }
+        }))),
+        other => candle_core::bail!(
+            "attention: unsupported dtype {:?}",
+            candle_core::backend::BackendStorage::dtype(other)
+        ),
+    }
+}
+
+/// Gathers the rows (last dimension, unit stride) of a strided rank-4 view into a row-major f32
+/// buffer, converting each row with `convert(src_row, dst_row)`; parallel over chunks of rows.
+fn gather_rows<T: Sync>(
+    data: &[T],
+    layout: &Layout,
+    convert: impl Fn(&[T], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let dims = layout.dims();
+    let stride = layout.stride();
+    let start = layout.start_offset();
+    let (n1, n2, row) = (dims[1], dims[2], dims[3]);
+    let mut out = vec![0f32; dims.iter().product()];
+    if row == 0 {
+        return out;
+    }
+    let rows_per_chunk = (CONVERT_CHUNK / row).max(1);
+    out.par_chunks_mut(rows_per_chunk * row)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for (i, dst) in chunk.chunks_mut(row).enumerate() {
+                let r = c * rows_per_chunk + i;
+                let (i0, i1, i2) = (r / (n1 * n2), (r / n2) % n1, r % n2);
+                let off = start + i0 * stride[0] + i1 * stride[1] + i2 * stride[2];
+                convert(&data[off..off + row], dst);
+            }
+        });
+    out
 }
 
 /// One query block against all keys of its head, written normalised into `out` (`rows x dv`,
