@@ -473,37 +473,70 @@ unsafe fn exp_sub_sum_avx512(x: &mut [f32], m: f32) -> f32 {
 
 const LANES: usize = 16;
 
+// The row kernels below use plain `while` loops and integer arithmetic rather than iterators and
+// `to_bits`/`wrapping_*` helpers: optimised builds vectorise them just the same, and unoptimised
+// (debug) builds of the crate do not pay a function call per element.
+
 #[inline(always)]
 fn row_max_impl(x: &[f32]) -> f32 {
+    let n = x.len();
     let mut acc = [f32::NEG_INFINITY; LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for i in 0..LANES {
-            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+    let mut i = 0;
+    while i + LANES <= n {
+        let c = &x[i..i + LANES];
+        let mut j = 0;
+        while j < LANES {
+            if c[j] > acc[j] {
+                acc[j] = c[j];
+            }
+            j += 1;
         }
+        i += LANES;
     }
     let mut m = f32::NEG_INFINITY;
-    for &a in acc.iter().chain(chunks.remainder()) {
-        m = if a > m { a } else { m };
+    let mut j = 0;
+    while j < LANES {
+        if acc[j] > m {
+            m = acc[j];
+        }
+        j += 1;
+    }
+    while i < n {
+        if x[i] > m {
+            m = x[i];
+        }
+        i += 1;
     }
     m
 }
 
 #[inline(always)]
 fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
+    let n = x.len();
     let mut acc = [0f32; LANES];
-    let mut chunks = x.chunks_exact_mut(LANES);
-    for c in &mut chunks {
-        for i in 0..LANES {
-            let e = exp_nonpos(c[i] - m);
-            c[i] = e;
-            acc[i] += e;
+    let mut i = 0;
+    while i + LANES <= n {
+        let c = &mut x[i..i + LANES];
+        let mut j = 0;
+        while j < LANES {
+            let e = exp_nonpos(c[j] - m);
+            c[j] = e;
+            acc[j] += e;
+            j += 1;
         }
+        i += LANES;
     }
-    let mut sum: f32 = acc.iter().sum();
-    for e in chunks.into_remainder() {
-        *e = exp_nonpos(*e - m);
-        sum += *e;
+    let mut sum = 0f32;
+    let mut j = 0;
+    while j < LANES {
+        sum += acc[j];
+        j += 1;
+    }
+    while i < n {
+        let e = exp_nonpos(x[i] - m);
+        x[i] = e;
+        sum += e;
+        i += 1;
     }
     sum
 }
@@ -528,13 +561,20 @@ fn exp_nonpos(x: f32) -> f32 {
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // t's bits are 0x4B40_0000 + n; 2^n has bits (n + 127) << 23.
-    let pow2 = f32::from_bits(
-        t.to_bits()
-            .wrapping_sub(0x4B40_0000)
-            .wrapping_add(127)
-            .wrapping_shl(23),
-    );
+    // t's bits are 0x4B40_0000 + n with n in [-126, 0]; 2^n has bits (n + 127) << 23.
+    // (A union rather than `to_bits`/`from_bits`, which are calls in unoptimised builds.)
+    union Bits {
+        f: f32,
+        i: i32,
+    }
+    // SAFETY: f32 and i32 have the same size and every bit pattern is valid for both.
+    let t_bits = unsafe { Bits { f: t }.i };
+    let pow2 = unsafe {
+        Bits {
+            i: (t_bits - 0x4B40_0000 + 127) << 23,
+        }
+        .f
+    };
     p * pow2
 }
 
