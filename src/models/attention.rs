@@ -52,8 +52,9 @@ pub fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result
 ///
 /// `q` is `(B, H, Sq, D)`, `k` is `(B, H, Sk, D)`, `v` is `(B, H, Sk, Dv)` (in practice `Dv == D`);
 /// the result is `(B, H, Sq, Dv)` in `q`'s dtype. Inputs may be non-contiguous and of any float dtype
-/// (f32, f16, bf16, f64); they are converted once to contiguous f32 buffers. On devices other than the
-/// CPU this falls back to [`naive_attention`].
+/// (f32, f16, bf16, f64): contiguous f32 inputs are read in place, others are gathered and converted
+/// once (in parallel) to contiguous f32 buffers. On devices other than the CPU this falls back to
+/// [`naive_attention`]. Errors on mismatched shapes or dtypes, a zero head dimension, or zero keys.
 pub fn scaled_dot_product_attention(
     q: &Tensor,
     k: &Tensor,
@@ -171,6 +172,9 @@ fn check_shapes(
             k.dims(),
             v.dims()
         );
+    }
+    if d == 0 {
+        candle_core::bail!("attention: zero head dimension (q {:?})", q.dims());
     }
     if sk == 0 && sq > 0 {
         candle_core::bail!("attention: softmax over zero keys (k {:?})", k.dims());
