@@ -1,6 +1,8 @@
 //! The fused CPU attention kernel against the plain candle formulation.
 use candle_core::{DType, Device, Tensor};
-use physedit::models::attention::{naive_attention, scaled_dot_product_attention};
+use physedit::models::attention::{
+    naive_attention, scaled_dot_product_attention, scaled_dot_product_attention_blocks,
+};
 
 /// Deterministic pseudo-random normal-ish values (sum of uniforms), so failures reproduce.
 fn randn(shape: &[usize], seed: u64, std: f32) -> Tensor {
@@ -164,19 +166,28 @@ fn matches_naive_with_growing_scores_across_key_blocks() {
 
 #[test]
 fn matches_naive_with_non_contiguous_inputs() {
-    // (B, S, H, D) tensors viewed as (B, H, S, D), as produced by a head split without a copy.
+    // The views are taken after the dtype conversion so that every dtype sees them as views.
     let (b, h, sq, sk, d) = (2, 3, 45, 90, 64);
-    let q = randn(&[b, sq, h, d], 70, 1.0).transpose(1, 2).unwrap();
-    let k = randn(&[b, sk, h, d], 71, 1.0).transpose(1, 2).unwrap();
-    let v = randn(&[b, sk, h, d], 72, 1.0).transpose(1, 2).unwrap();
-    assert!(!q.is_contiguous());
-    for dt in DTYPES {
-        let (q, k, v) = (
-            q.to_dtype(dt).unwrap(),
-            k.to_dtype(dt).unwrap(),
-            v.to_dtype(dt).unwrap(),
+    for (i, dt) in DTYPES.into_iter().enumerate() {
+        let seed = 70 + 10 * i as u64;
+        let r = |shape: &[usize], s: u64| randn(shape, seed + s, 1.0).to_dtype(dt).unwrap();
+        // (B, S, H, D) tensors viewed as (B, H, S, D), as produced by a head split without a copy.
+        let q = r(&[b, sq, h, d], 0).transpose(1, 2).unwrap();
+        let k = r(&[b, sk, h, d], 1).transpose(1, 2).unwrap();
+        let v = r(&[b, sk, h, d], 2).transpose(1, 2).unwrap();
+        assert!(!q.is_contiguous() && !k.is_contiguous() && !v.is_contiguous());
+        check(&q, &k, &v, 0.125, &format!("head-split views {dt:?}"));
+        // A view whose last dimension is not unit-stride, and one with a storage offset.
+        let k_t = r(&[b, h, d, sk], 3).transpose(2, 3).unwrap();
+        let q_off = r(&[b, h, sq + 3, d], 4).narrow(2, 3, sq).unwrap();
+        assert!(!k_t.is_contiguous() && q_off.layout().start_offset() > 0);
+        check(
+            &q_off,
+            &k_t,
+            &v,
+            0.125,
+            &format!("strided last dim / offset {dt:?}"),
         );
-        check(&q, &k, &v, 0.125, &format!("non-contiguous {dt:?}"));
     }
 }
 
@@ -215,4 +226,32 @@ fn rejects_mismatched_shapes_and_dtypes() {
     assert!(scaled_dot_product_attention(&q3, &k, &k, 1.0).is_err());
     let k16 = k.to_dtype(DType::F16).unwrap();
     assert!(scaled_dot_product_attention(&q, &k16, &k16, 1.0).is_err());
+}
+
+#[test]
+fn matches_naive_with_small_ragged_blocks() {
+    // Block sizes that divide neither Sq nor Sk, so every block boundary case (ragged last query
+    // block, ragged last key block, many online-softmax steps) occurs. Tolerance as in `check`:
+    // f32 paths agree to summation order and the polynomial exp.
+    let (b, h, sq, sk, d) = (2, 2, 50, 101, 16);
+    let q = randn(&[b, h, sq, d], 90, 1.0);
+    let k = randn(&[b, h, sk, d], 91, 1.0);
+    let v = randn(&[b, h, sk, d], 92, 1.0);
+    let naive = naive_attention(&q, &k, &v, 0.25).unwrap();
+    for (bq, bk) in [(1, 1), (7, 33), (16, 100), (64, 7)] {
+        let fused = scaled_dot_product_attention_blocks(&q, &k, &v, 0.25, bq, bk).unwrap();
+        let err = (fused - &naive)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        eprintln!("blocks {bq}x{bk}: max |fused - naive| = {err:e}");
+        assert!(err <= 2e-5, "blocks {bq}x{bk}: max |fused - naive| = {err}");
+    }
+    assert!(scaled_dot_product_attention_blocks(&q, &k, &v, 0.25, 0, 8).is_err());
 }

@@ -1,13 +1,18 @@
-//! Times naive vs fused CPU attention (and, when the reference python environment is present,
-//! PyTorch's fused CPU attention) on a few representative shapes.
+//! Times naive vs fused CPU attention and, when the reference python environment is present,
+//! PyTorch's `scaled_dot_product_attention` on the CPU, on a few representative shapes.
 //!
-//! `cargo run --release --bin bench_attention -- [--reps N] [--dtype f32|f16|bf16] [--no-naive]
-//! [--no-torch] [--python PATH] [--shape B,H,Sq,Sk,D ...]`
+//! `cargo run --release --bin bench_attention -- [--reps N] [--threads T] [--dtype f32|f16|bf16]
+//! [--no-naive] [--no-torch] [--python PATH] [--shape B,H,Sq,Sk,D ...] [--tune]`
 //!
-//! Every timing is the minimum over the repetitions (after one warm-up), since the machine may be
-//! shared. PyTorch runs with `torch.set_num_threads(T)` where T is the size of the rayon pool.
+//! The three implementations are run in turn inside every repetition (torch through a long-lived
+//! `tools/reference/bench_attention.py` process), so that load changes on a shared machine affect
+//! them alike; each reported time is the minimum over the repetitions, after one warm-up call.
+//! Wall time is the primary number; process CPU time (all threads) is printed alongside. PyTorch
+//! runs with `torch.set_num_threads(T)`, T being the size of the rayon pool (`--threads`, default:
+//! rayon's default).
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -16,76 +21,128 @@ use physedit::models::attention::{
     naive_attention, scaled_dot_product_attention, scaled_dot_product_attention_blocks,
 };
 
-fn min_time<F: FnMut() -> Result<()>>(reps: usize, mut f: F) -> Result<f64> {
-    f()?;
-    let mut best = f64::INFINITY;
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        f()?;
-        best = best.min(t0.elapsed().as_secs_f64());
+/// Process CPU time in seconds (sum over threads), from /proc; None where unavailable.
+fn cpu_time() -> Option<f64> {
+    let mut total_ns = 0u64;
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = entry.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total_ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
     }
-    Ok(best)
+    Some(total_ns as f64 * 1e-9)
 }
 
-fn torch_times(
-    python: &str,
-    shapes: &[[usize; 5]],
-    dtype: &str,
-    reps: usize,
-    threads: usize,
-) -> Result<Vec<f64>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference/bench_attention.py");
-    let mut cmd = Command::new(python);
-    cmd.arg(&script)
-        .args(["--threads", &threads.to_string()])
-        .args(["--dtype", dtype])
-        .args(["--reps", &reps.to_string()]);
-    for s in shapes {
-        cmd.arg("--shape").arg(
-            s.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
+/// Wall and CPU seconds of one call.
+fn time_once<F: FnMut() -> Result<()>>(mut f: F) -> Result<(f64, f64)> {
+    let c0 = cpu_time();
+    let t0 = Instant::now();
+    f()?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = match (c0, cpu_time()) {
+        (Some(a), Some(b)) => b - a,
+        _ => f64::NAN,
+    };
+    Ok((wall, cpu))
+}
+
+struct Torch {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Torch {
+    fn start(python: &str, dtype: &str, threads: usize) -> Result<Self> {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference/bench_attention.py");
+        let mut child = Command::new(python)
+            .arg(&script)
+            .args(["--threads", &threads.to_string(), "--dtype", dtype])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {python} {}", script.display()))?;
+        let stdin = child.stdin.take().context("torch stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("torch stdout")?);
+        let mut t = Torch {
+            child,
+            stdin,
+            stdout,
+        };
+        let hello = t.read()?;
+        println!(
+            "torch {} with {} threads",
+            hello["torch"].as_str().unwrap_or("?"),
+            hello["threads"]
         );
+        Ok(t)
     }
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {python} {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+
+    fn read(&mut self) -> Result<serde_json::Value> {
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            bail!("torch reference process ended");
+        }
+        serde_json::from_str(&line).with_context(|| format!("parsing {line:?}"))
     }
-    let mut times = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("parsing {line:?}"))?;
-        times.push(v["min_s"].as_f64().context("min_s missing")?);
+
+    /// Wall and CPU seconds of one torch call on `shape`.
+    fn time(&mut self, shape: &[usize; 5]) -> Result<(f64, f64)> {
+        let req = shape
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        writeln!(self.stdin, "{req}")?;
+        self.stdin.flush()?;
+        let v = self.read()?;
+        Ok((
+            v["wall_s"].as_f64().context("wall_s")?,
+            v["cpu_s"].as_f64().context("cpu_s")?,
+        ))
     }
-    if times.len() != shapes.len() {
-        bail!(
-            "expected {} timings from torch, got {}",
-            shapes.len(),
-            times.len()
-        );
+}
+
+impl Drop for Torch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-    Ok(times)
+}
+
+#[derive(Clone, Copy)]
+struct Best {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Best {
+    fn new() -> Self {
+        Best {
+            wall: f64::INFINITY,
+            cpu: f64::INFINITY,
+        }
+    }
+    fn add(&mut self, (wall, cpu): (f64, f64)) {
+        self.wall = self.wall.min(wall);
+        self.cpu = self.cpu.min(cpu);
+    }
 }
 
 fn main() -> Result<()> {
     let mut reps = 5usize;
+    let mut threads: Option<usize> = None;
     let mut dtype_name = "f32".to_string();
     let mut run_naive = true;
     let mut run_torch = true;
+    let mut tune = false;
     let mut python = "/work/venv-ref/bin/python".to_string();
     let mut shapes: Vec<[usize; 5]> = Vec::new();
-    let mut tune = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reps" => reps = args.next().context("--reps N")?.parse()?,
+            "--threads" => threads = Some(args.next().context("--threads T")?.parse()?),
             "--dtype" => dtype_name = args.next().context("--dtype f32|f16|bf16")?,
             "--no-naive" => run_naive = false,
             "--no-torch" => run_torch = false,
@@ -106,6 +163,12 @@ fn main() -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
+    if let Some(t) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .context("configuring the rayon pool")?;
+    }
     if shapes.is_empty() {
         shapes = vec![[1, 8, 1024, 1024, 64], [1, 12, 4096, 4096, 128]];
     }
@@ -116,13 +179,13 @@ fn main() -> Result<()> {
         other => bail!("unknown dtype {other}"),
     };
     let threads = rayon::current_num_threads();
+    println!("dtype {dtype_name}, rayon threads {threads}, min over {reps} interleaved reps");
     if tune {
         return tune_blocks(&shapes, dtype, reps);
     }
-    println!("dtype {dtype_name}, rayon threads {threads}, min over {reps} reps");
 
-    let torch = if run_torch && Path::new(&python).exists() {
-        match torch_times(&python, &shapes, &dtype_name, reps, threads) {
+    let mut torch = if run_torch && Path::new(&python).exists() {
+        match Torch::start(&python, &dtype_name, threads) {
             Ok(t) => Some(t),
             Err(e) => {
                 eprintln!("torch reference unavailable: {e:#}");
@@ -133,46 +196,73 @@ fn main() -> Result<()> {
         None
     };
 
-    println!(
-        "{:<24} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
-        "B,H,Sq,Sk,D", "naive s", "fused s", "torch s", "naive/fused", "fused/torch", "max diff"
-    );
+    let mut rows = Vec::new();
     let dev = Device::Cpu;
-    for (i, s) in shapes.iter().enumerate() {
+    for s in &shapes {
         let [b, h, sq, sk, d] = *s;
         let q = Tensor::randn(0f32, 1.0, (b, h, sq, d), &dev)?.to_dtype(dtype)?;
         let k = Tensor::randn(0f32, 1.0, (b, h, sk, d), &dev)?.to_dtype(dtype)?;
         let v = Tensor::randn(0f32, 1.0, (b, h, sk, d), &dev)?.to_dtype(dtype)?;
         let scale = 1.0 / (d as f64).sqrt();
-        let fused_t = min_time(reps, || {
-            scaled_dot_product_attention(&q, &k, &v, scale)?;
-            Ok(())
-        })?;
-        let (naive_t, diff) = if run_naive {
-            let t = min_time(reps, || {
-                naive_attention(&q, &k, &v, scale)?;
-                Ok(())
-            })?;
-            let a = scaled_dot_product_attention(&q, &k, &v, scale)?.to_dtype(DType::F32)?;
+        let fused_out = scaled_dot_product_attention(&q, &k, &v, scale)?; // warm-up
+        let diff = if run_naive {
             let n = naive_attention(&q, &k, &v, scale)?.to_dtype(DType::F32)?;
-            let diff = (a - n)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
-            (Some(t), Some(diff))
+            let a = fused_out.to_dtype(DType::F32)?;
+            Some((a - n)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
         } else {
-            (None, None)
+            None
         };
-        let torch_t = torch.as_ref().map(|t| t[i]);
-        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
+        drop(fused_out);
+        let (mut fused, mut naive, mut tor) = (Best::new(), Best::new(), Best::new());
+        for _ in 0..reps {
+            fused.add(time_once(|| {
+                scaled_dot_product_attention(&q, &k, &v, scale)?;
+                Ok(())
+            })?);
+            if run_naive {
+                naive.add(time_once(|| {
+                    naive_attention(&q, &k, &v, scale)?;
+                    Ok(())
+                })?);
+            }
+            if let Some(t) = torch.as_mut() {
+                tor.add(t.time(s)?);
+            }
+        }
+        rows.push((
+            *s,
+            run_naive.then_some(naive),
+            fused,
+            torch.is_some().then_some(tor),
+            diff,
+        ));
+    }
+
+    let opt = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |x| format!("{x:.prec$}"));
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11} {:>9}",
+        "B,H,Sq,Sk,D",
+        "naive s",
+        "fused s",
+        "torch s",
+        "naive/fused",
+        "fused/torch",
+        "cpu f/t",
+        "max diff"
+    );
+    for (s, naive, fused, tor, diff) in rows {
         println!(
-            "{:<24} {:>10} {:>10.4} {:>10} {:>12} {:>12} {:>10}",
+            "{:<20} {:>9} {:>9.4} {:>9} {:>11} {:>11} {:>11} {:>9}",
             s.iter()
                 .map(|x| x.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
-            fmt(naive_t),
-            fused_t,
-            fmt(torch_t),
-            naive_t.map_or("-".to_string(), |n| format!("{:.2}", n / fused_t)),
-            torch_t.map_or("-".to_string(), |t| format!("{:.2}", fused_t / t)),
+            opt(naive.map(|n| n.wall), 4),
+            fused.wall,
+            opt(tor.map(|t| t.wall), 4),
+            opt(naive.map(|n| n.wall / fused.wall), 2),
+            opt(tor.map(|t| fused.wall / t.wall), 2),
+            opt(tor.map(|t| fused.cpu / t.cpu), 2),
             diff.map_or("-".to_string(), |d| format!("{d:.2e}")),
         );
     }
@@ -182,9 +272,9 @@ fn main() -> Result<()> {
 /// Times the fused kernel over a grid of block sizes, interleaving configurations in every round so
 /// that load changes on a shared machine affect all of them alike; prints the minimum per config.
 fn tune_blocks(shapes: &[[usize; 5]], dtype: DType, reps: usize) -> Result<()> {
-    let configs: Vec<(usize, usize)> = [16, 32, 64, 128]
+    let configs: Vec<(usize, usize)> = [32, 64, 128, 256]
         .iter()
-        .flat_map(|&bq| [128, 256, 512, 1024].map(|bk| (bq, bk)))
+        .flat_map(|&bq| [256, 512, 1024, 2048].map(|bk| (bq, bk)))
         .collect();
     for s in shapes {
         let [b, h, sq, sk, d] = *s;
@@ -193,17 +283,21 @@ fn tune_blocks(shapes: &[[usize; 5]], dtype: DType, reps: usize) -> Result<()> {
         let k = Tensor::randn(0f32, 1.0, (b, h, sk, d), &dev)?.to_dtype(dtype)?;
         let v = Tensor::randn(0f32, 1.0, (b, h, sk, d), &dev)?.to_dtype(dtype)?;
         let scale = 1.0 / (d as f64).sqrt();
-        let mut best = vec![f64::INFINITY; configs.len()];
+        let mut best = vec![Best::new(); configs.len()];
         for _ in 0..reps {
             for (i, &(bq, bk)) in configs.iter().enumerate() {
-                let t0 = Instant::now();
-                scaled_dot_product_attention_blocks(&q, &k, &v, scale, bq, bk)?;
-                best[i] = best[i].min(t0.elapsed().as_secs_f64());
+                best[i].add(time_once(|| {
+                    scaled_dot_product_attention_blocks(&q, &k, &v, scale, bq, bk)?;
+                    Ok(())
+                })?);
             }
         }
         println!("shape {s:?}");
         for (&(bq, bk), t) in configs.iter().zip(&best) {
-            println!("  bq {bq:>4} bk {bk:>5}: {t:.4} s");
+            println!(
+                "  bq {bq:>4} bk {bk:>5}: wall {:.4} s  cpu {:.4} s",
+                t.wall, t.cpu
+            );
         }
     }
     Ok(())

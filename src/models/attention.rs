@@ -10,15 +10,30 @@
 //!
 //! [`naive_attention`] is the plain candle formulation (materialised scores, f32 softmax) and serves as
 //! the correctness reference; it is also what non-CPU devices use.
+use std::borrow::Cow;
 use std::cell::RefCell;
 
-use candle_core::{DType, Device, Layout, Result, Storage, Tensor};
+use half::slice::HalfFloatSliceExt;
+
+use candle_core::{CpuStorage, DType, Device, Layout, Result, Storage, Tensor};
 use rayon::prelude::*;
 
-/// Query rows per parallel work item.
-const BLOCK_Q: usize = 64;
+/// Query rows per parallel work item (at most; see [`query_block`]). Larger blocks amortise the
+/// packing of each key/value block inside the matrix products; 256 x 512 f32 scores (512 KiB) still
+/// sit in a typical L2 cache. Chosen by timing 32..256 x 256..2048 with `bench_attention --tune`.
+const BLOCK_Q: usize = 256;
+/// Smallest query block used when splitting for parallelism.
+const MIN_BLOCK_Q: usize = 16;
 /// Key rows per online-softmax step.
 const BLOCK_K: usize = 512;
+
+/// Query block size: [`BLOCK_Q`], reduced when that would leave fewer than four work items per
+/// rayon thread.
+fn query_block(heads: usize, sq: usize) -> usize {
+    let min_items = 4 * rayon::current_num_threads();
+    let per_head = min_items.div_ceil(heads.max(1));
+    sq.div_ceil(per_head).clamp(MIN_BLOCK_Q, BLOCK_Q)
+}
 
 /// Reference attention with plain candle ops: `softmax(q·kᵀ·scale)·v`, computed in f32 and returned in
 /// `q`'s dtype. `q` is `(B, H, Sq, D)`, `k` is `(B, H, Sk, D)`, `v` is `(B, H, Sk, Dv)`.
@@ -37,15 +52,19 @@ pub fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result
 ///
 /// `q` is `(B, H, Sq, D)`, `k` is `(B, H, Sk, D)`, `v` is `(B, H, Sk, Dv)` (in practice `Dv == D`);
 /// the result is `(B, H, Sq, Dv)` in `q`'s dtype. Inputs may be non-contiguous and of any float dtype
-/// (f32, f16, bf16, f64); they are converted once to contiguous f32 buffers. On devices other than the
-/// CPU this falls back to [`naive_attention`].
+/// (f32, f16, bf16, f64): contiguous f32 inputs are read in place, others are gathered and converted
+/// once (in parallel) to contiguous f32 buffers. On devices other than the CPU this falls back to
+/// [`naive_attention`]. Errors on mismatched shapes or dtypes, a zero head dimension, or zero keys.
 pub fn scaled_dot_product_attention(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
     scale: f64,
 ) -> Result<Tensor> {
-    scaled_dot_product_attention_blocks(q, k, v, scale, BLOCK_Q, BLOCK_K)
+    let (b, h, sq, _) = q
+        .dims4()
+        .map_err(|e| e.context("attention: q must be (B, H, Sq, D)"))?;
+    scaled_dot_product_attention_blocks(q, k, v, scale, query_block(b * h, sq), BLOCK_K)
 }
 
 /// [`scaled_dot_product_attention`] with explicit query/key block sizes (for tuning).
@@ -69,18 +88,23 @@ pub fn scaled_dot_product_attention_blocks(
     if b * h * sq * dv == 0 {
         return Tensor::zeros((b, h, sq, dv), out_dtype, q.device());
     }
-    // Contiguous f32 copies only where needed (an f32 contiguous input is used in place).
-    let (qc, kc, vc) = (
-        to_f32_contiguous(q)?,
-        to_f32_contiguous(k)?,
-        to_f32_contiguous(v)?,
-    );
+    // f32 row-major buffers: an f32 contiguous input is used in place, anything else is gathered
+    // and converted in parallel (strided views such as a transposed head split are read directly
+    // as long as the last dimension is unit-stride).
+    let unit_last = |t: &Tensor| -> Result<Tensor> {
+        if t.stride()[3] == 1 {
+            Ok(t.clone())
+        } else {
+            t.contiguous()
+        }
+    };
+    let (qc, kc, vc) = (unit_last(q)?, unit_last(k)?, unit_last(v)?);
     let (q_storage, q_layout) = qc.storage_and_layout();
     let (k_storage, k_layout) = kc.storage_and_layout();
     let (v_storage, v_layout) = vc.storage_and_layout();
-    let qf = cpu_f32_slice(&q_storage, q_layout)?;
-    let kf = cpu_f32_slice(&k_storage, k_layout)?;
-    let vf = cpu_f32_slice(&v_storage, v_layout)?;
+    let qf = f32_rows(&q_storage, q_layout)?;
+    let kf = f32_rows(&k_storage, k_layout)?;
+    let vf = f32_rows(&v_storage, v_layout)?;
     let mut out = vec![0f32; b * h * sq * dv];
     let scale = scale as f32;
 
@@ -102,7 +126,28 @@ pub fn scaled_dot_product_attention_blocks(
                 });
         });
 
-    Tensor::from_vec(out, (b, h, sq, dv), q.device())?.to_dtype(out_dtype)
+    let shape = (b, h, sq, dv);
+    let dev = q.device();
+    match out_dtype {
+        DType::F16 => Tensor::from_vec(from_f32_par::<half::f16>(&out), shape, dev),
+        DType::BF16 => Tensor::from_vec(from_f32_par::<half::bf16>(&out), shape, dev),
+        _ => Tensor::from_vec(out, shape, dev)?.to_dtype(out_dtype),
+    }
+}
+
+/// Elements per parallel conversion chunk.
+const CONVERT_CHUNK: usize = 1 << 16;
+
+/// Parallel f32 -> half-precision conversion.
+fn from_f32_par<T: Default + Clone + Send>(src: &[f32]) -> Vec<T>
+where
+    [T]: half::slice::HalfFloatSliceExt,
+{
+    let mut dst = vec![T::default(); src.len()];
+    dst.par_chunks_mut(CONVERT_CHUNK)
+        .zip(src.par_chunks(CONVERT_CHUNK))
+        .for_each(|(d, s)| d.convert_from_f32_slice(s));
+    dst
 }
 
 /// Validates ranks and matching dimensions; returns `(B, H, Sq, D, Sk, Dv)`.
@@ -128,6 +173,9 @@ fn check_shapes(
             v.dims()
         );
     }
+    if d == 0 {
+        candle_core::bail!("attention: zero head dimension (q {:?})", q.dims());
+    }
     if sk == 0 && sq > 0 {
         candle_core::bail!("attention: softmax over zero keys (k {:?})", k.dims());
     }
@@ -142,21 +190,65 @@ fn check_shapes(
     Ok((b, h, sq, d, sk, dv))
 }
 
-/// `t` as a contiguous f32 tensor; cheap (shares storage) when it already is one.
-fn to_f32_contiguous(t: &Tensor) -> Result<Tensor> {
-    t.to_dtype(DType::F32)?.contiguous()
-}
-
-/// The elements of a contiguous f32 CPU tensor, given its storage guard and layout.
-fn cpu_f32_slice<'a>(storage: &'a Storage, layout: &Layout) -> Result<&'a [f32]> {
+/// The elements of a rank-4 CPU tensor (unit stride in the last dimension) as a row-major f32
+/// buffer: borrowed when the tensor already is contiguous f32, otherwise gathered and converted in
+/// parallel.
+fn f32_rows<'a>(storage: &'a Storage, layout: &Layout) -> Result<Cow<'a, [f32]>> {
     let Storage::Cpu(cpu) = storage else {
         candle_core::bail!("attention: expected a CPU tensor");
     };
-    let data = cpu.as_slice::<f32>()?;
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("attention: expected a contiguous tensor"),
+    if let (CpuStorage::F32(data), Some((start, end))) = (cpu, layout.contiguous_offsets()) {
+        return Ok(Cow::Borrowed(&data[start..end]));
     }
+    match cpu {
+        CpuStorage::F32(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            d.copy_from_slice(s)
+        }))),
+        CpuStorage::F16(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            s.convert_to_f32_slice(d)
+        }))),
+        CpuStorage::BF16(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            s.convert_to_f32_slice(d)
+        }))),
+        CpuStorage::F64(data) => Ok(Cow::Owned(gather_rows(data, layout, |s, d| {
+            for (o, i) in d.iter_mut().zip(s) {
+                *o = *i as f32;
+            }
+        }))),
+        other => candle_core::bail!(
+            "attention: unsupported dtype {:?}",
+            candle_core::backend::BackendStorage::dtype(other)
+        ),
+    }
+}
+
+/// Gathers the rows (last dimension, unit stride) of a strided rank-4 view into a row-major f32
+/// buffer, converting each row with `convert(src_row, dst_row)`; parallel over chunks of rows.
+fn gather_rows<T: Sync>(
+    data: &[T],
+    layout: &Layout,
+    convert: impl Fn(&[T], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let dims = layout.dims();
+    let stride = layout.stride();
+    let start = layout.start_offset();
+    let (n1, n2, row) = (dims[1], dims[2], dims[3]);
+    let mut out = vec![0f32; dims.iter().product()];
+    if row == 0 {
+        return out;
+    }
+    let rows_per_chunk = (CONVERT_CHUNK / row).max(1);
+    out.par_chunks_mut(rows_per_chunk * row)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for (i, dst) in chunk.chunks_mut(row).enumerate() {
+                let r = c * rows_per_chunk + i;
+                let (i0, i1, i2) = (r / (n1 * n2), (r / n2) % n1, r % n2);
+                let off = start + i0 * stride[0] + i1 * stride[1] + i2 * stride[2];
+                convert(&data[off..off + row], dst);
+            }
+        });
+    out
 }
 
 /// One query block against all keys of its head, written normalised into `out` (`rows x dv`,
@@ -385,37 +477,70 @@ unsafe fn exp_sub_sum_avx512(x: &mut [f32], m: f32) -> f32 {
 
 const LANES: usize = 16;
 
+// The row kernels below use plain `while` loops and integer arithmetic rather than iterators and
+// `to_bits`/`wrapping_*` helpers: optimised builds vectorise them just the same, and unoptimised
+// (debug) builds of the crate do not pay a function call per element.
+
 #[inline(always)]
 fn row_max_impl(x: &[f32]) -> f32 {
+    let n = x.len();
     let mut acc = [f32::NEG_INFINITY; LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for i in 0..LANES {
-            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+    let mut i = 0;
+    while i + LANES <= n {
+        let c = &x[i..i + LANES];
+        let mut j = 0;
+        while j < LANES {
+            if c[j] > acc[j] {
+                acc[j] = c[j];
+            }
+            j += 1;
         }
+        i += LANES;
     }
     let mut m = f32::NEG_INFINITY;
-    for &a in acc.iter().chain(chunks.remainder()) {
-        m = if a > m { a } else { m };
+    let mut j = 0;
+    while j < LANES {
+        if acc[j] > m {
+            m = acc[j];
+        }
+        j += 1;
+    }
+    while i < n {
+        if x[i] > m {
+            m = x[i];
+        }
+        i += 1;
     }
     m
 }
 
 #[inline(always)]
 fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
+    let n = x.len();
     let mut acc = [0f32; LANES];
-    let mut chunks = x.chunks_exact_mut(LANES);
-    for c in &mut chunks {
-        for i in 0..LANES {
-            let e = exp_nonpos(c[i] - m);
-            c[i] = e;
-            acc[i] += e;
+    let mut i = 0;
+    while i + LANES <= n {
+        let c = &mut x[i..i + LANES];
+        let mut j = 0;
+        while j < LANES {
+            let e = exp_nonpos(c[j] - m);
+            c[j] = e;
+            acc[j] += e;
+            j += 1;
         }
+        i += LANES;
     }
-    let mut sum: f32 = acc.iter().sum();
-    for e in chunks.into_remainder() {
-        *e = exp_nonpos(*e - m);
-        sum += *e;
+    let mut sum = 0f32;
+    let mut j = 0;
+    while j < LANES {
+        sum += acc[j];
+        j += 1;
+    }
+    while i < n {
+        let e = exp_nonpos(x[i] - m);
+        x[i] = e;
+        sum += e;
+        i += 1;
     }
     sum
 }
@@ -440,13 +565,20 @@ fn exp_nonpos(x: f32) -> f32 {
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // t's bits are 0x4B40_0000 + n; 2^n has bits (n + 127) << 23.
-    let pow2 = f32::from_bits(
-        t.to_bits()
-            .wrapping_sub(0x4B40_0000)
-            .wrapping_add(127)
-            .wrapping_shl(23),
-    );
+    // t's bits are 0x4B40_0000 + n with n in [-126, 0]; 2^n has bits (n + 127) << 23.
+    // (A union rather than `to_bits`/`from_bits`, which are calls in unoptimised builds.)
+    union Bits {
+        f: f32,
+        i: i32,
+    }
+    // SAFETY: f32 and i32 have the same size and every bit pattern is valid for both.
+    let t_bits = unsafe { Bits { f: t }.i };
+    let pow2 = unsafe {
+        Bits {
+            i: (t_bits - 0x4B40_0000 + 127) << 23,
+        }
+        .f
+    };
     p * pow2
 }
 
