@@ -7,22 +7,13 @@ use rayon::prelude::*;
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
-}
+use std::path::Path;
 
 /// Write bytes atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    crate::util::atomic_write(path, |tmp| {
+        std::fs::write(tmp, bytes).with_context(|| format!("writing {}", tmp.display()))
+    })
 }
 
 fn png_bytes(data: &[u8], w: usize, h: usize, colour: image::ExtendedColorType) -> Result<Vec<u8>> {
@@ -213,13 +204,15 @@ pub fn load_suite(dir: &Path) -> Result<Vec<CaseMeta>> {
         v.push(m);
     }
     let sp = dir.join("suite.json");
-    let suite: BTreeMap<String, SuiteEntry> = serde_json::from_str(
-        &std::fs::read_to_string(&sp).with_context(|| format!("reading {}", sp.display()))?,
-    )
-    .with_context(|| format!("parsing {}", sp.display()))?;
+    let suite = crate::eval::suite::Suite::from_file(&sp)?;
+    if let Some(e) = suite.errors.first() {
+        bail!("{}: case {}: {}", sp.display(), e.key, e.message);
+    }
+    let types: BTreeMap<&str, &str> =
+        suite.cases.iter().map(|c| (c.key.as_str(), c.edit_type.as_str())).collect();
     for m in &v {
-        match suite.get(&m.key) {
-            Some(e) if e.edit_type == m.category.name() => {}
+        match types.get(m.key.as_str()) {
+            Some(&t) if t == m.category.name() => {}
             _ => bail!(
                 "{}: case {} missing from or inconsistent with {}",
                 p.display(),
