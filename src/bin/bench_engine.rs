@@ -97,6 +97,19 @@ fn run_python(python: &str, script: &str, args: &[String]) -> Result<serde_json:
     serde_json::from_str(line).with_context(|| format!("{} printed no JSON line", script.display()))
 }
 
+/// CPU time of this process (user + system, all threads) from /proc, in seconds; None elsewhere.
+/// On a shared machine it is steadier than wall time, so both are reported.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports these in clock ticks of 1/100 s (USER_HZ).
+    Some((utime + stime) / 100.0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -159,11 +172,16 @@ fn bench_forward(args: &Args) -> Result<()> {
         out = Some(fwd()?);
     }
     let mut times = Vec::new();
+    let cpu0 = process_cpu_seconds();
     for _ in 0..args.iters {
         let t0 = Instant::now();
         out = Some(fwd()?);
         times.push(t0.elapsed().as_secs_f64());
     }
+    let ours_cpu = match (cpu0, process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some((b - a) / args.iters as f64),
+        _ => None,
+    };
     let ours_s = median(times);
     let reference =
         candle_core::safetensors::load(dir.join("output.safetensors"), &device)?["output"].clone();
@@ -186,13 +204,26 @@ fn bench_forward(args: &Args) -> Result<()> {
         args.dtype,
         args.threads
     );
+    let torch_cpu = torch["cpu_seconds_per_forward"].as_f64();
+    let cpu = |v: Option<f64>| {
+        v.map(|s| format!("{s:.3} s CPU"))
+            .unwrap_or_else(|| "-".into())
+    };
     println!(
-        "  diffusers (torch {}): {:.3} s",
+        "  diffusers (torch {}): {:.3} s wall, {}",
         torch["torch"].as_str().unwrap_or("?"),
-        torch_s
+        torch_s,
+        cpu(torch_cpu)
     );
-    println!("  physedit            : {:.3} s", ours_s);
-    println!("  ratio physedit/torch: {:.2}x", ours_s / torch_s);
+    println!(
+        "  physedit            : {:.3} s wall, {}",
+        ours_s,
+        cpu(ours_cpu)
+    );
+    println!("  ratio physedit/torch: {:.2}x wall", ours_s / torch_s);
+    if let (Some(a), Some(b)) = (ours_cpu, torch_cpu) {
+        println!("  ratio physedit/torch: {:.2}x CPU time", a / b);
+    }
     println!("  output max |diff| {:.2e} (max |ref| {:.2e})", diff, scale);
     Ok(())
 }

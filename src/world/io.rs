@@ -208,8 +208,11 @@ pub fn load_suite(dir: &Path) -> Result<Vec<CaseMeta>> {
     if let Some(e) = suite.errors.first() {
         bail!("{}: case {}: {}", sp.display(), e.key, e.message);
     }
-    let types: BTreeMap<&str, &str> =
-        suite.cases.iter().map(|c| (c.key.as_str(), c.edit_type.as_str())).collect();
+    let types: BTreeMap<&str, &str> = suite
+        .cases
+        .iter()
+        .map(|c| (c.key.as_str(), c.edit_type.as_str()))
+        .collect();
     for m in &v {
         match types.get(m.key.as_str()) {
             Some(&t) if t == m.category.name() => {}

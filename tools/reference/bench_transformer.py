@@ -111,10 +111,13 @@ def main():
         for _ in range(args.warmup):
             out = fwd()
         times = []
+        cpu_times = []
         for _ in range(args.iters):
             t0 = time.perf_counter()
+            c0 = time.process_time()
             out = fwd()
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
 
     if args.save:
         from safetensors.torch import save_file
@@ -128,6 +131,7 @@ def main():
             {
                 "seconds_per_forward": statistics.median(times),
                 "seconds_min": min(times),
+                "cpu_seconds_per_forward": statistics.median(cpu_times),
                 "seconds_all": times,
                 "threads": args.threads,
                 "dtype": args.dtype,
