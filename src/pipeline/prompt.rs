@@ -233,8 +233,369 @@ fn ftfy_char_fixes(s: &str) -> String {
     nfc(&s4)
 }
 
-/// The subset of `ftfy.fix_text` described in the module documentation.
-fn ftfy_fix_text(text: &str) -> String {
+// ---------------------------------------------------------------------------------------------
+// Mojibake repair (ftfy's `fix_encoding`).
+//
+// Text is only touched when it is "bad": it contains a character sequence that ftfy's badness
+// rules consider far more likely to be mojibake than intended text (e.g. a lower-case accented
+// letter followed by a currency sign, or `Ã` followed by `©`). Then the whole text is re-encoded
+// with each single-byte codec ftfy knows, in ftfy's order, and the first one whose bytes decode as
+// UTF-8 wins. Embedded mojibake in otherwise unencodable text (e.g. next to CJK or emoji) is fixed
+// piecewise where runs of characters look like UTF-8 lead/continuation bytes.
+
+/// A regex character class made of the given category strings.
+fn cls(parts: &[&str]) -> String {
+    format!("[{}]", parts.concat())
+}
+
+/// Python's `\s` (`str.isspace`, which includes U+1C..U+1F) and `\w` (letters, numbers, `_`).
+const PY_SPACE: &str = r"[\s\x1C-\x1F]";
+const PY_WORD: &str = r"[\p{L}\p{N}_]";
+
+/// ftfy's `badness.is_bad`: does the text contain a sequence that is likely mojibake?
+fn is_bad(text: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        let (bad, la, ua, bx) = (CAT_BAD, CAT_LOWER_ACCENTED, CAT_UPPER_ACCENTED, CAT_BOX);
+        let (sp, ep, cur, num) = (
+            CAT_START_PUNCTUATION,
+            CAT_END_PUNCTUATION,
+            CAT_CURRENCY,
+            CAT_NUMERIC,
+        );
+        let (law, lc, uc) = (CAT_LAW, CAT_LOWER_COMMON, CAT_UPPER_COMMON);
+        let arabic = cls(&[
+            CAT_COMMON,
+            cur,
+            bad,
+            num,
+            sp,
+            "\u{178}\u{160}\u{ae}\u{b0}\u{b5}\u{bb}",
+        ]);
+        let alternatives: Vec<String> = vec![
+            cls(&[CAT_C1]),
+            cls(&[bad, la, ua, bx, sp, ep, cur, num, law]) + &cls(&[bad]),
+            "[a-zA-Z]".to_string() + &cls(&[lc, uc]) + &cls(&[bad]),
+            cls(&[bad]) + &cls(&[la, ua, bx, sp, ep, cur, num, law]),
+            cls(&[la, lc, bx, ep, cur, num]) + &cls(&[ua]),
+            cls(&[bx, ep, cur, num]) + &cls(&[la]),
+            cls(&[la, bx, ep]) + &cls(&[cur]),
+            PY_SPACE.to_string() + &cls(&[ua]) + &cls(&[cur]),
+            cls(&[ua, bx]) + &cls(&[num, law]),
+            cls(&[la, ua, bx, cur, ep]) + &cls(&[sp]) + &cls(&[num]),
+            cls(&[la, ua, cur, num, bx, law]) + &cls(&[ep]) + &cls(&[sp]),
+            cls(&[cur, num, bx]) + &cls(&[sp]),
+            "[a-z]".to_string() + &cls(&[ua]) + &cls(&[sp, cur]),
+            cls(&[bx]) + &cls(&[CAT_KAOMOJI]),
+            cls(&[la, ua, cur, num, sp, ep, law]) + &cls(&[bx]),
+            cls(&[bx]) + &cls(&[ep]),
+            cls(&[la, ua]) + &cls(&[sp, ep]) + PY_WORD,
+            // the ligature œ when not followed by an unaccented Latin letter
+            "[\u{152}\u{153}][^A-Za-z]".to_string(),
+            // degree sign after a capital letter
+            cls(&[ua]) + "\u{b0}",
+            // common two-character Windows-1252 mojibake
+            "[\u{c2}\u{c3}\u{ce}\u{d0}]".to_string()
+                + &cls(&[
+                    "\u{20ac}\u{153}\u{160}\u{161}\u{a2}\u{a3}\u{178}\u{17e}\u{a0}\u{ad}\u{ae}\u{a9}\u{b0}\u{b7}\u{bb}",
+                    sp,
+                    ep,
+                    "\u{2013}\u{2014}\u{b4}",
+                ]),
+            "\u{d7}[\u{b2}\u{b3}]".to_string(),
+            // Windows-1252 mojibake of Arabic: four characters
+            format!("[\u{d8}\u{d9}]{arabic}[\u{d8}\u{d9}]{arabic}"),
+            // Windows-1252 mojibake starting three-byte South Asian letters
+            "\u{e0}[\u{b2}\u{b5}\u{b9}\u{bc}\u{bd}\u{be}]".to_string(),
+            // MacRoman mojibake
+            "\u{221a}[\u{b1}\u{2202}\u{2020}\u{2260}\u{ae}\u{2122}\u{b4}\u{2264}\u{2265}\u{a5}\u{b5}\u{f8}]"
+                .to_string(),
+            "\u{2248}[\u{b0}\u{a2}]".to_string(),
+            "\u{201a}\u{c4}[\u{ec}\u{ee}\u{ef}\u{f2}\u{f4}\u{fa}\u{f9}\u{fb}\u{2020}\u{b0}\u{a2}\u{3c0}]"
+                .to_string(),
+            "\u{201a}[\u{e2}\u{f3}][\u{e0}\u{e4}\u{b0}\u{ea}]".to_string(),
+            // Windows-1251 mojibake
+            "\u{432}\u{402}".to_string(),
+            "[\u{412}\u{413}\u{420}\u{421}]".to_string()
+                + &cls(&[CAT_C1, bad, sp, ep, cur, "\u{b0}\u{b5}"])
+                + "[\u{412}\u{413}\u{420}\u{421}]",
+            "\u{413}\u{45e}\u{412}\u{402}\u{412}.[A-Za-z ]".to_string(),
+            // Windows-1252 encodings of 'à', 'á' and U+A0 itself
+            "\u{c3}[\u{a0}\u{a1}]".to_string(),
+            format!("[a-z]{PY_SPACE}?[\u{c3}\u{c2}][ ]"),
+            "^[\u{c3}\u{c2}][ ]".to_string(),
+            // Â standing for itself before a common character
+            cls(&["a-z.,?!", ep]) + "\u{c2}" + &cls(&[" ", sp, ep]),
+            // Windows-1253 mojibake
+            "\u{3b2}\u{20ac}[\u{2122}\u{a0}\u{386}\u{ad}\u{ae}\u{b0}]".to_string(),
+            "[\u{392}\u{393}\u{39e}\u{39f}]".to_string()
+                + &cls(&[CAT_C1, bad, sp, ep, cur, "\u{b0}"])
+                + "[\u{392}\u{393}\u{39e}\u{39f}]",
+            // Windows-1257 mojibake
+            "\u{101}\u{20ac}".to_string(),
+        ];
+        Regex::new(&alternatives.join("|")).expect("valid badness regex")
+    });
+    re.is_match(text)
+}
+
+/// A single-byte codec ftfy tries: its table for bytes 0x80..=0xFF, and whether it is one of ftfy's
+/// "sloppy" codecs (undefined bytes pass through, U+FFFD encodes as byte 0x1A).
+struct Codec {
+    name: &'static str,
+    encode: std::collections::HashMap<char, u8>,
+    sloppy: bool,
+}
+
+fn codecs() -> &'static [Codec] {
+    static C: OnceLock<Vec<Codec>> = OnceLock::new();
+    C.get_or_init(|| {
+        CODEC_TABLES
+            .iter()
+            .map(|(name, table)| {
+                let sloppy = name.starts_with("sloppy");
+                let mut encode: std::collections::HashMap<char, u8> = table
+                    .chars()
+                    .zip(0x80u8..=0xFF)
+                    .map(|(c, b)| (c, b))
+                    .collect();
+                encode.insert(if sloppy { '\u{FFFD}' } else { '\u{1A}' }, 0x1A);
+                Codec {
+                    name,
+                    encode,
+                    sloppy,
+                }
+            })
+            .collect()
+    })
+}
+
+/// The text's bytes in `codec`, or `None` if some character has no byte there.
+fn encode_single_byte(text: &str, codec: &Codec) -> Option<Vec<u8>> {
+    text.chars()
+        .map(|c| match c {
+            '\u{0}'..='\u{19}' | '\u{1B}'..='\u{7F}' => Some(c as u8),
+            _ => codec.encode.get(&c).copied(),
+        })
+        .collect()
+}
+
+/// ftfy's `restore_byte_a0`: put back bytes 0xA0 that were turned into spaces inside UTF-8
+/// sequences.
+fn restore_byte_a0(bytes: &[u8]) -> Vec<u8> {
+    // "Ã " before a word is "à " (except Portuguese "às", "àquele", ...)
+    let mut out = Vec::with_capacity(bytes.len() + 4);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0xC3 && bytes.get(i + 1) == Some(&b' ') {
+            let rest = &bytes[i + 2..];
+            let keep = [&b" "[..], b"quele", b"quela", b"quilo", b"s "]
+                .iter()
+                .any(|p| rest.starts_with(p));
+            if !keep {
+                out.extend_from_slice(&[0xC3, 0xA0, b' ']);
+                i += 2;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    altered_utf8_re()
+        .replace_all(&out, |c: &regex::bytes::Captures| {
+            c[0].iter()
+                .map(|&b| if b == b' ' { 0xA0 } else { b })
+                .collect::<Vec<u8>>()
+        })
+        .into_owned()
+}
+
+/// UTF-8 sequences that would be valid if a 0xA0 had not become a space.
+fn altered_utf8_re() -> &'static regex::bytes::Regex {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r"(?-u)[\xC2\xC3\xC5\xCE\xD0\xD9][ ]|[\xE2\xE3][ ][\x80-\x84\x86-\x9F\xA1-\xBF]|[\xE0-\xE3][\x80-\x84\x86-\x9F\xA1-\xBF][ ]|[\xF0][ ][\x80-\xBF][\x80-\xBF]|[\xF0][\x80-\xBF][ ][\x80-\xBF]|[\xF0][\x80-\xBF][\x80-\xBF][ ]",
+        )
+        .expect("valid regex")
+    })
+}
+
+/// ftfy's `replace_lossy_sequences`: UTF-8 sequences with a byte lost to U+FFFD (0x1A in the
+/// sloppy codecs) decode as U+FFFD.
+fn replace_lossy_sequences(bytes: &[u8]) -> Vec<u8> {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::bytes::Regex::new(concat!(
+            r"(?-u)[\xC2-\xDF][\x1A]|[\xC2-\xC3][?]",
+            r"|\xED[\xA0-\xAF][\x1A?]\xED[\xB0-\xBF][\x1A?\x80-\xBF]",
+            r"|\xED[\xA0-\xAF][\x1A?\x80-\xBF]\xED[\xB0-\xBF][\x1A?]",
+            r"|[\xE0-\xEF][\x1A?][\x1A\x80-\xBF]|[\xE0-\xEF][\x1A\x80-\xBF][\x1A?]",
+            r"|[\xF0-\xF4][\x1A?][\x1A\x80-\xBF][\x1A\x80-\xBF]",
+            r"|[\xF0-\xF4][\x1A\x80-\xBF][\x1A?][\x1A\x80-\xBF]",
+            r"|[\xF0-\xF4][\x1A\x80-\xBF][\x1A\x80-\xBF][\x1A?]|\x1A",
+        ))
+        .expect("valid regex")
+    });
+    re.replace_all(bytes, &"\u{FFFD}".as_bytes()[..])
+        .into_owned()
+}
+
+/// Strict UTF-8 decoding, extended (as ftfy's `utf-8-variants` codec, used when the bytes contain
+/// 0xED or 0xC0) with Java's `C0 80` for U+0000 and CESU-8 surrogate pairs.
+fn decode_utf8_variants(bytes: &[u8]) -> Option<String> {
+    if !bytes.contains(&0xED) && !bytes.contains(&0xC0) {
+        return String::from_utf8(bytes.to_vec()).ok();
+    }
+    let mut fixed = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = &bytes[i..];
+        if b.len() >= 2 && b[0] == 0xC0 && b[1] == 0x80 {
+            fixed.push(0);
+            i += 2;
+        } else if b.len() >= 6
+            && b[0] == 0xED
+            && (0xA0..=0xAF).contains(&b[1])
+            && (0x80..=0xBF).contains(&b[2])
+            && b[3] == 0xED
+            && (0xB0..=0xBF).contains(&b[4])
+            && (0x80..=0xBF).contains(&b[5])
+        {
+            let cp = (((b[1] & 0x0F) as u32) << 16)
+                + (((b[2] & 0x3F) as u32) << 10)
+                + (((b[4] & 0x0F) as u32) << 6)
+                + (b[5] & 0x3F) as u32
+                + 0x10000;
+            let c = char::from_u32(cp)?;
+            let mut buf = [0u8; 4];
+            fixed.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            i += 6;
+        } else {
+            fixed.push(b[0]);
+            i += 1;
+        }
+    }
+    String::from_utf8(fixed).ok()
+}
+
+/// Runs of characters that look like UTF-8 read as a single-byte codec (ftfy's
+/// `UTF8_DETECTOR_RE`), returned as byte ranges. A run may not start right after a strict
+/// continuation character, so that a few characters inside a larger garble are left alone.
+fn utf8_detector_matches(text: &str) -> Vec<(usize, usize)> {
+    static RE: OnceLock<(Regex, Regex)> = OnceLock::new();
+    let (run, strict) = RE.get_or_init(|| {
+        let cont = cls(&[CLUE_UTF8_CONTINUATION]);
+        let pat = format!(
+            "^(?:{}{cont}|{}{cont}{{2}}|{}{cont}{{3}})+",
+            cls(&[CLUE_UTF8_FIRST_OF_2]),
+            cls(&[CLUE_UTF8_FIRST_OF_3]),
+            cls(&[CLUE_UTF8_FIRST_OF_4]),
+        );
+        (
+            Regex::new(&pat).expect("valid regex"),
+            Regex::new(&format!("^{}$", cls(&[CLUE_UTF8_CONTINUATION_STRICT])))
+                .expect("valid regex"),
+        )
+    });
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut prev: Option<char> = None;
+    while pos < text.len() {
+        let blocked = prev.is_some_and(|p| strict.is_match(p.encode_utf8(&mut [0; 4])));
+        if !blocked {
+            if let Some(m) = run.find(&text[pos..]) {
+                let end = pos + m.end();
+                out.push((pos, end));
+                prev = text[..end].chars().next_back();
+                pos = end;
+                continue;
+            }
+        }
+        let c = text[pos..].chars().next().expect("pos is inside text");
+        prev = Some(c);
+        pos += c.len_utf8();
+    }
+    out
+}
+
+/// ftfy's `decode_inconsistent_utf8`: fix each mojibake-looking run on its own.
+fn decode_inconsistent_utf8(text: &str) -> String {
+    let n_chars = text.chars().count();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (a, b) in utf8_detector_matches(text) {
+        out.push_str(&text[last..a]);
+        let sub = &text[a..b];
+        if sub.chars().count() < n_chars && is_bad(sub) {
+            out.push_str(&fix_encoding(sub));
+        } else {
+            out.push_str(sub);
+        }
+        last = b;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// One step of ftfy's `fix_encoding`; `None` when nothing changes.
+fn fix_encoding_step(text: &str) -> Option<String> {
+    if text.is_ascii() || !is_bad(text) {
+        return None;
+    }
+    for codec in codecs() {
+        let Some(mut bytes) = encode_single_byte(text, codec) else {
+            continue;
+        };
+        if codec.name != "macroman" && altered_utf8_re().is_match(&bytes) {
+            bytes = restore_byte_a0(&bytes);
+        }
+        if codec.sloppy {
+            bytes = replace_lossy_sequences(&bytes);
+        }
+        if let Some(fixed) = decode_utf8_variants(&bytes) {
+            return Some(fixed);
+        }
+    }
+    if !utf8_detector_matches(text).is_empty() {
+        let fixed = decode_inconsistent_utf8(text);
+        if fixed != text {
+            return Some(fixed);
+        }
+    }
+    // Latin-1 text with C1 controls: read them as Windows-1252 (both of ftfy's remaining steps,
+    // Latin-1 -> Windows-1252 and `fix_c1_controls`, amount to that mapping).
+    if text.chars().any(|c| ('\u{80}'..='\u{9F}').contains(&c)) {
+        return Some(
+            text.chars()
+                .map(|c| {
+                    if ('\u{80}'..='\u{9F}').contains(&c) {
+                        CP1252_C1[c as usize - 0x80]
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        );
+    }
+    None
+}
+
+/// ftfy's `fix_encoding`: repeat [`fix_encoding_step`] until nothing changes.
+fn fix_encoding(text: &str) -> String {
+    let mut cur = text.to_string();
+    // every step changes the text; bounded for safety
+    for _ in 0..64 {
+        match fix_encoding_step(&cur) {
+            Some(next) if next != cur => cur = next,
+            _ => break,
+        }
+    }
+    cur
+}
+
+/// `ftfy.fix_text` with its default configuration, as far as described in the module documentation.
+pub fn ftfy_fix_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut unescape = true;
     for segment in text.split_inclusive('\n') {
@@ -248,6 +609,7 @@ fn ftfy_fix_text(text: &str) -> String {
             if unescape {
                 cur = ftfy_unescape(&cur);
             }
+            cur = fix_encoding(&cur);
             cur = ftfy_char_fixes(&cur);
             if cur == before {
                 break;
@@ -982,4 +1344,41 @@ const ENTITIES_UPPER: &[(&str, &str)] = &[
     ("ZETA;", "\u{396}"),
     ("ZWJ;", "\u{200d}"),
     ("ZWNJ;", "\u{200c}"),
+];
+
+// Generated from ftfy 6.3.1's badness.MOJIBAKE_CATEGORIES and chardata.UTF8_CLUES (character
+// sets only; '-' between two characters is a range).
+const CAT_COMMON: &str = "\u{a0}\u{ad}\u{b7}\u{b4}\u{2013}\u{2014}\u{2015}\u{2026}\u{2019}";
+const CAT_C1: &str = "\u{80}-\u{9f}";
+const CAT_BAD: &str = "\u{a6}\u{a4}\u{a8}\u{ac}\u{af}\u{b8}\u{192}\u{2c6}\u{2c7}\u{2d8}\u{2db}\u{2dc}\u{2020}\u{2021}\u{2030}\u{2310}\u{25ca}\u{fffd}\u{aa}\u{ba}";
+const CAT_LAW: &str = "\u{b6}\u{a7}";
+const CAT_CURRENCY: &str = "\u{a2}\u{a3}\u{a5}\u{20a7}\u{20ac}";
+const CAT_START_PUNCTUATION: &str = "\u{a1}\u{ab}\u{bf}\u{a9}\u{384}\u{385}\u{2018}\u{201a}\u{201c}\u{201e}\u{2022}\u{2039}\u{f8ff}";
+const CAT_END_PUNCTUATION: &str = "\u{ae}\u{bb}\u{2dd}\u{201d}\u{203a}\u{2122}";
+const CAT_NUMERIC: &str = "\u{b2}\u{b3}\u{b9}\u{b1}\u{bc}\u{bd}\u{be}\u{d7}\u{b5}\u{f7}\u{2044}\u{2202}\u{2206}\u{220f}\u{2211}\u{221a}\u{221e}\u{2229}\u{222b}\u{2248}\u{2260}\u{2261}\u{2264}\u{2265}\u{2116}";
+const CAT_KAOMOJI: &str =
+    "\u{d2}-\u{d6}\u{d9}-\u{dc}\u{f2}-\u{f6}\u{f8}-\u{fc}\u{150}\u{14c}\u{16a}\u{172}\u{b0}";
+const CAT_UPPER_ACCENTED: &str = "\u{c0}-\u{d1}\u{d8}\u{dc}\u{dd}\u{102}\u{100}\u{104}\u{106}\u{10c}\u{10e}\u{110}\u{118}\u{11a}\u{112}\u{116}\u{11e}\u{122}\u{130}\u{12a}\u{136}\u{139}\u{13d}\u{141}\u{13b}\u{143}\u{147}\u{145}\u{152}\u{158}\u{15a}\u{15e}\u{160}\u{162}\u{164}\u{16e}\u{170}\u{178}\u{179}\u{17b}\u{17d}\u{490}";
+const CAT_LOWER_ACCENTED: &str = "\u{df}\u{e0}-\u{f1}\u{103}\u{105}\u{101}\u{107}\u{10d}\u{10f}\u{111}\u{119}\u{11b}\u{113}\u{117}\u{11f}\u{123}\u{12f}\u{12b}\u{137}\u{13a}\u{13e}\u{142}\u{13c}\u{153}\u{155}\u{15b}\u{15f}\u{161}\u{165}\u{fc}\u{17a}\u{17c}\u{17e}\u{491}\u{fb01}\u{fb02}";
+const CAT_UPPER_COMMON: &str = "\u{de}\u{391}-\u{3a9}\u{386}\u{388}\u{389}\u{38a}\u{38c}\u{38e}\u{38f}\u{3aa}\u{3ab}\u{401}-\u{42f}";
+const CAT_LOWER_COMMON: &str = "\u{3b1}-\u{3c9}\u{3ac}\u{3ad}\u{3ae}\u{3af}\u{3b0}\u{430}-\u{45f}";
+const CAT_BOX: &str = "\u{2502}\u{250c}\u{2510}\u{2518}\u{251c}\u{2524}\u{252c}\u{253c}\u{2550}-\u{256c}\u{2580}\u{2584}\u{2588}\u{258c}\u{2590}\u{2591}\u{2592}\u{2593}";
+const CLUE_UTF8_FIRST_OF_2: &str = "\u{102}\u{c2}\u{c4}\u{100}\u{c5}\u{c3}\u{c6}\u{106}\u{10c}\u{c7}\u{10e}\u{110}\u{c9}\u{11a}\u{ca}\u{cb}\u{116}\u{c8}\u{112}\u{118}\u{d0}\u{11e}\u{122}\u{cd}\u{ce}\u{cf}\u{130}\u{cc}\u{12a}\u{136}\u{139}\u{13b}\u{141}\u{143}\u{147}\u{145}\u{d1}\u{d3}\u{d4}\u{d6}\u{150}\u{d2}\u{14c}\u{d8}\u{d5}\u{158}\u{15a}\u{160}\u{15e}\u{162}\u{de}\u{da}\u{db}\u{dc}\u{170}\u{d9}\u{16a}\u{172}\u{16e}\u{dd}\u{179}\u{17d}\u{17b}\u{df}\u{d7}\u{392}\u{393}\u{394}\u{395}\u{396}\u{397}\u{398}\u{399}\u{39a}\u{39b}\u{39c}\u{39d}\u{39e}\u{39f}\u{3a0}\u{3a1}\u{3a3}\u{3a4}\u{3a5}\u{3a6}\u{3a7}\u{3a8}\u{3a9}\u{3aa}\u{3ab}\u{3ac}\u{3ad}\u{3ae}\u{3af}\u{412}\u{413}\u{414}\u{415}\u{416}\u{417}\u{418}\u{419}\u{41a}\u{41b}\u{41c}\u{41d}\u{41e}\u{41f}\u{420}\u{421}\u{422}\u{423}\u{424}\u{425}\u{426}\u{427}\u{428}\u{429}\u{42a}\u{42b}\u{42c}\u{42d}\u{42e}\u{42f}";
+const CLUE_UTF8_FIRST_OF_3: &str = "\u{e1}\u{103}\u{e2}\u{e4}\u{e0}\u{101}\u{105}\u{e5}\u{e3}\u{e6}\u{107}\u{10d}\u{e7}\u{10f}\u{e9}\u{11b}\u{ea}\u{eb}\u{117}\u{e8}\u{113}\u{119}\u{119}\u{123}\u{ed}\u{ee}\u{ef}\u{ec}\u{12b}\u{12f}\u{137}\u{13a}\u{13c}\u{155}\u{17a}\u{3b0}\u{3b1}\u{3b2}\u{3b3}\u{3b4}\u{3b5}\u{3b6}\u{3b7}\u{3b8}\u{3b9}\u{3ba}\u{3bb}\u{3bc}\u{3bd}\u{3be}\u{3bf}\u{430}\u{431}\u{432}\u{433}\u{434}\u{435}\u{436}\u{437}\u{438}\u{439}\u{43a}\u{43b}\u{43c}\u{43d}\u{43e}\u{43f}";
+const CLUE_UTF8_FIRST_OF_4: &str = "\u{111}\u{f0}\u{11f}\u{f3}\u{161}\u{3c0}\u{3c3}\u{440}\u{443}";
+const CLUE_UTF8_CONTINUATION: &str = "\u{80}-\u{bf} \u{104}\u{c6}\u{13d}\u{141}\u{d8}\u{156}\u{15a}\u{160}\u{15e}\u{164}\u{178}\u{179}\u{17d}\u{17b}\u{152}\u{105}\u{e6}\u{192}\u{13e}\u{142}\u{f8}\u{157}\u{15b}\u{161}\u{15f}\u{165}\u{17a}\u{17e}\u{17c}\u{153}\u{2c6}\u{2c7}\u{2d8}\u{2db}\u{2dc}\u{2dd}\u{384}\u{385}\u{386}\u{388}\u{389}\u{38a}\u{38c}\u{38e}\u{38f}\u{401}\u{402}\u{403}\u{404}\u{405}\u{406}\u{407}\u{408}\u{409}\u{40a}\u{40b}\u{40c}\u{40e}\u{40f}\u{451}\u{452}\u{453}\u{454}\u{455}\u{456}\u{457}\u{458}\u{459}\u{45a}\u{45b}\u{45c}\u{45e}\u{45f}\u{490}\u{491}\u{2013}\u{2014}\u{2015}\u{2018}\u{2019}\u{201a}\u{201c}\u{201d}\u{201e}\u{2020}\u{2021}\u{2022}\u{2026}\u{2030}\u{2039}\u{203a}\u{20ac}\u{2116}\u{2122}";
+const CLUE_UTF8_CONTINUATION_STRICT: &str = "\u{80}-\u{bf}\u{104}\u{c6}\u{13d}\u{141}\u{d8}\u{156}\u{15a}\u{160}\u{15e}\u{164}\u{178}\u{179}\u{17d}\u{17b}\u{152}\u{105}\u{e6}\u{192}\u{13e}\u{142}\u{f8}\u{157}\u{15b}\u{161}\u{15f}\u{165}\u{17a}\u{17e}\u{17c}\u{153}\u{2c6}\u{2c7}\u{2d8}\u{2db}\u{2dc}\u{2dd}\u{384}\u{385}\u{386}\u{388}\u{389}\u{38a}\u{38c}\u{38e}\u{38f}\u{401}\u{402}\u{403}\u{404}\u{405}\u{406}\u{407}\u{408}\u{409}\u{40a}\u{40b}\u{40c}\u{40e}\u{40f}\u{451}\u{452}\u{453}\u{454}\u{455}\u{456}\u{457}\u{458}\u{459}\u{45a}\u{45b}\u{45c}\u{45e}\u{45f}\u{490}\u{491}\u{2020}\u{2021}\u{2030}\u{2039}\u{203a}\u{20ac}\u{2116}\u{2122}";
+// Characters that bytes 0x80..=0xFF decode to in each single-byte codec ftfy tries, in its order
+// (Python codecs; the `sloppy-` codecs pass undefined bytes through as the same code point).
+const CODEC_TABLES: &[(&str, &str)] = &[
+    ("latin-1", "\u{80}\u{81}\u{82}\u{83}\u{84}\u{85}\u{86}\u{87}\u{88}\u{89}\u{8a}\u{8b}\u{8c}\u{8d}\u{8e}\u{8f}\u{90}\u{91}\u{92}\u{93}\u{94}\u{95}\u{96}\u{97}\u{98}\u{99}\u{9a}\u{9b}\u{9c}\u{9d}\u{9e}\u{9f}\u{a0}\u{a1}\u{a2}\u{a3}\u{a4}\u{a5}\u{a6}\u{a7}\u{a8}\u{a9}\u{aa}\u{ab}\u{ac}\u{ad}\u{ae}\u{af}\u{b0}\u{b1}\u{b2}\u{b3}\u{b4}\u{b5}\u{b6}\u{b7}\u{b8}\u{b9}\u{ba}\u{bb}\u{bc}\u{bd}\u{be}\u{bf}\u{c0}\u{c1}\u{c2}\u{c3}\u{c4}\u{c5}\u{c6}\u{c7}\u{c8}\u{c9}\u{ca}\u{cb}\u{cc}\u{cd}\u{ce}\u{cf}\u{d0}\u{d1}\u{d2}\u{d3}\u{d4}\u{d5}\u{d6}\u{d7}\u{d8}\u{d9}\u{da}\u{db}\u{dc}\u{dd}\u{de}\u{df}\u{e0}\u{e1}\u{e2}\u{e3}\u{e4}\u{e5}\u{e6}\u{e7}\u{e8}\u{e9}\u{ea}\u{eb}\u{ec}\u{ed}\u{ee}\u{ef}\u{f0}\u{f1}\u{f2}\u{f3}\u{f4}\u{f5}\u{f6}\u{f7}\u{f8}\u{f9}\u{fa}\u{fb}\u{fc}\u{fd}\u{fe}\u{ff}"),
+    ("sloppy-windows-1252", "\u{20ac}\u{81}\u{201a}\u{192}\u{201e}\u{2026}\u{2020}\u{2021}\u{2c6}\u{2030}\u{160}\u{2039}\u{152}\u{8d}\u{17d}\u{8f}\u{90}\u{2018}\u{2019}\u{201c}\u{201d}\u{2022}\u{2013}\u{2014}\u{2dc}\u{2122}\u{161}\u{203a}\u{153}\u{9d}\u{17e}\u{178}\u{a0}\u{a1}\u{a2}\u{a3}\u{a4}\u{a5}\u{a6}\u{a7}\u{a8}\u{a9}\u{aa}\u{ab}\u{ac}\u{ad}\u{ae}\u{af}\u{b0}\u{b1}\u{b2}\u{b3}\u{b4}\u{b5}\u{b6}\u{b7}\u{b8}\u{b9}\u{ba}\u{bb}\u{bc}\u{bd}\u{be}\u{bf}\u{c0}\u{c1}\u{c2}\u{c3}\u{c4}\u{c5}\u{c6}\u{c7}\u{c8}\u{c9}\u{ca}\u{cb}\u{cc}\u{cd}\u{ce}\u{cf}\u{d0}\u{d1}\u{d2}\u{d3}\u{d4}\u{d5}\u{d6}\u{d7}\u{d8}\u{d9}\u{da}\u{db}\u{dc}\u{dd}\u{de}\u{df}\u{e0}\u{e1}\u{e2}\u{e3}\u{e4}\u{e5}\u{e6}\u{e7}\u{e8}\u{e9}\u{ea}\u{eb}\u{ec}\u{ed}\u{ee}\u{ef}\u{f0}\u{f1}\u{f2}\u{f3}\u{f4}\u{f5}\u{f6}\u{f7}\u{f8}\u{f9}\u{fa}\u{fb}\u{fc}\u{fd}\u{fe}\u{ff}"),
+    ("sloppy-windows-1251", "\u{402}\u{403}\u{201a}\u{453}\u{201e}\u{2026}\u{2020}\u{2021}\u{20ac}\u{2030}\u{409}\u{2039}\u{40a}\u{40c}\u{40b}\u{40f}\u{452}\u{2018}\u{2019}\u{201c}\u{201d}\u{2022}\u{2013}\u{2014}\u{98}\u{2122}\u{459}\u{203a}\u{45a}\u{45c}\u{45b}\u{45f}\u{a0}\u{40e}\u{45e}\u{408}\u{a4}\u{490}\u{a6}\u{a7}\u{401}\u{a9}\u{404}\u{ab}\u{ac}\u{ad}\u{ae}\u{407}\u{b0}\u{b1}\u{406}\u{456}\u{491}\u{b5}\u{b6}\u{b7}\u{451}\u{2116}\u{454}\u{bb}\u{458}\u{405}\u{455}\u{457}\u{410}\u{411}\u{412}\u{413}\u{414}\u{415}\u{416}\u{417}\u{418}\u{419}\u{41a}\u{41b}\u{41c}\u{41d}\u{41e}\u{41f}\u{420}\u{421}\u{422}\u{423}\u{424}\u{425}\u{426}\u{427}\u{428}\u{429}\u{42a}\u{42b}\u{42c}\u{42d}\u{42e}\u{42f}\u{430}\u{431}\u{432}\u{433}\u{434}\u{435}\u{436}\u{437}\u{438}\u{439}\u{43a}\u{43b}\u{43c}\u{43d}\u{43e}\u{43f}\u{440}\u{441}\u{442}\u{443}\u{444}\u{445}\u{446}\u{447}\u{448}\u{449}\u{44a}\u{44b}\u{44c}\u{44d}\u{44e}\u{44f}"),
+    ("sloppy-windows-1250", "\u{20ac}\u{81}\u{201a}\u{83}\u{201e}\u{2026}\u{2020}\u{2021}\u{88}\u{2030}\u{160}\u{2039}\u{15a}\u{164}\u{17d}\u{179}\u{90}\u{2018}\u{2019}\u{201c}\u{201d}\u{2022}\u{2013}\u{2014}\u{98}\u{2122}\u{161}\u{203a}\u{15b}\u{165}\u{17e}\u{17a}\u{a0}\u{2c7}\u{2d8}\u{141}\u{a4}\u{104}\u{a6}\u{a7}\u{a8}\u{a9}\u{15e}\u{ab}\u{ac}\u{ad}\u{ae}\u{17b}\u{b0}\u{b1}\u{2db}\u{142}\u{b4}\u{b5}\u{b6}\u{b7}\u{b8}\u{105}\u{15f}\u{bb}\u{13d}\u{2dd}\u{13e}\u{17c}\u{154}\u{c1}\u{c2}\u{102}\u{c4}\u{139}\u{106}\u{c7}\u{10c}\u{c9}\u{118}\u{cb}\u{11a}\u{cd}\u{ce}\u{10e}\u{110}\u{143}\u{147}\u{d3}\u{d4}\u{150}\u{d6}\u{d7}\u{158}\u{16e}\u{da}\u{170}\u{dc}\u{dd}\u{162}\u{df}\u{155}\u{e1}\u{e2}\u{103}\u{e4}\u{13a}\u{107}\u{e7}\u{10d}\u{e9}\u{119}\u{eb}\u{11b}\u{ed}\u{ee}\u{10f}\u{111}\u{144}\u{148}\u{f3}\u{f4}\u{151}\u{f6}\u{f7}\u{159}\u{16f}\u{fa}\u{171}\u{fc}\u{fd}\u{163}\u{2d9}"),
+    ("sloppy-windows-1253", "\u{20ac}\u{81}\u{201a}\u{192}\u{201e}\u{2026}\u{2020}\u{2021}\u{88}\u{2030}\u{8a}\u{2039}\u{8c}\u{8d}\u{8e}\u{8f}\u{90}\u{2018}\u{2019}\u{201c}\u{201d}\u{2022}\u{2013}\u{2014}\u{98}\u{2122}\u{9a}\u{203a}\u{9c}\u{9d}\u{9e}\u{9f}\u{a0}\u{385}\u{386}\u{a3}\u{a4}\u{a5}\u{a6}\u{a7}\u{a8}\u{a9}\u{aa}\u{ab}\u{ac}\u{ad}\u{ae}\u{2015}\u{b0}\u{b1}\u{b2}\u{b3}\u{384}\u{b5}\u{b6}\u{b7}\u{388}\u{389}\u{38a}\u{bb}\u{38c}\u{bd}\u{38e}\u{38f}\u{390}\u{391}\u{392}\u{393}\u{394}\u{395}\u{396}\u{397}\u{398}\u{399}\u{39a}\u{39b}\u{39c}\u{39d}\u{39e}\u{39f}\u{3a0}\u{3a1}\u{d2}\u{3a3}\u{3a4}\u{3a5}\u{3a6}\u{3a7}\u{3a8}\u{3a9}\u{3aa}\u{3ab}\u{3ac}\u{3ad}\u{3ae}\u{3af}\u{3b0}\u{3b1}\u{3b2}\u{3b3}\u{3b4}\u{3b5}\u{3b6}\u{3b7}\u{3b8}\u{3b9}\u{3ba}\u{3bb}\u{3bc}\u{3bd}\u{3be}\u{3bf}\u{3c0}\u{3c1}\u{3c2}\u{3c3}\u{3c4}\u{3c5}\u{3c6}\u{3c7}\u{3c8}\u{3c9}\u{3ca}\u{3cb}\u{3cc}\u{3cd}\u{3ce}\u{ff}"),
+    ("sloppy-windows-1254", "\u{20ac}\u{81}\u{201a}\u{192}\u{201e}\u{2026}\u{2020}\u{2021}\u{2c6}\u{2030}\u{160}\u{2039}\u{152}\u{8d}\u{8e}\u{8f}\u{90}\u{2018}\u{2019}\u{201c}\u{201d}\u{2022}\u{2013}\u{2014}\u{2dc}\u{2122}\u{161}\u{203a}\u{153}\u{9d}\u{9e}\u{178}\u{a0}\u{a1}\u{a2}\u{a3}\u{a4}\u{a5}\u{a6}\u{a7}\u{a8}\u{a9}\u{aa}\u{ab}\u{ac}\u{ad}\u{ae}\u{af}\u{b0}\u{b1}\u{b2}\u{b3}\u{b4}\u{b5}\u{b6}\u{b7}\u{b8}\u{b9}\u{ba}\u{bb}\u{bc}\u{bd}\u{be}\u{bf}\u{c0}\u{c1}\u{c2}\u{c3}\u{c4}\u{c5}\u{c6}\u{c7}\u{c8}\u{c9}\u{ca}\u{cb}\u{cc}\u{cd}\u{ce}\u{cf}\u{11e}\u{d1}\u{d2}\u{d3}\u{d4}\u{d5}\u{d6}\u{d7}\u{d8}\u{d9}\u{da}\u{db}\u{dc}\u{130}\u{15e}\u{df}\u{e0}\u{e1}\u{e2}\u{e3}\u{e4}\u{e5}\u{e6}\u{e7}\u{e8}\u{e9}\u{ea}\u{eb}\u{ec}\u{ed}\u{ee}\u{ef}\u{11f}\u{f1}\u{f2}\u{f3}\u{f4}\u{f5}\u{f6}\u{f7}\u{f8}\u{f9}\u{fa}\u{fb}\u{fc}\u{131}\u{15f}\u{ff}"),
+    ("sloppy-windows-1257", "\u{20ac}\u{81}\u{201a}\u{83}\u{201e}\u{2026}\u{2020}\u{2021}\u{88}\u{2030}\u{8a}\u{2039}\u{8c}\u{a8}\u{2c7}\u{b8}\u{90}\u{2018}\u{2019}\u{201c}\u{201d}\u{2022}\u{2013}\u{2014}\u{98}\u{2122}\u{9a}\u{203a}\u{9c}\u{af}\u{2db}\u{9f}\u{a0}\u{a1}\u{a2}\u{a3}\u{a4}\u{a5}\u{a6}\u{a7}\u{d8}\u{a9}\u{156}\u{ab}\u{ac}\u{ad}\u{ae}\u{c6}\u{b0}\u{b1}\u{b2}\u{b3}\u{b4}\u{b5}\u{b6}\u{b7}\u{f8}\u{b9}\u{157}\u{bb}\u{bc}\u{bd}\u{be}\u{e6}\u{104}\u{12e}\u{100}\u{106}\u{c4}\u{c5}\u{118}\u{112}\u{10c}\u{c9}\u{179}\u{116}\u{122}\u{136}\u{12a}\u{13b}\u{160}\u{143}\u{145}\u{d3}\u{14c}\u{d5}\u{d6}\u{d7}\u{172}\u{141}\u{15a}\u{16a}\u{dc}\u{17b}\u{17d}\u{df}\u{105}\u{12f}\u{101}\u{107}\u{e4}\u{e5}\u{119}\u{113}\u{10d}\u{e9}\u{17a}\u{117}\u{123}\u{137}\u{12b}\u{13c}\u{161}\u{144}\u{146}\u{f3}\u{14d}\u{f5}\u{f6}\u{f7}\u{173}\u{142}\u{15b}\u{16b}\u{fc}\u{17c}\u{17e}\u{2d9}"),
+    ("iso-8859-2", "\u{80}\u{81}\u{82}\u{83}\u{84}\u{85}\u{86}\u{87}\u{88}\u{89}\u{8a}\u{8b}\u{8c}\u{8d}\u{8e}\u{8f}\u{90}\u{91}\u{92}\u{93}\u{94}\u{95}\u{96}\u{97}\u{98}\u{99}\u{9a}\u{9b}\u{9c}\u{9d}\u{9e}\u{9f}\u{a0}\u{104}\u{2d8}\u{141}\u{a4}\u{13d}\u{15a}\u{a7}\u{a8}\u{160}\u{15e}\u{164}\u{179}\u{ad}\u{17d}\u{17b}\u{b0}\u{105}\u{2db}\u{142}\u{b4}\u{13e}\u{15b}\u{2c7}\u{b8}\u{161}\u{15f}\u{165}\u{17a}\u{2dd}\u{17e}\u{17c}\u{154}\u{c1}\u{c2}\u{102}\u{c4}\u{139}\u{106}\u{c7}\u{10c}\u{c9}\u{118}\u{cb}\u{11a}\u{cd}\u{ce}\u{10e}\u{110}\u{143}\u{147}\u{d3}\u{d4}\u{150}\u{d6}\u{d7}\u{158}\u{16e}\u{da}\u{170}\u{dc}\u{dd}\u{162}\u{df}\u{155}\u{e1}\u{e2}\u{103}\u{e4}\u{13a}\u{107}\u{e7}\u{10d}\u{e9}\u{119}\u{eb}\u{11b}\u{ed}\u{ee}\u{10f}\u{111}\u{144}\u{148}\u{f3}\u{f4}\u{151}\u{f6}\u{f7}\u{159}\u{16f}\u{fa}\u{171}\u{fc}\u{fd}\u{163}\u{2d9}"),
+    ("macroman", "\u{c4}\u{c5}\u{c7}\u{c9}\u{d1}\u{d6}\u{dc}\u{e1}\u{e0}\u{e2}\u{e4}\u{e3}\u{e5}\u{e7}\u{e9}\u{e8}\u{ea}\u{eb}\u{ed}\u{ec}\u{ee}\u{ef}\u{f1}\u{f3}\u{f2}\u{f4}\u{f6}\u{f5}\u{fa}\u{f9}\u{fb}\u{fc}\u{2020}\u{b0}\u{a2}\u{a3}\u{a7}\u{2022}\u{b6}\u{df}\u{ae}\u{a9}\u{2122}\u{b4}\u{a8}\u{2260}\u{c6}\u{d8}\u{221e}\u{b1}\u{2264}\u{2265}\u{a5}\u{b5}\u{2202}\u{2211}\u{220f}\u{3c0}\u{222b}\u{aa}\u{ba}\u{3a9}\u{e6}\u{f8}\u{bf}\u{a1}\u{ac}\u{221a}\u{192}\u{2248}\u{2206}\u{ab}\u{bb}\u{2026}\u{a0}\u{c0}\u{c3}\u{d5}\u{152}\u{153}\u{2013}\u{2014}\u{201c}\u{201d}\u{2018}\u{2019}\u{f7}\u{25ca}\u{ff}\u{178}\u{2044}\u{20ac}\u{2039}\u{203a}\u{fb01}\u{fb02}\u{2021}\u{b7}\u{201a}\u{201e}\u{2030}\u{c2}\u{ca}\u{c1}\u{cb}\u{c8}\u{cd}\u{ce}\u{cf}\u{cc}\u{d3}\u{d4}\u{f8ff}\u{d2}\u{da}\u{db}\u{d9}\u{131}\u{2c6}\u{2dc}\u{af}\u{2d8}\u{2d9}\u{2da}\u{b8}\u{2dd}\u{2db}\u{2c7}"),
+    ("cp437", "\u{c7}\u{fc}\u{e9}\u{e2}\u{e4}\u{e0}\u{e5}\u{e7}\u{ea}\u{eb}\u{e8}\u{ef}\u{ee}\u{ec}\u{c4}\u{c5}\u{c9}\u{e6}\u{c6}\u{f4}\u{f6}\u{f2}\u{fb}\u{f9}\u{ff}\u{d6}\u{dc}\u{a2}\u{a3}\u{a5}\u{20a7}\u{192}\u{e1}\u{ed}\u{f3}\u{fa}\u{f1}\u{d1}\u{aa}\u{ba}\u{bf}\u{2310}\u{ac}\u{bd}\u{bc}\u{a1}\u{ab}\u{bb}\u{2591}\u{2592}\u{2593}\u{2502}\u{2524}\u{2561}\u{2562}\u{2556}\u{2555}\u{2563}\u{2551}\u{2557}\u{255d}\u{255c}\u{255b}\u{2510}\u{2514}\u{2534}\u{252c}\u{251c}\u{2500}\u{253c}\u{255e}\u{255f}\u{255a}\u{2554}\u{2569}\u{2566}\u{2560}\u{2550}\u{256c}\u{2567}\u{2568}\u{2564}\u{2565}\u{2559}\u{2558}\u{2552}\u{2553}\u{256b}\u{256a}\u{2518}\u{250c}\u{2588}\u{2584}\u{258c}\u{2590}\u{2580}\u{3b1}\u{df}\u{393}\u{3c0}\u{3a3}\u{3c3}\u{b5}\u{3c4}\u{3a6}\u{398}\u{3a9}\u{3b4}\u{221e}\u{3c6}\u{3b5}\u{2229}\u{2261}\u{b1}\u{2265}\u{2264}\u{2320}\u{2321}\u{f7}\u{2248}\u{b0}\u{2219}\u{b7}\u{221a}\u{207f}\u{b2}\u{25a0}\u{a0}"),
 ];
