@@ -2,13 +2,34 @@
 //!
 //! [`prompt_clean`] mirrors the pipeline's `prompt_clean = whitespace_clean(basic_clean(text))` where
 //! `basic_clean` is `ftfy.fix_text`, then `html.unescape` twice, then `strip`. ftfy has no Rust
-//! counterpart; [`prompt_clean`] implements the ftfy steps that change valid, correctly decoded text:
-//! HTML entity decoding (repeated to a fixed point, switched off from the first line containing `<`
-//! onwards, as ftfy does), C1 control characters read as Windows-1252, Latin ligatures, full/half-width
-//! forms, curly quotes, line breaks, ANSI terminal escapes, control characters and NFC normalisation.
-//! Not implemented: ftfy's mojibake repair (`fix_encoding`: text that was decoded with the wrong codec,
-//! e.g. `"Ã©"` for `"é"`), which is left unchanged here. Entity decoding knows the HTML 4 entity names
-//! (plus `&apos;`), all numeric references, and Python's rules for legacy names without `;`; the rarer
+//! counterpart; [`ftfy_fix_text`] re-implements `fix_text` with ftfy's default configuration, in
+//! ftfy's order: the text is cut into lines; HTML entity decoding is switched off from the first line
+//! containing `<` onwards; each line is then fixed repeatedly until nothing changes with
+//! `unescape_html` -> `fix_encoding` -> `fix_c1_controls` -> `fix_latin_ligatures` ->
+//! `fix_character_width` -> `uncurl_quotes` -> `fix_line_breaks` -> `remove_terminal_escapes` ->
+//! `remove_control_chars` -> NFC (through the `tokenizers` crate's normaliser, no extra dependency).
+//!
+//! `fix_encoding` (mojibake repair, e.g. `"cafÃ©"` -> `"café"`) follows ftfy's rules: nothing
+//! happens unless the text matches ftfy's badness heuristic (sequences such as `Ã©`, `â€œ`, an
+//! accented letter next to a currency sign), so correctly decoded accented, Greek, Cyrillic, CJK or
+//! emoji text is left alone. A bad text is re-encoded with ftfy's single-byte codecs in its order
+//! (Latin-1, sloppy Windows-1252/1251/1250/1253/1254/1257, ISO-8859-2, MacRoman, CP437; tables
+//! generated from Python's codecs) and the first one whose bytes are valid UTF-8 (after ftfy's
+//! `restore_byte_a0` and, for the sloppy codecs, `replace_lossy_sequences`; CESU-8 pairs and `C0 80`
+//! accepted like ftfy's `utf-8-variants`) gives the result. Otherwise mojibake-looking runs are fixed
+//! on their own (`decode_inconsistent_utf8`), and remaining C1 controls are read as Windows-1252.
+//!
+//! Measured against ftfy 6.3.1: identical `fix_text` and `prompt_clean` output on 138 hand-picked
+//! strings (committed in tests/encoders.rs) and on 70,000 generated ones (words in many scripts,
+//! mojibake through 12 codecs, doubled, with U+A0 turned into spaces or bytes lost to U+FFFD, and
+//! random runs of the characters the heuristic looks at; ~60% of them changed by ftfy).
+//!
+//! Known differences from ftfy: Python's `\w` in one badness rule is taken as letters, numbers and
+//! `_` (`[\p{L}\p{N}_]`), which may differ for rare characters; each fix loop is capped (32
+//! rounds per line, 64 encoding steps) where ftfy loops until nothing changes; ftfy's
+//! `max_decode_length` split of lines over 1,000,000 characters is not done; `fix_surrogates` is
+//! moot (Rust strings cannot hold surrogates). Entity decoding knows the HTML 4 entity names (plus
+//! `&apos;`), all numeric references, and Python's rules for legacy names without `;`; the rarer
 //! HTML5-only names (e.g. `&checkmark;`) are left as written.
 
 use std::path::Path;
