@@ -140,7 +140,8 @@ fn tokenizer_ids_and_masks_match_reference() {
     }
 }
 
-/// Expected strings produced by diffusers' `prompt_clean` (ftfy 6.3.1 + html.unescape, Python 3.11).
+/// Expected strings produced by diffusers' `prompt_clean` (ftfy 6.3.1 + html.unescape, Python 3.11),
+/// including HTML5-only entity names and mojibake.
 #[test]
 fn prompt_clean_matches_reference_cases() {
     let cases: &[(&str, &str)] = &[
@@ -175,6 +176,9 @@ fn prompt_clean_matches_reference_cases() {
         ("&unknownentity; & amp; &;", "&unknownentity; & amp; &;"),
         ("&lt;&lt;&lt;", "<<<"),
         ("&#x26;amp;", "&"),
+        ("&checkmark; &Jscr;ohn &HilbertSpace;ancock &CHECKMARK;", "✓ 𝒥ohn ℋancock ✓"),
+        ("&amp;checkmark; &notinva; &notinvax &NotEqual;", "✓ ∉ ¬invax ≠"),
+        ("<i>&amp;amp;checkmark;</i> &LEFTARROW; &leftarrow;", "<i>&checkmark;</i> &LEFTARROW; ←"),
         ("Tom &amp;amp; Jerry &lt;b&gt; cafÃ© naÃ¯ve", "Tom & Jerry <b> café naïve"),
         ("<b>cafÃ©</b>\n&amp;amp;eacute; Ã©", "<b>café</b> &eacute; é"),
         ("cafÃ&eacute; &amp;Atilde;&amp;copy;", "caf\u{30e} \u{329}"),
