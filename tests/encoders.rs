@@ -12,7 +12,7 @@ use physedit::pipeline::image_processor::{
     frames_to_unit, image_to_video_tensor, pil_resize_rgb, unit_to_rgb_image, ClipImageProcessor,
     Resample,
 };
-use physedit::pipeline::prompt::{prompt_clean, PromptTokenizer};
+use physedit::pipeline::prompt::{ftfy_fix_text, prompt_clean, PromptTokenizer};
 
 const CASES: [&str; 2] = ["tiny_a", "tiny_b"];
 
@@ -140,7 +140,8 @@ fn tokenizer_ids_and_masks_match_reference() {
     }
 }
 
-/// Expected strings produced by diffusers' `prompt_clean` (ftfy 6.3.1 + html.unescape, Python 3.11).
+/// Expected strings produced by diffusers' `prompt_clean` (ftfy 6.3.1 + html.unescape, Python 3.11),
+/// including HTML5-only entity names and mojibake.
 #[test]
 fn prompt_clean_matches_reference_cases() {
     let cases: &[(&str, &str)] = &[
@@ -175,10 +176,180 @@ fn prompt_clean_matches_reference_cases() {
         ("&unknownentity; & amp; &;", "&unknownentity; & amp; &;"),
         ("&lt;&lt;&lt;", "<<<"),
         ("&#x26;amp;", "&"),
+        ("&checkmark; &Jscr;ohn &HilbertSpace;ancock &CHECKMARK;", "✓ 𝒥ohn ℋancock ✓"),
+        ("&amp;checkmark; &notinva; &notinvax &NotEqual;", "✓ ∉ ¬invax ≠"),
+        ("<i>&amp;amp;checkmark;</i> &LEFTARROW; &leftarrow;", "<i>&checkmark;</i> &LEFTARROW; ←"),
+        ("Tom &amp;amp; Jerry &lt;b&gt; cafÃ© naÃ¯ve", "Tom & Jerry <b> café naïve"),
+        ("<b>cafÃ©</b>\n&amp;amp;eacute; Ã©", "<b>café</b> &eacute; é"),
+        ("cafÃ&eacute; &amp;Atilde;&amp;copy;", "caf\u{30e} \u{329}"),
+        ("voilÃ  le travail\u{a0}!", "voilà le travail !"),
+        ("â€œquotedâ€\u{9d} â€œ like this â€\u{fffd}", "\"quoted\" \" like this \u{fffd}"),
     ];
     for (raw, want) in cases {
         assert_eq!(prompt_clean(raw), *want, "prompt_clean({raw:?})");
     }
+}
+
+/// `ftfy.fix_text` (ftfy 6.3.1, default configuration, Python 3.11) on mojibake in several codecs
+/// (UTF-8 read as Latin-1, Windows-1252/1251/1250/1253, MacRoman; doubled; with U+A0 turned into a
+/// space; with bytes lost to U+FFFD; embedded next to CJK/emoji), and on legitimate text that must
+/// stay as it is ("café", "Zürich", "Ã" alone, Greek, Cyrillic, CJK, emoji, kaomoji). Every expected
+/// string was produced by the real ftfy with:
+///
+/// ```text
+/// import ftfy, json
+/// for s in CASES: print(json.dumps([s, ftfy.fix_text(s)], ensure_ascii=False))
+/// ```
+#[test]
+#[rustfmt::skip]
+fn ftfy_fix_text_matches_ftfy() {
+    let cases: &[(&str, &str)] = &[
+        ("cafÃ© naÃ¯ve", "café naïve"),
+        ("cafÃ©", "café"),
+        ("Ã", "Ã"),
+        ("Ã ", "à "),
+        ("Ã la carte", "à la carte"),
+        ("voilÃ  le travail", "voilà le travail"),
+        ("voilÃ\u{a0}le travail", "voilàle travail"),
+        ("â€œquotedâ€\u{9d}", "\"quoted\""),
+        ("â€œ like this â€�", "\" like this �"),
+        ("âœ” No problems", "✔ No problems"),
+        ("&macr;\\_(ã\u{83}\u{84})_/&macr;", "¯\\_(ツ)_/¯"),
+        ("ÐŸÑ€Ð¸Ð²ÐµÑ‚", "Привет"),
+        ("Ã¼ber", "über"),
+        ("Zürich", "Zürich"),
+        ("café", "café"),
+        ("naïve", "naïve"),
+        ("Ç", "Ç"),
+        ("😀 ok", "😀 ok"),
+        ("ðŸ˜€ smile", "😀 smile"),
+        ("你好 世界", "你好 世界"),
+        ("æ–‡å\u{ad}—åŒ–ã‘", "文字化ã'"),
+        ("cafÃ© 你好", "café 你好"),
+        ("The Mona Lisa doesnÃ¢â‚¬â„¢t have eyebrows.", "The Mona Lisa doesn't have eyebrows."),
+        ("Ã¡", "á"),
+        ("Â£5", "£5"),
+        ("£5", "£5"),
+        ("Â", "Â"),
+        ("×²", "ײ"),
+        ("l'humanitÃ©", "l'humanité"),
+        ("ÃƒÂ©", "é"),
+        ("Ã© 😀", "é 😀"),
+        ("\u{93}hi\u{94}", "\"hi\""),
+        ("\u{81}x", "\u{81}x"),
+        ("â€\u{9d}", "\""),
+        ("ÄŸ", "ÄŸ"),
+        ("Î±Î²Î³", "αβγ"),
+        ("Σ", "Σ"),
+        ("ΟΑΣ", "ΟΑΣ"),
+        ("NÂº 5", "Nº 5"),
+        ("1Âº", "1º"),
+        ("25°C", "25°C"),
+        ("CÃ´te dâ€™Ivoire", "Côte d'Ivoire"),
+        ("ƒ¨", "Ĭ"),
+        ("Ü€", "Ü€"),
+        ("&amp;eacute;", "é"),
+        ("cafÃ&copy;", "café"),
+        ("<b>cafÃ©</b>", "<b>café</b>"),
+        ("Ã‰tÃ©", "Été"),
+        ("SÃ£o Paulo", "São Paulo"),
+        ("piÃ±a colada", "piña colada"),
+        ("â€¦", "…"),
+        ("doesnâ€™t", "doesn't"),
+        ("Ã\u{83}Â©", "é"),
+        ("ã‚³ãƒ³ãƒ”ãƒ¥ãƒ¼ã‚¿ãƒ¼", "コンピューター"),
+        ("Ð¼Ð¾Ð»Ð¾ÐºÐ¾", "молоко"),
+        ("ÎšÎ±Î»Î·Î¼Î\u{ad}ÏÎ±", "ΚαλημέÏα"),
+        ("Ã¤Ã¶Ã¼ÃŸ", "äöüß"),
+        ("Ã„Ã–Ãœ", "ÄÖÜ"),
+        ("sÃ³", "só"),
+        ("Ã³", "ó"),
+        ("fÃ cil", "fà cil"),
+        ("Ã s vezes", "às vezes"),
+        ("Ã©tÃ© Ã  Paris", "été à Paris"),
+        ("ThÃ©rÃ¨se", "Thérèse"),
+        ("Ã¢â‚¬Å“", "\""),
+        ("â”‚ box", "│ box"),
+        ("¯\\_(ツ)_/¯", "¯\\_(ツ)_/¯"),
+        ("(ʘ‿ʘ)", "(ʘ‿ʘ)"),
+        ("ಠ_ಠ", "ಠ_ಠ"),
+        ("Ｈｅｌｌｏ\u{3000}Ｗｏｒｌｄ", "Hello World"),
+        ("ﬁﬂ", "fifl"),
+        ("‘’“”", "''\"\""),
+        ("a\u{d}\u{a}b", "a\u{a}b"),
+        ("x\u{1b}[31mred\u{1b}[0m", "xred"),
+        ("\u{feff}bom", "bom"),
+        ("e\u{301}", "é"),
+        ("Ñ‚ÐµÑÑ‚ 😀", "теÑÑ' 😀"),
+        ("ðŸ‘", "ðŸ'"),
+        ("Ã©\u{a}Ã©", "é\u{a}é"),
+        ("<p>\u{a}Ã©", "<p>\u{a}é"),
+        ("naÃ¯ve 你", "naïve 你"),
+        ("Â·", "·"),
+        ("Â ", "\u{a0}"),
+        ("a Â b", "a \u{a0}b"),
+        ("Ã‚Â", "ÂÂ"),
+        ("Ã©Ã©Ã©", "ééé"),
+        ("×©×œ×•×", "שלו×"),
+        ("Ø§Ù„Ø¹Ø±Ø¨ÙŠØ©", "العربية"),
+        ("à²•à²¨à³à²¨à²¡", "ಕನà³à²¨à²¡"),
+        ("à¤¹à¤¿à¤¨à¥à¤¦à¥€", "हिनà¥à¤¦à¥€"),
+        ("Â¿QuÃ© tal?", "¿Qué tal?"),
+        ("Â¡Hola!", "¡Hola!"),
+        ("Ã\u{ad}", "í"),
+        ("Ã±", "ñ"),
+        ("Ãº", "ú"),
+        ("Ã‡", "Ç"),
+        ("ÄŒeÅ¡tina", "Čeština"),
+        ("Å¾luÅ¥ouÄkÃ½", "žluÅ¥ouÄký"),
+        ("Å\u{81}Ã³dÅº", "Łódź"),
+        ("Ã¦Ã¸Ã¥", "æøå"),
+        ("Ã˜", "Ø"),
+        ("ÃŸ", "ß"),
+        ("â„¢", "â\"¢"),
+        ("â‚¬100", "€100"),
+        ("Â©2024", "©2024"),
+        ("Â®", "®"),
+        ("Â°C", "°C"),
+        ("Â½", "½"),
+        ("â€“", "–"),
+        ("â€”", "—"),
+        ("â€¢ item", "• item"),
+        ("Ã", "Ã"),
+        ("ÃÂ", "ÃÂ"),
+        ("ÃÃÃ", "ÃÃÃ"),
+        ("Ã©Â", "éÂ"),
+        ("mÃ¶tley", "mötley"),
+        ("â˜ƒ snow", "☃ snow"),
+        ("â\u{9c}\u{94}", "✔"),
+        ("\u{80}", "€"),
+        ("\u{9f}", "Ÿ"),
+        ("ÃƒÂ", "ÃÂ"),
+        ("I â™¥ NY", "I ♥ NY"),
+        ("Ã¢â‚¬Å“Hello", "\"Hello"),
+        ("Ã Ã Ã", "à à Ã"),
+        ("a Ã b", "a à b"),
+        ("Ã¯Â»Â¿", ""),
+        ("café Ã©", "café é"),
+        ("ÂµÃŸ", "µß"),
+        ("Ã—", "×"),
+        ("Ã·", "÷"),
+        ("ÐÐ", "ÐÐ"),
+        ("Ã\u{a0}", "à"),
+        ("Ã¡ ", "á "),
+        ("×Ø", "ר"),
+        ("Γειά σου", "Γειά σου"),
+        ("Привет мир", "Привет мир"),
+        ("Ελληνικά ÎµÎ»", "Ελληνικά ÎµÎ»"),
+        ("Ã©\u{2028}x", "é\u{a}x"),
+    ];
+    let mut unchanged = 0;
+    for (raw, want) in cases {
+        assert_eq!(ftfy_fix_text(raw), *want, "ftfy_fix_text({raw:?})");
+        unchanged += usize::from(raw == want);
+    }
+    // both kinds are covered: text that must be repaired and text that must be left alone
+    assert!(unchanged >= 10 && cases.len() - unchanged >= 100, "{unchanged} unchanged");
 }
 
 /// f32 on both sides, 3 layers over 512 tokens: only summation order differs (matmul, softmax over
