@@ -317,6 +317,13 @@ fn resume_after_kill_loses_and_duplicates_nothing() {
             assert_png(&out.join(&r.recipe).join(format!("{}.png", r.key)));
         }
     }
+    // No temporary image of the killed run is left behind.
+    for recipe in ["chronoedit-reasoning", "no-reasoning"] {
+        for e in std::fs::read_dir(out.join(recipe)).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp."), "temporary file left: {name}");
+        }
+    }
     // A third run has nothing to do.
     let log = run_ok(&args);
     assert!(log.contains("0 pairs run"), "{log}");

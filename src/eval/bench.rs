@@ -484,6 +484,7 @@ pub fn run_bench(
     for r in run.recipes {
         let d = run.out.join(r.name());
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+        remove_stale_temporaries(&d);
     }
     let results_path = run.out.join(RESULTS_FILE);
     let existing = latest_per_pair(&read_results(&results_path)?);
@@ -600,6 +601,20 @@ pub fn run_bench(
         }
     }
     Ok(summary)
+}
+
+/// Removes temporary image files a killed run left behind (`.<name>.<pid>.tmp.<ext>`, see
+/// [`atomic_write`]); a folder must not be shared by two runs at once.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp.") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// One pair: edit, write the image, score. Errors of the case become an error record; an `Err` is
