@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use physedit::adaptive::plan::Recipe;
 use physedit::eval::bench::{
-    latest_per_pair, read_results, select, BenchRecord, ResultsWriter, Selection, Shard,
+    bench_plan, latest_per_pair, output_size, read_results, select, BenchOptions, BenchRecord,
+    ResultsWriter, Selection, Shard,
 };
 use physedit::eval::suite::Suite;
 
@@ -207,6 +209,28 @@ fn bench_end_to_end_with_clip_matches_score() {
     // `bench report` regenerates the same report (fixed bootstrap seed).
     let before = std::fs::read_to_string(out.join("report.json")).unwrap();
     run_ok(&["bench".into(), "report".into(), out.display().to_string()]);
+    assert_eq!(
+        before,
+        std::fs::read_to_string(out.join("report.json")).unwrap()
+    );
+
+    // Without fonts (forced here) the plots are drawn without text and the report is unchanged.
+    for f in ["speedup.png", "clip_t_vs_seconds.png"] {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    let res = physedit()
+        .args(["bench", "report"])
+        .arg(&out)
+        .env("PHYSEDIT_PLOT_TEXT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert_png(&out.join("speedup.png"));
+    assert_png(&out.join("clip_t_vs_seconds.png"));
     assert_eq!(
         before,
         std::fs::read_to_string(out.join("report.json")).unwrap()
@@ -493,4 +517,40 @@ fn selection_filters_limits_and_shards_in_file_order() {
         "1/4".parse::<Shard>().unwrap(),
         Shard { index: 1, count: 4 }
     );
+}
+
+#[test]
+fn step_override_keeps_the_reasoning_share() {
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::new(64, 48));
+    let opts = BenchOptions {
+        steps: Some(5),
+        ..Default::default()
+    };
+    let plan = |r: Recipe, o: &BenchOptions| {
+        bench_plan(&img, "Push the ball off the table.", r, o).unwrap()
+    };
+    let p = plan(Recipe::ChronoeditReasoning, &opts);
+    assert_eq!((p.steps, p.reasoning_steps, p.reasoning_frames), (5, 5, 6));
+    // N_r 10 of 50 steps -> ceil(10 * 5 / 50) = 1.
+    let p = plan(Recipe::ChronoeditShort, &opts);
+    assert_eq!((p.steps, p.reasoning_steps, p.reasoning_frames), (5, 1, 6));
+    let p = plan(Recipe::NoReasoning, &opts);
+    assert_eq!((p.steps, p.reasoning_steps, p.num_frames()), (5, 0, 5));
+    // Without overrides the plans are the recipes' own.
+    let p = plan(Recipe::ChronoeditReasoning, &BenchOptions::default());
+    assert_eq!((p.steps, p.reasoning_steps, p.num_frames()), (50, 50, 29));
+    assert!(bench_plan(
+        &img,
+        "x",
+        Recipe::Physedit,
+        &BenchOptions {
+            steps: Some(0),
+            ..Default::default()
+        }
+    )
+    .is_err());
+    // Default size: the input's own, rounded down to the model's multiple.
+    assert_eq!(output_size(16, &img, None, None).unwrap(), (48, 64));
+    assert_eq!(output_size(16, &img, Some(32), None).unwrap(), (32, 64));
+    assert!(output_size(16, &img, Some(40), None).is_err());
 }
