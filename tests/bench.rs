@@ -214,14 +214,17 @@ fn bench_end_to_end_with_clip_matches_score() {
         std::fs::read_to_string(out.join("report.json")).unwrap()
     );
 
-    // Without fonts (forced here) the plots are drawn without text and the report is unchanged.
+    // Without a usable font (a file that is not one stands in for a machine without fonts) the
+    // plots are drawn without text and the report is unchanged.
     for f in ["speedup.png", "clip_t_vs_seconds.png"] {
         std::fs::remove_file(out.join(f)).unwrap();
     }
+    let not_a_font = tmp.path().join("not_a_font.ttf");
+    std::fs::write(&not_a_font, b"no glyphs here").unwrap();
     let res = physedit()
         .args(["bench", "report"])
         .arg(&out)
-        .env("PHYSEDIT_PLOT_TEXT", "0")
+        .env("PHYSEDIT_PLOT_FONT", &not_a_font)
         .output()
         .unwrap();
     assert!(

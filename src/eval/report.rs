@@ -359,8 +359,10 @@ pub const SPEEDUP_PLOT: &str = "speedup.png";
 pub const CLIP_PLOT: &str = "clip_t_vs_seconds.png";
 
 /// Writes `report.md`, `report.json`, `report.csv` and the plots into `out`; returns the files.
-/// Plots are drawn with text when a font can be found, otherwise without text (never failing for
-/// want of fonts); `PHYSEDIT_PLOT_TEXT=0` forces the text-free drawing.
+/// Plots are drawn with text when a TrueType font is found (`PHYSEDIT_PLOT_FONT=FILE`, or a common
+/// sans font under the system's font folders; read by plotters' pure-Rust rasteriser, so no system
+/// library is needed), otherwise without text, never failing for want of fonts;
+/// `PHYSEDIT_PLOT_TEXT=0` forces the text-free drawing.
 pub fn write_report(out: &Path, report: &Report, records: &[BenchRecord]) -> Result<Vec<PathBuf>> {
     let mut plots = Vec::new();
     let p = out.join(SPEEDUP_PLOT);
@@ -390,12 +392,86 @@ const PLOT_H: u32 = 540;
 
 type DrawResult = std::result::Result<(), String>;
 
-/// Draws into an RGB buffer, first with text, then (if that fails or panics for want of a font)
+/// Font files tried for plot text, by name, in order (the first found anywhere under the font
+/// folders wins; otherwise any `.ttf`).
+const FONT_NAMES: [&str; 6] = [
+    "DejaVuSans.ttf",
+    "LiberationSans-Regular.ttf",
+    "NotoSans-Regular.ttf",
+    "FreeSans.ttf",
+    "Arial.ttf",
+    "Helvetica.ttf",
+];
+
+fn find_font_file() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PHYSEDIT_PLOT_FONT") {
+        return Some(PathBuf::from(p));
+    }
+    let mut roots = vec![
+        PathBuf::from("/usr/share/fonts"),
+        PathBuf::from("/usr/local/share/fonts"),
+        PathBuf::from("/Library/Fonts"),
+        PathBuf::from("/System/Library/Fonts"),
+    ];
+    if let Some(home) = std::env::var_os("HOME") {
+        roots.push(Path::new(&home).join(".fonts"));
+        roots.push(Path::new(&home).join(".local/share/fonts"));
+    }
+    // Depth-bounded walk: font folders are shallow.
+    let mut files = Vec::new();
+    let mut dirs: Vec<(PathBuf, usize)> = roots.into_iter().map(|r| (r, 0)).collect();
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && depth < 4 {
+                dirs.push((p, depth + 1));
+            } else if p.extension().is_some_and(|x| x.eq_ignore_ascii_case("ttf")) {
+                files.push(p);
+            }
+        }
+        if files.len() > 5000 {
+            break;
+        }
+    }
+    files.sort();
+    FONT_NAMES
+        .iter()
+        .find_map(|n| {
+            files
+                .iter()
+                .find(|f| f.file_name().is_some_and(|x| x == *n))
+                .cloned()
+        })
+        .or_else(|| files.into_iter().next())
+}
+
+/// Registers a font for plot text once per process; false when none is usable (plots are then
+/// drawn without text).
+fn plot_font_available() -> bool {
+    static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FONT.get_or_init(|| {
+        let Some(path) = find_font_file() else {
+            return false;
+        };
+        let Ok(bytes) = std::fs::read(&path) else {
+            return false;
+        };
+        // plotters keeps registered fonts for the life of the process.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
+    })
+}
+
+/// Draws into an RGB buffer, first with text when a font is available, then (if that fails)
 /// without, and saves it as a PNG atomically.
 fn render_png(path: &Path, draw: impl Fn(&mut [u8], bool) -> DrawResult) -> Result<()> {
     let want_text = std::env::var("PHYSEDIT_PLOT_TEXT")
         .map(|v| v != "0")
-        .unwrap_or(true);
+        .unwrap_or(true)
+        && plot_font_available();
     let mut buf = vec![0u8; (PLOT_W * PLOT_H * 3) as usize];
     let with_text = want_text && {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(&mut buf, true)));
