@@ -351,7 +351,21 @@ fn resume_after_kill_loses_and_duplicates_nothing() {
             assert!(!name.contains(".tmp."), "temporary file left: {name}");
         }
     }
-    // A third run has nothing to do.
+    // While a run holds the folder a second one is refused; the killed run's lock was taken over.
+    let lock = out.join(".bench.lock");
+    assert!(!lock.exists(), "lock left after a finished run");
+    let mut holder = Command::new("sleep").arg("30").spawn().unwrap();
+    std::fs::write(&lock, holder.id().to_string()).unwrap();
+    let res = physedit().args(&args).output().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success() && stderr.contains("another bench run"),
+        "{stderr}"
+    );
+    assert_eq!(read_results(&results).unwrap().len(), total);
+    // A third run (the holder is gone, its lock stale) has nothing to do.
     let log = run_ok(&args);
     assert!(log.contains("0 pairs run"), "{log}");
     assert_eq!(read_results(&results).unwrap().len(), total);
@@ -453,6 +467,8 @@ fn torn_last_line_is_ignored_and_cut_before_appending() {
         reasoning_frames: Some(3),
         steps: Some(50),
         mask_coverage: None,
+        srm_planned: None,
+        srm_applied: None,
         clip_t: None,
         clip_i: None,
         error: None,

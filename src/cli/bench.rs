@@ -21,11 +21,13 @@ const HELP: &str = "\
 Writes OUT/<recipe>/<key>.png for every case and recipe and appends one JSON line per finished pair
 to OUT/results.jsonl: {key, recipe, edit_type, seconds, reasoning_steps, reasoning_frames, steps,
 mask_coverage, clip_t, clip_i} (CLIP fields with --clip; `error` when the case could not run: a
-malformed suite entry, a missing or unreadable image, a failed edit). Then writes OUT/report.md,
-report.json, report.csv, speedup.png and clip_t_vs_seconds.png.
+malformed suite entry, a missing or unreadable image, a failed edit; srm_planned/srm_applied say
+whether the plan asked for the spatial reasoning mask and whether it ran). Then writes
+OUT/report.md, report.json, report.csv, speedup.png and clip_t_vs_seconds.png (with text when a
+TrueType font is found, PHYSEDIT_PLOT_FONT=FILE to choose one; without text otherwise).
 
 Rerunning the same command resumes: pairs with a line are skipped (--retry-errors reruns failed ones).
-A kill loses at most the pair in flight. Timing excludes model loading; every recipe is warmed up
+A kill loses at most the pair in flight. One run at a time per OUT (OUT/.bench.lock). Timing excludes model loading; every recipe is warmed up
 first and recipes are interleaved case by case. seconds = one edit from input image to edited image
 in host memory.
 

@@ -65,6 +65,9 @@ pub struct RecipeOutcome {
     pub plan: Plan,
     /// Fraction of reasoning-frame tokens the spatial reasoning mask keeps (None without SRM).
     pub mask_coverage: Option<f64>,
+    /// Whether the spatial reasoning mask was applied (a plan may ask for it before the pipeline
+    /// executes it).
+    pub srm_applied: bool,
 }
 
 /// The plan of `recipe` for `prompt` with the overrides of `opts` applied.
@@ -137,6 +140,8 @@ pub fn run_recipe(
         seconds,
         plan,
         mask_coverage: None,
+        // The pipeline call above does not execute SRM yet.
+        srm_applied: false,
     })
 }
 
@@ -176,6 +181,11 @@ pub struct BenchRecord {
     pub reasoning_frames: Option<usize>,
     pub steps: Option<usize>,
     pub mask_coverage: Option<f64>,
+    /// Whether the plan asked for the spatial reasoning mask, and whether it was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srm_planned: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srm_applied: Option<bool>,
     pub clip_t: Option<f64>,
     pub clip_i: Option<f64>,
     /// What went wrong (a malformed suite entry, an unreadable image, a failed edit or scoring).
@@ -198,6 +208,8 @@ impl BenchRecord {
             reasoning_frames: None,
             steps: None,
             mask_coverage: None,
+            srm_planned: None,
+            srm_applied: None,
             clip_t: None,
             clip_i: None,
             error: Some(error),
@@ -486,6 +498,7 @@ pub fn run_bench(
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
         remove_stale_temporaries(&d);
     }
+    let _lock = RunLock::acquire(run.out)?;
     let results_path = run.out.join(RESULTS_FILE);
     let existing = latest_per_pair(&read_results(&results_path)?);
     let done: HashSet<(String, String, bool)> = existing
@@ -603,6 +616,57 @@ pub fn run_bench(
     Ok(summary)
 }
 
+/// Keeps two runs from writing into one output folder: `OUT/.bench.lock` holds the running
+/// process's id and is removed when the run ends. A lock whose process is gone (a killed run) is
+/// taken over; where process ids cannot be checked (no `/proc`), an existing lock is taken over.
+pub struct RunLock {
+    path: PathBuf,
+}
+
+impl RunLock {
+    pub fn acquire(out: &Path) -> Result<Self> {
+        let path = out.join(".bench.lock");
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    write!(f, "{}", std::process::id())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    return Ok(Self { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid = holder.trim().parse::<u32>().ok();
+                    let proc = Path::new("/proc");
+                    let alive = pid.is_some_and(|p| {
+                        p != std::process::id()
+                            && proc.is_dir()
+                            && proc.join(p.to_string()).exists()
+                    });
+                    if alive {
+                        bail!(
+                            "another bench run (process {}) is writing into {}; wait for it, or remove {} if no run is active",
+                            holder.trim(),
+                            out.display(),
+                            path.display()
+                        );
+                    }
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
+                }
+            }
+        }
+        bail!("cannot take the lock {}", path.display())
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Removes temporary image files a killed run left behind (`.<name>.<pid>.tmp.<ext>`, see
 /// [`atomic_write`]); a folder must not be shared by two runs at once.
 fn remove_stale_temporaries(dir: &Path) {
@@ -655,6 +719,8 @@ fn run_pair(
         reasoning_frames: Some(outcome.plan.reasoning_frames),
         steps: Some(outcome.plan.steps),
         mask_coverage: outcome.mask_coverage,
+        srm_planned: Some(outcome.plan.srm),
+        srm_applied: Some(outcome.srm_applied),
         clip_t: None,
         clip_i: None,
         error: None,
