@@ -27,6 +27,8 @@ enum Command {
     Card(cli::card::CardArgs),
     /// CLIP-T / CLIP-I scores of edited images over an ImgEdit-format suite.
     Score(cli::score::ScoreArgs),
+    /// Benchmark recipes over an ImgEdit-format suite (resumable, shardable), with reports.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() {
@@ -38,6 +40,7 @@ fn main() {
         Command::Cost(a) => cli::cost::run(a),
         Command::Card(a) => cli::card::run(a),
         Command::Score(a) => cli::score::run(a),
+        Command::Bench(a) => cli::bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

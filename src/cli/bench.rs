@@ -1,0 +1,384 @@
+//! `physedit bench`: recipes over an ImgEdit-format suite, resumable and shardable, with reports.
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::adaptive::plan::Recipe;
+use crate::checkpoint::parse_dtype;
+use crate::eval::bench::{
+    latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
+    BenchRecord, BenchRun, Selection, Shard, RESULTS_FILE,
+};
+use crate::eval::report::{build_report, write_report, Report};
+use crate::eval::suite::Suite;
+use crate::models::clip::ClipModel;
+use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
+
+const HELP: &str = "\
+Writes OUT/<recipe>/<key>.png for every case and recipe and appends one JSON line per finished pair
+to OUT/results.jsonl: {key, recipe, edit_type, seconds, reasoning_steps, reasoning_frames, steps,
+mask_coverage, clip_t, clip_i} (CLIP fields with --clip; `error` when the case could not run: a
+malformed suite entry, a missing or unreadable image, a failed edit; srm_planned/srm_applied say
+whether the plan asked for the spatial reasoning mask and whether it ran). Then writes
+OUT/report.md, report.json, report.csv, speedup.png and clip_t_vs_seconds.png (with text when a
+TrueType font is found, PHYSEDIT_PLOT_FONT=FILE to choose one; without text otherwise).
+
+Rerunning the same command resumes: pairs with a line are skipped (--retry-errors reruns failed ones).
+A kill loses at most the pair in flight. One run at a time per OUT (OUT/.bench.lock). Timing excludes model loading; every recipe is warmed up
+first and recipes are interleaved case by case. seconds = one edit from input image to edited image
+in host memory.
+
+--steps/--height/--width/--guidance override the recipes' plans (e.g. for tiny test models): with
+--steps S a plan's reasoning steps N_r become ceil(N_r * S / plan steps), keeping their share.
+
+--shard i/n runs entries i, i+n, i+2n, ... of the suite (after --categories and --limit), so one
+suite can be spread over machines; `physedit bench merge` joins the outputs.
+
+Examples:
+  physedit bench --suite data/world/test/suite.json --images data/world/test --model MODEL \\
+      --out out/bench --recipes chronoedit-reasoning,physedit,card-only --clip models/clip
+  physedit bench ... --shard 0/4 --out out/shard0     (and 1/4, 2/4, 3/4 elsewhere)
+  physedit bench merge out/shard0 out/shard1 out/shard2 out/shard3 -o out/bench
+  physedit bench report out/bench --baseline chronoedit-reasoning";
+
+#[derive(Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = HELP
+)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub action: Option<BenchAction>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchAction {
+    /// Join the output folders of shards (images, result lines) and write the report.
+    Merge(MergeArgs),
+    /// Regenerate the report of an output folder from its results.jsonl.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Suite file in ImgEdit format: {key: {"id": source path under --images, "prompt", "edit_type"}}.
+    #[arg(long, required = true)]
+    pub suite: Option<PathBuf>,
+    /// Root folder of the source images.
+    #[arg(long, required = true)]
+    pub images: Option<PathBuf>,
+    /// Diffusers ChronoEdit pipeline folder.
+    #[arg(long, required = true, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Output folder (created; reused to resume).
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+    /// Comma-separated recipes: chronoedit-reasoning, chronoedit-short, no-reasoning, physedit,
+    /// card-only, srm-only.
+    #[arg(long, default_value = "chronoedit-reasoning,physedit")]
+    pub recipes: String,
+    /// Recipe the speedups are measured against [default: the first of --recipes].
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// CLIPModel folder: score every edit (CLIP-T, CLIP-I) as `physedit score` does.
+    #[arg(long, value_name = "DIR")]
+    pub clip: Option<PathBuf>,
+    /// Run only the first N suite entries (after --categories).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Comma-separated edit types to run (e.g. add,remove).
+    #[arg(long)]
+    pub categories: Option<String>,
+    /// i/n: run this process's share of the suite.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Denoising steps instead of the plans' (N_r scaled along).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub height: Option<usize>,
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// CFG scale instead of the plans'.
+    #[arg(long)]
+    pub guidance: Option<f64>,
+    #[arg(long, default_value = "")]
+    pub negative_prompt: String,
+    /// Base seed of the initial noise (each case's is derived from it and its key).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute dtype of the transformer: f32, f16 or bf16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Steps of the untimed warm-up edit per recipe (0: none).
+    #[arg(long, default_value_t = 2)]
+    pub warmup_steps: usize,
+    /// Rerun pairs whose line records an error.
+    #[arg(long)]
+    pub retry_errors: bool,
+    /// Run on the CPU even when a GPU is available.
+    #[arg(long)]
+    pub cpu: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Output folders of the shards.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Merged output folder.
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+    /// Baseline recipe of the report [default: as the runs had it].
+    #[arg(long)]
+    pub baseline: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Output folder of a bench run (with results.jsonl).
+    pub out: PathBuf,
+    /// Baseline recipe [default: as the run had it].
+    #[arg(long)]
+    pub baseline: Option<String>,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    match args.action {
+        Some(BenchAction::Merge(m)) => merge(m),
+        Some(BenchAction::Report(r)) => report(&r.out, r.baseline.as_deref()).map(|_| ()),
+        None => run_suite(args.run),
+    }
+}
+
+fn parse_recipes(s: &str) -> Result<Vec<Recipe>> {
+    let mut out: Vec<Recipe> = Vec::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let r: Recipe = part.parse().context("--recipes")?;
+        if out.contains(&r) {
+            bail!("--recipes: {r} is listed twice");
+        }
+        out.push(r);
+    }
+    if out.is_empty() {
+        bail!("--recipes is empty");
+    }
+    Ok(out)
+}
+
+fn run_suite(a: RunArgs) -> Result<()> {
+    let need = |v: Option<PathBuf>, flag: &str| v.with_context(|| format!("{flag} is required"));
+    let suite_path = need(a.suite, "--suite")?;
+    let images = need(a.images, "--images")?;
+    let model = need(a.model, "--model")?;
+    let out = need(a.out, "--out")?;
+    let recipes = parse_recipes(&a.recipes)?;
+    let baseline = match &a.baseline {
+        Some(b) => {
+            let r: Recipe = b.parse().context("--baseline")?;
+            if !recipes.contains(&r) {
+                bail!("--baseline {r} is not one of --recipes {}", a.recipes);
+            }
+            r
+        }
+        None => recipes[0],
+    };
+    let dtype = parse_dtype(&a.dtype).context("--dtype")?;
+    if a.steps == Some(0) {
+        bail!("--steps must be at least 1");
+    }
+    let suite = Suite::from_file(&suite_path)?;
+    if !images.is_dir() {
+        bail!("--images {} is not a folder", images.display());
+    }
+    let options = BenchOptions {
+        steps: a.steps,
+        height: a.height,
+        width: a.width,
+        guidance: a.guidance,
+        negative_prompt: a.negative_prompt.clone(),
+        seed: a.seed,
+    };
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    let names: Vec<String> = recipes.iter().map(|r| r.name().to_string()).collect();
+    let mut meta = BenchMeta {
+        suite: suite_path.display().to_string(),
+        images: images.display().to_string(),
+        model: model.display().to_string(),
+        recipes: names.clone(),
+        baseline: baseline.name().to_string(),
+        options: options.clone(),
+        clip: a.clip.as_ref().map(|p| p.display().to_string()),
+    };
+    if let Some(prev) = BenchMeta::read(&out)? {
+        if prev.options != meta.options {
+            bail!(
+                "{} holds a run with other options ({:?}); use another --out to compare settings",
+                out.display(),
+                prev.options
+            );
+        }
+        // Keep earlier recipes in the report, in their order.
+        let mut all = prev.recipes.clone();
+        for n in &names {
+            if !all.contains(n) {
+                all.push(n.clone());
+            }
+        }
+        meta.recipes = all;
+    }
+    meta.write(&out)?;
+
+    let device = if a.cpu {
+        Device::Cpu
+    } else {
+        Device::cuda_if_available(0).context("selecting the device")?
+    };
+    let pipe = ChronoEditPipeline::load(&model, &LoadOptions { dtype, device })
+        .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
+    let clip = match &a.clip {
+        Some(p) => Some(
+            ClipModel::load(p)
+                .with_context(|| format!("loading the CLIP model (--clip {})", p.display()))?,
+        ),
+        None => None,
+    };
+    let selection = Selection {
+        categories: a.categories.as_ref().map(|c| {
+            c.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        }),
+        limit: a.limit,
+        shard: a.shard,
+    };
+    let run = BenchRun {
+        suite: &suite,
+        images_root: &images,
+        out: &out,
+        recipes: &recipes,
+        selection,
+        options,
+        warmup_steps: a.warmup_steps,
+        retry_errors: a.retry_errors,
+    };
+    let pb = ProgressBar::new(0);
+    if let Ok(st) = ProgressStyle::with_template(
+        "bench [{bar:40}] {pos}/{len} pairs [{elapsed_precise} < eta {eta_precise}] {msg}",
+    ) {
+        pb.set_style(st.progress_chars("=> "));
+    }
+    let summary = run_bench(&pipe, clip.as_ref(), &run, |ev| match ev {
+        BenchEvent::Start { pending, done } => {
+            pb.set_length(pending as u64);
+            if done > 0 {
+                pb.println(format!("resuming: {done} pairs already done"));
+            }
+        }
+        BenchEvent::WarmUp(r) => pb.set_message(format!("warm-up {r}")),
+        BenchEvent::Finished(rec) => {
+            pb.set_message(format!("{} / {}", rec.key, rec.recipe));
+            pb.inc(1);
+        }
+    });
+    pb.finish_and_clear();
+    let summary = summary?;
+    eprintln!(
+        "{} pairs run ({} with errors), {} already done; results in {}",
+        summary.ran,
+        summary.errors,
+        summary.skipped,
+        out.join(RESULTS_FILE).display()
+    );
+    report(&out, None).map(|_| ())
+}
+
+/// Writes the report of `out` and prints its overall table.
+fn report(out: &Path, baseline: Option<&str>) -> Result<Report> {
+    let path = out.join(RESULTS_FILE);
+    if !path.is_file() {
+        bail!("{} has no {RESULTS_FILE}", out.display());
+    }
+    let records: Vec<BenchRecord> = latest_per_pair(&read_results(&path)?);
+    if records.is_empty() {
+        bail!("{} has no finished pairs", path.display());
+    }
+    let meta = BenchMeta::read(out)?;
+    let recipes: Vec<String> = meta.as_ref().map(|m| m.recipes.clone()).unwrap_or_default();
+    let baseline = match baseline {
+        Some(b) => b
+            .parse::<Recipe>()
+            .context("--baseline")?
+            .name()
+            .to_string(),
+        None => match &meta {
+            Some(m) => m.baseline.clone(),
+            None => records[0].recipe.clone(),
+        },
+    };
+    let rep = build_report(&records, &recipes, &baseline)?;
+    let files = write_report(out, &rep, &records)?;
+    let overall = rep.overall();
+    println!("overall (baseline {}):", rep.baseline);
+    println!(
+        "{:<22} {:>5} {:>6} {:>10} {:>24} {:>10} {:>10}",
+        "recipe", "n", "errors", "mean s", "speedup [95% CI]", "CLIP-T", "CLIP-I"
+    );
+    for r in &overall.recipes {
+        let sp = r
+            .speedup
+            .map(|s| format!("{:.2} [{:.2}, {:.2}]", s.value, s.lo, s.hi))
+            .unwrap_or_else(|| "-".into());
+        let f =
+            |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<22} {:>5} {:>6} {:>10} {:>24} {:>10} {:>10}",
+            r.recipe,
+            r.n,
+            r.errors,
+            f(r.mean_seconds, 3),
+            sp,
+            f(r.clip_t.map(|c| c.value), 4),
+            f(r.clip_i.map(|c| c.value), 4)
+        );
+    }
+    eprintln!(
+        "wrote {}",
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(rep)
+}
+
+fn merge(m: MergeArgs) -> Result<()> {
+    let (records, duplicates) = merge_outputs(&m.inputs, &m.out)?;
+    for d in duplicates.iter().take(10) {
+        eprintln!(
+            "note: pair finished in more than one input (the later input's line is kept): {d}"
+        );
+    }
+    if duplicates.len() > 10 {
+        eprintln!(
+            "... and {} more pairs in several inputs",
+            duplicates.len() - 10
+        );
+    }
+    eprintln!(
+        "merged {} folders: {} pairs into {}",
+        m.inputs.len(),
+        records.len(),
+        m.out.display()
+    );
+    report(&m.out, m.baseline.as_deref()).map(|_| ())
+}
