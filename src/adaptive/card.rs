@@ -10,8 +10,13 @@
 //! form right after a noun: "a potted plant", "a comic strip", "hand-drawn", "water pouring"). A light
 //! verb (make, change, turn, let, have, should be ...) takes its meaning from the next content verb or
 //! from its complement (background, style, pose, "instead", an attribute named before the new value,
-//! a copula with an indefinite complement, attribute-only new values, a scene). Clauses of the same
-//! category in a row merge; then:
+//! a copula with an indefinite complement, attribute-only new values, a scene, "as the backdrop").
+//! Physical phrasing is read as such: a definite object moved inside the scene (onto another object,
+//! in a direction, "as far as it goes") is an action, "drop" with a support or hanging word is a
+//! release, not a removal; an added or given surface treatment ("a coat of orange paint", "polka
+//! dots", "with stripes") is an attribute change; "put X where Y is" is a replacement; a replace verb
+//! whose object is the picture itself ("switch to a grainy look") resolves like a light verb.
+//! Clauses of the same category in a row merge; then:
 //!
 //! * category: the resolved category of the single edit, or `compose` when the instruction asks for
 //!   edits of two or more different categories;
@@ -1091,7 +1096,9 @@ fn resolve_verb(
         Cue::AddVerb
             if toks[v.start].stem == "giv"
                 && (has(ms, after, np_hi, Cue::ActionVerb)
-                    || has(ms, after, np_hi, Cue::PoseTerm)) =>
+                    || has(ms, after, np_hi, Cue::PoseTerm)
+                    // "give the ball a shove"
+                    || has(ms, after, np_hi, Cue::DynamicsVerb)) =>
         {
             (Category::Action, why("gesture via"))
         }
@@ -1168,12 +1175,16 @@ fn resolve_verb(
             }
         }
         // "switch to a grainy look": no object, the new value follows directly
+        // ... or "switch the image to a blocky style": the object is the picture itself
         Cue::ReplaceVerb
-            if ms
-                .get(after)
-                .copied()
-                .flatten()
-                .map(|m| m.cue == Cue::Into)
+            if (after..hi)
+                .find(|&k| ms[k].map(|m| m.cue == Cue::Into).unwrap_or(false))
+                .map(|k| {
+                    (after..k).all(|j| {
+                        lexicon().image_words.contains(&toks[j].raw)
+                            || ms[j].map(|m| m.cue == Cue::Definite).unwrap_or(false)
+                    })
+                })
                 .unwrap_or(false) =>
         {
             resolve_light(toks, ms, v, lo, hi, depth)
