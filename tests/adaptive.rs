@@ -1412,3 +1412,195 @@ fn bench_plan_throughput() {
         n as f64 / s
     );
 }
+
+/// Category accuracy of the rule predictor over world cases, plus the accuracy over the cases whose
+/// instruction uses a phrasing reserved for the test split (a `test_only` template or referring form).
+fn world_accuracy(cases: &[physedit::world::CaseMeta]) -> (Confusion, usize, usize) {
+    use physedit::world::lang::{ALL_TABLES, TEST_ONLY_REF_MARKERS};
+    let reserved: std::collections::HashSet<&str> = ALL_TABLES
+        .iter()
+        .flat_map(|t| t.iter())
+        .filter(|t| t.test_only)
+        .map(|t| t.id)
+        .collect();
+    let mut conf = Confusion::default();
+    let (mut reserved_n, mut reserved_ok) = (0, 0);
+    for c in cases {
+        let truth: Category = c.category.name().parse().unwrap();
+        let p = RulePredictor.predict(&CardInput::new(&c.prompt)).unwrap();
+        conf.add(truth, p.category);
+        let uses_reserved = c.templates.iter().any(|t| reserved.contains(t.as_str()))
+            || TEST_ONLY_REF_MARKERS
+                .iter()
+                .any(|m| format!(" {} ", c.prompt).contains(m));
+        if uses_reserved {
+            reserved_n += 1;
+            reserved_ok += (p.category == truth) as usize;
+        }
+    }
+    (conf, reserved_n, reserved_ok)
+}
+
+#[test]
+fn world_train_sample_accuracy() {
+    // A fresh sample of the world's TRAIN split (seed 11; development used seed 7, so these exact
+    // cases were not looked at while writing rules, though their templates were). Measured
+    // 498/500 = 99.6 % when written (82.6 % before the rules for physical motion, surface
+    // treatments and rendering looks were added); the bar (95 %) leaves room for lexicon changes made for other
+    // reasons while catching a lost phrasing family (each template family is ~2-5 % of cases).
+    use physedit::world::{generate_case, GenConfig, Split};
+    let cfg = GenConfig {
+        split: Split::Train,
+        seed: 11,
+        size: 32,
+        n_frames: 5,
+    };
+    let cases: Vec<_> = (0..500u64)
+        .map(|i| generate_case(&cfg, i).unwrap().meta)
+        .collect();
+    let (conf, _, _) = world_accuracy(&cases);
+    eprintln!(
+        "world train sample (seed 11, 500 cases):\n{}",
+        conf.render()
+    );
+    let acc = conf.accuracy();
+    assert!(
+        acc >= 0.95,
+        "category accuracy {acc:.3} < 0.95 on the world train sample"
+    );
+}
+
+/// Development set D: phrasings of physical-world edits (pushing, dropping, stacking, surface
+/// treatments, rendering looks, cut-outs) written by hand while extending the rules for the world's
+/// instructions, without reading the world's templates. NOT held out: the rules were changed after
+/// seeing some of its failures. Category only.
+const DEV_D: &[(&str, &str)] = &[
+    ("Tip the box over", "action"),
+    ("Knock the cup off the shelf", "action"),
+    ("Give the ball a gentle push to the left", "action"),
+    ("Slide the box along the floor to the right", "action"),
+    ("Let the ball fall", "action"),
+    ("Cut the rope holding the ball", "action"),
+    ("Stack the cup on the box", "action"),
+    ("Set the ring on top of the ball", "action"),
+    ("Roll the ball down the slope", "action"),
+    ("Push the triangle until it hits the wall", "action"),
+    ("Drag the box over to the left side", "action"),
+    ("Drop the ball onto the floor", "action"),
+    ("Let go of the hanging cup", "action"),
+    ("Shove the yellow box all the way to the right", "action"),
+    ("Paint the box with red and white stripes", "adjust"),
+    ("Give the ball a glossy finish", "adjust"),
+    ("Cover the cup in polka dots", "adjust"),
+    ("Tint the ring green", "adjust"),
+    ("Dye the box purple", "adjust"),
+    ("Put a checkerboard pattern on the cup", "adjust"),
+    ("Give the triangle a fresh coat of blue paint", "adjust"),
+    ("Render the scene as pixel art", "style"),
+    ("Make everything look hand-drawn", "style"),
+    ("Give the picture a sketchy look", "style"),
+    ("Restyle the image as a cartoon", "style"),
+    ("Turn the whole picture into an inked drawing", "style"),
+    ("Switch the image to a blocky style", "style"),
+    ("Make the image look grainy", "style"),
+    ("Show the red ball alone on a white background", "extract"),
+    ("Isolate the cup", "extract"),
+    ("Cut out the box and put it on a blank canvas", "extract"),
+    ("Lift the ring out onto an empty canvas", "extract"),
+    ("Keep just the triangle and nothing else", "extract"),
+    ("Put a green box where the red ball is", "replace"),
+    ("Swap the cup for a ring", "replace"),
+    ("Use a plain blue wall as the background", "background"),
+    (
+        "Set the backdrop to a blue and white checkerboard",
+        "background",
+    ),
+    ("Put a small ball on top of the box", "add"),
+    ("Remove the ring", "remove"),
+    ("Get rid of the cup on the left", "remove"),
+    ("Render it as a pencil sketch", "style"),
+    ("Make it look like a cartoon", "style"),
+    ("Give the picture a watercolour look", "style"),
+    ("Turn the image into a comic", "style"),
+    ("Apply a pixelated filter to the whole image", "style"),
+    ("Paint stripes on the cup", "adjust"),
+    ("Add stripes to the box", "adjust"),
+    ("Apply a dotted pattern to the ball", "adjust"),
+    ("Make the cup shiny", "adjust"),
+    ("Recolour the ring so that it is yellow", "adjust"),
+    ("Tilt the box until it falls over", "action"),
+    ("Knock the box over", "action"),
+    ("Tip the cup onto its side", "action"),
+    ("Pile the cups up", "action"),
+    ("Stack the box on the other box", "action"),
+    ("Let the ball drop", "action"),
+    ("Nudge the cup a little to the left", "action"),
+    ("Give the ball a shove", "action"),
+    ("Make the ball roll to the right", "action"),
+    ("Cut the string so the ball falls", "action"),
+    ("Crop to the cup", "extract"),
+    ("Show me only the ball on plain white", "extract"),
+    ("Extract the cup onto a transparent background", "extract"),
+    (
+        "Take the ring out and place it on a blank canvas",
+        "extract",
+    ),
+    ("Replace the backdrop with a gradient", "background"),
+    ("Change the wall behind the objects to green", "background"),
+    ("Put a red cup next to the box", "add"),
+    ("Add another ball on top of the box", "add"),
+    ("Delete the ball on the ramp", "remove"),
+    ("Turn the cup into a ball", "replace"),
+];
+
+#[test]
+fn dev_set_d_accuracy() {
+    // 68/70 = 97.1 % when written ("Set the ring on top of the ball" and "Take the ring out and place
+    // it on a blank canvas" are missed); the bar catches regressions.
+    let mut conf = Confusion::default();
+    for (prompt, cat) in DEV_D {
+        let p = RulePredictor.predict(&CardInput::new(prompt)).unwrap();
+        conf.add(cat.parse().unwrap(), p.category);
+    }
+    eprintln!("dev set D:\n{}", conf.render());
+    let acc = conf.accuracy();
+    assert!(
+        acc >= 0.93,
+        "category accuracy {acc:.3} < 0.93 on dev set D"
+    );
+}
+
+#[test]
+fn world_test_split_accuracy() {
+    // The committed world TEST split (300 cases; about half use phrasings reserved for it, never
+    // generated for train). Measured once, after the rules were frozen: 280/300 = 93.3 % overall and
+    // 166/183 = 90.7 % on the cases using a test-only template or referring form (before the rules for
+    // physical motion, surface treatments and rendering looks: 68.3 % and 54.6 %). The bars sit about
+    // three points below, so that lexicon changes made for other reasons may move a case or two.
+    const BAR_ALL: f64 = 0.90;
+    const BAR_RESERVED: f64 = 0.87;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/world/test");
+    let cases = physedit::world::io::load_suite(&dir)
+        .unwrap_or_else(|e| panic!("world test split {}: {e:#}", dir.display()));
+    assert!(
+        !cases.is_empty(),
+        "world test split {} is empty",
+        dir.display()
+    );
+    let (conf, reserved_n, reserved_ok) = world_accuracy(&cases);
+    let acc = conf.accuracy();
+    let reserved_acc = reserved_ok as f64 / reserved_n.max(1) as f64;
+    eprintln!(
+        "world test split:\n{}test-only phrasings: {reserved_ok}/{reserved_n} = {:.1}%",
+        conf.render(),
+        100.0 * reserved_acc
+    );
+    assert!(
+        acc >= BAR_ALL,
+        "category accuracy {acc:.3} < {BAR_ALL} on the world test split"
+    );
+    assert!(
+        reserved_acc >= BAR_RESERVED,
+        "category accuracy {reserved_acc:.3} < {BAR_RESERVED} on the test-only phrasings"
+    );
+}

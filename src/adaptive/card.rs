@@ -10,8 +10,13 @@
 //! form right after a noun: "a potted plant", "a comic strip", "hand-drawn", "water pouring"). A light
 //! verb (make, change, turn, let, have, should be ...) takes its meaning from the next content verb or
 //! from its complement (background, style, pose, "instead", an attribute named before the new value,
-//! a copula with an indefinite complement, attribute-only new values, a scene). Clauses of the same
-//! category in a row merge; then:
+//! a copula with an indefinite complement, attribute-only new values, a scene, "as the backdrop").
+//! Physical phrasing is read as such: a definite object moved inside the scene (onto another object,
+//! in a direction, "as far as it goes") is an action, "drop" with a support or hanging word is a
+//! release, not a removal; an added or given surface treatment ("a coat of orange paint", "polka
+//! dots", "with stripes") is an attribute change; "put X where Y is" is a replacement; a replace verb
+//! whose object is the picture itself ("switch to a grainy look") resolves like a light verb.
+//! Clauses of the same category in a row merge; then:
 //!
 //! * category: the resolved category of the single edit, or `compose` when the instruction asks for
 //!   edits of two or more different categories;
@@ -412,6 +417,10 @@ struct Lexicon {
     fillers: std::collections::HashSet<String>,
     image_words: std::collections::HashSet<String>,
     attr_modifiers: std::collections::HashSet<String>,
+    surface_heads: std::collections::HashSet<String>,
+    surface_modifiers: std::collections::HashSet<String>,
+    release_or_remove: std::collections::HashSet<String>,
+    physical_context: std::collections::HashSet<String>,
 }
 
 fn lexicon() -> &'static Lexicon {
@@ -483,6 +492,22 @@ fn lexicon() -> &'static Lexicon {
             attr_modifiers: lexicon::ATTR_MODIFIERS
                 .iter()
                 .map(|w| lexicon::stem(w))
+                .collect(),
+            surface_heads: lexicon::SURFACE_HEADS
+                .iter()
+                .map(|w| lexicon::stem(w))
+                .collect(),
+            surface_modifiers: lexicon::SURFACE_MODIFIERS
+                .iter()
+                .map(|w| lexicon::stem(w))
+                .collect(),
+            release_or_remove: lexicon::RELEASE_OR_REMOVE
+                .iter()
+                .map(|w| lexicon::stem(w))
+                .collect(),
+            physical_context: lexicon::PHYSICAL_CONTEXT
+                .iter()
+                .map(|w| w.to_string())
                 .collect(),
         }
     })
@@ -925,6 +950,83 @@ fn np_end(toks: &[Tok], ms: &[Option<Match>], lo: usize, hi: usize) -> usize {
         .unwrap_or(hi)
 }
 
+/// End of the thing a verb acts on or hands over: the first destination preposition, Into/Spatial
+/// cue, comma or sentence mark (unlike [`np_end`], "of" does not end it: "a coat of orange paint").
+fn object_end(toks: &[Tok], ms: &[Option<Match>], lo: usize, hi: usize) -> usize {
+    (lo..hi)
+        .find(|&k| {
+            toks[k].raw == COMMA
+                || toks[k].raw == BOUNDARY
+                || matches!(
+                    toks[k].raw.as_str(),
+                    "on" | "onto" | "in" | "at" | "across" | "over" | "all"
+                ) && k > lo
+                || ms[k]
+                    .map(|m| matches!(m.cue, Cue::Into | Cue::Spatial | Cue::Instead))
+                    .unwrap_or(false)
+        })
+        .unwrap_or(hi)
+}
+
+/// `hi` without trailing punctuation marks.
+fn content_end(toks: &[Tok], lo: usize, hi: usize) -> usize {
+    let mut e = hi;
+    while e > lo && (toks[e - 1].raw == COMMA || toks[e - 1].raw == BOUNDARY) {
+        e -= 1;
+    }
+    e
+}
+
+/// Whether `lo..hi` ends in a surface treatment ("a coat of orange paint", "polka dots", "stripes"):
+/// the last word is a surface noun and the words before it back to the start or to a determiner are
+/// attributes, surface modifiers or attribute modifiers.
+fn surface_object(toks: &[Tok], ms: &[Option<Match>], lo: usize, hi: usize) -> bool {
+    let lex = lexicon();
+    if hi <= lo || !lex.surface_heads.contains(&toks[hi - 1].stem) {
+        return false;
+    }
+    // the matched phrase covering each position
+    let cue_at = |k: usize| {
+        (lo..=k)
+            .rev()
+            .find_map(|j| ms[j].filter(|m| m.start + m.len > k))
+            .map(|m| m.cue)
+    };
+    let mut k = hi - 1;
+    while k > lo {
+        k -= 1;
+        let t = &toks[k];
+        if matches!(cue_at(k), Some(Cue::Definite)) {
+            return true;
+        }
+        let ok = lex.surface_heads.contains(&t.stem)
+            || lex.surface_modifiers.contains(&t.stem)
+            || lex.attr_modifiers.contains(&t.stem)
+            || matches!(
+                cue_at(k),
+                Some(Cue::AttributeTerm | Cue::AttributeHead | Cue::Indefinite)
+            );
+        if !ok {
+            // "give the red object stripes": a definite recipient before the treatment (but not
+            // "add a splash of paint")
+            return (lo..k).any(|j| matches!(cue_at(j), Some(Cue::Definite)))
+                && !(lo..k).any(|j| matches!(cue_at(j), Some(Cue::Indefinite)));
+        }
+    }
+    true
+}
+
+/// An unnegated physical-process cue in `lo..hi` outside a noun phrase ("send it rolling", "as far
+/// as it goes").
+fn dynamics_in(toks: &[Tok], ms: &[Option<Match>], lo: usize, hi: usize) -> bool {
+    (lo..hi).any(|i| {
+        ms[i].map(|m| m.cue == Cue::DynamicsVerb).unwrap_or(false)
+            && !negated(toks, ms, i)
+            && !toks[i].joined
+            && (toks[i].raw.ends_with("ing") || !noun_context(toks, ms, i))
+    })
+}
+
 /// Resolve the clause's main verb; `None` when the clause has no unnegated verb.
 fn resolve_clause(
     toks: &[Tok],
@@ -980,14 +1082,43 @@ fn resolve_verb(
     }
     match v.cue {
         Cue::ExtractVerb => (Category::Extract, why("verb")),
+        Cue::RemoveVerb
+            if lexicon().release_or_remove.contains(&toks[v.start].stem)
+                && (after..hi).any(|k| {
+                    lexicon().physical_context.contains(&toks[k].raw)
+                        || ms[k].map(|m| m.cue == Cue::DynamicsVerb).unwrap_or(false)
+                }) =>
+        {
+            (Category::Action, why("release in a physical setting via"))
+        }
         Cue::RemoveVerb => (Category::Remove, why("verb")),
         Cue::StyleVerb => (Category::Style, why("verb")),
         Cue::AddVerb
             if toks[v.start].stem == "giv"
                 && (has(ms, after, np_hi, Cue::ActionVerb)
-                    || has(ms, after, np_hi, Cue::PoseTerm)) =>
+                    || has(ms, after, np_hi, Cue::PoseTerm)
+                    // "give the ball a shove"
+                    || has(ms, after, np_hi, Cue::DynamicsVerb)) =>
         {
             (Category::Action, why("gesture via"))
+        }
+        Cue::AddVerb | Cue::PutVerb
+            if has(ms, lo, hi, Cue::Instead)
+                && !has(ms, after, hi, Cue::SceneTerm)
+                && !has(ms, after, hi, Cue::BackgroundTerm) =>
+        {
+            (Category::Replace, why("\"instead\" with"))
+        }
+        Cue::AddVerb | Cue::PutVerb
+            if surface_object(toks, ms, after, object_end(toks, ms, after, hi))
+                // "give the one on the right a plain finish": the treatment comes last
+                || (toks[v.start].stem == "giv" && surface_object(toks, ms, after, content_end(toks, after, hi)))
+                || (lo..hi)
+                    .find(|&k| toks[k].raw == "with" && k > after)
+                    .map(|k| surface_object(toks, ms, k + 1, object_end(toks, ms, k + 1, hi)))
+                    .unwrap_or(false) =>
+        {
+            (Category::Adjust, why("surface treatment via"))
         }
         Cue::AddVerb => {
             let in_np = |c| has(ms, after, np_hi, c);
@@ -1043,6 +1174,21 @@ fn resolve_verb(
                 (Category::Add, why("verb"))
             }
         }
+        // "switch to a grainy look": no object, the new value follows directly
+        // ... or "switch the image to a blocky style": the object is the picture itself
+        Cue::ReplaceVerb
+            if (after..hi)
+                .find(|&k| ms[k].map(|m| m.cue == Cue::Into).unwrap_or(false))
+                .map(|k| {
+                    (after..k).all(|j| {
+                        lexicon().image_words.contains(&toks[j].raw)
+                            || ms[j].map(|m| m.cue == Cue::Definite).unwrap_or(false)
+                    })
+                })
+                .unwrap_or(false) =>
+        {
+            resolve_light(toks, ms, v, lo, hi, depth)
+        }
         Cue::ReplaceVerb => {
             let obj_hi = (after..hi)
                 .find(|&k| ms[k].map(|m| m.cue == Cue::Into).unwrap_or(false))
@@ -1062,11 +1208,15 @@ fn resolve_verb(
             let definite = first
                 .map(|m| m.cue == Cue::Definite && m.start == after)
                 .unwrap_or(false);
-            if definite {
+            if definite && dynamics_in(toks, ms, after, hi) {
+                (Category::Action, why("physical motion with"))
+            } else if definite {
                 if has(ms, after, hi, Cue::SceneTerm) || has(ms, after, hi, Cue::BackgroundTerm) {
                     (Category::Background, why("relocation with"))
                 } else {
-                    (Category::Replace, why("repositioning with"))
+                    // moving a thing inside the scene (onto another, in a direction, rolling) is
+                    // a physical action
+                    (Category::Action, why("repositioning with"))
                 }
             } else {
                 (Category::Add, why("verb"))
@@ -1165,6 +1315,12 @@ fn resolve_light(
     }
     // b-d. background, style, pose
     let into = (after..hi).find(|&k| ms[k].map(|m| m.cue == Cue::Into).unwrap_or(false));
+    // "use a plain wall as the backdrop": the background named as the role of the new content
+    if let Some(k) = (after..hi).find(|&k| toks[k].raw == "as" && !toks[k].quoted) {
+        if has(ms, k + 1, hi, Cue::BackgroundTerm) {
+            return (Category::Background, why("background role"));
+        }
+    }
     if has(ms, lo, into.unwrap_or(hi), Cue::BackgroundTerm) {
         return (Category::Background, why("background"));
     }
