@@ -62,11 +62,8 @@ fn run_case(case: &str) {
             height: run["height"].as_u64().unwrap() as usize,
             width: run["width"].as_u64().unwrap() as usize,
             num_frames: run["num_frames"].as_u64().unwrap() as usize,
-            reasoning_steps: if reasoning {
-                run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize
-            } else {
-                0
-            },
+            temporal_reasoning: reasoning,
+            reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
             temporal_positions: None,
             latents: Some(get("latents").expect("latents")),
             seed: 0,

@@ -224,6 +224,7 @@ fn bench_edit(args: &Args, pipeline: &Path, image_path: &Path) -> Result<()> {
         height: image.height() as usize,
         width: image.width() as usize,
         num_frames: 5,
+        temporal_reasoning: false,
         reasoning_steps: 0,
         temporal_positions: None,
         latents: None,
