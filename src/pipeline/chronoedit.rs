@@ -584,7 +584,7 @@ impl ChronoEditPipeline {
                 if let Some(m) = &st.mask {
                     opts.token_keep = Some(srm::reasoning_token_keep(m, f));
                     masked = true;
-                } else if i == 0 {
+                } else if i == 0 && st.cfg.probe == Probe::FirstStep && st.capture.is_some() {
                     opts.capture = st.capture.clone();
                     capturing = true;
                 }
