@@ -47,6 +47,9 @@ struct Args {
     /// Instructions to run (up to the built-in list's length).
     #[arg(long, default_value_t = 4)]
     cases: usize,
+    /// Dilation radius (tokens) of the probed SRM masks.
+    #[arg(long, default_value_t = 1)]
+    dilate: usize,
     /// Write the per-run records as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -182,10 +185,14 @@ fn main() -> Result<()> {
     let skip = cfg.rope_temporal_skip_len;
     let tpf = (args.size / 16) * (args.size / 16);
     eprintln!(
-        "model: random ChronoEditTransformer3DModel dim {} ({} heads), {} blocks, ffn {}; {}x{} px = {} tokens per latent frame; {} steps stand for 50",
-        args.dim, args.heads, args.layers, 4 * args.dim, args.size, args.size, tpf, args.steps
+        "model: random ChronoEditTransformer3DModel dim {} ({} heads), {} blocks, ffn {}; {}x{} px = {} tokens per latent frame; {} steps stand for 50; SRM dilation {}",
+        args.dim, args.heads, args.layers, 4 * args.dim, args.size, args.size, tpf, args.steps, args.dilate
     );
 
+    let probed = SrmConfig {
+        dilate: args.dilate,
+        ..Default::default()
+    };
     let variants = vec![
         Variant {
             name: "chronoedit-reasoning".into(),
@@ -210,19 +217,19 @@ fn main() -> Result<()> {
         Variant {
             name: "physedit".into(),
             recipe: Recipe::Physedit,
-            srm: Some(SrmConfig::default()),
+            srm: Some(probed.clone()),
         },
         Variant {
             name: "srm-only (first-step probe)".into(),
             recipe: Recipe::SrmOnly,
-            srm: Some(SrmConfig::default()),
+            srm: Some(probed.clone()),
         },
         Variant {
             name: "srm-only (probe pass, sigma 0.8)".into(),
             recipe: Recipe::SrmOnly,
             srm: Some(SrmConfig {
                 probe: Probe::Pass { sigma: 0.8 },
-                ..Default::default()
+                ..probed.clone()
             }),
         },
         Variant {

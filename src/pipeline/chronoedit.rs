@@ -134,7 +134,9 @@ pub struct SrmOutcome {
     pub relevance: Vec<f32>,
     /// Tokens of the dedicated probe forward (0 when the probe rode along the first step).
     pub probe_tokens: usize,
-    /// Wall time of the probe (the dedicated pass, or the capture plus mask computation).
+    /// Wall time of the probe: the dedicated pass and the mask computation; for the first-step
+    /// probe only the mask computation (the capture's extra work runs inside the first step's
+    /// forward, whose time is in `denoise_s`; its FLOPs are in [`EditOutput::transformer_flops`]).
     pub probe_s: f64,
     /// Denoising steps that ran with the mask.
     pub masked_steps: usize,
@@ -447,8 +449,9 @@ impl ChronoEditPipeline {
     /// scheduler a constant `x̂₀` is a straight path from noise to that estimate, so dropped tokens
     /// move as the model last predicted them instead of drifting with a zero velocity (which would
     /// read as "the clean sample is the noisy sample" and leave them noisy). They leave the
-    /// sequence, so they are not context for the kept tokens either way; their values matter only
-    /// for the decoded reasoning video when reasoning lasts to the last step.
+    /// sequence, so they are not context for the kept tokens either way: the edited image does not
+    /// depend on this choice (the input and output frames are always computed whole and never read
+    /// a dropped token), only the decoded reasoning video does when reasoning lasts to the last step.
     pub fn edit_with(
         &self,
         image: &image::DynamicImage,
@@ -593,7 +596,6 @@ impl ChronoEditPipeline {
                 Some(k) => k.len(),
                 None => (f / patch[0]) * pph * ppw,
             });
-            let t_cap = Instant::now();
             let cond_out = self.transformer.forward_with(
                 &model_input,
                 &timestep,
@@ -603,12 +605,13 @@ impl ChronoEditPipeline {
             )?;
             let cond = cond_out.sample;
             if capturing {
+                let t_mask = Instant::now();
                 let st = srm_state.as_mut().expect("srm state");
                 let probs = cond_out.cross_attention.as_ref().context(
                     "the transformer returned no cross-attention probabilities for the SRM probe",
                 )?;
                 st.finish_probe(probs)?;
-                st.outcome.probe_s += secs(t_cap.elapsed());
+                st.outcome.probe_s += secs(t_mask.elapsed());
             }
             // The unconditional forward computes the same tokens and captures nothing.
             opts.capture = None;
