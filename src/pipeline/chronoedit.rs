@@ -468,8 +468,8 @@ impl ChronoEditPipeline {
         let multiple = self.size_multiple();
         if req.height == 0
             || req.width == 0
-            || req.height % multiple != 0
-            || req.width % multiple != 0
+            || !req.height.is_multiple_of(multiple)
+            || !req.width.is_multiple_of(multiple)
         {
             bail!(
                 "height {} and width {} must be positive multiples of {multiple} for this model",
