@@ -7,12 +7,14 @@
 //! * [`plan`]: [`plan::Plan`], the tier → plan table, recipes, [`plan::plan_for`] and
 //!   [`plan::temporal_positions`];
 //! * [`cost`]: the FLOP model;
+//! * [`srm`]: the spatial reasoning mask;
 //! * [`suite`]: ImgEdit suite loading and confusion matrices.
 pub mod card;
 pub mod cost;
 pub mod learned;
 pub mod lexicon;
 pub mod plan;
+pub mod srm;
 pub mod suite;
 
 pub use card::{CardInput, Category, ImageCues, Prediction, Predictor, RulePredictor, Tier};

@@ -7,23 +7,55 @@ use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 use clap::Args;
 
+use crate::adaptive::card::{CardInput, ImageCues};
+use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
+use crate::adaptive::plan::{plan_for, Plan, TRAINED_REASONING_FRAMES};
+use crate::adaptive::srm::{mask_overlay, Probe, SrmConfig, TokenMask};
 use crate::checkpoint::parse_dtype;
 use crate::pipeline::chronoedit::{
-    ChronoEditPipeline, EditRequest, LoadOptions, FRAMES_WITHOUT_REASONING, FRAMES_WITH_REASONING,
+    AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions, FRAMES_WITHOUT_REASONING,
 };
 use crate::util::{atomic_write, open_image, tensor_to_rgb};
 
 const EXAMPLES: &str = "\
 Examples:
-  # Edit with a ChronoEdit pipeline folder, no temporal reasoning (5 frames):
-  physedit edit --model ChronoEdit-14B-Diffusers --image cat.png --prompt \"Make the cat jump\" -o out.png
+  # The PhysEdit recipe: CARD picks the reasoning depth, SRM prunes the reasoning frames:
+  physedit edit --model ChronoEdit-14B-Diffusers --image cat.png --prompt \"Make the cat jump\" -o out.png \\
+      --report report.json --mask-out mask.png
 
   # The reference reasoning recipe: 29 frames, reasoning through all 50 steps, trajectory as a GIF:
   physedit edit --model DIR --image in.png --prompt \"Push the red ball to the right\" \\
-      --num-frames 29 --reasoning-steps 50 --trajectory-out reasoning.gif -o out.png
+      --recipe chronoedit-reasoning --trajectory-out reasoning.gif -o out.png
+
+  # The same with explicit flags (exactly the reference ChronoEdit behaviour for that video):
+  physedit edit --model DIR --image in.png --prompt \"...\" --num-frames 29 --reasoning-steps 50 -o out.png
 
   # Reproduce a run of another implementation from its initial noise:
-  physedit edit --model DIR --image in.png --prompt \"...\" --latents noise.safetensors --frames-out frames.safetensors -o out.png";
+  physedit edit --model DIR --image in.png --prompt \"...\" --latents noise.safetensors --frames-out frames.safetensors -o out.png
+
+Precedence: the recipe (with --table and --card for the adaptive recipes) gives a plan: steps, N_r,
+reasoning frames r, SRM, guidance. Each explicit flag then replaces its plan value: --steps (N_r is
+capped at it), --guidance, --reasoning-steps (N_r; r stays the plan's, or 6 when the plan has none),
+--num-frames (r = (frames - 1) / 4 - 1; 5 frames means no reasoning). When --reasoning-steps or
+--num-frames is given, the video runs exactly as the reference ChronoEdit runs it (RoPE positions
+0..F, SRM off unless --srm on). Otherwise a plan with r < 6 spreads the reasoning frames' RoPE
+positions between the input (0) and the output frame (7).";
+
+/// On/off switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// When the SRM captures cross-attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeArg {
+    /// During the first denoising step (which then runs unpruned).
+    FirstStep,
+    /// A dedicated forward before the first step, at --srm-probe-sigma.
+    Pass,
+}
 
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -42,12 +74,21 @@ pub struct EditArgs {
     pub output: PathBuf,
     #[arg(long, default_value = "")]
     pub negative_prompt: String,
-    /// Denoising steps.
-    #[arg(long, default_value_t = 50)]
-    pub steps: usize,
-    /// Classifier-free guidance scale (CFG is skipped when <= 1).
-    #[arg(long, default_value_t = 5.0)]
-    pub guidance: f64,
+    /// Recipe: physedit, chronoedit-reasoning, chronoedit-short, no-reasoning, card-only, srm-only.
+    #[arg(long, default_value = "physedit")]
+    pub recipe: String,
+    /// Tier -> plan table (TOML) for the adaptive recipes; default: the built-in table.
+    #[arg(long, value_name = "FILE.toml")]
+    pub table: Option<PathBuf>,
+    /// Learned CARD model (from `physedit card fit`); default: the rule predictor.
+    #[arg(long, value_name = "FILE")]
+    pub card: Option<PathBuf>,
+    /// Denoising steps (default: the plan's; overrides it when given).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Classifier-free guidance scale, CFG skipped when <= 1 (default: the plan's, 5).
+    #[arg(long)]
+    pub guidance: Option<f64>,
     /// Seed of the initial noise (ignored with --latents).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -57,12 +98,30 @@ pub struct EditArgs {
     /// Output width (default: the input's aspect, rounded to what the model needs).
     #[arg(long)]
     pub width: Option<usize>,
-    /// Video frames, 4k + 1: 5 without reasoning (always, as in diffusers), 29 in the reference reasoning recipe.
+    /// Video frames, 4k + 1: 5 = no reasoning, 29 = the reference reasoning video (reference behaviour, see below).
     #[arg(long)]
     pub num_frames: Option<usize>,
-    /// N_r: steps of temporal reasoning over all latent frames (0 = off).
-    #[arg(long, default_value_t = 0)]
-    pub reasoning_steps: usize,
+    /// N_r: steps of temporal reasoning over all latent frames, 0 = off (reference behaviour, see below).
+    #[arg(long)]
+    pub reasoning_steps: Option<usize>,
+    /// Spatial reasoning mask: on/off replaces the plan's choice (off: the mask-off ablation).
+    #[arg(long, value_enum)]
+    pub srm: Option<Switch>,
+    /// When the SRM probes the cross-attention.
+    #[arg(long, value_enum, default_value = "first-step")]
+    pub srm_probe: ProbeArg,
+    /// Noise level of the dedicated probe pass (--srm-probe pass).
+    #[arg(long, default_value_t = 0.8)]
+    pub srm_probe_sigma: f32,
+    /// SRM dilation radius in tokens.
+    #[arg(long, default_value_t = 1)]
+    pub srm_dilate: usize,
+    /// Write the SRM mask over the input image (PNG; outside the mask darkened).
+    #[arg(long, value_name = "FILE.png")]
+    pub mask_out: Option<PathBuf>,
+    /// Write a JSON report: plan, mask coverage, tokens per step, FLOPs, wall time per phase.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
     /// Compute dtype of the transformer: f32, f16 or bf16.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
@@ -75,6 +134,110 @@ pub struct EditArgs {
     /// Write the decoded frames as an animated GIF (.gif) or a PNG strip (.png).
     #[arg(long, value_name = "FILE")]
     pub trajectory_out: Option<PathBuf>,
+}
+
+/// Explicit flags that replace plan values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOverrides {
+    pub steps: Option<usize>,
+    pub guidance: Option<f64>,
+    pub reasoning_steps: Option<usize>,
+    pub num_frames: Option<usize>,
+    pub srm: Option<bool>,
+}
+
+/// The request fields a plan and the explicit flags give (see the precedence in `--help`), and
+/// whether the SRM runs. Returns the effective plan too (the plan with the overrides applied).
+pub fn resolve_plan(
+    plan: &Plan,
+    o: &PlanOverrides,
+    skip_len: usize,
+    temporal_scale: usize,
+) -> Result<(Plan, EditRequestShape)> {
+    let mut p = plan.clone();
+    if let Some(s) = o.steps {
+        p.steps = s;
+    }
+    if let Some(g) = o.guidance {
+        p.guidance = g as f32;
+    }
+    let explicit = o.reasoning_steps.is_some() || o.num_frames.is_some();
+    if explicit {
+        let r_plan = if p.reasoning_steps > 0 {
+            p.reasoning_frames
+        } else {
+            TRAINED_REASONING_FRAMES
+        };
+        let nr = o.reasoning_steps.unwrap_or(if o.num_frames.is_some() {
+            // Frames without --reasoning-steps: the plan's N_r, if it has one.
+            p.reasoning_steps
+        } else {
+            0
+        });
+        let r = match o.num_frames {
+            Some(n) => {
+                if n == 0 {
+                    bail!("--num-frames must be at least 1");
+                }
+                let n = if n % temporal_scale != 1 {
+                    n / temporal_scale * temporal_scale + 1
+                } else {
+                    n
+                };
+                ((n.max(1) - 1) / temporal_scale).saturating_sub(1)
+            }
+            None => r_plan,
+        };
+        if nr == 0 || r == 0 {
+            p.reasoning_steps = 0;
+            p.reasoning_frames = 0;
+        } else {
+            p.reasoning_steps = nr;
+            p.reasoning_frames = r;
+        }
+        p.srm = false;
+    }
+    p.reasoning_steps = p.reasoning_steps.min(p.steps);
+    if p.reasoning_steps == 0 {
+        p.reasoning_frames = 0;
+    }
+    if let Some(s) = o.srm {
+        p.srm = s;
+    }
+    p.srm = p.srm && p.reasoning_steps > 0 && p.reasoning_frames > 0;
+    let temporal_positions = if explicit || p.reasoning_steps == 0 {
+        None
+    } else {
+        let pos = p.temporal_positions(skip_len);
+        let default: Vec<usize> = (0..pos.len()).collect();
+        (pos != default).then_some(pos)
+    };
+    let num_frames = match (explicit, o.num_frames) {
+        (true, Some(n)) => n,
+        _ => p.num_frames(),
+    };
+    Ok((
+        p.clone(),
+        EditRequestShape {
+            steps: p.steps,
+            guidance: p.guidance as f64,
+            num_frames,
+            reasoning_steps: p.reasoning_steps,
+            temporal_positions,
+            srm: p.srm,
+        },
+    ))
+}
+
+/// The plan-dependent part of an [`EditRequest`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EditRequestShape {
+    pub steps: usize,
+    pub guidance: f64,
+    pub num_frames: usize,
+    pub reasoning_steps: usize,
+    pub temporal_positions: Option<Vec<usize>>,
+    pub srm: bool,
 }
 
 /// The bundled world model, used when no `--model` is given.
@@ -93,6 +256,8 @@ pub fn run(args: EditArgs) -> Result<()> {
         ("-o", Some(&args.output)),
         ("--frames-out", args.frames_out.as_ref()),
         ("--trajectory-out", args.trajectory_out.as_ref()),
+        ("--mask-out", args.mask_out.as_ref()),
+        ("--report", args.report.as_ref()),
     ] {
         if let Some(p) = path {
             check_output_path(flag, p)?;
@@ -137,16 +302,44 @@ pub fn run(args: EditArgs) -> Result<()> {
     let load_s = t_load.elapsed().as_secs_f64();
 
     let (height, width) = output_size(&pipe, &image, args.height, args.width)?;
-    let num_frames = args.num_frames.unwrap_or(if args.reasoning_steps > 0 {
-        FRAMES_WITH_REASONING
-    } else {
-        FRAMES_WITHOUT_REASONING
-    });
+    let (table, recipe, predictor) =
+        crate::cli::plan::load_setup(&args.table, &args.recipe, &args.card)?;
+    let cues = {
+        let rgb = image.to_rgb8();
+        ImageCues::from_rgb(rgb.width(), rgb.height(), rgb.as_raw())
+    };
+    let plan = plan_for(
+        recipe,
+        &CardInput {
+            prompt: &args.prompt,
+            image: Some(&cues),
+            ..Default::default()
+        },
+        &table,
+        predictor.as_ref(),
+    )?;
+    let overrides = PlanOverrides {
+        steps: args.steps,
+        guidance: args.guidance,
+        reasoning_steps: args.reasoning_steps,
+        num_frames: args.num_frames,
+        srm: args.srm.map(|s| s == Switch::On),
+    };
+    let t_cfg = pipe.transformer.config();
+    let (effective, shape) = resolve_plan(
+        &plan,
+        &overrides,
+        t_cfg.rope_temporal_skip_len,
+        pipe.vae.temporal_scale(),
+    )?;
     if args.num_frames.is_some()
-        && args.reasoning_steps == 0
-        && num_frames != FRAMES_WITHOUT_REASONING
+        && shape.reasoning_steps == 0
+        && shape.num_frames != FRAMES_WITHOUT_REASONING
     {
-        eprintln!("note: --num-frames {num_frames} is ignored without --reasoning-steps (5 frames, as in diffusers)");
+        eprintln!(
+            "note: --num-frames {} is ignored without reasoning steps (5 frames, as in diffusers)",
+            shape.num_frames
+        );
     }
     let latents = match &args.latents {
         Some(p) => Some(load_latents(p, &device)?),
@@ -155,26 +348,38 @@ pub fn run(args: EditArgs) -> Result<()> {
     let request = EditRequest {
         prompt: args.prompt.clone(),
         negative_prompt: args.negative_prompt.clone(),
-        steps: args.steps,
-        guidance: args.guidance,
+        steps: shape.steps,
+        guidance: shape.guidance,
         height,
         width,
-        num_frames,
-        temporal_reasoning: args.reasoning_steps > 0,
-        reasoning_steps: args.reasoning_steps,
-        temporal_positions: None,
+        num_frames: shape.num_frames,
+        temporal_reasoning: shape.reasoning_steps > 0,
+        reasoning_steps: shape.reasoning_steps,
+        temporal_positions: shape.temporal_positions.clone(),
         latents,
         seed: args.seed,
     };
+    let adaptive = AdaptiveOptions {
+        srm: shape.srm.then(|| SrmConfig {
+            probe: match args.srm_probe {
+                ProbeArg::FirstStep => Probe::FirstStep,
+                ProbeArg::Pass => Probe::Pass {
+                    sigma: args.srm_probe_sigma,
+                },
+            },
+            dilate: args.srm_dilate,
+            ..Default::default()
+        }),
+    };
 
-    let bar = indicatif::ProgressBar::new(args.steps as u64);
+    let bar = indicatif::ProgressBar::new(shape.steps as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "denoise {bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}]",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let out = pipe.edit(&image, &request, &mut |_, _| bar.inc(1));
+    let out = pipe.edit_with(&image, &request, &adaptive, &mut |_, _| bar.inc(1));
     bar.finish_and_clear();
     let out = out?;
 
@@ -196,11 +401,82 @@ pub fn run(args: EditArgs) -> Result<()> {
     if let Some(p) = &args.trajectory_out {
         write_trajectory(&out.frames, p)?;
     }
+    if let Some(p) = &args.mask_out {
+        let mask = match &out.srm {
+            Some(s) => s.mask.clone(),
+            None => {
+                eprintln!("note: the SRM did not run (no reasoning frames or SRM off); --mask-out shows the full frame");
+                let patch = t_cfg.patch();
+                let s = pipe.vae.spatial_scale();
+                TokenMask::full(height / s / patch[1], width / s / patch[2])
+            }
+        };
+        let resized = image
+            .resize_exact(
+                width as u32,
+                height as u32,
+                image::imageops::FilterType::Triangle,
+            )
+            .to_rgb8();
+        let overlay = mask_overlay(&resized, &mask);
+        atomic_write(p, |tmp| {
+            overlay
+                .save_with_format(tmp, image::ImageFormat::Png)
+                .with_context(|| format!("cannot write {}", p.display()))
+        })?;
+    }
+    let total_s = load_s + out.times.encode_s + out.times.denoise_s + out.times.decode_s;
+    if let Some(p) = &args.report {
+        let dims = ModelDims::from_model_dir(&model_dir)?;
+        let coverage = out.srm.as_ref().map_or(1.0, |s| s.coverage);
+        let estimate = edit_cost(
+            &dims,
+            &effective,
+            &CostOptions {
+                height,
+                width,
+                srm_coverage: coverage,
+                ..Default::default()
+            },
+        );
+        let executed = out.transformer_flops(&dims);
+        let report = serde_json::json!({
+            "prompt": args.prompt,
+            "recipe": recipe.name(),
+            "recipe_plan": plan,
+            "plan": effective,
+            "request": shape,
+            "height": height,
+            "width": width,
+            "srm": out.srm,
+            "mask_coverage": coverage,
+            "tokens_per_step": out.tokens_per_step,
+            "forwards_per_step": out.forwards_per_step,
+            "flops": {
+                "model": dims.source,
+                "estimate": estimate,
+                "executed_transformer": executed,
+            },
+            "times": {
+                "load_s": load_s,
+                "encode_s": out.times.encode_s,
+                "denoise_s": out.times.denoise_s,
+                "probe_s": out.srm.as_ref().map_or(0.0, |s| s.probe_s),
+                "decode_s": out.times.decode_s,
+                "total_s": total_s,
+            },
+        });
+        let text = serde_json::to_string_pretty(&report)?;
+        atomic_write(p, |tmp| {
+            std::fs::write(tmp, text.as_bytes())
+                .with_context(|| format!("cannot write {}", p.display()))
+        })?;
+    }
     eprintln!(
         "edited {}x{} in {:.2} s (load {:.2} s, encode {:.2} s, denoise {:.2} s, decode {:.2} s) -> {}",
         width,
         height,
-        load_s + out.times.encode_s + out.times.denoise_s + out.times.decode_s,
+        total_s,
         load_s,
         out.times.encode_s,
         out.times.denoise_s,

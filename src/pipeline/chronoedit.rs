@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, IndexOp, Tensor};
 
+use crate::adaptive::plan::Plan;
+use crate::adaptive::srm::{self, Probe, SrmConfig, TokenMask};
 use crate::checkpoint::{read_config, var_builder, PipelineFolder};
 use crate::models::clip_vision::{self, ClipVisionModel};
-use crate::models::transformer::{self, ChronoEditTransformer3DModel, ForwardOptions};
+use crate::models::transformer::{self, CaptureSpec, ChronoEditTransformer3DModel, ForwardOptions};
 use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::image_processor::{frames_to_unit, image_to_video_tensor, ClipImageProcessor};
@@ -84,12 +86,77 @@ impl EditRequest {
     pub fn reasoning_enabled(&self) -> bool {
         self.temporal_reasoning
     }
+
+    /// Takes steps, guidance, video length, N_r and temporal positions from a plan.
+    ///
+    /// The reasoning frames take [`Plan::temporal_positions`] (the output frame keeps position
+    /// `skip_len - 1`); when those equal the model's default positions `0..r + 2` (r = skip_len − 2,
+    /// the reference recipe) `temporal_positions` stays None, so the run is exactly the reference's.
+    pub fn apply_plan(&mut self, plan: &Plan, skip_len: usize) {
+        self.steps = plan.steps;
+        self.guidance = plan.guidance as f64;
+        self.num_frames = plan.num_frames();
+        self.temporal_reasoning = plan.reasoning_steps > 0;
+        self.reasoning_steps = plan.reasoning_steps;
+        self.temporal_positions = if plan.reasoning_steps == 0 {
+            None
+        } else {
+            let p = plan.temporal_positions(skip_len);
+            let default: Vec<usize> = (0..p.len()).collect();
+            (p != default).then_some(p)
+        };
+    }
+}
+
+/// Adaptive-inference options of [`ChronoEditPipeline::edit_with`]; the default runs exactly
+/// [`ChronoEditPipeline::edit`] (the reference).
+#[derive(Debug, Clone, Default)]
+pub struct AdaptiveOptions {
+    /// The spatial reasoning mask (None: off). It acts only while reasoning frames are present
+    /// (r ≥ 1 and N_r ≥ 1).
+    pub srm: Option<SrmConfig>,
+}
+
+/// What the SRM did in one edit.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SrmOutcome {
+    /// "first-step", "pass" or "given".
+    pub probe: String,
+    /// Blocks whose cross-attention was captured.
+    pub layers: Vec<usize>,
+    /// Words of the content tokens the map averages over.
+    pub content_words: Vec<String>,
+    /// The mask over one latent frame's token grid.
+    pub mask: TokenMask,
+    /// Fraction of a reasoning frame's tokens computed.
+    pub coverage: f64,
+    /// Relevance map over the output frame's token grid (empty when no probe ran).
+    pub relevance: Vec<f32>,
+    /// Tokens of the dedicated probe forward (0 when the probe rode along the first step).
+    pub probe_tokens: usize,
+    /// Wall time of the probe: the dedicated pass and the mask computation; for the first-step
+    /// probe only the mask computation (the capture's extra work runs inside the first step's
+    /// forward, whose time is in `denoise_s`; its FLOPs are in [`EditOutput::transformer_flops`]).
+    pub probe_s: f64,
+    /// Denoising steps that ran with the mask.
+    pub masked_steps: usize,
+}
+
+/// Transformer FLOPs one edit executed.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct TransformerFlops {
+    /// All denoising forwards (CFG included).
+    pub steps: f64,
+    /// The SRM probe (dedicated pass and capture overhead).
+    pub probe: f64,
+    pub total: f64,
 }
 
 /// Wall time per phase of one edit.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PhaseTimes {
     pub encode_s: f64,
+    /// Includes the SRM probe.
     pub denoise_s: f64,
     pub decode_s: f64,
 }
@@ -102,10 +169,53 @@ pub struct EditOutput {
     pub final_latents: Tensor,
     /// Tokens processed by the transformer at each step (one forward; CFG doubles the work).
     pub tokens_per_step: Vec<usize>,
+    /// Transformer forwards per step (2 with CFG).
+    pub forwards_per_step: usize,
     pub times: PhaseTimes,
+    /// Present when the SRM was requested and reasoning frames were present.
+    pub srm: Option<SrmOutcome>,
 }
 
 impl EditOutput {
+    /// Transformer FLOPs this edit executed (cost model on the tokens actually computed): every
+    /// forward of every step, the dedicated SRM probe forward, and the capture's extra
+    /// query-key products (output-frame queries against the whole context in each captured block).
+    pub fn transformer_flops(&self, m: &crate::adaptive::cost::ModelDims) -> TransformerFlops {
+        use crate::adaptive::cost::transformer_forward;
+        let steps: f64 = self
+            .tokens_per_step
+            .iter()
+            .map(|&t| self.forwards_per_step as f64 * transformer_forward(m, t).total)
+            .sum();
+        let probe = match &self.srm {
+            Some(s) => {
+                let pass = if s.probe_tokens > 0 {
+                    transformer_forward(m, s.probe_tokens).total
+                } else {
+                    0.0
+                };
+                let (img, txt) = m.context_tokens();
+                let queries = (s.mask.h * s.mask.w) as f64;
+                let capture = if s.relevance.is_empty() {
+                    0.0
+                } else {
+                    s.layers.len() as f64
+                        * 2.0
+                        * queries
+                        * (img + txt) as f64
+                        * m.transformer.inner_dim() as f64
+                };
+                pass + capture
+            }
+            None => 0.0,
+        };
+        TransformerFlops {
+            steps,
+            probe,
+            total: steps + probe,
+        }
+    }
+
     /// The edited image, (3, H, W) in [0, 1].
     pub fn edited(&self) -> Result<Tensor> {
         let n = self.frames.dim(0)?;
@@ -318,11 +428,35 @@ impl ChronoEditPipeline {
         Ok(frames_to_unit(&video)?)
     }
 
-    /// Runs one edit. `on_step` is called after each denoising step.
+    /// Runs one edit exactly as the reference does. `on_step` is called after each denoising step.
     pub fn edit(
         &self,
         image: &image::DynamicImage,
         req: &EditRequest,
+        on_step: StepCallback,
+    ) -> Result<EditOutput> {
+        self.edit_with(image, req, &AdaptiveOptions::default(), on_step)
+    }
+
+    /// Runs one edit with adaptive-inference options (see [`AdaptiveOptions`]).
+    ///
+    /// With the SRM, reasoning steps compute every token of the first (input) and last (output)
+    /// latent frame and only the masked tokens of the frames between them; both CFG forwards use the
+    /// same tokens. A dropped token has no model output, so it receives the velocity that keeps its
+    /// clean-sample estimate frozen: `v = (x_t − x̂₀) / σ_t`, with `x̂₀` the clean estimate of the
+    /// last full forward that saw it (the first step's for the first-step probe, the probe pass's
+    /// for the dedicated probe, the input frame's latent for a given mask). For a flow-matching
+    /// scheduler a constant `x̂₀` is a straight path from noise to that estimate, so dropped tokens
+    /// move as the model last predicted them instead of drifting with a zero velocity (which would
+    /// read as "the clean sample is the noisy sample" and leave them noisy). They leave the
+    /// sequence, so they are not context for the kept tokens either way: the edited image does not
+    /// depend on this choice (the input and output frames are always computed whole and never read
+    /// a dropped token), only the decoded reasoning video does when reasoning lasts to the last step.
+    pub fn edit_with(
+        &self,
+        image: &image::DynamicImage,
+        req: &EditRequest,
+        adaptive: &AdaptiveOptions,
         on_step: StepCallback,
     ) -> Result<EditOutput> {
         if req.prompt.trim().is_empty() {
@@ -334,8 +468,8 @@ impl ChronoEditPipeline {
         let multiple = self.size_multiple();
         if req.height == 0
             || req.width == 0
-            || req.height % multiple != 0
-            || req.width % multiple != 0
+            || !req.height.is_multiple_of(multiple)
+            || !req.width.is_multiple_of(multiple)
         {
             bail!(
                 "height {} and width {} must be positive multiples of {multiple} for this model",
@@ -370,6 +504,7 @@ impl ChronoEditPipeline {
         let mut scheduler = self.new_scheduler()?;
         scheduler.set_timesteps(req.steps)?;
         let timesteps: Vec<f64> = scheduler.timesteps().to_vec();
+        let sigmas: Vec<f32> = scheduler.sigmas().to_vec();
 
         let video_image =
             image_to_video_tensor(image, req.height, req.width)?.to_device(&self.device)?;
@@ -393,8 +528,44 @@ impl ChronoEditPipeline {
         let encode_s = t_encode.elapsed();
 
         let t_denoise = Instant::now();
+        let patch = self.transformer.config().patch();
+        let (pph, ppw) = (lh / patch[1], lw / patch[2]);
+        let reasoning_positions = |f: usize| {
+            if f > 2 {
+                req.temporal_positions.clone()
+            } else {
+                None
+            }
+        };
+
+        // SRM set-up: only with reasoning frames (r >= 1) during a reasoning phase.
+        let srm_cfg = match &adaptive.srm {
+            Some(c) if req.reasoning_enabled() && req.reasoning_steps > 0 && latent_frames > 2 => {
+                if patch[0] != 1 {
+                    bail!(
+                        "the spatial reasoning mask needs a temporal patch size of 1 (this model has {})",
+                        patch[0]
+                    );
+                }
+                Some(c)
+            }
+            _ => None,
+        };
+        let mut srm_state = match srm_cfg {
+            Some(c) => Some(self.srm_setup(
+                c,
+                req,
+                &condition,
+                &latents,
+                &image_embeds,
+                &prompt_embeds,
+                (latent_frames, pph, ppw),
+                reasoning_positions(latent_frames),
+            )?),
+            None => None,
+        };
+
         let mut tokens_per_step = Vec::with_capacity(timesteps.len());
-        let patch = &self.transformer.config().patch_size;
         for (i, &t) in timesteps.iter().enumerate() {
             if req.reasoning_enabled() && i == req.reasoning_steps {
                 latents = Self::first_and_last(&latents)?;
@@ -405,25 +576,45 @@ impl ChronoEditPipeline {
             let model_input = Tensor::cat(&[&latents, &condition], 1)?.to_dtype(self.dtype)?;
             let timestep = Tensor::new(&[t as f32], &self.device)?;
             let f = latents.dim(2)?;
-            let opts = ForwardOptions {
-                temporal_positions: if f > 2 {
-                    req.temporal_positions.clone()
-                } else {
-                    None
-                },
+            let reasoning_now = req.reasoning_enabled() && i < req.reasoning_steps && f > 2;
+            let mut opts = ForwardOptions {
+                temporal_positions: reasoning_positions(f),
                 ..Default::default()
             };
-            tokens_per_step.push((f / patch[0]) * (lh / patch[1]) * (lw / patch[2]));
-            let cond = self
-                .transformer
-                .forward_with(
-                    &model_input,
-                    &timestep,
-                    &prompt_embeds,
-                    Some(&image_embeds),
-                    &opts,
-                )?
-                .sample;
+            let mut masked = false;
+            let mut capturing = false;
+            if let (Some(st), true) = (srm_state.as_mut(), reasoning_now) {
+                if let Some(m) = &st.mask {
+                    opts.token_keep = Some(srm::reasoning_token_keep(m, f));
+                    masked = true;
+                } else if i == 0 && st.cfg.probe == Probe::FirstStep && st.capture.is_some() {
+                    opts.capture = st.capture.clone();
+                    capturing = true;
+                }
+            }
+            tokens_per_step.push(match &opts.token_keep {
+                Some(k) => k.len(),
+                None => (f / patch[0]) * pph * ppw,
+            });
+            let cond_out = self.transformer.forward_with(
+                &model_input,
+                &timestep,
+                &prompt_embeds,
+                Some(&image_embeds),
+                &opts,
+            )?;
+            let cond = cond_out.sample;
+            if capturing {
+                let t_mask = Instant::now();
+                let st = srm_state.as_mut().expect("srm state");
+                let probs = cond_out.cross_attention.as_ref().context(
+                    "the transformer returned no cross-attention probabilities for the SRM probe",
+                )?;
+                st.finish_probe(probs)?;
+                st.outcome.probe_s += secs(t_mask.elapsed());
+            }
+            // The unconditional forward computes the same tokens and captures nothing.
+            opts.capture = None;
             let noise_pred = match &negative_embeds {
                 Some(neg) => {
                     let uncond = self
@@ -434,7 +625,24 @@ impl ChronoEditPipeline {
                 }
                 None => cond,
             };
-            latents = scheduler.step(&noise_pred.to_dtype(DType::F32)?, i, &latents)?;
+            let mut noise_pred = noise_pred.to_dtype(DType::F32)?;
+            let sigma = sigmas.get(i).copied().unwrap_or(1.0).max(1e-6) as f64;
+            if let (Some(st), true) = (srm_state.as_mut(), reasoning_now) {
+                if masked {
+                    let x0 = st
+                        .x0_frozen
+                        .as_ref()
+                        .context("SRM: no clean estimate for the dropped tokens")?;
+                    let v_drop = ((&latents - x0)? / sigma)?;
+                    let keep = st.latent_keep(f, cfg.z_dim, lh, lw, patch, &self.device)?;
+                    noise_pred = keep.where_cond(&noise_pred, &v_drop)?;
+                    st.outcome.masked_steps += 1;
+                } else if capturing {
+                    // Clean estimate of this full forward, for the tokens later steps drop.
+                    st.x0_frozen = Some((&latents - (&noise_pred * sigma)?)?);
+                }
+            }
+            latents = scheduler.step(&noise_pred, i, &latents)?;
             on_step(i + 1, timesteps.len());
         }
         let denoise_s = t_denoise.elapsed();
@@ -448,12 +656,245 @@ impl ChronoEditPipeline {
             frames,
             final_latents,
             tokens_per_step,
+            forwards_per_step: if do_cfg { 2 } else { 1 },
             times: PhaseTimes {
                 encode_s: secs(encode_s),
                 denoise_s: secs(denoise_s),
                 decode_s: secs(decode_s),
             },
+            srm: srm_state.map(|s| s.into_outcome()),
         })
+    }
+
+    /// Prepares the SRM: content tokens, the capture request, and for the dedicated probe the probe
+    /// forward itself.
+    #[allow(clippy::too_many_arguments)]
+    fn srm_setup(
+        &self,
+        c: &SrmConfig,
+        req: &EditRequest,
+        condition: &Tensor,
+        latents: &Tensor,
+        image_embeds: &Tensor,
+        prompt_embeds: &Tensor,
+        (frames, pph, ppw): (usize, usize, usize),
+        temporal_positions: Option<Vec<usize>>,
+    ) -> Result<SrmState> {
+        let num_layers = self.transformer.config().num_layers;
+        let layers = match &c.layers {
+            Some(l) => l.clone(),
+            None => srm::default_layers(num_layers),
+        };
+        if let Some(&l) = layers.iter().find(|&&l| l >= num_layers) {
+            bail!("SRM layer {l} out of range: the transformer has {num_layers} blocks");
+        }
+        let enc = self.tokenizer.encode(&req.prompt)?;
+        let mut content = srm::content_tokens(&enc);
+        if content.is_empty() {
+            // Only stop words: use every real non-special token.
+            content = enc
+                .offsets
+                .iter()
+                .enumerate()
+                .take(enc.len)
+                .filter(|(_, (s, e))| s < e)
+                .map(|(index, _)| srm::ContentToken {
+                    index,
+                    word: String::new(),
+                })
+                .collect();
+        }
+        let img_len = image_embeds.dim(1)?;
+        let hw = pph * ppw;
+        let capture = if content.is_empty() || layers.is_empty() {
+            None
+        } else {
+            Some(CaptureSpec {
+                layers: layers.clone(),
+                query_tokens: (frames - 1) * hw..frames * hw,
+                context_tokens: img_len..img_len + enc.len,
+            })
+        };
+        let mut st = SrmState {
+            cfg: c.clone(),
+            grid: (pph, ppw),
+            columns: content.iter().map(|t| t.index).collect(),
+            capture,
+            mask: None,
+            x0_frozen: None,
+            keep_cache: None,
+            outcome: SrmOutcome {
+                probe: match &c.probe {
+                    Probe::FirstStep => "first-step",
+                    Probe::Pass { .. } => "pass",
+                    Probe::Given(_) => "given",
+                }
+                .to_string(),
+                layers,
+                content_words: content.iter().map(|t| t.word.clone()).collect(),
+                mask: TokenMask::full(pph, ppw),
+                coverage: 1.0,
+                relevance: Vec::new(),
+                probe_tokens: 0,
+                probe_s: 0.0,
+                masked_steps: 0,
+            },
+        };
+        let z = self.vae.config().z_dim;
+        let mask_channels = self.vae.temporal_scale();
+        // The input frame's latent, repeated over every frame.
+        let x_in = condition
+            .narrow(1, mask_channels, z)?
+            .narrow(2, 0, 1)?
+            .broadcast_as(latents.shape())?
+            .contiguous()?;
+        match &c.probe {
+            Probe::Given(m) => {
+                if (m.h, m.w) != (pph, ppw) {
+                    bail!(
+                        "the given SRM mask is {}x{} tokens, but this edit has {pph}x{ppw} tokens per frame",
+                        m.h,
+                        m.w
+                    );
+                }
+                st.set_mask(m.clone());
+                st.x0_frozen = Some(x_in);
+            }
+            Probe::FirstStep => {
+                if st.capture.is_none() {
+                    st.set_fallback("no content tokens to probe");
+                }
+            }
+            Probe::Pass { sigma } => {
+                let t0 = Instant::now();
+                let sigma = sigma.clamp(1e-3, 1.0) as f64;
+                match st.capture.clone() {
+                    None => st.set_fallback("no content tokens to probe"),
+                    Some(cap) => {
+                        let x_probe = ((&x_in * (1.0 - sigma))? + (latents * sigma)?)?;
+                        let input = Tensor::cat(&[&x_probe, condition], 1)?.to_dtype(self.dtype)?;
+                        let timestep = Tensor::new(&[(1000.0 * sigma) as f32], &self.device)?;
+                        let out = self.transformer.forward_with(
+                            &input,
+                            &timestep,
+                            prompt_embeds,
+                            Some(image_embeds),
+                            &ForwardOptions {
+                                temporal_positions,
+                                capture: Some(cap),
+                                ..Default::default()
+                            },
+                        )?;
+                        let v = out.sample.to_dtype(DType::F32)?;
+                        st.x0_frozen = Some((&x_probe - (&v * sigma)?)?);
+                        st.outcome.probe_tokens = frames * pph * ppw;
+                        let probs = out
+                            .cross_attention
+                            .context("the SRM probe pass returned no cross-attention")?;
+                        st.finish_probe(&probs)?;
+                    }
+                }
+                st.outcome.probe_s = secs(t0.elapsed());
+            }
+        }
+        Ok(st)
+    }
+}
+
+/// SRM bookkeeping during one edit.
+struct SrmState {
+    cfg: SrmConfig,
+    grid: (usize, usize),
+    /// Content-token columns of the captured text probabilities.
+    columns: Vec<usize>,
+    capture: Option<CaptureSpec>,
+    /// The mask once known; None before the first-step probe has run.
+    mask: Option<TokenMask>,
+    /// Clean estimate given to dropped tokens.
+    x0_frozen: Option<Tensor>,
+    /// (frames, latent keep mask (1, z, F, h, w) u8).
+    keep_cache: Option<(usize, Tensor)>,
+    outcome: SrmOutcome,
+}
+
+impl SrmState {
+    /// The full frame, unpruned (no probe possible).
+    fn set_fallback(&mut self, why: &str) {
+        let (h, w) = self.grid;
+        self.outcome.mask = TokenMask {
+            fallback: Some(why.to_string()),
+            ..TokenMask::full(h, w)
+        };
+        self.outcome.coverage = 1.0;
+        self.mask = None;
+        self.capture = None;
+    }
+
+    fn set_mask(&mut self, m: TokenMask) {
+        self.outcome.coverage = m.coverage();
+        self.outcome.mask = m.clone();
+        self.mask = Some(m);
+    }
+
+    /// Turns captured probabilities `(h·w, text tokens)` into the mask. A full-frame result (a
+    /// fallback) leaves later steps unpruned.
+    fn finish_probe(&mut self, probs: &Tensor) -> Result<()> {
+        let (nq, nc) = probs.dims2()?;
+        let flat: Vec<f32> = probs.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let (h, w) = self.grid;
+        if nq != h * w {
+            bail!("SRM: captured {nq} queries for a {h}x{w} token grid");
+        }
+        let map = srm::relevance(&flat, nq, nc, &self.columns);
+        let m = srm::mask_from_map(&map, h, w, &self.cfg);
+        self.outcome.relevance = map;
+        if m.is_full() {
+            // Nothing to prune: record the mask, keep computing whole frames.
+            self.outcome.coverage = 1.0;
+            self.outcome.mask = m;
+            self.mask = None;
+            self.capture = None;
+        } else {
+            self.set_mask(m);
+        }
+        Ok(())
+    }
+
+    /// `(1, z, F, h, w)` u8: 1 where the latent cell's token is computed.
+    fn latent_keep(
+        &mut self,
+        frames: usize,
+        z: usize,
+        lh: usize,
+        lw: usize,
+        patch: [usize; 3],
+        device: &Device,
+    ) -> Result<Tensor> {
+        if let Some((f, t)) = &self.keep_cache {
+            if *f == frames {
+                return Ok(t.clone());
+            }
+        }
+        let m = self.mask.as_ref().context("SRM: no mask")?;
+        let mut v = vec![0u8; frames * lh * lw];
+        for f in 0..frames {
+            let whole = f == 0 || f + 1 == frames;
+            for y in 0..lh {
+                for x in 0..lw {
+                    let k = m.keep[(y / patch[1]).min(m.h - 1) * m.w + (x / patch[2]).min(m.w - 1)];
+                    v[(f * lh + y) * lw + x] = (whole || k) as u8;
+                }
+            }
+        }
+        let t = Tensor::from_vec(v, (1, 1, frames, lh, lw), device)?
+            .broadcast_as((1, z, frames, lh, lw))?
+            .contiguous()?;
+        self.keep_cache = Some((frames, t.clone()));
+        Ok(t)
+    }
+
+    fn into_outcome(self) -> SrmOutcome {
+        self.outcome
     }
 }
 

@@ -1,0 +1,267 @@
+//! Recipes end to end on the committed tiny random pipeline (tests/fixtures/heldout): every reasoning
+//! depth r from 0 to the model's maximum, the CLI's plan/flag precedence, and `physedit edit
+//! --recipe ... --report ... --mask-out ...`.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use physedit::adaptive::card::{Category, Tier};
+use physedit::adaptive::plan::{Plan, TRAINED_REASONING_FRAMES};
+use physedit::adaptive::srm::{Probe, SrmConfig};
+use physedit::cli::edit::{resolve_plan, PlanOverrides};
+use physedit::pipeline::chronoedit::{
+    AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
+};
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(case)
+}
+
+fn plan(steps: usize, reasoning_steps: usize, r: usize, srm: bool) -> Plan {
+    Plan {
+        recipe: "test".into(),
+        predictor: "test".into(),
+        category: Category::Action,
+        complexity: 0.5,
+        tier: Tier::Mid,
+        steps,
+        reasoning_steps,
+        reasoning_frames: r,
+        srm,
+        guidance: 5.0,
+        reason: String::new(),
+    }
+}
+
+#[test]
+fn every_reasoning_depth_runs_with_the_right_shapes() {
+    let dir = fixture("heldout").join("pipeline");
+    assert!(
+        dir.join("model_index.json").is_file(),
+        "missing fixture {}",
+        dir.display()
+    );
+    let pipe = ChronoEditPipeline::load(&dir, &LoadOptions::default()).unwrap();
+    let image = physedit::util::open_image(&fixture("heldout").join("input.png")).unwrap();
+    let skip = pipe.transformer.config().rope_temporal_skip_len;
+    let max_r = skip - 2;
+    assert_eq!(max_r, TRAINED_REASONING_FRAMES);
+    for r in 0..=max_r {
+        // Reasoning through every step (the reasoning video is decoded) and for one of two steps.
+        for (nr, probe) in [(2usize, Probe::FirstStep), (1, Probe::Pass { sigma: 0.8 })] {
+            let nr = if r == 0 { 0 } else { nr };
+            let p = plan(2, nr, r, r > 0);
+            let mut req = EditRequest {
+                prompt: "Push the red ball to the right.".into(),
+                negative_prompt: String::new(),
+                steps: 0,
+                guidance: 0.0,
+                height: 32,
+                width: 32,
+                num_frames: 0,
+                temporal_reasoning: false,
+                reasoning_steps: 0,
+                temporal_positions: None,
+                latents: None,
+                seed: r as u64,
+            };
+            req.apply_plan(&p, skip);
+            assert_eq!(req.num_frames, 4 * (r + 1) + 1);
+            if r == 0 || r == max_r {
+                assert_eq!(req.temporal_positions, None, "r = {r}: default positions");
+            } else {
+                let pos = req.temporal_positions.clone().expect("plan positions");
+                assert_eq!(pos.len(), r + 2);
+                assert_eq!((pos[0], pos[r + 1]), (0, skip - 1));
+            }
+            let opts = AdaptiveOptions {
+                srm: p.srm.then(|| SrmConfig {
+                    probe,
+                    ..Default::default()
+                }),
+            };
+            let out = pipe.edit_with(&image, &req, &opts, &mut |_, _| {}).unwrap();
+            let frames = if r > 0 && nr == 2 { 4 * (r + 1) + 1 } else { 5 };
+            assert_eq!(
+                out.frames.dims(),
+                &[frames, 3, 32, 32],
+                "r = {r}, N_r = {nr}"
+            );
+            let latent_frames = if r > 0 && nr == 2 { r + 2 } else { 2 };
+            assert_eq!(out.final_latents.dims()[2], latent_frames);
+            assert_eq!(out.tokens_per_step.len(), 2);
+            // 2 x 2 tokens per frame; pruned steps compute fewer tokens than the whole video.
+            if nr > 0 {
+                assert!(out.tokens_per_step[0] <= (r + 2) * 4 && out.tokens_per_step[0] >= 8);
+            }
+            assert_eq!(out.srm.is_some(), r > 0, "r = {r}");
+            let v: Vec<f32> = out.frames.flatten_all().unwrap().to_vec1().unwrap();
+            assert!(v.iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x)));
+        }
+    }
+}
+
+const SKIP: usize = 8;
+const TS: usize = 4;
+
+#[test]
+fn plan_values_without_flags() {
+    // CARD's mid tier: r = 3, N_r = 10 of 50, SRM.
+    let (p, s) = resolve_plan(&plan(50, 10, 3, true), &PlanOverrides::default(), SKIP, TS).unwrap();
+    assert_eq!(p.reasoning_frames, 3);
+    assert_eq!((s.steps, s.num_frames, s.reasoning_steps), (50, 17, 10));
+    assert!(s.srm);
+    assert_eq!(s.temporal_positions, Some(vec![0, 2, 4, 5, 7]));
+    // The reference recipe keeps the default positions (None), so it runs the reference exactly.
+    let (_, s) =
+        resolve_plan(&plan(50, 50, 6, false), &PlanOverrides::default(), SKIP, TS).unwrap();
+    assert_eq!(
+        (s.num_frames, s.reasoning_steps, s.temporal_positions),
+        (29, 50, None)
+    );
+    // No reasoning.
+    let (_, s) = resolve_plan(&plan(50, 0, 0, false), &PlanOverrides::default(), SKIP, TS).unwrap();
+    assert_eq!((s.num_frames, s.reasoning_steps, s.srm), (5, 0, false));
+}
+
+#[test]
+fn explicit_flags_run_the_reference_behaviour() {
+    let mid = plan(50, 10, 3, true);
+    // --num-frames 9 --reasoning-steps 1 (tests/cli.rs): r = 1, N_r = 1, default positions, no SRM.
+    let o = PlanOverrides {
+        steps: Some(3),
+        guidance: Some(5.0),
+        num_frames: Some(9),
+        reasoning_steps: Some(1),
+        srm: None,
+    };
+    let (p, s) = resolve_plan(&mid, &o, SKIP, TS).unwrap();
+    assert_eq!((s.steps, s.num_frames, s.reasoning_steps), (3, 9, 1));
+    assert_eq!(p.reasoning_frames, 1);
+    assert_eq!(s.temporal_positions, None);
+    assert!(!s.srm);
+    // --num-frames 5 alone: no reasoning, whatever the plan.
+    let o = PlanOverrides {
+        num_frames: Some(5),
+        ..Default::default()
+    };
+    let (_, s) = resolve_plan(&plan(50, 50, 6, true), &o, SKIP, TS).unwrap();
+    assert_eq!((s.num_frames, s.reasoning_steps, s.srm), (5, 0, false));
+    // --reasoning-steps alone keeps the plan's r (or 6 when the plan has none).
+    let o = PlanOverrides {
+        reasoning_steps: Some(4),
+        ..Default::default()
+    };
+    let (_, s) = resolve_plan(&mid, &o, SKIP, TS).unwrap();
+    assert_eq!((s.num_frames, s.reasoning_steps), (17, 4));
+    let (_, s) = resolve_plan(&plan(50, 0, 0, false), &o, SKIP, TS).unwrap();
+    assert_eq!((s.num_frames, s.reasoning_steps), (29, 4));
+    // --srm on still applies with explicit flags; --srm off turns the plan's SRM off.
+    let o = PlanOverrides {
+        reasoning_steps: Some(4),
+        srm: Some(true),
+        ..Default::default()
+    };
+    assert!(resolve_plan(&mid, &o, SKIP, TS).unwrap().1.srm);
+    let o = PlanOverrides {
+        srm: Some(false),
+        ..Default::default()
+    };
+    assert!(!resolve_plan(&mid, &o, SKIP, TS).unwrap().1.srm);
+    // --steps caps N_r.
+    let o = PlanOverrides {
+        steps: Some(6),
+        ..Default::default()
+    };
+    let (_, s) = resolve_plan(&mid, &o, SKIP, TS).unwrap();
+    assert_eq!((s.steps, s.reasoning_steps), (6, 6));
+}
+
+fn physedit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_physedit"))
+}
+
+#[test]
+fn cli_recipe_report_and_mask() {
+    let dir = fixture("heldout");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.png");
+    let report = tmp.path().join("report.json");
+    let mask = tmp.path().join("mask.png");
+    let res = physedit()
+        .arg("edit")
+        .arg("--model")
+        .arg(dir.join("pipeline"))
+        .arg("--image")
+        .arg(dir.join("input.png"))
+        .args(["--prompt", "Push the red ball to the right."])
+        .args(["--recipe", "srm-only", "--steps", "2"])
+        .args(["--height", "32", "--width", "32"])
+        .arg("--report")
+        .arg(&report)
+        .arg("--mask-out")
+        .arg(&mask)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "edit failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["recipe"], "srm-only");
+    assert_eq!(r["plan"]["steps"], 2);
+    assert_eq!(r["plan"]["reasoning_steps"], 2);
+    assert_eq!(r["plan"]["reasoning_frames"], 6);
+    assert_eq!(r["request"]["num_frames"], 29);
+    assert!(r["srm"]["mask"]["keep"].as_array().unwrap().len() == 4);
+    let cov = r["mask_coverage"].as_f64().unwrap();
+    assert!(cov > 0.0 && cov <= 1.0);
+    let tokens = r["tokens_per_step"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(
+        tokens[0], 32,
+        "first-step probe: step 0 computes all 8 frames x 4 tokens"
+    );
+    assert!(r["flops"]["estimate"]["total"].as_f64().unwrap() > 0.0);
+    assert!(
+        r["flops"]["executed_transformer"]["total"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    for k in [
+        "load_s",
+        "encode_s",
+        "denoise_s",
+        "probe_s",
+        "decode_s",
+        "total_s",
+    ] {
+        assert!(r["times"][k].as_f64().is_some(), "times.{k}");
+    }
+    let m = image::open(&mask).unwrap();
+    assert_eq!((m.width(), m.height()), (32, 32));
+
+    // An unknown recipe is refused with the list of recipes.
+    let res = physedit()
+        .arg("edit")
+        .arg("--model")
+        .arg(dir.join("pipeline"))
+        .arg("--image")
+        .arg(dir.join("input.png"))
+        .args(["--prompt", "x", "--recipe", "fastest", "-o"])
+        .arg(tmp.path().join("o2.png"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success() && err.contains("chronoedit-reasoning"),
+        "{err}"
+    );
+}
