@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use physedit::adaptive::plan::Recipe;
 use physedit::eval::bench::{
-    bench_plan, latest_per_pair, output_size, read_results, select, BenchOptions, BenchRecord,
-    ResultsWriter, Selection, Shard,
+    bench_plan, latest_per_pair, read_results, select, BenchOptions, BenchRecord, ResultsWriter,
+    Selection, Shard,
 };
 use physedit::eval::suite::Suite;
+use physedit::pipeline::chronoedit::output_size;
 
 fn fixture(case: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -13,7 +13,8 @@ use crate::adaptive::plan::{plan_for, Plan, TRAINED_REASONING_FRAMES};
 use crate::adaptive::srm::{mask_overlay, Probe, SrmConfig, TokenMask};
 use crate::checkpoint::parse_dtype;
 use crate::pipeline::chronoedit::{
-    AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions, FRAMES_WITHOUT_REASONING,
+    output_size, AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
+    FRAMES_WITHOUT_REASONING,
 };
 use crate::util::{atomic_write, open_image, tensor_to_rgb};
 
@@ -301,7 +302,7 @@ pub fn run(args: EditArgs) -> Result<()> {
     )?;
     let load_s = t_load.elapsed().as_secs_f64();
 
-    let (height, width) = output_size(&pipe, &image, args.height, args.width)?;
+    let (height, width) = output_size(pipe.size_multiple(), &image, args.height, args.width)?;
     let (table, recipe, predictor) =
         crate::cli::plan::load_setup(&args.table, &args.recipe, &args.card)?;
     let cues = {
@@ -505,30 +506,6 @@ fn check_output_path(flag: &str, path: &Path) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The requested size, or the input's aspect ratio at (at most) its own area, each side rounded
-/// down to the model's multiple — as ChronoEdit's example sizes images.
-pub fn output_size(
-    pipe: &ChronoEditPipeline,
-    image: &image::DynamicImage,
-    height: Option<usize>,
-    width: Option<usize>,
-) -> Result<(usize, usize)> {
-    let m = pipe.size_multiple();
-    const MAX_AREA: f64 = 720.0 * 1280.0;
-    let (iw, ih) = (image.width() as f64, image.height() as f64);
-    let area = (iw * ih).min(MAX_AREA);
-    let aspect = ih / iw;
-    let round = |x: f64| ((x.round() as usize) / m * m).max(m);
-    let h = height.unwrap_or_else(|| round((area * aspect).sqrt()));
-    let w = width.unwrap_or_else(|| round((area / aspect).sqrt()));
-    for (flag, v) in [("--height", h), ("--width", w)] {
-        if v == 0 || v % m != 0 {
-            bail!("{flag} {v} must be a positive multiple of {m} for this model");
-        }
-    }
-    Ok((h, w))
 }
 
 fn load_latents(path: &Path, device: &Device) -> Result<Tensor> {

@@ -30,8 +30,9 @@ use super::clip_score::ClipScorer;
 use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
 use crate::adaptive::card::{CardInput, ImageCues, RulePredictor};
 use crate::adaptive::plan::{plan_for, Plan, PlanTable, Recipe};
+use crate::adaptive::srm::SrmConfig;
 use crate::models::clip::ClipModel;
-use crate::pipeline::chronoedit::{ChronoEditPipeline, EditRequest};
+use crate::pipeline::chronoedit::{output_size, AdaptiveOptions, ChronoEditPipeline, EditRequest};
 use crate::util::{atomic_write, open_image, tensor_to_rgb};
 
 /// File names inside an output folder.
@@ -113,10 +114,7 @@ pub fn run_recipe(
     let plan = bench_plan(image, prompt, recipe, opts)?;
     let (height, width) = output_size(pipe.size_multiple(), image, opts.height, opts.width)?;
     let skip_len = pipe.transformer.config().rope_temporal_skip_len;
-    let r = plan.reasoning_frames;
-    let temporal_positions = (plan.reasoning_steps > 0 && r > 0 && r + 2 < skip_len)
-        .then(|| plan.temporal_positions(skip_len));
-    let request = EditRequest {
+    let mut request = EditRequest {
         prompt: prompt.to_string(),
         negative_prompt: opts.negative_prompt.clone(),
         steps: plan.steps,
@@ -124,49 +122,29 @@ pub fn run_recipe(
         height,
         width,
         num_frames: plan.num_frames(),
-        temporal_reasoning: plan.reasoning_steps > 0,
-        reasoning_steps: plan.reasoning_steps,
-        temporal_positions,
+        temporal_reasoning: false,
+        reasoning_steps: 0,
+        temporal_positions: None,
         latents: None,
         seed,
     };
+    request.apply_plan(&plan, skip_len);
+    let adaptive = AdaptiveOptions {
+        srm: plan.srm.then(SrmConfig::default),
+    };
     let start = Instant::now();
-    let out = pipe.edit(image, &request, &mut |_, _| {})?;
+    let out = pipe.edit_with(image, &request, &adaptive, &mut |_, _| {})?;
     // Copying the edited frame to the host also waits for an asynchronous device.
     let edited = tensor_to_rgb(&out.edited()?)?;
     let seconds = start.elapsed().as_secs_f64();
+    let mask_coverage = out.srm.as_ref().map(|s| s.coverage);
     Ok(RecipeOutcome {
         edited,
         seconds,
         plan,
-        mask_coverage: None,
-        // The pipeline call above does not execute SRM yet.
-        srm_applied: false,
+        mask_coverage,
+        srm_applied: out.srm.is_some(),
     })
-}
-
-/// The requested size, or the input's aspect ratio at (at most) its own area, each side rounded
-/// down to `multiple` (at least `multiple`).
-pub fn output_size(
-    multiple: usize,
-    image: &DynamicImage,
-    height: Option<usize>,
-    width: Option<usize>,
-) -> Result<(usize, usize)> {
-    const MAX_AREA: f64 = 720.0 * 1280.0;
-    let m = multiple.max(1);
-    let (iw, ih) = (image.width() as f64, image.height() as f64);
-    let area = (iw * ih).min(MAX_AREA);
-    let aspect = ih / iw;
-    let round = |x: f64| ((x.round() as usize) / m * m).max(m);
-    let h = height.unwrap_or_else(|| round((area * aspect).sqrt()));
-    let w = width.unwrap_or_else(|| round((area / aspect).sqrt()));
-    for (flag, v) in [("--height", h), ("--width", w)] {
-        if v == 0 || v % m != 0 {
-            bail!("{flag} {v} must be a positive multiple of {m} for this model");
-        }
-    }
-    Ok((h, w))
 }
 
 /// One line of `results.jsonl`.

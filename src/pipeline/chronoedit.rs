@@ -902,6 +902,30 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// The requested size, or the input's aspect ratio at (at most) its own area, each side rounded
+/// down to `multiple` (at least `multiple`) — as ChronoEdit's example sizes images.
+pub fn output_size(
+    multiple: usize,
+    image: &image::DynamicImage,
+    height: Option<usize>,
+    width: Option<usize>,
+) -> Result<(usize, usize)> {
+    const MAX_AREA: f64 = 720.0 * 1280.0;
+    let m = multiple.max(1);
+    let (iw, ih) = (image.width() as f64, image.height() as f64);
+    let area = (iw * ih).min(MAX_AREA);
+    let aspect = ih / iw;
+    let round = |x: f64| ((x.round() as usize) / m * m).max(m);
+    let h = height.unwrap_or_else(|| round((area * aspect).sqrt()));
+    let w = width.unwrap_or_else(|| round((area / aspect).sqrt()));
+    for (flag, v) in [("--height", h), ("--width", w)] {
+        if v == 0 || v % m != 0 {
+            bail!("{flag} {v} must be a positive multiple of {m} for this model");
+        }
+    }
+    Ok((h, w))
+}
+
 /// The video length the reference uses: 5 frames without reasoning, otherwise `requested` rounded
 /// down to 4k + 1 (at least 1) exactly as `ChronoEditPipeline.__call__` rounds it.
 pub fn effective_num_frames(requested: usize, reasoning: bool, temporal_scale: usize) -> usize {
