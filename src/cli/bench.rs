@@ -2,7 +2,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use candle_core::Device;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -15,7 +14,7 @@ use crate::eval::bench::{
 use crate::eval::report::{build_report, write_report, Report};
 use crate::eval::suite::Suite;
 use crate::models::clip::ClipModel;
-use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
+use crate::pipeline::chronoedit::{select_device, ChronoEditPipeline, LoadOptions};
 
 const HELP: &str = "\
 Writes OUT/<recipe>/<key>.png for every case and recipe and appends one JSON line per finished pair
@@ -236,11 +235,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
     }
     meta.write(&out)?;
 
-    let device = if a.cpu {
-        Device::Cpu
-    } else {
-        Device::cuda_if_available(0).context("selecting the device")?
-    };
+    let device = select_device(a.cpu)?;
     let pipe = ChronoEditPipeline::load(&model, &LoadOptions { dtype, device })
         .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
     let clip = match &a.clip {

@@ -13,7 +13,7 @@ use crate::adaptive::plan::{plan_for, Plan, TRAINED_REASONING_FRAMES};
 use crate::adaptive::srm::{mask_overlay, Probe, SrmConfig, TokenMask};
 use crate::checkpoint::parse_dtype;
 use crate::pipeline::chronoedit::{
-    output_size, AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
+    output_size, select_device, AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
     FRAMES_WITHOUT_REASONING,
 };
 use crate::util::{atomic_write, open_image, tensor_to_rgb};
@@ -126,6 +126,9 @@ pub struct EditArgs {
     /// Compute dtype of the transformer: f32, f16 or bf16.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
+    /// Run on the CPU even when the binary was built with `--features cuda` and a GPU is present.
+    #[arg(long)]
+    pub cpu: bool,
     /// Safetensors file whose tensor `latents` is the initial noise.
     #[arg(long, value_name = "FILE")]
     pub latents: Option<PathBuf>,
@@ -292,7 +295,7 @@ pub fn run(args: EditArgs) -> Result<()> {
     };
 
     let t_load = Instant::now();
-    let device = Device::Cpu;
+    let device = select_device(args.cpu)?;
     let pipe = ChronoEditPipeline::load(
         &model_dir,
         &LoadOptions {
