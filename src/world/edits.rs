@@ -9,50 +9,8 @@ use super::scene::{
 };
 use serde::{Deserialize, Serialize};
 
-/// ImgEdit's nine categories.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Add,
-    Remove,
-    Replace,
-    Adjust,
-    Style,
-    Background,
-    Extract,
-    Action,
-    Compose,
-}
-
-impl Category {
-    pub const ALL: [Category; 9] = [
-        Category::Add,
-        Category::Remove,
-        Category::Replace,
-        Category::Adjust,
-        Category::Style,
-        Category::Background,
-        Category::Extract,
-        Category::Action,
-        Category::Compose,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            Category::Add => "add",
-            Category::Remove => "remove",
-            Category::Replace => "replace",
-            Category::Adjust => "adjust",
-            Category::Style => "style",
-            Category::Background => "background",
-            Category::Extract => "extract",
-            Category::Action => "action",
-            Category::Compose => "compose",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Category> {
-        Category::ALL.iter().copied().find(|c| c.name() == s)
-    }
-}
+/// ImgEdit's nine categories: the same type CARD predicts.
+pub use crate::adaptive::card::Category;
 
 /// How the intermediate frames were made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
