@@ -20,12 +20,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, Linear, VarBuilder};
 use image::DynamicImage;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use crate::models::clip_vision::{self, ClipVisionTransformer};
+use crate::models::clip_vision::{
+    self, ClipVisionTransformer, EncoderLayer, LayerDims, LayerNorm32,
+};
 use crate::pipeline::image_processor::ClipImageProcessor;
 
 fn d_vocab() -> usize {
@@ -157,112 +159,13 @@ fn merged(
     }
 }
 
-/// nn.LayerNorm evaluated in f32 whatever the input dtype, result cast back.
-#[derive(Debug, Clone)]
-struct LayerNorm32(LayerNorm);
-
-impl LayerNorm32 {
-    fn new(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
-        let w = vb.get(size, "weight")?.to_dtype(DType::F32)?;
-        let b = vb.get(size, "bias")?.to_dtype(DType::F32)?;
-        Ok(Self(LayerNorm::new(w, b, eps)))
-    }
-}
-
-impl Module for LayerNorm32 {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let dt = xs.dtype();
-        self.0.forward(&xs.to_dtype(DType::F32)?)?.to_dtype(dt)
-    }
-}
-
-#[derive(Debug, Clone)]
-struct TextAttention {
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    out_proj: Linear,
-    heads: usize,
-    head_dim: usize,
-    scale: f64,
-}
-
-impl TextAttention {
-    fn new(cfg: &ClipTextConfig, vb: VarBuilder) -> Result<Self> {
-        let d = cfg.hidden_size;
-        let heads = cfg.num_attention_heads;
-        let head_dim = d / heads;
-        Ok(Self {
-            q_proj: candle_nn::linear(d, d, vb.pp("q_proj"))?,
-            k_proj: candle_nn::linear(d, d, vb.pp("k_proj"))?,
-            v_proj: candle_nn::linear(d, d, vb.pp("v_proj"))?,
-            out_proj: candle_nn::linear(d, d, vb.pp("out_proj"))?,
-            heads,
-            head_dim,
-            scale: (head_dim as f64).powf(-0.5),
-        })
-    }
-
-    /// `mask`: additive `(S, S)` causal mask (0 on and below the diagonal, -inf above).
-    fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (b, n, d) = xs.dims3()?;
-        let split = |t: Tensor| -> Result<Tensor> {
-            t.reshape((b, n, self.heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(self.q_proj.forward(xs)?)?;
-        let k = split(self.k_proj.forward(xs)?)?;
-        let v = split(self.v_proj.forward(xs)?)?;
-        let scores = (q.matmul(&k.t()?)? * self.scale)?;
-        let scores = scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
-        self.out_proj.forward(&out)
-    }
-}
-
-#[derive(Debug, Clone)]
-struct TextLayer {
-    layer_norm1: LayerNorm32,
-    self_attn: TextAttention,
-    layer_norm2: LayerNorm32,
-    fc1: Linear,
-    fc2: Linear,
-    act: String,
-}
-
-impl TextLayer {
-    fn new(cfg: &ClipTextConfig, vb: VarBuilder) -> Result<Self> {
-        let (d, i, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
-        Ok(Self {
-            layer_norm1: LayerNorm32::new(d, eps, vb.pp("layer_norm1"))?,
-            self_attn: TextAttention::new(cfg, vb.pp("self_attn"))?,
-            layer_norm2: LayerNorm32::new(d, eps, vb.pp("layer_norm2"))?,
-            fc1: candle_nn::linear(d, i, vb.pp("mlp").pp("fc1"))?,
-            fc2: candle_nn::linear(i, d, vb.pp("mlp").pp("fc2"))?,
-            act: cfg.hidden_act.clone(),
-        })
-    }
-
-    fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let h = (xs
-            + self
-                .self_attn
-                .forward(&self.layer_norm1.forward(xs)?, mask)?)?;
-        let m = self.fc1.forward(&self.layer_norm2.forward(&h)?)?;
-        let m = crate::models::umt5::activation(&self.act, &m)?;
-        &h + self.fc2.forward(&m)?
-    }
-}
-
 /// transformers' `CLIPTextTransformer`: token + position embeddings, causal encoder layers,
 /// `final_layer_norm`, EOS pooling.
 #[derive(Debug, Clone)]
 pub struct ClipTextTransformer {
     token_embedding: Embedding,
     position_embedding: Tensor,
-    layers: Vec<TextLayer>,
+    layers: Vec<EncoderLayer>,
     final_layer_norm: LayerNorm32,
     eos_token_id: u32,
     cfg: ClipTextConfig,
@@ -295,8 +198,15 @@ impl ClipTextTransformer {
         let position_embedding = emb
             .pp("position_embedding")
             .get((cfg.max_position_embeddings, cfg.hidden_size), "weight")?;
+        let dims = LayerDims {
+            hidden: cfg.hidden_size,
+            intermediate: cfg.intermediate_size,
+            heads: cfg.num_attention_heads,
+            eps: cfg.layer_norm_eps,
+            act: &cfg.hidden_act,
+        };
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| TextLayer::new(cfg, vb.pp("encoder").pp("layers").pp(i)))
+            .map(|i| EncoderLayer::new(&dims, vb.pp("encoder").pp("layers").pp(i)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             token_embedding,
@@ -346,7 +256,7 @@ impl ClipTextTransformer {
         let mut xs = tokens.broadcast_add(&pos.to_dtype(tokens.dtype())?)?;
         let mask = causal_mask(s, xs.device())?;
         for layer in &self.layers {
-            xs = layer.forward(&xs, &mask)?;
+            xs = layer.forward(&xs, Some(&mask))?;
         }
         let last = self.final_layer_norm.forward(&xs)?;
         let pooled = (0..b)

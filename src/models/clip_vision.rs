@@ -70,10 +70,10 @@ pub struct Config {
 
 /// nn.LayerNorm evaluated in f32 whatever the input dtype, result cast back.
 #[derive(Debug, Clone)]
-struct LayerNorm32(LayerNorm);
+pub(crate) struct LayerNorm32(LayerNorm);
 
 impl LayerNorm32 {
-    fn new(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+    pub(crate) fn new(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
         let w = vb.get(size, "weight")?.to_dtype(DType::F32)?;
         let b = vb.get(size, "bias")?.to_dtype(DType::F32)?;
         Ok(Self(LayerNorm::new(w, b, eps)))
@@ -85,6 +85,16 @@ impl Module for LayerNorm32 {
         let dt = xs.dtype();
         self.0.forward(&xs.to_dtype(DType::F32)?)?.to_dtype(dt)
     }
+}
+
+/// Sizes of one CLIP encoder layer (the vision and the text towers share the layer).
+#[derive(Debug, Clone)]
+pub(crate) struct LayerDims<'a> {
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub heads: usize,
+    pub eps: f64,
+    pub act: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -99,27 +109,28 @@ struct Attention {
 }
 
 impl Attention {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
-        let d = cfg.hidden_size;
-        if cfg.num_attention_heads == 0 || !d.is_multiple_of(cfg.num_attention_heads) {
+    fn new(dims: &LayerDims, vb: VarBuilder) -> Result<Self> {
+        let d = dims.hidden;
+        if dims.heads == 0 || !d.is_multiple_of(dims.heads) {
             candle_core::bail!(
-                "clip vision config: hidden_size {d} not divisible by num_attention_heads {}",
-                cfg.num_attention_heads
+                "clip config: hidden_size {d} not divisible by num_attention_heads {}",
+                dims.heads
             );
         }
-        let head_dim = d / cfg.num_attention_heads;
+        let head_dim = d / dims.heads;
         Ok(Self {
             q_proj: candle_nn::linear(d, d, vb.pp("q_proj"))?,
             k_proj: candle_nn::linear(d, d, vb.pp("k_proj"))?,
             v_proj: candle_nn::linear(d, d, vb.pp("v_proj"))?,
             out_proj: candle_nn::linear(d, d, vb.pp("out_proj"))?,
-            heads: cfg.num_attention_heads,
+            heads: dims.heads,
             head_dim,
             scale: (head_dim as f64).powf(-0.5),
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+    /// `mask`: an additive `(S, S)` mask (the text tower's causal mask), or none.
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, n, d) = xs.dims3()?;
         let split = |t: Tensor| -> Result<Tensor> {
             t.reshape((b, n, self.heads, self.head_dim))?
@@ -129,15 +140,19 @@ impl Attention {
         let q = split(self.q_proj.forward(xs)?)?;
         let k = split(self.k_proj.forward(xs)?)?;
         let v = split(self.v_proj.forward(xs)?)?;
-        let scores = (q.matmul(&k.t()?)? * self.scale)?;
+        let mut scores = (q.matmul(&k.t()?)? * self.scale)?;
+        if let Some(mask) = mask {
+            scores = scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?;
+        }
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
         self.out_proj.forward(&out)
     }
 }
 
+/// transformers' `CLIPEncoderLayer`: pre-norm self-attention and MLP with residuals.
 #[derive(Debug, Clone)]
-struct EncoderLayer {
+pub(crate) struct EncoderLayer {
     layer_norm1: LayerNorm32,
     self_attn: Attention,
     layer_norm2: LayerNorm32,
@@ -147,35 +162,23 @@ struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    pub(crate) fn new(dims: &LayerDims, vb: VarBuilder) -> Result<Self> {
+        let (d, i, eps) = (dims.hidden, dims.intermediate, dims.eps);
         Ok(Self {
-            layer_norm1: LayerNorm32::new(
-                cfg.hidden_size,
-                cfg.layer_norm_eps,
-                vb.pp("layer_norm1"),
-            )?,
-            self_attn: Attention::new(cfg, vb.pp("self_attn"))?,
-            layer_norm2: LayerNorm32::new(
-                cfg.hidden_size,
-                cfg.layer_norm_eps,
-                vb.pp("layer_norm2"),
-            )?,
-            fc1: candle_nn::linear(
-                cfg.hidden_size,
-                cfg.intermediate_size,
-                vb.pp("mlp").pp("fc1"),
-            )?,
-            fc2: candle_nn::linear(
-                cfg.intermediate_size,
-                cfg.hidden_size,
-                vb.pp("mlp").pp("fc2"),
-            )?,
-            act: cfg.hidden_act.clone(),
+            layer_norm1: LayerNorm32::new(d, eps, vb.pp("layer_norm1"))?,
+            self_attn: Attention::new(dims, vb.pp("self_attn"))?,
+            layer_norm2: LayerNorm32::new(d, eps, vb.pp("layer_norm2"))?,
+            fc1: candle_nn::linear(d, i, vb.pp("mlp").pp("fc1"))?,
+            fc2: candle_nn::linear(i, d, vb.pp("mlp").pp("fc2"))?,
+            act: dims.act.to_string(),
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let h = (xs + self.self_attn.forward(&self.layer_norm1.forward(xs)?)?)?;
+    pub(crate) fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let attn = self
+            .self_attn
+            .forward(&self.layer_norm1.forward(xs)?, mask)?;
+        let h = (xs + attn)?;
         let m = self.fc1.forward(&self.layer_norm2.forward(&h)?)?;
         let m = crate::models::umt5::activation(&self.act, &m)?;
         &h + self.fc2.forward(&m)?
@@ -224,8 +227,15 @@ impl ClipVisionTransformer {
             conv_cfg,
             emb.pp("patch_embedding"),
         )?;
+        let dims = LayerDims {
+            hidden: cfg.hidden_size,
+            intermediate: cfg.intermediate_size,
+            heads: cfg.num_attention_heads,
+            eps: cfg.layer_norm_eps,
+            act: &cfg.hidden_act,
+        };
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| EncoderLayer::new(cfg, vb.pp("encoder").pp("layers").pp(i)))
+            .map(|i| EncoderLayer::new(&dims, vb.pp("encoder").pp("layers").pp(i)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             class_embedding: emb.get(cfg.hidden_size, "class_embedding")?,
@@ -290,7 +300,7 @@ impl ClipVisionTransformer {
         let mut out = Vec::with_capacity(n_layers + 1);
         out.push(xs.clone());
         for layer in self.layers.iter().take(n_layers) {
-            xs = layer.forward(&xs)?;
+            xs = layer.forward(&xs, None)?;
             out.push(xs.clone());
         }
         Ok(out)
