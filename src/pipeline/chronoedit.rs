@@ -12,7 +12,9 @@ use crate::adaptive::plan::Plan;
 use crate::adaptive::srm::{self, Probe, SrmConfig, TokenMask};
 use crate::checkpoint::{read_config, var_builder, PipelineFolder};
 use crate::models::clip_vision::{self, ClipVisionModel};
-use crate::models::transformer::{self, CaptureSpec, ChronoEditTransformer3DModel, ForwardOptions};
+use crate::models::transformer::{
+    self, CaptureSpec, ChronoEditTransformer3DModel, ForwardOptions, ForwardOutput,
+};
 use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::image_processor::{frames_to_unit, image_to_video_tensor, ClipImageProcessor};
@@ -596,13 +598,39 @@ impl ChronoEditPipeline {
                 Some(k) => k.len(),
                 None => (f / patch[0]) * pph * ppw,
             });
-            let cond_out = self.transformer.forward_with(
-                &model_input,
-                &timestep,
-                &prompt_embeds,
-                Some(&image_embeds),
-                &opts,
-            )?;
+            // With CFG the conditional and unconditional forwards run as one batch of two (the
+            // same numbers, fewer and larger matrix products), except on the SRM probe step,
+            // whose capture must see the conditional branch alone.
+            let (cond_out, uncond) = match (&negative_embeds, capturing) {
+                (Some(neg), false) => {
+                    let both = self.transformer.forward_with(
+                        &Tensor::cat(&[&model_input, &model_input], 0)?,
+                        &Tensor::cat(&[&timestep, &timestep], 0)?,
+                        &Tensor::cat(&[&prompt_embeds, neg], 0)?,
+                        Some(&Tensor::cat(&[&image_embeds, &image_embeds], 0)?),
+                        &opts,
+                    )?;
+                    let cond = both.sample.narrow(0, 0, 1)?;
+                    let uncond = both.sample.narrow(0, 1, 1)?;
+                    (
+                        ForwardOutput {
+                            sample: cond,
+                            cross_attention: None,
+                        },
+                        Some(uncond),
+                    )
+                }
+                _ => {
+                    let cond_out = self.transformer.forward_with(
+                        &model_input,
+                        &timestep,
+                        &prompt_embeds,
+                        Some(&image_embeds),
+                        &opts,
+                    )?;
+                    (cond_out, None)
+                }
+            };
             let cond = cond_out.sample;
             if capturing {
                 let t_mask = Instant::now();
@@ -615,15 +643,16 @@ impl ChronoEditPipeline {
             }
             // The unconditional forward computes the same tokens and captures nothing.
             opts.capture = None;
-            let noise_pred = match &negative_embeds {
-                Some(neg) => {
+            let noise_pred = match (&negative_embeds, uncond) {
+                (Some(_), Some(uncond)) => (&uncond + ((cond - &uncond)? * req.guidance)?)?,
+                (Some(neg), None) => {
                     let uncond = self
                         .transformer
                         .forward_with(&model_input, &timestep, neg, Some(&image_embeds), &opts)?
                         .sample;
                     (&uncond + ((cond - &uncond)? * req.guidance)?)?
                 }
-                None => cond,
+                (None, _) => cond,
             };
             let mut noise_pred = noise_pred.to_dtype(DType::F32)?;
             let sigma = sigmas.get(i).copied().unwrap_or(1.0).max(1e-6) as f64;
