@@ -1,9 +1,237 @@
-//! `physedit world`.
-use clap::Args;
+//! `physedit world`: generate, evaluate and sample the procedural physics world.
+use crate::world::evaluate::{eval_suite, summarise, table};
+use crate::world::io::{
+    generate_many, load_suite, save_png, write_atomic, write_shard, write_suite,
+};
+use crate::world::render::render;
+use crate::world::rng::Rng;
+use crate::world::scene::Scene;
+use crate::world::{GenConfig, Split};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
-pub struct WorldArgs {}
+#[command(after_help = "Examples:
+  physedit world generate --split test --n 300 --seed 0 --size 64 --out data/world/test
+  physedit world generate --split train --n 100000 --format shards --out shards/
+  physedit world eval --suite data/world/test --edited out/edited --masks out/masks
+  physedit world sample --seed 3 --out scene.png")]
+pub struct WorldArgs {
+    #[command(subcommand)]
+    pub command: WorldCommand,
+}
 
-pub fn run(_args: WorldArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`physedit world` is not implemented yet")
+#[derive(Subcommand, Debug)]
+pub enum WorldCommand {
+    /// Generate edit cases: an ImgEdit-format suite or safetensors training shards.
+    #[command(after_help = "Examples:
+  physedit world generate --split test --n 300 --seed 0 --size 64 --out data/world/test
+  physedit world generate --split train --n 100000 --size 32 --frames 9 --format shards --out shards/")]
+    Generate(GenerateArgs),
+    /// Score edited pictures against the ground truth of a suite.
+    #[command(after_help = "Examples:
+  physedit world eval --suite data/world/test --edited out/edited
+  physedit world eval --suite data/world/test --edited data/world/test/targets   # perfect score
+  physedit world eval --suite data/world/test --edited out/edited --masks out/srm_masks --out eval.jsonl")]
+    Eval(EvalArgs),
+    /// Render one random scene to try an edit on.
+    #[command(after_help = "Example:
+  physedit world sample --seed 3 --size 256 --out scene.png")]
+    Sample(SampleArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Test,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// suite.json + images/ + targets/ + masks/ + frames/ + cases.jsonl
+    Suite,
+    /// shard-NNNNN.safetensors + shard-NNNNN.jsonl
+    Shards,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[arg(long, value_enum)]
+    pub split: SplitArg,
+    /// Number of cases.
+    #[arg(long)]
+    pub n: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Trajectory frames per case, source and target included (ChronoEdit: 4k+1, e.g. 5 or 9).
+    #[arg(long, default_value_t = 5)]
+    pub frames: usize,
+    #[arg(long, value_enum, default_value_t = Format::Suite)]
+    pub format: Format,
+    /// Cases per shard (`--format shards`).
+    #[arg(long, default_value_t = 1024)]
+    pub shard_size: u64,
+    /// Index of the first case (to extend a split).
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Suite folder written by `world generate`.
+    #[arg(long)]
+    pub suite: PathBuf,
+    /// Folder of edited pictures named `<key>.png`.
+    #[arg(long)]
+    pub edited: PathBuf,
+    /// Optional folder of predicted edit masks `<key>.png` (white = edited), scored by IoU.
+    #[arg(long)]
+    pub masks: Option<PathBuf>,
+    /// JSON lines output (default: `<edited>/world_eval.jsonl`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the scene description as JSON here.
+    #[arg(long)]
+    pub scene_json: Option<PathBuf>,
+}
+
+fn bar(n: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(n);
+    if let Ok(st) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+    {
+        pb.set_style(st.progress_chars("=> "));
+    }
+    pb.set_message(what.to_string());
+    pb
+}
+
+pub fn run(args: WorldArgs) -> Result<()> {
+    match args.command {
+        WorldCommand::Generate(a) => generate(a),
+        WorldCommand::Eval(a) => eval(a),
+        WorldCommand::Sample(a) => sample(a),
+    }
+}
+
+fn generate(a: GenerateArgs) -> Result<()> {
+    if a.frames < 2 {
+        bail!(
+            "--frames must be at least 2 (source and target), got {}",
+            a.frames
+        );
+    }
+    if a.size < 16 {
+        bail!("--size must be at least 16, got {}", a.size);
+    }
+    let cfg = GenConfig {
+        split: match a.split {
+            SplitArg::Train => Split::Train,
+            SplitArg::Test => Split::Test,
+        },
+        seed: a.seed,
+        size: a.size,
+        n_frames: a.frames,
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let t = std::time::Instant::now();
+    match a.format {
+        Format::Suite => {
+            let pb = bar(a.n, "generating");
+            let cases = generate_many(&cfg, a.start, a.n, Some(&pb))?;
+            pb.finish_and_clear();
+            write_suite(&a.out, &cases)?;
+            eprintln!(
+                "wrote {} cases to {} in {:.1}s",
+                cases.len(),
+                a.out.display(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        Format::Shards => {
+            if a.shard_size == 0 {
+                bail!("--shard-size must be positive");
+            }
+            let pb = bar(a.n, "generating");
+            let mut i = 0u64;
+            let mut shard = 0usize;
+            while i < a.n {
+                let m = a.shard_size.min(a.n - i);
+                let cases = generate_many(&cfg, a.start + i, m, Some(&pb))?;
+                let st = a.out.join(format!("shard-{shard:05}.safetensors"));
+                let jl = a.out.join(format!("shard-{shard:05}.jsonl"));
+                write_shard(&st, &jl, &cases)?;
+                i += m;
+                shard += 1;
+            }
+            pb.finish_and_clear();
+            eprintln!(
+                "wrote {} cases in {shard} shards to {} in {:.1}s",
+                a.n,
+                a.out.display(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let cases = load_suite(&a.suite)?;
+    if !a.edited.is_dir() {
+        bail!("edited folder {} does not exist", a.edited.display());
+    }
+    let pb = bar(cases.len() as u64, "evaluating");
+    let rows = eval_suite(&a.suite, &cases, &a.edited, a.masks.as_deref(), Some(&pb))?;
+    pb.finish_and_clear();
+    let missing = rows.iter().filter(|r| !r.found).count();
+    if missing > 0 {
+        eprintln!(
+            "warning: {missing} of {} edited pictures missing in {} (counted as failures)",
+            rows.len(),
+            a.edited.display()
+        );
+    }
+    let summary = summarise(&rows);
+    print!("{}", table(&summary));
+    let out = a.out.unwrap_or_else(|| a.edited.join("world_eval.jsonl"));
+    let mut text = String::new();
+    for r in &rows {
+        text.push_str(&serde_json::to_string(r)?);
+        text.push('\n');
+    }
+    write_atomic(&out, text.as_bytes())?;
+    eprintln!("per-case results: {}", out.display());
+    Ok(())
+}
+
+fn sample(a: SampleArgs) -> Result<()> {
+    if a.size < 16 {
+        bail!("--size must be at least 16, got {}", a.size);
+    }
+    let mut rng = Rng::from_parts(&[a.seed, 0x5A3F]);
+    let scene = Scene::random(&mut rng);
+    save_png(&a.out, &render(&scene, a.size))?;
+    if let Some(p) = &a.scene_json {
+        write_atomic(p, serde_json::to_string_pretty(&scene)?.as_bytes())?;
+    }
+    eprintln!("wrote {}", a.out.display());
+    Ok(())
 }
