@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Evaluate a model on a slice of the committed world test split with `physedit edit` + `physedit world eval`.
-#   tools/train/eval_slice.sh MODEL_DIR OUT_DIR [EVERY=6] [STEPS=20] [EXTRA physedit edit flags...]
-# Takes every EVERY-th case of data/world/test (50 of 300 with EVERY=6), writes a sub-suite to OUT_DIR/suite,
+#   tools/train/eval_slice.sh MODEL_DIR OUT_DIR [PER=6] [STEPS=20] [EXTRA physedit edit flags...]
+# Takes the first PER cases of each category of data/world/test (54 with PER=6), writes a sub-suite to OUT_DIR/suite,
 # the edits to OUT_DIR/edited, the copy-the-source baseline to OUT_DIR/identity, and prints both tables.
 set -euo pipefail
-MODEL=$1; OUT=$2; EVERY=${3:-6}; STEPS=${4:-20}; shift $(( $# < 4 ? $# : 4 ))
+MODEL=$1; OUT=$2; PER=${3:-6}; STEPS=${4:-20}; shift $(( $# < 4 ? $# : 4 ))
 BIN=${PHYSEDIT:-./target/debug/physedit}
 SUITE=data/world/test
 mkdir -p "$OUT/suite" "$OUT/edited" "$OUT/identity"
-awk -v e="$EVERY" '(NR - 1) % e == 0' "$SUITE/cases.jsonl" > "$OUT/suite/cases.jsonl"
+python3 -c 'import json,sys
+seen = {}
+for l in open(sys.argv[1]):
+    c = json.loads(l)["category"]
+    seen[c] = seen.get(c, 0) + 1
+    if seen[c] <= int(sys.argv[2]):
+        sys.stdout.write(l)' "$SUITE/cases.jsonl" "$PER" > "$OUT/suite/cases.jsonl"
 cp "$SUITE/suite.json" "$OUT/suite/suite.json"
 for d in images targets masks frames; do ln -sfn "$(realpath "$SUITE/$d")" "$OUT/suite/$d"; done
 start=$(date +%s)
