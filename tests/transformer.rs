@@ -597,3 +597,45 @@ fn batch_of_two_matches_single_runs() {
         assert!(err < 1e-6, "batch element {i}: {err:.3e}");
     }
 }
+
+/// The context K/V cache is keyed by the context tensors: alternating contexts on one model give
+/// exactly what fresh models give, and a context with equal values but a new tensor is recomputed
+/// to the same result.
+#[test]
+fn context_cache_never_serves_a_stale_context() {
+    let reference = load_reference("tiny_a");
+    let a = inputs(&reference, "transformer");
+    let mut b = inputs(&reference, "transformer");
+    b.encoder_hidden_states = (&a.encoder_hidden_states * -0.5).unwrap();
+
+    let fresh_a = forward(&load_model("tiny_a", DType::F32), &a);
+    let fresh_b = forward(&load_model("tiny_a", DType::F32), &b);
+    assert!(
+        max_abs_diff(&fresh_a, &fresh_b) > 1e-4,
+        "the two contexts must matter"
+    );
+
+    let model = load_model("tiny_a", DType::F32);
+    for _ in 0..3 {
+        assert_eq!(max_abs_diff(&forward(&model, &a), &fresh_a), 0.0);
+        assert_eq!(max_abs_diff(&forward(&model, &b), &fresh_b), 0.0);
+    }
+    // More distinct contexts than the cache holds, then the first again.
+    for k in 0..6 {
+        let mut c = inputs(&reference, "transformer");
+        c.encoder_hidden_states = (&a.encoder_hidden_states * (k as f64 + 2.0)).unwrap();
+        forward(&model, &c);
+    }
+    let copy = Inputs {
+        hidden_states: a.hidden_states.clone(),
+        timestep: a.timestep.clone(),
+        encoder_hidden_states: a.encoder_hidden_states.copy().unwrap(),
+        encoder_hidden_states_image: a
+            .encoder_hidden_states_image
+            .as_ref()
+            .map(|t| t.copy().unwrap()),
+        output: a.output.clone(),
+    };
+    assert_eq!(max_abs_diff(&forward(&model, &copy), &fresh_a), 0.0);
+    assert_eq!(max_abs_diff(&forward(&model, &a), &fresh_a), 0.0);
+}

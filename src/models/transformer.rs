@@ -316,6 +316,23 @@ fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     candle_nn::ops::rms_norm(&x.contiguous()?, w, eps as f32)
 }
 
+/// Per-block cross-attention keys and values, `(B, H, L, D)`.
+#[derive(Debug, Clone)]
+struct CrossKv {
+    k: Tensor,
+    v: Tensor,
+    img_kv: Option<(Tensor, Tensor)>,
+}
+
+/// The embedded context and every block's cross-attention K/V for one pair of context tensors,
+/// remembered by the tensors' identities (candle never reuses a tensor id).
+#[derive(Debug)]
+struct ContextCache {
+    key: (candle_core::TensorId, Option<candle_core::TensorId>),
+    ctx_len: usize,
+    blocks: Vec<CrossKv>,
+}
+
 #[derive(Debug, Clone)]
 struct Attention {
     to_q: Lin,
@@ -395,13 +412,10 @@ impl Attention {
 
     /// Cross-attention; with `capture = Some((queries, context))` also returns the probabilities of
     /// those queries against those context tokens, averaged over batch and heads, `(nq, nc)` f32.
-    fn cross_attention(
-        &self,
-        x: &Tensor,
-        ctx: &Tensor,
-        capture: Option<(&Range<usize>, &Range<usize>)>,
-    ) -> Result<(Tensor, Option<Tensor>)> {
-        let dtype = x.dtype();
+    /// Keys and values of the cross-attention context (text, and image when the model has
+    /// separate image projections). They depend only on the context, so they are computed once
+    /// per context and reused at every denoising step.
+    fn cross_kv(&self, ctx: &Tensor) -> Result<CrossKv> {
         let ctx_len = ctx.dim(1)?;
         let (img, txt) = match self.added {
             Some(_) => {
@@ -421,12 +435,8 @@ impl Attention {
             }
             None => (None, ctx.clone()),
         };
-        let q = rms_norm(&self.to_q.forward(x)?, &self.norm_q, self.eps)?;
         let k = rms_norm(&self.to_k.forward(&txt)?, &self.norm_k, self.eps)?;
         let v = self.to_v.forward(&txt)?;
-        let q = self.split_heads(&q)?;
-        let k = self.split_heads(&k)?;
-        let v = self.split_heads(&v)?;
         let img_kv = match (&self.added, &img) {
             (Some((add_k, add_v, norm_added_k)), Some(img)) => {
                 let ki = rms_norm(&add_k.forward(img)?, norm_added_k, self.eps)?;
@@ -435,6 +445,23 @@ impl Attention {
             }
             _ => None,
         };
+        Ok(CrossKv {
+            k: self.split_heads(&k)?,
+            v: self.split_heads(&v)?,
+            img_kv,
+        })
+    }
+
+    fn cross_attention(
+        &self,
+        x: &Tensor,
+        kv: &CrossKv,
+        capture: Option<(&Range<usize>, &Range<usize>)>,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let dtype = x.dtype();
+        let q = rms_norm(&self.to_q.forward(x)?, &self.norm_q, self.eps)?;
+        let q = self.split_heads(&q)?;
+        let (k, v, img_kv) = (&kv.k, &kv.v, &kv.img_kv);
         let scale = self.scale();
         let probs = match capture {
             None => None,
@@ -444,13 +471,13 @@ impl Attention {
                 if let Some((ki, _)) = &img_kv {
                     parts.push(attention_probs(&qs, ki, scale)?);
                 }
-                parts.push(attention_probs(&qs, &k, scale)?);
+                parts.push(attention_probs(&qs, k, scale)?);
                 let p = Tensor::cat(&parts, 3)?.narrow(3, cr.start, cr.len())?;
                 Some(p.mean(1)?.mean(0)?)
             }
         };
-        let mut o = self.merge_heads(&attend(&q, &k, &v, scale)?, dtype)?;
-        if let Some((ki, vi)) = &img_kv {
+        let mut o = self.merge_heads(&attend(&q, k, v, scale)?, dtype)?;
+        if let Some((ki, vi)) = img_kv {
             let oi = self.merge_heads(&attend(&q, ki, vi, scale)?, dtype)?;
             o = (o + oi)?;
         }
@@ -498,7 +525,7 @@ impl Block {
     fn forward(
         &self,
         x: &Tensor,
-        ctx: &Tensor,
+        kv: &CrossKv,
         timestep_proj: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
@@ -529,7 +556,7 @@ impl Block {
             Some(norm) => norm.forward(&x)?.to_dtype(dtype)?,
             None => x.clone(),
         };
-        let (a, probs) = self.attn2.cross_attention(&n, ctx, capture)?;
+        let (a, probs) = self.attn2.cross_attention(&n, kv, capture)?;
         let x = (x + a)?;
 
         // 3. Feed-forward.
@@ -618,7 +645,13 @@ pub struct ChronoEditTransformer3DModel {
     proj_out: Lin,
     /// `(1, 2, inner)` f32.
     scale_shift_table: Tensor,
+    /// Cross-attention K/V of the most recent contexts (a denoising loop reuses the same prompt and
+    /// image embeddings at every step; with CFG there are two or three distinct contexts).
+    context_cache: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<ContextCache>>>>,
 }
+
+/// How many distinct contexts the model remembers (conditional, unconditional, and both batched).
+const CONTEXT_CACHE_SLOTS: usize = 4;
 
 impl ChronoEditTransformer3DModel {
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
@@ -671,6 +704,7 @@ impl ChronoEditTransformer3DModel {
                 .to_dtype(DType::F32)
                 .get((1, 2, inner), "scale_shift_table")?,
             device,
+            context_cache: Default::default(),
         })
     }
 
@@ -792,6 +826,64 @@ impl ChronoEditTransformer3DModel {
         Ok((b, grid, f))
     }
 
+    /// The embedded context and each block's cross-attention K/V, from the cache when the same
+    /// context tensors were seen before (they are the same at every denoising step).
+    fn cross_kv_for(
+        &self,
+        ehs: &Tensor,
+        encoder_hidden_states: &Tensor,
+        encoder_hidden_states_image: Option<&Tensor>,
+    ) -> Result<std::sync::Arc<ContextCache>> {
+        let key = (
+            encoder_hidden_states.id(),
+            encoder_hidden_states_image.map(|t| t.id()),
+        );
+        {
+            let cache = self.context_cache.lock().map_err(|_| {
+                candle_core::Error::Msg("transformer: context cache poisoned".into())
+            })?;
+            if let Some(hit) = cache.iter().find(|c| c.key == key) {
+                return Ok(hit.clone());
+            }
+        }
+        let text = self
+            .text_linear_2
+            .forward(&self.text_linear_1.forward(ehs)?.gelu()?)?;
+        let ctx = match encoder_hidden_states_image {
+            Some(img) => {
+                let emb = self.image_embedder.as_ref().ok_or_else(|| {
+                    candle_core::Error::Msg(
+                        "transformer: encoder_hidden_states_image given but the config has no \
+                         image_dim (no image_embedder)"
+                            .into(),
+                    )
+                })?;
+                let img = emb.forward(&img.to_dtype(self.dtype)?)?;
+                Tensor::cat(&[&img, &text], 1)?
+            }
+            None => text,
+        };
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| b.attn2.cross_kv(&ctx))
+            .collect::<Result<Vec<_>>>()?;
+        let entry = std::sync::Arc::new(ContextCache {
+            key,
+            ctx_len: ctx.dim(1)?,
+            blocks,
+        });
+        let mut cache = self
+            .context_cache
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("transformer: context cache poisoned".into()))?;
+        if cache.len() >= CONTEXT_CACHE_SLOTS {
+            cache.remove(0);
+        }
+        cache.push(entry.clone());
+        Ok(entry)
+    }
+
     /// `forward` with adaptive-inference hooks (see [`ForwardOptions`]).
     pub fn forward_with(
         &self,
@@ -873,23 +965,8 @@ impl ChronoEditTransformer3DModel {
             6,
             self.cfg.inner_dim(),
         ))?;
-        let text = self
-            .text_linear_2
-            .forward(&self.text_linear_1.forward(&ehs)?.gelu()?)?;
-        let ctx = match encoder_hidden_states_image {
-            Some(img) => {
-                let emb = self.image_embedder.as_ref().ok_or_else(|| {
-                    candle_core::Error::Msg(
-                        "transformer: encoder_hidden_states_image given but the config has no \
-                         image_dim (no image_embedder)"
-                            .into(),
-                    )
-                })?;
-                let img = emb.forward(&img.to_dtype(self.dtype)?)?;
-                Tensor::cat(&[&img, &text], 1)?
-            }
-            None => text,
-        };
+        let kv = self.cross_kv_for(&ehs, encoder_hidden_states, encoder_hidden_states_image)?;
+        let ctx_len = kv.ctx_len;
 
         // Capture validation.
         let capture = match &opts.capture {
@@ -912,7 +989,6 @@ impl ChronoEditTransformer3DModel {
                         "transformer: capture.query_tokens {q:?} invalid for {n} computed tokens"
                     );
                 }
-                let ctx_len = ctx.dim(1)?;
                 if c.is_empty() || c.end > ctx_len {
                     candle_core::bail!(
                         "transformer: capture.context_tokens {c:?} invalid for {ctx_len} context tokens"
@@ -930,7 +1006,7 @@ impl ChronoEditTransformer3DModel {
                 Some((layers, q, c)) if layers.binary_search(&i).is_ok() => Some((*q, *c)),
                 _ => None,
             };
-            let (y, probs) = block.forward(&x, &ctx, &timestep_proj, &cos, &sin, cap)?;
+            let (y, probs) = block.forward(&x, &kv.blocks[i], &timestep_proj, &cos, &sin, cap)?;
             x = y;
             if let Some(p) = probs {
                 captured = Some(match captured {

@@ -568,6 +568,15 @@ impl ChronoEditPipeline {
         };
 
         let mut tokens_per_step = Vec::with_capacity(timesteps.len());
+        // Both CFG branches as one batch of two; built once so the transformer's context cache
+        // (keyed by tensor identity) is reused at every step.
+        let batched_context = match &negative_embeds {
+            Some(neg) => Some((
+                Tensor::cat(&[&prompt_embeds, neg], 0)?,
+                Tensor::cat(&[&image_embeds, &image_embeds], 0)?,
+            )),
+            None => None,
+        };
         for (i, &t) in timesteps.iter().enumerate() {
             if req.reasoning_enabled() && i == req.reasoning_steps {
                 latents = Self::first_and_last(&latents)?;
@@ -601,13 +610,13 @@ impl ChronoEditPipeline {
             // With CFG the conditional and unconditional forwards run as one batch of two (the
             // same numbers, fewer and larger matrix products), except on the SRM probe step,
             // whose capture must see the conditional branch alone.
-            let (cond_out, uncond) = match (&negative_embeds, capturing) {
-                (Some(neg), false) => {
+            let (cond_out, uncond) = match (&batched_context, capturing) {
+                (Some((text2, image2)), false) => {
                     let both = self.transformer.forward_with(
                         &Tensor::cat(&[&model_input, &model_input], 0)?,
                         &Tensor::cat(&[&timestep, &timestep], 0)?,
-                        &Tensor::cat(&[&prompt_embeds, neg], 0)?,
-                        Some(&Tensor::cat(&[&image_embeds, &image_embeds], 0)?),
+                        text2,
+                        Some(image2),
                         &opts,
                     )?;
                     let cond = both.sample.narrow(0, 0, 1)?;
