@@ -2,7 +2,7 @@
 //!
 //! Layout mirrors diffusers: `models` (pure modules, config-driven), `schedulers`
 //! (`set_timesteps`/`step` math), `pipeline` (glue, no math), `adaptive` (CARD, SRM, plans,
-//! cost model), `eval`, `world` (procedural physics world); `cli` is a thin layer on top.
+//! cost model), `eval`, `world` (procedural physics world), `train` (flow-matching training with candle autograd); `cli` is a thin layer on top.
 pub mod adaptive;
 pub mod checkpoint;
 pub mod cli;
@@ -10,5 +10,6 @@ pub mod eval;
 pub mod models;
 pub mod pipeline;
 pub mod schedulers;
+pub mod train;
 pub mod util;
 pub mod world;

@@ -17,7 +17,8 @@ use std::path::PathBuf;
   physedit world generate --split test --n 300 --seed 0 --size 64 --out data/world/test
   physedit world generate --split train --n 100000 --format shards --out shards/
   physedit world eval --suite data/world/test --edited out/edited --masks out/masks
-  physedit world sample --seed 3 --out scene.png")]
+  physedit world sample --seed 3 --out scene.png
+  physedit world train --out runs/smoke --steps 60")]
 pub struct WorldArgs {
     #[command(subcommand)]
     pub command: WorldCommand,
@@ -40,6 +41,70 @@ pub enum WorldCommand {
     #[command(after_help = "Example:
   physedit world sample --seed 3 --size 256 --out scene.png")]
     Sample(SampleArgs),
+    /// Train a ChronoEdit transformer on world edits with flow matching (candle autograd), on top of
+    /// the frozen VAE and encoders of a base model; writes a pipeline folder `physedit edit --model`
+    /// runs. Re-running with the same --out resumes.
+    #[command(after_help = "Examples:
+  # one-minute smoke run on top of the bundled model's VAE and encoders:
+  physedit world train --out runs/smoke --steps 60
+  # a larger run, stopped after 30 minutes (resume by running the same command again):
+  physedit world train --out runs/big --layers 6 --heads 4 --head-dim 32 --ffn-dim 384 \\
+      --cases 2048 --batch 16 --steps 20000 --minutes 30
+  physedit edit --model runs/big --image data/world/test/images/test_000023.png \\
+      --prompt \"Swap the scenery behind the objects for plain peach.\" -o edited.png
+
+Output: OUT/transformer/ (config.json + safetensors, diffusers names), the base's other components,
+OUT/train/loss.csv (step,seconds,loss,eval_loss), OUT/train/loss.png, OUT/train/state.safetensors.")]
+    Train(TrainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Output pipeline folder (resumed when it holds a run).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Base pipeline folder for the frozen VAE, umT5, CLIP, tokenizer, scheduler (default: the
+    /// bundled model).
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Total optimiser steps.
+    #[arg(long, default_value_t = 60)]
+    pub steps: usize,
+    /// Stop after this many minutes (checkpointed; run again to continue).
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Training cases (world train split, encoded once).
+    #[arg(long, default_value_t = 64)]
+    pub cases: usize,
+    /// Held-out cases for the evaluation loss.
+    #[arg(long, default_value_t = 16)]
+    pub eval_cases: usize,
+    /// Picture side in pixels.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 2)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 16)]
+    pub head_dim: usize,
+    #[arg(long, default_value_t = 64)]
+    pub ffn_dim: usize,
+    /// Fraction of prompts dropped to "" (classifier-free guidance).
+    #[arg(long, default_value_t = 0.1)]
+    pub cfg_drop: f64,
+    /// Flow shift of the training noise levels.
+    #[arg(long, default_value_t = 3.0)]
+    pub flow_shift: f64,
+    /// Checkpoint and evaluate every this many steps.
+    #[arg(long, default_value_t = 20)]
+    pub ckpt_every: usize,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -128,6 +193,7 @@ pub fn run(args: WorldArgs) -> Result<()> {
         WorldCommand::Generate(a) => generate(a),
         WorldCommand::Eval(a) => eval(a),
         WorldCommand::Sample(a) => sample(a),
+        WorldCommand::Train(a) => train(a),
     }
 }
 
@@ -233,5 +299,47 @@ fn sample(a: SampleArgs) -> Result<()> {
         write_atomic(p, serde_json::to_string_pretty(&scene)?.as_bytes())?;
     }
     eprintln!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    let opts = crate::train::TrainOptions {
+        base: a.base.unwrap_or_else(super::edit::bundled_model_dir),
+        out: a.out,
+        steps: a.steps,
+        minutes: a.minutes,
+        batch: a.batch,
+        lr: a.lr,
+        cases: a.cases,
+        eval_cases: a.eval_cases,
+        size: a.size,
+        seed: a.seed,
+        layers: a.layers,
+        heads: a.heads,
+        head_dim: a.head_dim,
+        ffn_dim: a.ffn_dim,
+        cfg_drop: a.cfg_drop,
+        flow_shift: a.flow_shift,
+        ckpt_every: a.ckpt_every,
+    };
+    let s = crate::train::train(&opts, true)?;
+    let k = s.losses.len().clamp(1, 10);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    eprintln!(
+        "steps {} -> {} in {:.1} s; training loss (mean of {k}) {:.4} -> {:.4}; held-out loss {:.4} -> {:.4}",
+        s.start_step,
+        s.end_step,
+        s.seconds,
+        mean(&s.losses[..k.min(s.losses.len())]),
+        mean(&s.losses[s.losses.len().saturating_sub(k)..]),
+        s.eval_start,
+        s.eval_end
+    );
+    eprintln!(
+        "model: {} (physedit edit --model {}); log and plot: {}",
+        opts.out.display(),
+        opts.out.display(),
+        opts.out.join("train").display()
+    );
     Ok(())
 }

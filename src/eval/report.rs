@@ -721,3 +721,85 @@ mod tests {
         assert!(a.hi - a.lo > 2.0 && a.hi - a.lo < 8.0, "{a:?}");
     }
 }
+
+/// Line plot of named `(x, y)` series on a logarithmic y axis (loss curves), saved as a PNG; empty
+/// series and non-positive values are left out. Text follows [`write_report`]'s font rules.
+pub fn plot_lines(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let series: Vec<(&str, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(n, pts)| {
+            let pts: Vec<(f64, f64)> = pts
+                .iter()
+                .copied()
+                .filter(|&(x, y)| x.is_finite() && y.is_finite() && y > 0.0)
+                .collect();
+            (*n, pts)
+        })
+        .filter(|(_, pts)| !pts.is_empty())
+        .collect();
+    let all = series.iter().flat_map(|(_, p)| p.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if series.is_empty() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.1, 1.0);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let (y0, y1) = (y0 / 1.2, (y1 * 1.2).max(y0 * 1.5));
+    render_png(path, |buf, text| {
+        let root = BitMapBackend::with_buffer(buf, (PLOT_W, PLOT_H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut b = ChartBuilder::on(&root);
+        b.margin(20);
+        if text {
+            b.caption(title, ("sans-serif", 22))
+                .x_label_area_size(40)
+                .y_label_area_size(60);
+        }
+        let mut chart = b
+            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+            .map_err(err)?;
+        let mut mesh = chart.configure_mesh();
+        if text {
+            mesh.x_desc(x_desc)
+                .y_desc(y_desc)
+                .y_labels(8)
+                .y_label_formatter(&|v| format!("{v:.3}"));
+        } else {
+            mesh.x_labels(0).y_labels(0);
+        }
+        mesh.draw().map_err(err)?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = recipe_color(i);
+            let s = chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?;
+            if text {
+                s.label(*name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            }
+        }
+        if text {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
+        Ok(())
+    })
+}

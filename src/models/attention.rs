@@ -44,7 +44,11 @@ pub fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result
     let k = k.to_dtype(DType::F32)?.contiguous()?;
     let v = v.to_dtype(DType::F32)?.contiguous()?;
     let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
-    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    let probs = if super::tracks_grad(&[&scores]) {
+        candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?
+    } else {
+        candle_nn::ops::softmax_last_dim(&scores)?
+    };
     probs.matmul(&v)?.to_dtype(out_dtype)
 }
 
@@ -64,6 +68,9 @@ pub fn scaled_dot_product_attention(
     let (b, h, sq, _) = q
         .dims4()
         .map_err(|e| e.context("attention: q must be (B, H, Sq, D)"))?;
+    if super::tracks_grad(&[q, k, v]) {
+        return naive_attention(q, k, v, scale);
+    }
     scaled_dot_product_attention_blocks(q, k, v, scale, query_block(b * h, sq), BLOCK_K)
 }
 

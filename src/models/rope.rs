@@ -204,7 +204,10 @@ impl ChronoEditRotaryPosEmbed {
 /// f32 and rounded to the dtype of `x`, as the reference does.
 pub fn apply_rotary_emb(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     let dtype = x.dtype();
-    if dtype == DType::F32 {
+    if super::tracks_grad(&[x, cos, sin]) {
+        let xf = x.to_dtype(DType::F32)?.contiguous()?;
+        candle_nn::rotary_emb::rope_i_slow(&xf, cos, sin)?.to_dtype(dtype)
+    } else if dtype == DType::F32 {
         candle_nn::rotary_emb::rope_i(&x.contiguous()?, cos, sin)
     } else {
         let xf = x.to_dtype(DType::F32)?.contiguous()?;

@@ -308,11 +308,17 @@ impl LayerNormF32 {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.to_dtype(DType::F32)?.contiguous()?;
+        if super::tracks_grad(&[&x, &self.w, &self.b]) {
+            return candle_nn::ops::layer_norm_slow(&x, &self.w, &self.b, self.eps);
+        }
         candle_nn::ops::layer_norm(&x, &self.w, &self.b, self.eps)
     }
 }
 
 fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    if super::tracks_grad(&[x, w]) {
+        return candle_nn::ops::rms_norm_slow(&x.contiguous()?, w, eps as f32);
+    }
     candle_nn::ops::rms_norm(&x.contiguous()?, w, eps as f32)
 }
 
@@ -838,7 +844,9 @@ impl ChronoEditTransformer3DModel {
             encoder_hidden_states.id(),
             encoder_hidden_states_image.map(|t| t.id()),
         );
-        {
+        // Trainable weights change between calls, so nothing computed from them may be reused.
+        let trainable = super::tracks_grad(&[&self.patch_b]);
+        if !trainable {
             let cache = self.context_cache.lock().map_err(|_| {
                 candle_core::Error::Msg("transformer: context cache poisoned".into())
             })?;
@@ -873,6 +881,9 @@ impl ChronoEditTransformer3DModel {
             ctx_len: ctx.dim(1)?,
             blocks,
         });
+        if trainable {
+            return Ok(entry);
+        }
         let mut cache = self
             .context_cache
             .lock()
