@@ -22,18 +22,20 @@ MAX_SEQ = 512  # prompt embeddings are zero-padded to this length by the pipelin
 VAE_CFG = dict(
     base_dim=8,
     z_dim=16,
-    dim_mult=[1, 2, 4, 4],
+    dim_mult=[1, 2, 4],
     num_res_blocks=1,
     attn_scales=[],
-    temperal_downsample=[False, True, True],
+    temperal_downsample=[True, True],
     dropout=0.0,
+    scale_factor_spatial=4,  # two down-sampling levels: 64 px -> 16x16 latents
+    scale_factor_temporal=4,
 )
 
 UMT5_CFG = dict(d_model=32, d_kv=16, num_heads=2, d_ff=64, num_layers=2, buckets=32, max_distance=64)
 
 CLIP_CFG = dict(hidden_size=32, num_heads=2, num_layers=1, intermediate=64, image_size=32, patch_size=8, proj=16)
 
-TRANSFORMER_CFG = dict(num_attention_heads=4, attention_head_dim=32, num_layers=5, ffn_dim=256, freq_dim=64)
+TRANSFORMER_CFG = dict(num_attention_heads=4, attention_head_dim=32, num_layers=6, ffn_dim=384, freq_dim=64)
 
 FLOW_SHIFT = 3.0  # used both for training sigmas and the saved UniPC scheduler
 

@@ -3,14 +3,18 @@
 
     nice python tools/train/train_dit.py --shards /tmp/tr/shards --vae /tmp/tr/vae --out /tmp/tr/dit --minutes 55
 
-The VAE from stage 1 is frozen. Cases are VAE-encoded inside the loop (a few new cases per step, kept in a
-replay buffer), conditioned exactly as ChronoEditPipeline.prepare_latents builds the condition:
-mask channels (4, ones on latent frame 0) + normalised VAE latents of [source, zeros...]. Targets:
-  - edit pairs: latents of [source, target x4] (5 frames, 2 latent frames);
-  - action edits, also: latents of [source, 4 trajectory frames, target x4] (9 frames, 3 latent frames:
-    source, trajectory frame 4, target), trained every --reason-every steps (temporal reasoning).
-The VAE is frame-wise (see common.make_framewise), so pictures are encoded one at a time (checked at start).
-Each case is encoded once (the first pass over the data fills the buffer), then reused.
+The VAE from stage 1 is frozen. Every trajectory frame of a case is VAE-encoded once (a few new cases per step,
+kept in a replay buffer); shards must have --frames = rope_temporal_skip_len (8: source, 6 intermediate
+frames, target), one frame per temporal RoPE position. The frame-wise VAE (common.make_framewise) makes the
+latent of a video chunk that of its newest frame, so these latents are exactly those of the pipeline's videos.
+Conditioned exactly as ChronoEditPipeline.prepare_latents builds the condition: mask channels (4, ones on
+latent frame 0) + normalised VAE latents of [source, zeros...]. Targets:
+  - edit pairs: latent frames [source, target] (the 5-frame video [source, target x4]; default RoPE
+    positions [0, 7]);
+  - temporal reasoning, every --reason-every steps, a batch of --reason-batch cases of every category:
+    r intermediate frames (r cycling through --reason-frames, e.g. 6 and 3) at the engine's positions
+    (adaptive::plan::temporal_positions: r = 6 -> 0..7, r = 3 -> [0, 2, 4, 5, 7]), the frames the
+    trajectory has at those times (simulated motion for actions, cross-fades otherwise).
 Flow matching as Wan: x_t = (1 - s) x0 + s noise, target = noise - x0, timestep = 1000 s, s drawn uniform
 then shifted by FLOW_SHIFT (the saved scheduler's flow_shift). 10% of prompts are dropped to "" for CFG.
 Resumes from --out/ckpt.pt. Log: --out/log.csv (step,seconds,loss,loss_reason,cases).
@@ -69,6 +73,57 @@ def install_short_text(transformer):
     return proc
 
 
+def temporal_positions(r, skip_len):
+    """The engine's adaptive::plan::temporal_positions: input at 0, output at skip_len - 1, the r
+    reasoning frames spread evenly between them (round half up)."""
+    if skip_len < 2 or r + 2 > skip_len:
+        return list(range(r + 2))
+    last = skip_len - 1
+    return [0] + [(2 * i * last + (r + 1)) // (2 * (r + 1)) for i in range(1, r + 1)] + [last]
+
+
+def install_positions(transformer):
+    """Let ChronoEdit's 3D RoPE take its temporal positions explicitly: after this, setting
+    `transformer.rope.positions` to a list (one per latent frame) uses those positions, as the engine's
+    ForwardOptions::temporal_positions does; `None` keeps the stock behaviour. The module and its state
+    dict are unchanged (only its forward is wrapped)."""
+    rope = transformer.rope
+    stock = rope.forward
+    rope.positions = None
+
+    def forward(hidden_states):
+        if rope.positions is None:
+            return stock(hidden_states)
+        _, _, f, h, w = hidden_states.shape
+        pt, ph, pw = rope.patch_size
+        f, h, w = f // pt, h // ph, w // pw
+        assert len(rope.positions) == f
+        d = rope.attention_head_dim
+        sizes = [d - 2 * (d // 3), d // 3, d // 3]
+        pos = torch.tensor(rope.positions)
+        out = []
+        for table in (rope.freqs_cos, rope.freqs_sin):
+            t_, h_, w_ = table.split(sizes, dim=1)
+            parts = [
+                t_[pos].view(f, 1, 1, -1).expand(f, h, w, -1),
+                h_[:h].view(1, h, 1, -1).expand(f, h, w, -1),
+                w_[:w].view(1, 1, w, -1).expand(f, h, w, -1),
+            ]
+            out.append(torch.cat(parts, dim=-1).reshape(1, f * h * w, 1, -1))
+        return tuple(out)
+
+    rope.forward = forward
+    # The explicit path must reproduce the stock one where they overlap.
+    for n, pos in ((2, [0, rope.temporal_skip_len - 1]), (3, [0, 1, 2])):
+        x = torch.zeros(1, 1, n, 4, 4)
+        want = stock(x)
+        rope.positions = pos
+        got = forward(x)
+        rope.positions = None
+        assert all((g - w_).abs().max() == 0 for g, w_ in zip(got, want)), "RoPE positions differ from stock"
+    return rope
+
+
 def shifted_sigmas(n, shift, gen=None):
     u = torch.rand(n, generator=gen)
     return shift * u / (1 + (shift - 1) * u)
@@ -111,7 +166,11 @@ def main():
     ap.add_argument("--minutes", type=float, default=55)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--new-per-step", type=int, default=8)
-    ap.add_argument("--reason-every", type=int, default=6)
+    ap.add_argument("--reason-every", type=int, default=3, help="a reasoning batch every N steps (0: never)")
+    ap.add_argument("--reason-batch", type=int, default=8)
+    ap.add_argument("--reason-weight", type=float, default=0.5)
+    ap.add_argument("--reason-frames", default="6,3",
+                    help="reasoning frame counts r, cycled (positions as the engine's temporal_positions)")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--cfg-drop", type=float, default=0.1)
     ap.add_argument("--ckpt-every", type=float, default=240, help="seconds")
@@ -129,7 +188,6 @@ def main():
 
     data = common.Shards(a.shards)
     prompts = [prompt_clean(p) for p in data.prompts]
-    is_action = np.array([m["edit_type"] == "action" for m in data.meta])
 
     # Tokenizer from the training instructions (written once, reused on resume).
     tok_dir = os.path.join(a.out, "tokenizer")
@@ -182,8 +240,7 @@ def main():
     enc = Encoder(vae, lat_mean, lat_std)
 
     # Replay buffer of encoded cases.
-    buf = dict(idx=[], cond=[], tgt=[], pix=[])
-    rbuf = dict(idx=[], cond=[], tgt=[], pix=[])
+    buf = dict(idx=[], lat=[], pix=[])
 
     def clip_pixels(idx):
         imgs = [Image.fromarray(data.source[i]) for i in idx]
@@ -202,27 +259,26 @@ def main():
     full = enc.norm(enc.raw(cond_video(common.edit_video(data, chk), 5)))
     assert (full[:, :, 1] - zero_lat[:, 0]).abs().max() < 1e-4
 
+    n_traj = data.frames.shape[1]
+    last = n_traj - 1
+    assert last == transformer.config.rope_temporal_skip_len - 1, (
+        f"shards need --frames {transformer.config.rope_temporal_skip_len} (one per temporal RoPE position)")
+
     def add_cases(n):
+        """Encode n new cases: every trajectory frame (frame 0 = source, last = target), one per latent frame."""
         nonlocal cursor
         idx = np.array([int(order[(cursor + k) % len(order)]) for k in range(n)])
         cursor += n
-        ls = enc1(data.source[idx])
-        lt = enc1(data.target[idx])
+        lat = torch.cat([enc1(data.frames[idx, f]) for f in range(n_traj)], dim=2)  # [n, z, F, h, w]
         pix = clip_pixels(idx)
         for k, i in enumerate(idx):
             buf["idx"].append(int(i))
-            buf["cond"].append(torch.cat([ls[k], zero_lat], dim=1))
-            buf["tgt"].append(torch.cat([ls[k], lt[k]], dim=1))
+            buf["lat"].append(lat[k])
             buf["pix"].append(pix[k])
-            if is_action[i]:
-                # 9 frames [source, 4 trajectory frames, target x4] -> [enc(source), enc(frame 4), enc(target)]
-                lf = enc1(data.frames[[i], 4])[0]
-                rbuf["idx"].append(int(i))
-                rbuf["cond"].append(torch.cat([ls[k], zero_lat, zero_lat], dim=1))
-                rbuf["tgt"].append(torch.cat([ls[k], lf, lt[k]], dim=1))
-                rbuf["pix"].append(pix[k])
 
     short = install_short_text(transformer)
+    rope = install_positions(transformer)
+    reason_r = [int(v) for v in a.reason_frames.split(",")]
 
     def encode_text(texts, te):
         ti = tokenizer(texts, padding="longest", max_length=common.MAX_SEQ, truncation=True,
@@ -235,12 +291,14 @@ def main():
         short.bias[n] = float(np.log(common.MAX_SEQ - n))
         return torch.cat([hs, hs.new_zeros(hs.shape[0], 1, hs.shape[2])], dim=1)
 
-    def loss_on(b, gen_idx):
-        ids = [b["idx"][j] for j in gen_idx]
-        x0 = torch.stack([b["tgt"][j] for j in gen_idx])
-        cond = torch.stack([b["cond"][j] for j in gen_idx])
-        pix = torch.stack([b["pix"][j] for j in gen_idx])
+    def loss_on(gen_idx, frames, positions=None):
+        """Flow-matching loss on the latent frames `frames` of the cases `gen_idx` of the buffer; the
+        frames take temporal RoPE positions `positions` (None: the model's default for that length)."""
+        ids = [buf["idx"][j] for j in gen_idx]
+        x0 = torch.stack([buf["lat"][j][:, frames] for j in gen_idx])
+        pix = torch.stack([buf["pix"][j] for j in gen_idx])
         bs, _, nl, h, w = x0.shape
+        cond = torch.cat([x0[:, :, :1], zero_lat.unsqueeze(0).expand(bs, -1, nl - 1, -1, -1)], dim=2)
         texts = ["" if rng.random() < a.cfg_drop else prompts[i] for i in ids]
         ehs = encode_text(texts, text_encoder)
         ehi = image_encoder(pixel_values=pix, output_hidden_states=True).hidden_states[-2]
@@ -250,8 +308,10 @@ def main():
         sv = s.view(bs, 1, 1, 1, 1)
         xt = (1 - sv) * x0 + sv * noise
         inp = torch.cat([xt, mask_channels(bs, nl, h, w), cond], dim=1)
+        rope.positions = positions
         pred = transformer(hidden_states=inp, timestep=s * 1000, encoder_hidden_states=ehs,
                            encoder_hidden_states_image=ehi, return_dict=False)[0]
+        rope.positions = None
         return ((pred - (noise - x0)) ** 2).mean()
 
     # Warm the buffer.
@@ -273,13 +333,16 @@ def main():
         if cursor < len(order):
             add_cases(a.new_per_step)
         sel = rng.choice(len(buf["idx"]), a.batch, replace=False)
-        loss = loss_on(buf, sel)
+        loss = loss_on(sel, [0, last])
         loss_edit = loss.item()
         lr_r = ""
-        if a.reason_every and step % a.reason_every == 0 and len(rbuf["idx"]) >= 8:
-            rsel = rng.choice(len(rbuf["idx"]), min(16, len(rbuf["idx"])), replace=False)
-            lr = loss_on(rbuf, rsel)
-            loss = loss + 0.5 * lr
+        if a.reason_every and step % a.reason_every == 0:
+            # Temporal reasoning: r intermediate frames at the engine's positions (adaptive.plan).
+            r = reason_r[(step // a.reason_every) % len(reason_r)]
+            pos = temporal_positions(r, last + 1)
+            rsel = rng.choice(len(buf["idx"]), a.reason_batch, replace=False)
+            lr = loss_on(rsel, pos, pos)
+            loss = loss + a.reason_weight * lr
             lr_r = f"{lr.item():.5f}"
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -298,8 +361,8 @@ def main():
         with open(log_path, "a") as f:
             f.write(f"{step},{time.time() - t0:.1f},{loss_edit:.5f},{lr_r},{len(buf['idx'])}\n")
         if step % 10 == 0:
-            print(f"step {step} t {time.time() - t0:.0f}s loss {loss_edit:.4f} cases {len(buf['idx'])} "
-                  f"reason {len(rbuf['idx'])}", flush=True)
+            print(f"step {step} t {time.time() - t0:.0f}s loss {loss_edit:.4f} reason {lr_r} "
+                  f"cases {len(buf['idx'])}", flush=True)
         if time.time() - last_ckpt > a.ckpt_every:
             save()
             last_ckpt = time.time()
