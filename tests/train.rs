@@ -198,21 +198,16 @@ fn differentiable_path_matches_the_inference_path() {
         .unwrap();
     let a = model.forward(&x, &t, &text, Some(&image)).unwrap();
     let b = plain.forward(&x, &t, &text, Some(&image)).unwrap();
-    let diff = (&a - &b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let scale = b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let max_abs = |t: &Tensor| -> f32 {
+        t.abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let diff = max_abs(&(&a - &b).unwrap());
+    let scale = max_abs(&b);
     assert!(
         diff <= 1e-4 * scale.max(1.0),
         "max diff {diff} (scale {scale})"

@@ -800,6 +800,6 @@ pub fn plot_lines(
                 .draw()
                 .map_err(err)?;
         }
-        Ok(())
+        root.present().map_err(err)
     })
 }

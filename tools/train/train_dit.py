@@ -176,6 +176,9 @@ def main():
     ap.add_argument("--ckpt-every", type=float, default=240, help="seconds")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--freeze-encoders", action="store_true",
+                    help="keep umT5 and the CLIP tower at their random initialisation (the A/B against joint training)")
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N cases of the shards")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -186,7 +189,7 @@ def main():
     from diffusers.pipelines.chronoedit.pipeline_chronoedit import prompt_clean
     from PIL import Image
 
-    data = common.Shards(a.shards)
+    data = common.Shards(a.shards, limit=a.limit)
     prompts = [prompt_clean(p) for p in data.prompts]
 
     # Tokenizer from the training instructions (written once, reused on resume).
@@ -210,7 +213,11 @@ def main():
     image_encoder, image_processor = common.make_image_encoder()
     image_processor.save_pretrained(os.path.join(a.out, "image_processor"))
     modules = torch.nn.ModuleDict(dict(transformer=transformer, text_encoder=text_encoder, image_encoder=image_encoder))
-    opt = torch.optim.AdamW(modules.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    if a.freeze_encoders:
+        for p in list(text_encoder.parameters()) + list(image_encoder.parameters()):
+            p.requires_grad_(False)
+    trainable = [p for p in modules.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
     log_path = os.path.join(a.out, "log.csv")
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, weights_only=False)
@@ -346,7 +353,7 @@ def main():
             lr_r = f"{lr.item():.5f}"
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         # Linear warm-up over 50 steps; linear decay to 10% over the last 30% of the time budget.
         left = 1.0 - (time.time() - t0) / (a.minutes * 60)
         factor = min(1.0, (step + 1) / 50, max(0.1, left / 0.3))
