@@ -78,6 +78,41 @@ impl PipelineFolder {
     }
 }
 
+/// File in a model folder (beside `model_index.json`) with the sampling settings the model's authors
+/// recommend; `physedit edit` uses them where no flag is given. Folders without it (such as
+/// ChronoEdit-14B-Diffusers) run the reference recipe.
+pub const SAMPLING_DEFAULTS_FILE: &str = "physedit.json";
+
+/// Contents of [`SAMPLING_DEFAULTS_FILE`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingDefaults {
+    /// Classifier-free guidance scale.
+    #[serde(default)]
+    pub guidance_scale: Option<f64>,
+    /// Why (how the setting was measured).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The model folder's recommended sampling settings (empty when it has no such file).
+pub fn sampling_defaults(root: &Path) -> Result<SamplingDefaults> {
+    let path = root.join(SAMPLING_DEFAULTS_FILE);
+    if !path.exists() {
+        return Ok(SamplingDefaults::default());
+    }
+    let d: SamplingDefaults = read_config(&path)?;
+    if let Some(g) = d.guidance_scale {
+        if !(g.is_finite() && g >= 0.0) {
+            bail!(
+                "{}: guidance_scale must be a non-negative number, got {g}",
+                path.display()
+            );
+        }
+    }
+    Ok(d)
+}
+
 fn read_json_value(path: &Path) -> Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -118,3 +118,28 @@ fn sharded_index_is_followed_and_missing_shards_named() {
     write_tensor_file(&dir.path().join("model-00002-of-00002.safetensors"));
     assert_eq!(weight_files(dir.path()).unwrap().len(), 2);
 }
+
+#[test]
+fn sampling_defaults_are_read_checked_and_optional() {
+    use physedit::checkpoint::{sampling_defaults, SamplingDefaults};
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(
+        sampling_defaults(tmp.path()).unwrap(),
+        SamplingDefaults::default()
+    );
+    let file = tmp.path().join("physedit.json");
+    std::fs::write(&file, r#"{"guidance_scale": 1.5, "note": "measured"}"#).unwrap();
+    assert_eq!(
+        sampling_defaults(tmp.path()).unwrap().guidance_scale,
+        Some(1.5)
+    );
+    for bad in [
+        r#"{"guidance_scale": -1}"#,
+        r#"{"guidance": 2}"#,
+        "not json",
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let err = format!("{:#}", sampling_defaults(tmp.path()).unwrap_err());
+        assert!(err.contains("physedit.json"), "{bad}: {err}");
+    }
+}

@@ -87,7 +87,8 @@ pub struct EditArgs {
     /// Denoising steps (default: the plan's; overrides it when given).
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Classifier-free guidance scale, CFG skipped when <= 1 (default: the plan's, 5).
+    /// Classifier-free guidance scale, CFG skipped when <= 1 (default: the model folder's
+    /// physedit.json `guidance_scale` when it has one, such as the bundled model; else the plan's, 5).
     #[arg(long)]
     pub guidance: Option<f64>,
     /// Seed of the initial noise (ignored with --latents).
@@ -322,9 +323,10 @@ pub fn run(args: EditArgs) -> Result<()> {
         &table,
         predictor.as_ref(),
     )?;
+    let defaults = crate::checkpoint::sampling_defaults(&model_dir)?;
     let overrides = PlanOverrides {
         steps: args.steps,
-        guidance: args.guidance,
+        guidance: args.guidance.or(defaults.guidance_scale),
         reasoning_steps: args.reasoning_steps,
         num_frames: args.num_frames,
         srm: args.srm.map(|s| s == Switch::On),
