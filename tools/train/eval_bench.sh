@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quality, speed and SRM masks of a world model on a slice of the committed test split.
-#   tools/train/eval_bench.sh MODEL_DIR OUT_DIR [PER=6] [RECIPES=chronoedit-reasoning,physedit,no-reasoning]
+#   tools/train/eval_bench.sh MODEL_DIR OUT_DIR [PER=6] [RECIPES=chronoedit-reasoning,physedit,no-reasoning] [FLAGS...]
+# FLAGS (e.g. --guidance 1) go to `physedit bench` and to the mask edits alike.
 # 1. OUT/suite: the first PER cases of each category of data/world/test (suite.json + cases.jsonl).
 # 2. `physedit bench` runs the recipes side by side (timed case by case in one run) -> OUT/bench.
 # 3. `physedit world eval` scores each recipe's pictures (success, PSNR per category), and the
@@ -8,7 +9,7 @@
 # 4. SRM masks: `physedit edit --recipe physedit --mask-out` for every case whose plan runs the mask
 #    (OUT/srm_masks), scored by IoU against the true edit masks.
 set -euo pipefail
-MODEL=$1; OUT=$2; PER=${3:-6}; RECIPES=${4:-chronoedit-reasoning,physedit,no-reasoning}
+MODEL=$1; OUT=$2; PER=${3:-6}; RECIPES=${4:-chronoedit-reasoning,physedit,no-reasoning}; shift $(( $# < 4 ? $# : 4 ))
 BIN=${PHYSEDIT:-./target/release/physedit}
 SUITE=data/world/test
 mkdir -p "$OUT/suite" "$OUT/identity" "$OUT/srm_masks"
@@ -29,7 +30,7 @@ EOF
 for d in images targets masks frames; do ln -sfn "$(realpath "$SUITE/$d")" "$OUT/suite/$d"; done
 
 "$BIN" bench --suite "$OUT/suite/suite.json" --images "$OUT/suite" --model "$MODEL" --out "$OUT/bench" \
-  --recipes "$RECIPES" --cpu
+  --recipes "$RECIPES" --cpu "$@"
 for r in ${RECIPES//,/ }; do
   echo "== $r =="
   "$BIN" world eval --suite "$OUT/suite" --edited "$OUT/bench/$r" --out "$OUT/eval_$r.jsonl"
@@ -37,7 +38,7 @@ done
 while IFS=$'\t' read -r key prompt; do
   cp "$SUITE/images/$key.png" "$OUT/identity/$key.png"
   log=$("$BIN" edit --model "$MODEL" --recipe physedit --image "$SUITE/images/$key.png" --prompt "$prompt" \
-    -o "$OUT/srm_masks/$key.edit.png" --mask-out "$OUT/srm_masks/$key.png" 2>&1)
+    -o "$OUT/srm_masks/$key.edit.png" --mask-out "$OUT/srm_masks/$key.png" "$@" 2>&1)
   rm -f "$OUT/srm_masks/$key.edit.png"
   if grep -q "SRM did not run" <<<"$log"; then rm -f "$OUT/srm_masks/$key.png"; fi
 done < <(python3 -c 'import json,sys
