@@ -346,7 +346,7 @@ pub fn train(opts: &TrainOptions, show_progress: bool) -> Result<TrainSummary> {
     let pipe = ChronoEditPipeline::load(&opts.base, &LoadOptions::default())
         .with_context(|| format!("cannot load the base pipeline {}", opts.base.display()))?;
     let multiple = pipe.size_multiple();
-    if opts.size % multiple != 0 {
+    if !opts.size.is_multiple_of(multiple) {
         bail!(
             "--size {} is not a multiple of {multiple} (VAE scale x transformer patch of {})",
             opts.size,
@@ -483,7 +483,8 @@ pub fn train(opts: &TrainOptions, show_progress: bool) -> Result<TrainSummary> {
         bar.set_message(format!("loss {l:.4}"));
         let out_of_time = deadline.is_some_and(|d| t_train.elapsed().as_secs_f64() >= d);
         let last = step == opts.steps || out_of_time;
-        let eval = if step % opts.ckpt_every == 0 || last {
+        let save_now = step.is_multiple_of(opts.ckpt_every) || last;
+        let eval = if save_now {
             eval_end = eval_loss(&model, &held_out, &empty, opts)?;
             format!("{eval_end:.6}")
         } else {
@@ -493,7 +494,7 @@ pub fn train(opts: &TrainOptions, show_progress: bool) -> Result<TrainSummary> {
             "{step},{:.2},{l:.6},{eval}\n",
             seconds0 + started.elapsed().as_secs_f64()
         ));
-        if step % opts.ckpt_every == 0 || last {
+        if save_now {
             checkpoint(
                 &varmap,
                 &opt,
