@@ -83,10 +83,10 @@ struct Sample {
     image: Tensor,
 }
 
-fn world_to_tensor(img: &crate::world::render::Image) -> Result<Tensor> {
+fn world_to_image(img: &crate::world::render::Image) -> Result<image::DynamicImage> {
     let rgb = image::RgbImage::from_raw(img.size as u32, img.size as u32, img.data.clone())
         .context("world picture has the wrong buffer size")?;
-    image_to_video_tensor(&image::DynamicImage::ImageRgb8(rgb), img.size, img.size)
+    Ok(image::DynamicImage::ImageRgb8(rgb))
 }
 
 /// Encodes world cases `start..start + n` as the pipeline would see them: target latents of the
@@ -104,21 +104,17 @@ fn encode_cases(
     for index in start..start + n as u64 {
         let case =
             generate_case(gen, index).map_err(|e| anyhow::anyhow!("world case {index}: {e}"))?;
-        let src = world_to_tensor(&case.source_img)?;
-        let tgt = world_to_tensor(&case.target_img)?;
+        let size = case.source_img.size;
+        let source = world_to_image(&case.source_img)?;
+        let src = image_to_video_tensor(&source, size, size)?;
+        let tgt = image_to_video_tensor(&world_to_image(&case.target_img)?, size, size)?;
         let mut parts = vec![src.unsqueeze(2)?];
         parts.extend(std::iter::repeat_n(tgt.unsqueeze(2)?, frames - 1));
         let (mean, _) = pipe.vae.encode(&Tensor::cat(&parts, 2)?)?;
         let x0 = pipe.vae.normalize_latents(&mean)?;
         let cond = pipe.prepare_condition(&src, frames)?;
         let text = pipe.encode_prompt(&case.meta.prompt)?;
-        let rgb = image::RgbImage::from_raw(
-            case.source_img.size as u32,
-            case.source_img.size as u32,
-            case.source_img.data.clone(),
-        )
-        .context("world picture has the wrong buffer size")?;
-        let image = pipe.encode_image(&image::DynamicImage::ImageRgb8(rgb))?;
+        let image = pipe.encode_image(&source)?;
         out.push(Sample {
             x0,
             cond,

@@ -95,16 +95,6 @@ def edit_video(shards, idx):
     return to_video(np.concatenate([s, t, t, t, t], axis=1))
 
 
-def reasoning_video(shards, idx):
-    """Three-latent-frame training video (9 frames): source, four trajectory frames, target four times.
-
-    Needs shards written with `--frames 6` (source, four intermediate frames, target)."""
-    fr = shards.frames[idx]
-    assert fr.shape[1] == 6, "reasoning videos need shards with --frames 6"
-    t = shards.target[idx][:, None]
-    return to_video(np.concatenate([fr[:, :5], t, t, t, t], axis=1))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Tokenizer: umT5-style Unigram model trained on the world's training instructions.
 # ---------------------------------------------------------------------------------------------------------

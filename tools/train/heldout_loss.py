@@ -72,12 +72,7 @@ def main():
             short.n_img = ehi.shape[1]
             for kind in totals:
                 texts = [prompt_clean(data.prompts[i]) if kind == "prompt" else "" for i in ii]
-                ti = tok(texts, padding="longest", max_length=common.MAX_SEQ, truncation=True, return_tensors="pt")
-                hs = te(ti.input_ids, ti.attention_mask).last_hidden_state * ti.attention_mask.unsqueeze(-1)
-                n = hs.shape[1]
-                short.bias = torch.zeros(n + 1)
-                short.bias[n] = float(np.log(common.MAX_SEQ - n))
-                ehs = torch.cat([hs, hs.new_zeros(bs, 1, hs.shape[2])], dim=1)
+                ehs = td.encode_text(tok, te, short, texts)
                 pred = tr(hidden_states=inp, timestep=s.flatten() * 1000, encoder_hidden_states=ehs,
                           encoder_hidden_states_image=ehi, return_dict=False)[0]
                 totals[kind] += ((pred - (noise - x0)) ** 2).mean().item() * bs

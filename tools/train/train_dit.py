@@ -73,6 +73,20 @@ def install_short_text(transformer):
     return proc
 
 
+def encode_text(tokenizer, text_encoder, short, texts):
+    """umT5 states of `texts` as the pipeline pads them (real tokens, then zero rows to 512), in the short
+    form ShortTextCrossAttn reads: the real tokens plus one zero row whose logit `short.bias` raises by
+    log(512 - L)."""
+    ti = tokenizer(texts, padding="longest", max_length=common.MAX_SEQ, truncation=True,
+                   add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+    hs = text_encoder(ti.input_ids, ti.attention_mask).last_hidden_state
+    hs = hs * ti.attention_mask.unsqueeze(-1).to(hs.dtype)  # the pipeline keeps real tokens, zeros after
+    n = hs.shape[1]
+    short.bias = torch.zeros(n + 1)
+    short.bias[n] = float(np.log(common.MAX_SEQ - n))
+    return torch.cat([hs, hs.new_zeros(hs.shape[0], 1, hs.shape[2])], dim=1)
+
+
 def temporal_positions(r, skip_len):
     """The engine's adaptive::plan::temporal_positions: input at 0, output at skip_len - 1, the r
     reasoning frames spread evenly between them (round half up)."""
@@ -287,17 +301,6 @@ def main():
     rope = install_positions(transformer)
     reason_r = [int(v) for v in a.reason_frames.split(",")]
 
-    def encode_text(texts, te):
-        ti = tokenizer(texts, padding="longest", max_length=common.MAX_SEQ, truncation=True,
-                       add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
-        hs = te(ti.input_ids, ti.attention_mask).last_hidden_state
-        hs = hs * ti.attention_mask.unsqueeze(-1).to(hs.dtype)  # the pipeline keeps real tokens, zeros after
-        n = hs.shape[1]
-        # One zero row stands for the 512 - n zero rows of the pipeline's padding (see ShortTextCrossAttn).
-        short.bias = torch.zeros(n + 1)
-        short.bias[n] = float(np.log(common.MAX_SEQ - n))
-        return torch.cat([hs, hs.new_zeros(hs.shape[0], 1, hs.shape[2])], dim=1)
-
     def loss_on(gen_idx, frames, positions=None):
         """Flow-matching loss on the latent frames `frames` of the cases `gen_idx` of the buffer; the
         frames take temporal RoPE positions `positions` (None: the model's default for that length)."""
@@ -307,7 +310,7 @@ def main():
         bs, _, nl, h, w = x0.shape
         cond = torch.cat([x0[:, :, :1], zero_lat.unsqueeze(0).expand(bs, -1, nl - 1, -1, -1)], dim=2)
         texts = ["" if rng.random() < a.cfg_drop else prompts[i] for i in ids]
-        ehs = encode_text(texts, text_encoder)
+        ehs = encode_text(tokenizer, text_encoder, short, texts)
         ehi = image_encoder(pixel_values=pix, output_hidden_states=True).hidden_states[-2]
         short.n_img = ehi.shape[1]
         s = shifted_sigmas(bs, common.FLOW_SHIFT)
