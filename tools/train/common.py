@@ -95,6 +95,23 @@ def edit_video(shards, idx):
     return to_video(np.concatenate([s, t, t, t, t], axis=1))
 
 
+def prompt_clean(text):
+    """The pipeline's prompt cleaning (diffusers' ChronoEdit `prompt_clean`). diffusers uses ftfy when it is
+    installed and fails without it; ftfy.fix_text leaves the world's plain ASCII prompts unchanged, so a
+    stand-in is used where ftfy is missing."""
+    import diffusers.pipelines.chronoedit.pipeline_chronoedit as chronoedit
+
+    if not hasattr(chronoedit, "ftfy"):
+        chronoedit.ftfy = type("ftfy", (), {"fix_text": staticmethod(_fix_ascii)})
+    return chronoedit.prompt_clean(text)
+
+
+def _fix_ascii(text):
+    if not text.isascii():
+        raise ValueError(f"install ftfy to clean non-ASCII prompts like {text!r}")
+    return text
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Tokenizer: umT5-style Unigram model trained on the world's training instructions.
 # ---------------------------------------------------------------------------------------------------------
@@ -232,8 +249,13 @@ def make_image_encoder():
         layer_norm_eps=1e-5,
         attention_dropout=0.0,
     )
-    s = c["image_size"]
-    proc = CLIPImageProcessor(
+    proc = CLIPImageProcessor(**clip_processor_args())
+    return CLIPVisionModel(cfg), proc
+
+
+def clip_processor_args():
+    s = CLIP_CFG["image_size"]
+    return dict(
         do_resize=True,
         size={"shortest_edge": s},
         resample=3,
@@ -246,7 +268,22 @@ def make_image_encoder():
         image_std=[0.26862954, 0.26130258, 0.27577711],
         do_convert_rgb=True,
     )
-    return CLIPVisionModel(cfg), proc
+
+
+_PIL_PROCESSOR = []
+
+
+def clip_pixels(images):
+    """CLIP pixel values of PIL images with transformers' PIL backend, the one the engine reproduces
+    (recent transformers pick a torchvision backend for CLIPImageProcessor where torchvision is installed)."""
+    if not _PIL_PROCESSOR:
+        try:
+            from transformers import CLIPImageProcessorPil as Processor
+        except ImportError:  # transformers before the backend split: CLIPImageProcessor is the PIL one
+            from transformers import CLIPImageProcessor as Processor
+        _PIL_PROCESSOR.append(Processor(**clip_processor_args()))
+        print("CLIP pixels by", type(_PIL_PROCESSOR[0]).__name__, flush=True)
+    return _PIL_PROCESSOR[0](images=images, return_tensors="pt").pixel_values
 
 
 def make_transformer():

@@ -6,7 +6,7 @@
 set -euo pipefail
 MODEL=$1; OUT=$2; PER=${3:-6}; STEPS=${4:-20}; shift $(( $# < 4 ? $# : 4 ))
 BIN=${PHYSEDIT:-./target/debug/physedit}
-SUITE=data/world/test
+SUITE=${SUITE:-data/world/test}
 mkdir -p "$OUT/suite" "$OUT/edited" "$OUT/identity"
 python3 -c 'import json,sys
 seen = {}

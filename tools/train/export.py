@@ -22,7 +22,7 @@ def build_pipeline(vae_dir, dit_dir, raw=False, encoder_dir=None):
     from diffusers import AutoencoderKLWan, ChronoEditPipeline
     from transformers import CLIPImageProcessor, PreTrainedTokenizerFast
 
-    ck = torch.load(os.path.join(dit_dir, "ckpt.pt"), weights_only=False)
+    ck = torch.load(os.path.join(dit_dir, "ckpt.pt"), weights_only=False, map_location="cpu")
     tokenizer = PreTrainedTokenizerFast.from_pretrained(os.path.join(dit_dir, "tokenizer"))
     image_processor = CLIPImageProcessor.from_pretrained(os.path.join(dit_dir, "image_processor"))
     transformer = common.make_transformer()

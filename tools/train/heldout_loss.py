@@ -31,9 +31,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     from diffusers import AutoencoderKLWan
-    from diffusers.pipelines.chronoedit.pipeline_chronoedit import prompt_clean
     from PIL import Image
-    from transformers import CLIPImageProcessor, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     data = common.Shards(a.shards, limit=a.start + a.n)
     idx = np.arange(a.start, a.start + a.n)
@@ -44,7 +43,6 @@ def main():
         ck = torch.load(os.path.join(run, "ckpt.pt"), weights_only=False)
         enc = td.Encoder(vae, ck["mean"], ck["std"])
         tok = PreTrainedTokenizerFast.from_pretrained(os.path.join(run, "tokenizer"))
-        proc = CLIPImageProcessor.from_pretrained(os.path.join(run, "image_processor"))
         tr, te = common.make_transformer(), common.make_text_encoder(len(tok))
         ie, _ = common.make_image_encoder()
         mods = torch.nn.ModuleDict(dict(transformer=tr, text_encoder=te, image_encoder=ie))
@@ -67,11 +65,11 @@ def main():
             s = sig[b0 : b0 + bs].view(bs, 1, 1, 1, 1)
             xt = (1 - s) * x0 + s * noise
             inp = torch.cat([xt, td.mask_channels(bs, 2, x0.shape[3], x0.shape[4]), cond], dim=1)
-            pix = proc(images=[Image.fromarray(data.source[i]) for i in ii], return_tensors="pt").pixel_values
+            pix = common.clip_pixels([Image.fromarray(data.source[i]) for i in ii])
             ehi = ie(pixel_values=pix, output_hidden_states=True).hidden_states[-2]
             short.n_img = ehi.shape[1]
             for kind in totals:
-                texts = [prompt_clean(data.prompts[i]) if kind == "prompt" else "" for i in ii]
+                texts = [common.prompt_clean(data.prompts[i]) if kind == "prompt" else "" for i in ii]
                 ehs = td.encode_text(tok, te, short, texts)
                 pred = tr(hidden_states=inp, timestep=s.flatten() * 1000, encoder_hidden_states=ehs,
                           encoder_hidden_states_image=ehi, return_dict=False)[0]

@@ -79,12 +79,38 @@ def encode_text(tokenizer, text_encoder, short, texts):
     log(512 - L)."""
     ti = tokenizer(texts, padding="longest", max_length=common.MAX_SEQ, truncation=True,
                    add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
-    hs = text_encoder(ti.input_ids, ti.attention_mask).last_hidden_state
-    hs = hs * ti.attention_mask.unsqueeze(-1).to(hs.dtype)  # the pipeline keeps real tokens, zeros after
+    dev = next(text_encoder.parameters()).device
+    return encode_ids(text_encoder, short, ti.input_ids.to(dev), ti.attention_mask.to(dev))
+
+
+def encode_ids(text_encoder, short, ids, mask):
+    """encode_text on token ids already padded to the longest prompt of the batch."""
+    hs = text_encoder(ids, mask).last_hidden_state
+    hs = hs * mask.unsqueeze(-1).to(hs.dtype)  # the pipeline keeps real tokens, zeros after
     n = hs.shape[1]
-    short.bias = torch.zeros(n + 1)
+    short.bias = torch.zeros(n + 1, device=hs.device)
     short.bias[n] = float(np.log(common.MAX_SEQ - n))
     return torch.cat([hs, hs.new_zeros(hs.shape[0], 1, hs.shape[2])], dim=1)
+
+
+class TokenBank:
+    """Every training prompt tokenised once (as encode_text would), plus the empty prompt for CFG drops;
+    `batch` gives a batch's ids and mask trimmed to its longest prompt, exactly what the tokenizer's
+    padding="longest" gives for that batch."""
+
+    def __init__(self, tokenizer, prompts, device):
+        ti = tokenizer(list(prompts) + [""], padding="longest", max_length=common.MAX_SEQ, truncation=True,
+                       add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+        self.ids = ti.input_ids.to(device)
+        self.mask = ti.attention_mask.to(device)
+        self.lens = ti.attention_mask.sum(1).numpy()  # on the host: no device sync per batch
+        self.empty = len(prompts)
+
+    def batch(self, rows):
+        """rows: numpy indices (len(prompts) = the empty prompt)."""
+        n = int(self.lens[rows].max())
+        rows = torch.from_numpy(rows).to(self.ids.device)
+        return self.ids[rows, :n], self.mask[rows, :n]
 
 
 def temporal_positions(r, skip_len):
@@ -114,7 +140,7 @@ def install_positions(transformer):
         assert len(rope.positions) == f
         d = rope.attention_head_dim
         sizes = [d - 2 * (d // 3), d // 3, d // 3]
-        pos = torch.tensor(rope.positions)
+        pos = torch.tensor(rope.positions, device=rope.freqs_cos.device)
         out = []
         for table in (rope.freqs_cos, rope.freqs_sin):
             t_, h_, w_ = table.split(sizes, dim=1)
@@ -138,8 +164,8 @@ def install_positions(transformer):
     return rope
 
 
-def shifted_sigmas(n, shift, gen=None):
-    u = torch.rand(n, generator=gen)
+def shifted_sigmas(n, shift, gen=None, device="cpu"):
+    u = torch.rand(n, generator=gen).to(device) if gen is not None else torch.rand(n, device=device)
     return shift * u / (1 + (shift - 1) * u)
 
 
@@ -149,8 +175,9 @@ class Encoder:
     def __init__(self, vae, mean, std):
         self.vae = vae
         z = vae.config.z_dim
-        self.mean = torch.tensor(mean).view(1, z, 1, 1, 1)
-        self.std = torch.tensor(std).view(1, z, 1, 1, 1)
+        dev = next(vae.parameters()).device
+        self.mean = torch.tensor(mean, device=dev).view(1, z, 1, 1, 1)
+        self.std = torch.tensor(std, device=dev).view(1, z, 1, 1, 1)
 
     @torch.no_grad()
     def raw(self, video):
@@ -166,8 +193,8 @@ def cond_video(src_video, n_frames):
     return torch.cat([src_video[:, :, :1], src_video.new_zeros(b, c, n_frames - 1, h, w)], dim=2)
 
 
-def mask_channels(b, n_lat, h, w):
-    m = torch.zeros(b, 4, n_lat, h, w)
+def mask_channels(b, n_lat, h, w, device="cpu"):
+    m = torch.zeros(b, 4, n_lat, h, w, device=device)
     m[:, :, 0] = 1.0
     return m
 
@@ -179,16 +206,21 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=55)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--new-per-step", type=int, default=8)
+    ap.add_argument("--new-per-step", type=int, default=8, help="cases encoded per step until all are in")
+    ap.add_argument("--preload", action="store_true", help="encode every case before the first step")
     ap.add_argument("--reason-every", type=int, default=3, help="a reasoning batch every N steps (0: never)")
     ap.add_argument("--reason-batch", type=int, default=8)
     ap.add_argument("--reason-weight", type=float, default=0.5)
     ap.add_argument("--reason-frames", default="6,3",
                     help="reasoning frame counts r, cycled (positions as the engine's temporal_positions)")
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--warmup", type=int, default=50, help="linear learning-rate warm-up, steps")
+    ap.add_argument("--ema", type=float, default=0.995, help="largest EMA decay")
     ap.add_argument("--cfg-drop", type=float, default=0.1)
     ap.add_argument("--ckpt-every", type=float, default=240, help="seconds")
+    ap.add_argument("--print-every", type=int, default=10, help="steps")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--freeze-encoders", action="store_true",
                     help="keep umT5 and the CLIP tower at their random initialisation (the A/B against joint training)")
@@ -197,14 +229,18 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
+    dev = torch.device(a.device)
+    # Full f32 while encoding (the frame-wise checks below hold to 1e-4 only without TF32; PyTorch enables
+    # TF32 convolutions by default); TF32 is switched on for the training steps alone.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     os.makedirs(a.out, exist_ok=True)
 
     from diffusers import AutoencoderKLWan
-    from diffusers.pipelines.chronoedit.pipeline_chronoedit import prompt_clean
     from PIL import Image
 
     data = common.Shards(a.shards, limit=a.limit)
-    prompts = [prompt_clean(p) for p in data.prompts]
+    prompts = [common.prompt_clean(p) for p in data.prompts]
 
     # Tokenizer from the training instructions (written once, reused on resume).
     tok_dir = os.path.join(a.out, "tokenizer")
@@ -216,8 +252,9 @@ def main():
         tokenizer = common.wrap_tokenizer(common.train_tokenizer(prompts))
         tokenizer.save_pretrained(tok_dir)
     vocab = len(tokenizer)
+    tokens = TokenBank(tokenizer, prompts, dev)
 
-    vae = AutoencoderKLWan.from_pretrained(a.vae).eval()
+    vae = AutoencoderKLWan.from_pretrained(a.vae).eval().to(dev)
     for p in vae.parameters():
         p.requires_grad_(False)
 
@@ -230,54 +267,53 @@ def main():
     if a.freeze_encoders:
         for p in list(text_encoder.parameters()) + list(image_encoder.parameters()):
             p.requires_grad_(False)
-    trainable = [p for p in modules.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
     log_path = os.path.join(a.out, "log.csv")
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, weights_only=False)
+    resume = os.path.exists(ckpt_path)
+    if resume:
+        ck = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         modules.load_state_dict(ck["modules"])
-        ema = torch.nn.ModuleDict(copy.deepcopy(dict(modules.items())))
+    modules.to(dev)
+    ema = copy.deepcopy(modules)
+    trainable = [p for p in modules.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99), fused=dev.type == "cuda")
+    if resume:
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
         step, lat_mean, lat_std, order, cursor = ck["step"], ck["mean"], ck["std"], ck["order"], ck["cursor"]
         rng = np.random.default_rng(a.seed + step)
+        del ck
         print(f"resumed at step {step}", flush=True)
     else:
-        ema = copy.deepcopy(modules)
         step = 0
         order = rng.permutation(len(data))
         cursor = 0
         # Latent statistics of the frozen VAE on 96 cases (edit videos) -> the pipeline's latents_mean/std.
         idx = order[:96]
-        lats = torch.cat([vae.encode(common.edit_video(data, idx[i : i + 16])).latent_dist.mode() for i in
-                          range(0, len(idx), 16)])
+        with torch.no_grad():
+            lats = torch.cat([vae.encode(common.edit_video(data, idx[i : i + 16]).to(dev)).latent_dist.mode()
+                              for i in range(0, len(idx), 16)])
         lat_mean = [round(float(v), 4) for v in lats.mean(dim=(0, 2, 3, 4))]
         lat_std = [round(float(v), 4) for v in lats.std(dim=(0, 2, 3, 4))]
         with open(log_path, "w") as f:
             f.write("step,seconds,loss,loss_reason,cases\n")
-    for p in ema.parameters():
+    ema_params = [p for p in ema.parameters()]
+    model_params = [p for p in modules.parameters()]
+    for p in ema_params:
         p.requires_grad_(False)
     print("latents mean", lat_mean, "std", lat_std, flush=True)
     enc = Encoder(vae, lat_mean, lat_std)
 
-    # Replay buffer of encoded cases.
-    buf = dict(idx=[], lat=[], pix=[])
-
-    def clip_pixels(idx):
-        imgs = [Image.fromarray(data.source[i]) for i in idx]
-        return image_processor(images=imgs, return_tensors="pt").pixel_values
-
     # The stage-1 VAE is frame-wise (common.make_framewise): encode([a, b, b, b, b]) == [enc(a), enc(b)] and
     # encode([a, zeros x4]) == [enc(a), enc(zeros)], so cases are encoded one picture at a time. Checked here.
     def enc1(pics_u8):
-        return enc.norm(enc.raw(common.to_video(pics_u8[:, None])))
+        return enc.norm(enc.raw(common.to_video(pics_u8[:, None]).to(dev)))
 
-    zero_lat = enc.norm(enc.raw(torch.zeros(1, 3, 1, common.SIZE, common.SIZE)))[0]
+    zero_lat = enc.norm(enc.raw(torch.zeros(1, 3, 1, common.SIZE, common.SIZE, device=dev)))[0]
     chk = np.array([int(order[0]), int(order[1])])
-    full = enc.norm(enc.raw(common.edit_video(data, chk)))
+    full = enc.norm(enc.raw(common.edit_video(data, chk).to(dev)))
     per = torch.cat([enc1(data.source[chk]), enc1(data.target[chk])], dim=2)
     assert (full - per).abs().max() < 1e-4, f"VAE is not frame-wise: {(full - per).abs().max()}"
-    full = enc.norm(enc.raw(cond_video(common.edit_video(data, chk), 5)))
+    full = enc.norm(enc.raw(cond_video(common.edit_video(data, chk), 5).to(dev)))
     assert (full[:, :, 1] - zero_lat[:, 0]).abs().max() < 1e-4
 
     n_traj = data.frames.shape[1]
@@ -285,49 +321,64 @@ def main():
     assert last == transformer.config.rope_temporal_skip_len - 1, (
         f"shards need --frames {transformer.config.rope_temporal_skip_len} (one per temporal RoPE position)")
 
-    def add_cases(n):
-        """Encode n new cases: every trajectory frame (frame 0 = source, last = target), one per latent frame."""
-        nonlocal cursor
-        idx = np.array([int(order[(cursor + k) % len(order)]) for k in range(n)])
-        cursor += n
-        lat = torch.cat([enc1(data.frames[idx, f]) for f in range(n_traj)], dim=2)  # [n, z, F, h, w]
-        pix = clip_pixels(idx)
-        for k, i in enumerate(idx):
-            buf["idx"].append(int(i))
-            buf["lat"].append(lat[k])
-            buf["pix"].append(pix[k])
+    # Encoded cases: slot k holds case order[k] (every trajectory frame, frame 0 = source, last = target,
+    # one per latent frame, and the CLIP pixels of the source); slots [0, filled) are ready.
+    n_cases = len(order)
+    lat_all = torch.empty((n_cases, zero_lat.shape[0], n_traj) + tuple(zero_lat.shape[2:]), device=dev)
+    s_clip = image_processor.crop_size["height"]
+    pix_all = torch.empty(n_cases, 3, s_clip, s_clip, device=dev)
+    case_of_slot = np.asarray(order, dtype=np.int64)
+    filled = 0
+
+    @torch.no_grad()
+    def fill(upto, chunk=256):
+        nonlocal filled
+        upto = min(upto, n_cases)
+        while filled < upto:
+            end = min(upto, filled + chunk)
+            idx = np.asarray(order[filled:end])
+            lat_all[filled:end] = torch.cat([enc1(data.frames[idx, f]) for f in range(n_traj)], dim=2)
+            imgs = [Image.fromarray(data.source[i]) for i in idx]
+            pix_all[filled:end] = common.clip_pixels(imgs).to(dev)
+            filled = end
+
+    t_fill = time.time()
+    fill(n_cases if a.preload else max(cursor, a.batch, a.reason_batch, a.new_per_step * 2), chunk=1024 if dev.type == "cuda" else 256)
+    cursor = max(cursor, filled)
+    if a.preload:
+        print(f"encoded {filled} cases in {time.time() - t_fill:.0f}s", flush=True)
 
     short = install_short_text(transformer)
     rope = install_positions(transformer)
     reason_r = [int(v) for v in a.reason_frames.split(",")]
 
-    def loss_on(gen_idx, frames, positions=None):
-        """Flow-matching loss on the latent frames `frames` of the cases `gen_idx` of the buffer; the
-        frames take temporal RoPE positions `positions` (None: the model's default for that length)."""
-        ids = [buf["idx"][j] for j in gen_idx]
-        x0 = torch.stack([buf["lat"][j][:, frames] for j in gen_idx])
-        pix = torch.stack([buf["pix"][j] for j in gen_idx])
+    def loss_on(slots, frames, positions=None):
+        """Flow-matching loss on the latent frames `frames` of the encoded cases in `slots`; the frames take
+        temporal RoPE positions `positions` (None: the model's default for that length)."""
+        rows = case_of_slot[slots]
+        rows[rng.random(len(rows)) < a.cfg_drop] = tokens.empty
+        slots = torch.from_numpy(np.asarray(slots, dtype=np.int64)).to(dev)
+        x0 = lat_all[slots][:, :, frames]
+        pix = pix_all[slots]
         bs, _, nl, h, w = x0.shape
         cond = torch.cat([x0[:, :, :1], zero_lat.unsqueeze(0).expand(bs, -1, nl - 1, -1, -1)], dim=2)
-        texts = ["" if rng.random() < a.cfg_drop else prompts[i] for i in ids]
-        ehs = encode_text(tokenizer, text_encoder, short, texts)
+        ehs = encode_ids(text_encoder, short, *tokens.batch(rows))
         ehi = image_encoder(pixel_values=pix, output_hidden_states=True).hidden_states[-2]
         short.n_img = ehi.shape[1]
-        s = shifted_sigmas(bs, common.FLOW_SHIFT)
+        s = shifted_sigmas(bs, common.FLOW_SHIFT, device=dev)
         noise = torch.randn_like(x0)
         sv = s.view(bs, 1, 1, 1, 1)
         xt = (1 - sv) * x0 + sv * noise
-        inp = torch.cat([xt, mask_channels(bs, nl, h, w), cond], dim=1)
+        inp = torch.cat([xt, mask_channels(bs, nl, h, w, dev), cond], dim=1)
         rope.positions = positions
         pred = transformer(hidden_states=inp, timestep=s * 1000, encoder_hidden_states=ehs,
                            encoder_hidden_states_image=ehi, return_dict=False)[0]
         rope.positions = None
         return ((pred - (noise - x0)) ** 2).mean()
 
-    # Warm the buffer.
-    while len(buf["idx"]) < a.batch:
-        add_cases(a.new_per_step * 2)
-
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     t0 = time.time()
     last_ckpt = t0
     transformer.train()
@@ -339,43 +390,57 @@ def main():
                         mean=lat_mean, std=lat_std, order=order, cursor=cursor), ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
+    # Losses stay on the device until a print step, so the host never waits for the device mid-run.
+    pending = []
+
+    def flush_log():
+        with open(log_path, "a") as f:
+            for st, t, le, lr, n in pending:
+                lr = "" if lr is None else f"{lr.item():.5f}"
+                f.write(f"{st},{t:.1f},{le.item():.5f},{lr},{n}\n")
+        pending.clear()
+
     while time.time() - t0 < a.minutes * 60:
-        if cursor < len(order):
-            add_cases(a.new_per_step)
-        sel = rng.choice(len(buf["idx"]), a.batch, replace=False)
+        if filled < n_cases:
+            fill(filled + a.new_per_step)
+            cursor = filled
+        sel = rng.choice(filled, a.batch, replace=False)
         loss = loss_on(sel, [0, last])
-        loss_edit = loss.item()
-        lr_r = ""
+        loss_edit = loss.detach()
+        lr_r = None
         if a.reason_every and step % a.reason_every == 0:
             # Temporal reasoning: r intermediate frames at the engine's positions (adaptive.plan).
             r = reason_r[(step // a.reason_every) % len(reason_r)]
             pos = temporal_positions(r, last + 1)
-            rsel = rng.choice(len(buf["idx"]), a.reason_batch, replace=False)
-            lr = loss_on(rsel, pos, pos)
-            loss = loss + a.reason_weight * lr
-            lr_r = f"{lr.item():.5f}"
+            rsel = rng.choice(filled, a.reason_batch, replace=False)
+            lr_r = loss_on(rsel, pos, pos)
+            loss = loss + a.reason_weight * lr_r
+            lr_r = lr_r.detach()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        # Linear warm-up over 50 steps; linear decay to 10% over the last 30% of the time budget.
+        # Linear warm-up; linear decay to 10% over the last 30% of the time budget.
         left = 1.0 - (time.time() - t0) / (a.minutes * 60)
-        factor = min(1.0, (step + 1) / 50, max(0.1, left / 0.3))
+        factor = min(1.0, (step + 1) / a.warmup, max(0.1, left / 0.3))
         for g in opt.param_groups:
             g["lr"] = a.lr * factor
         opt.step()
         step += 1
-        decay = min(0.995, (1 + step) / (10 + step))
+        decay = min(a.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), modules.parameters()):
-                pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-        with open(log_path, "a") as f:
-            f.write(f"{step},{time.time() - t0:.1f},{loss_edit:.5f},{lr_r},{len(buf['idx'])}\n")
-        if step % 10 == 0:
-            print(f"step {step} t {time.time() - t0:.0f}s loss {loss_edit:.4f} reason {lr_r} "
-                  f"cases {len(buf['idx'])}", flush=True)
+            torch._foreach_mul_(ema_params, decay)
+            torch._foreach_add_(ema_params, [p.detach() for p in model_params], alpha=1 - decay)
+        pending.append((step, time.time() - t0, loss_edit, lr_r, filled))
+        if step % a.print_every == 0:
+            lr_s = "" if lr_r is None else f"{lr_r.item():.4f}"
+            print(f"step {step} t {time.time() - t0:.0f}s loss {loss_edit.item():.4f} reason {lr_s} "
+                  f"cases {filled}", flush=True)
+            flush_log()
         if time.time() - last_ckpt > a.ckpt_every:
+            flush_log()
             save()
             last_ckpt = time.time()
+    flush_log()
     save()
     print(f"done: {step} steps in {time.time() - t0:.0f}s", flush=True)
 

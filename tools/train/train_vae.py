@@ -35,6 +35,8 @@ def main():
     ap.add_argument("--ckpt-every", type=float, default=180, help="seconds")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--init", help="start from this VAE folder instead of a fresh frame-wise one (--out must be new)")
     ap.add_argument("--freeze-encoder", action="store_true",
                     help="train the decoder only (latents stay valid for a stage 2 run started on this encoder)")
     a = ap.parse_args()
@@ -47,7 +49,13 @@ def main():
 
     os.makedirs(a.out, exist_ok=True)
     log_path = os.path.join(a.out, "log.csv")
-    if os.path.exists(os.path.join(a.out, "config.json")):
+    if a.init and not os.path.exists(os.path.join(a.out, "config.json")):
+        vae = AutoencoderKLWan.from_pretrained(a.init)
+        step0 = 0
+        with open(log_path, "w") as f:
+            f.write("step,seconds,loss,l1,kl\n")
+        print(f"starting from {a.init}", flush=True)
+    elif os.path.exists(os.path.join(a.out, "config.json")):
         vae = AutoencoderKLWan.from_pretrained(a.out)
         step0 = sum(1 for _ in open(log_path)) - 1 if os.path.exists(log_path) else 0
         print(f"resumed from {a.out} at step {step0}", flush=True)
@@ -56,7 +64,8 @@ def main():
         step0 = 0
         with open(log_path, "w") as f:
             f.write("step,seconds,loss,l1,kl\n")
-    vae.train()
+    dev = torch.device(a.device)
+    vae.to(dev).train()
     params = list(vae.parameters())
     opt_path = os.path.join(a.out, "opt.pt")
     if a.freeze_encoder:
@@ -68,7 +77,7 @@ def main():
         opt_path = os.path.join(a.out, "opt_decoder.pt")
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0)
     if step0 and os.path.exists(opt_path):
-        opt.load_state_dict(torch.load(opt_path))
+        opt.load_state_dict(torch.load(opt_path, map_location=dev))
 
     t0 = time.time()
     last_ckpt = t0
@@ -77,7 +86,7 @@ def main():
     while time.time() - t0 < a.minutes * 60:
         idx = rng.choice(len(data), a.batch, replace=False)
         fi = rng.integers(0, data.frames.shape[1], size=a.batch)
-        x = common.to_video(data.frames[idx, fi][:, None])  # [B, 3, 1, S, S]
+        x = common.to_video(data.frames[idx, fi][:, None]).to(dev)  # [B, 3, 1, S, S]
         c = a.crop
         if c < x.shape[-1]:
             oy, ox = rng.integers(0, x.shape[-1] - c + 1, size=2)
