@@ -35,7 +35,8 @@ UMT5_CFG = dict(d_model=32, d_kv=16, num_heads=2, d_ff=64, num_layers=2, buckets
 
 CLIP_CFG = dict(hidden_size=32, num_heads=2, num_layers=1, intermediate=64, image_size=32, patch_size=8, proj=16)
 
-TRANSFORMER_CFG = dict(num_attention_heads=4, attention_head_dim=32, num_layers=6, ffn_dim=384, freq_dim=64)
+TRANSFORMER_CFG = dict(num_attention_heads=4, attention_head_dim=32, num_layers=6, ffn_dim=384, freq_dim=64,
+                       patch_size=[1, 2, 2])
 
 FLOW_SHIFT = 3.0  # used both for training sigmas and the saved UniPC scheduler
 
@@ -286,14 +287,19 @@ def clip_pixels(images):
     return _PIL_PROCESSOR[0](images=images, return_tensors="pt").pixel_values
 
 
-def make_transformer():
+def make_transformer(overrides=None):
+    """The bundled transformer; `overrides` replaces TRANSFORMER_CFG entries (a size variant; training
+    checkpoints record theirs so export builds the same)."""
     from diffusers import ChronoEditTransformer3DModel
 
-    t = TRANSFORMER_CFG
+    unknown = set(overrides or {}) - set(TRANSFORMER_CFG)
+    if unknown:
+        raise SystemExit(f"unknown transformer settings {sorted(unknown)}; known: {sorted(TRANSFORMER_CFG)}")
+    t = {**TRANSFORMER_CFG, **(overrides or {})}
     z = VAE_CFG["z_dim"]
     inner = t["num_attention_heads"] * t["attention_head_dim"]
     return ChronoEditTransformer3DModel(
-        patch_size=(1, 2, 2),
+        patch_size=tuple(t["patch_size"]),
         num_attention_heads=t["num_attention_heads"],
         attention_head_dim=t["attention_head_dim"],
         in_channels=2 * z + 4,

@@ -25,7 +25,7 @@ def build_pipeline(vae_dir, dit_dir, raw=False, encoder_dir=None):
     ck = torch.load(os.path.join(dit_dir, "ckpt.pt"), weights_only=False, map_location="cpu")
     tokenizer = PreTrainedTokenizerFast.from_pretrained(os.path.join(dit_dir, "tokenizer"))
     image_processor = CLIPImageProcessor.from_pretrained(os.path.join(dit_dir, "image_processor"))
-    transformer = common.make_transformer()
+    transformer = common.make_transformer(ck.get("transformer_cfg"))
     text_encoder = common.make_text_encoder(len(tokenizer))
     image_encoder, _ = common.make_image_encoder()
     mods = torch.nn.ModuleDict(dict(transformer=transformer, text_encoder=text_encoder, image_encoder=image_encoder))

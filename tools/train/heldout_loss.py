@@ -43,7 +43,7 @@ def main():
         ck = torch.load(os.path.join(run, "ckpt.pt"), weights_only=False)
         enc = td.Encoder(vae, ck["mean"], ck["std"])
         tok = PreTrainedTokenizerFast.from_pretrained(os.path.join(run, "tokenizer"))
-        tr, te = common.make_transformer(), common.make_text_encoder(len(tok))
+        tr, te = common.make_transformer(ck.get("transformer_cfg")), common.make_text_encoder(len(tok))
         ie, _ = common.make_image_encoder()
         mods = torch.nn.ModuleDict(dict(transformer=tr, text_encoder=te, image_encoder=ie))
         mods.load_state_dict(ck["ema"])

@@ -22,6 +22,7 @@ Resumes from --out/ckpt.pt. Log: --out/log.csv (step,seconds,loss,loss_reason,ca
 
 import argparse
 import copy
+import json
 import os
 import sys
 import time
@@ -225,6 +226,8 @@ def main():
     ap.add_argument("--freeze-encoders", action="store_true",
                     help="keep umT5 and the CLIP tower at their random initialisation (the A/B against joint training)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N cases of the shards")
+    ap.add_argument("--transformer", default="{}",
+                    help='JSON overrides of common.TRANSFORMER_CFG, e.g. \'{"num_layers": 8}\' (new runs only)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -259,7 +262,10 @@ def main():
         p.requires_grad_(False)
 
     ckpt_path = os.path.join(a.out, "ckpt.pt")
-    transformer = common.make_transformer()
+    resume = os.path.exists(ckpt_path)
+    ck = torch.load(ckpt_path, weights_only=False, map_location="cpu") if resume else None
+    overrides = ck.get("transformer_cfg", {}) if resume else json.loads(a.transformer)
+    transformer = common.make_transformer(overrides)
     text_encoder = common.make_text_encoder(vocab)
     image_encoder, image_processor = common.make_image_encoder()
     image_processor.save_pretrained(os.path.join(a.out, "image_processor"))
@@ -268,9 +274,7 @@ def main():
         for p in list(text_encoder.parameters()) + list(image_encoder.parameters()):
             p.requires_grad_(False)
     log_path = os.path.join(a.out, "log.csv")
-    resume = os.path.exists(ckpt_path)
     if resume:
-        ck = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         modules.load_state_dict(ck["modules"])
     modules.to(dev)
     ema = copy.deepcopy(modules)
@@ -387,7 +391,8 @@ def main():
 
     def save():
         torch.save(dict(modules=modules.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
-                        mean=lat_mean, std=lat_std, order=order, cursor=cursor), ckpt_path + ".tmp")
+                        mean=lat_mean, std=lat_std, order=order, cursor=cursor, transformer_cfg=overrides),
+                   ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
     # Losses stay on the device until a print step, so the host never waits for the device mid-run.
