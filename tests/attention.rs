@@ -1,7 +1,8 @@
 //! The fused CPU attention kernel against the plain candle formulation.
 use candle_core::{DType, Device, Tensor};
 use physedit::models::attention::{
-    naive_attention, scaled_dot_product_attention, scaled_dot_product_attention_blocks,
+    naive_attention, naive_attention_with_key_bias, scaled_dot_product_attention,
+    scaled_dot_product_attention_blocks, scaled_dot_product_attention_with_key_bias,
 };
 
 /// Deterministic pseudo-random normal-ish values (sum of uniforms), so failures reproduce.
@@ -254,4 +255,56 @@ fn matches_naive_with_small_ragged_blocks() {
         assert!(err <= 2e-5, "blocks {bq}x{bk}: max |fused - naive| = {err}");
     }
     assert!(scaled_dot_product_attention_blocks(&q, &k, &v, 0.25, 0, 8).is_err());
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn key_bias_matches_naive_and_duplicated_keys() {
+    // 700 keys span two key blocks of the fused kernel (512 + 188), so the bias is read at a block
+    // offset too. Tolerance as in `check`: the f32 paths differ in summation order and exp only.
+    let (b, h, sq, sk, d) = (2, 3, 40, 700, 16);
+    let q = randn(&[b, h, sq, d], 100, 1.0);
+    let k = randn(&[b, h, sk, d], 101, 1.0);
+    let v = randn(&[b, h, sk, d], 102, 1.0);
+    let bias = randn(&[sk], 103, 1.0);
+    let fused = scaled_dot_product_attention_with_key_bias(&q, &k, &v, 0.25, Some(&bias)).unwrap();
+    let naive = naive_attention_with_key_bias(&q, &k, &v, 0.25, Some(&bias)).unwrap();
+    let err = max_abs_diff(&fused, &naive);
+    assert!(err <= 2e-5, "biased fused vs naive: {err}");
+    // The bias changes the result (so the comparison above is not vacuous).
+    let plain = scaled_dot_product_attention(&q, &k, &v, 0.25).unwrap();
+    assert!(max_abs_diff(&fused, &plain) > 1e-2);
+
+    // ln(n) on key j equals key j present n times (no naive path involved).
+    let (j, n) = (600, 5);
+    let mut one_hot = vec![0f32; sk];
+    one_hot[j] = (n as f32).ln();
+    let bias = Tensor::from_vec(one_hot, sk, &Device::Cpu).unwrap();
+    let biased = scaled_dot_product_attention_with_key_bias(&q, &k, &v, 0.25, Some(&bias)).unwrap();
+    let dup = |t: &Tensor| {
+        let row = t.narrow(2, j, 1).unwrap();
+        let mut parts = vec![t.clone()];
+        parts.extend(std::iter::repeat_n(row, n - 1));
+        Tensor::cat(&parts, 2).unwrap()
+    };
+    let repeated = scaled_dot_product_attention(&q, &dup(&k), &dup(&v), 0.25).unwrap();
+    let err = max_abs_diff(&biased, &repeated);
+    assert!(err <= 2e-5, "ln(n) bias vs n copies: {err}");
+
+    // A bias of the wrong length is an error on both paths.
+    let short = Tensor::zeros(sk - 1, DType::F32, &Device::Cpu).unwrap();
+    assert!(scaled_dot_product_attention_with_key_bias(&q, &k, &v, 0.25, Some(&short)).is_err());
+    assert!(naive_attention_with_key_bias(&q, &k, &v, 0.25, Some(&short)).is_err());
 }

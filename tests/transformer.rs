@@ -639,3 +639,76 @@ fn context_cache_never_serves_a_stale_context() {
     assert_eq!(max_abs_diff(&forward(&model, &copy), &fresh_a), 0.0);
     assert_eq!(max_abs_diff(&forward(&model, &a), &fresh_a), 0.0);
 }
+
+/// The pipeline's prompt padding (zero rows up to 512) collapsed into one row with a ln(count) key
+/// bias gives the same output and the same captured probabilities as attending to every zero row.
+/// Also for a batch whose prompts end at different rows. Tolerance: both paths compute the same
+/// softmax with a different summation order (one biased term instead of ~500 equal ones); measured
+/// ~6e-7 of the output scale, so the f32 parity tolerance F32_TOL (1e-5, summation order) applies.
+/// The probabilities are at most 1, so 1e-6 absolute is the same allowance for them.
+#[test]
+fn collapsed_text_padding_equals_full_padding() {
+    for case in ["tiny_a", "tiny_b"] {
+        let model = load_model(case, DType::F32);
+        let reference = load_reference(case);
+        let inp = inputs(&reference, "transformer");
+        let ehs = &inp.encoder_hidden_states;
+        let (_, n_txt, dim) = ehs.dims3().unwrap();
+        assert_eq!(n_txt, 512);
+        // A second prompt ending earlier (rows from 3 on zero) beside the fixture's.
+        let short = Tensor::cat(
+            &[
+                ehs.narrow(1, 0, 3).unwrap(),
+                Tensor::zeros((1, n_txt - 3, dim), DType::F32, &Device::Cpu).unwrap(),
+            ],
+            1,
+        )
+        .unwrap();
+        let batch2 = |t: &Tensor| Tensor::cat(&[t, t], 0).unwrap();
+        let img = inp.encoder_hidden_states_image.as_ref();
+        let n_img = img.map_or(0, |t| t.dim(1).unwrap());
+        for (what, hs, ts, e, i) in [
+            (
+                "fixture prompt",
+                inp.hidden_states.clone(),
+                inp.timestep.clone(),
+                ehs.clone(),
+                img.cloned(),
+            ),
+            (
+                "two prompt lengths",
+                batch2(&inp.hidden_states),
+                batch2(&inp.timestep),
+                Tensor::cat(&[ehs, &short], 0).unwrap(),
+                img.map(batch2),
+            ),
+        ] {
+            let run_with = |keep_text_padding: bool| {
+                let opts = ForwardOptions {
+                    keep_text_padding,
+                    capture: Some(CaptureSpec {
+                        layers: vec![0],
+                        query_tokens: 0..4,
+                        context_tokens: n_img..n_img + n_txt,
+                    }),
+                    ..Default::default()
+                };
+                model.forward_with(&hs, &ts, &e, i.as_ref(), &opts).unwrap()
+            };
+            let (collapsed, full) = (run_with(false), run_with(true));
+            let err = rel_err(&collapsed.sample, &full.sample);
+            println!("{case} {what}: collapsed vs full padding, rel err {err:.3e}");
+            assert!(err < F32_TOL, "{case} {what}: rel err {err:.3e}");
+            let (pc, pf) = (
+                collapsed.cross_attention.unwrap(),
+                full.cross_attention.unwrap(),
+            );
+            assert_eq!(pc.dims(), pf.dims());
+            let err = max_abs_diff(&pc, &pf);
+            assert!(
+                err < 1e-6,
+                "{case} {what}: captured probabilities differ by {err:.3e}"
+            );
+        }
+    }
+}

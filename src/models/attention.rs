@@ -38,12 +38,28 @@ fn query_block(heads: usize, sq: usize) -> usize {
 /// Reference attention with plain candle ops: `softmax(q·kᵀ·scale)·v`, computed in f32 and returned in
 /// `q`'s dtype. `q` is `(B, H, Sq, D)`, `k` is `(B, H, Sk, D)`, `v` is `(B, H, Sk, Dv)`.
 pub fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
-    check_shapes(q, k, v)?;
+    naive_attention_with_key_bias(q, k, v, scale, None)
+}
+
+/// [`naive_attention`] with an additive per-key bias: `softmax(q·kᵀ·scale + key_bias)·v`, where
+/// `key_bias` is `(Sk,)` and is added to every query's scores.
+pub fn naive_attention_with_key_bias(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+) -> Result<Tensor> {
+    let (_, _, _, _, sk, _) = check_shapes(q, k, v)?;
+    check_key_bias(key_bias, sk)?;
     let out_dtype = q.dtype();
     let q = q.to_dtype(DType::F32)?.contiguous()?;
     let k = k.to_dtype(DType::F32)?.contiguous()?;
     let v = v.to_dtype(DType::F32)?.contiguous()?;
-    let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+    let mut scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+    if let Some(bias) = key_bias {
+        scores = scores.broadcast_add(&bias.to_dtype(DType::F32)?)?;
+    }
     let probs = if super::tracks_grad(&[&scores]) {
         candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?
     } else {
@@ -65,13 +81,38 @@ pub fn scaled_dot_product_attention(
     v: &Tensor,
     scale: f64,
 ) -> Result<Tensor> {
+    scaled_dot_product_attention_with_key_bias(q, k, v, scale, None)
+}
+
+/// [`scaled_dot_product_attention`] with an additive per-key bias `key_bias` (`(Sk,)`, any float
+/// dtype), added to the scores of every query: `softmax(q·kᵀ·scale + key_bias)·v`. A bias of
+/// `ln(n)` on a key makes it count as `n` identical keys.
+pub fn scaled_dot_product_attention_with_key_bias(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+) -> Result<Tensor> {
     let (b, h, sq, _) = q
         .dims4()
         .map_err(|e| e.context("attention: q must be (B, H, Sq, D)"))?;
-    if super::tracks_grad(&[q, k, v]) {
-        return naive_attention(q, k, v, scale);
+    let mut tensors = vec![q, k, v];
+    tensors.extend(key_bias);
+    if super::tracks_grad(&tensors) {
+        return naive_attention_with_key_bias(q, k, v, scale, key_bias);
     }
-    scaled_dot_product_attention_blocks(q, k, v, scale, query_block(b * h, sq), BLOCK_K)
+    attention_blocks(q, k, v, scale, key_bias, query_block(b * h, sq), BLOCK_K)
+}
+
+fn check_key_bias(key_bias: Option<&Tensor>, sk: usize) -> Result<()> {
+    match key_bias {
+        Some(bias) if bias.dims() != [sk] => candle_core::bail!(
+            "attention: key bias must be ({sk},) for {sk} keys, got {:?}",
+            bias.dims()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// [`scaled_dot_product_attention`] with explicit query/key block sizes (for tuning).
@@ -84,13 +125,29 @@ pub fn scaled_dot_product_attention_blocks(
     block_q: usize,
     block_k: usize,
 ) -> Result<Tensor> {
+    attention_blocks(q, k, v, scale, None, block_q, block_k)
+}
+
+fn attention_blocks(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+    block_q: usize,
+    block_k: usize,
+) -> Result<Tensor> {
     if block_q == 0 || block_k == 0 {
         candle_core::bail!("attention: block sizes must be positive");
     }
     let (b, h, sq, d, sk, dv) = check_shapes(q, k, v)?;
+    check_key_bias(key_bias, sk)?;
     if !matches!(q.device(), Device::Cpu) {
-        return naive_attention(q, k, v, scale);
+        return naive_attention_with_key_bias(q, k, v, scale, key_bias);
     }
+    let bias: Option<Vec<f32>> = key_bias
+        .map(|t| t.to_dtype(DType::F32)?.to_vec1::<f32>())
+        .transpose()?;
     let out_dtype = q.dtype();
     if b * h * sq * dv == 0 {
         return Tensor::zeros((b, h, sq, dv), out_dtype, q.device());
@@ -128,7 +185,17 @@ pub fn scaled_dot_product_attention_blocks(
                     let rows = out_blk.len() / dv;
                     let q_blk = &q_head[qb * block_q * d..(qb * block_q + rows) * d];
                     attend_block(
-                        q_blk, k_head, v_head, out_blk, rows, d, sk, dv, scale, block_k,
+                        q_blk,
+                        k_head,
+                        v_head,
+                        bias.as_deref(),
+                        out_blk,
+                        rows,
+                        d,
+                        sk,
+                        dv,
+                        scale,
+                        block_k,
                     );
                 });
         });
@@ -265,6 +332,7 @@ fn attend_block(
     q: &[f32],
     k: &[f32],
     v: &[f32],
+    key_bias: Option<&[f32]>,
     out: &mut [f32],
     rows: usize,
     d: usize,
@@ -290,7 +358,7 @@ fn attend_block(
         row_max.fill(f32::NEG_INFINITY);
         row_sum.fill(0.0);
         attend_block_in(
-            q, k, v, out, rows, d, sk, dv, scale, bk, s, row_max, row_sum,
+            q, k, v, key_bias, out, rows, d, sk, dv, scale, bk, s, row_max, row_sum,
         );
     });
 }
@@ -302,6 +370,7 @@ fn attend_block_in(
     q: &[f32],
     k: &[f32],
     v: &[f32],
+    key_bias: Option<&[f32]>,
     out: &mut [f32],
     rows: usize,
     d: usize,
@@ -345,6 +414,14 @@ fn attend_block_in(
                 false,
                 gemm::Parallelism::None,
             );
+        }
+        if let Some(bias) = key_bias {
+            let bias = &bias[k0..k0 + cols];
+            for srow in s.chunks_mut(cols) {
+                for (x, b) in srow.iter_mut().zip(bias) {
+                    *x += b;
+                }
+            }
         }
         // Online softmax update per row: rescale what has been accumulated so far by
         // exp(m_old - m_new) and turn the scores into unnormalised probabilities.

@@ -206,6 +206,9 @@ pub struct ForwardOptions {
     pub token_keep: Option<Vec<u32>>,
     /// Cross-attention probabilities to capture.
     pub capture: Option<CaptureSpec>,
+    /// Attend to every zero row of the padded prompt as the reference does, instead of collapsing
+    /// them into one row (the same attention up to rounding; see `TextPadding`).
+    pub keep_text_padding: bool,
 }
 
 /// Which cross-attention probabilities to capture.
@@ -236,15 +239,29 @@ pub struct ForwardOutput {
 /// The attention kernel: `softmax(q k^T * scale) v` for contiguous `(B, H, S, D)` inputs, returning
 /// `(B, H, Sq, D)` (callers cast the result to the compute dtype). This is the single place where the
 /// attention implementation is chosen.
-fn attend(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
-    super::attention::scaled_dot_product_attention(q, k, v, scale)
+fn attend(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+) -> Result<Tensor> {
+    super::attention::scaled_dot_product_attention_with_key_bias(q, k, v, scale, key_bias)
 }
 
 /// Attention probabilities `softmax(q k^T * scale)` in f32, `(B, H, Sq, Sk)`.
-fn attention_probs(q: &Tensor, k: &Tensor, scale: f64) -> Result<Tensor> {
+fn attention_probs(
+    q: &Tensor,
+    k: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+) -> Result<Tensor> {
     let q = q.to_dtype(DType::F32)?;
     let k = k.to_dtype(DType::F32)?;
-    let att = (q.matmul(&k.t()?)? * scale)?;
+    let mut att = (q.matmul(&k.t()?)? * scale)?;
+    if let Some(bias) = key_bias {
+        att = att.broadcast_add(bias)?;
+    }
     candle_nn::ops::softmax_last_dim(&att)
 }
 
@@ -327,14 +344,71 @@ fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
 struct CrossKv {
     k: Tensor,
     v: Tensor,
+    /// Additive bias on the keys of `k` (`(L,)`): `ln(count)` on the row standing for the collapsed
+    /// text padding (see [`TextPadding`]), zero elsewhere.
+    key_bias: Option<Tensor>,
+    padding: Option<TextPadding>,
     img_kv: Option<(Tensor, Tensor)>,
+}
+
+/// The zero rows that end every prompt of the batch (the pipeline pads umT5 states with zeros to
+/// [`TEXT_CONTEXT_LEN`]), collapsed into one. Identical context rows give identical keys and values,
+/// so attending to `count` copies equals attending to one copy whose score is raised by `ln(count)`:
+/// the same attention (up to rounding) for a fraction of the work. Rows `0..keep` are kept as they
+/// are (prompts shorter than the batch's longest keep zero rows there, which count as padding too);
+/// row `keep` stands for the `count` rows `keep..TEXT_CONTEXT_LEN`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TextPadding {
+    keep: usize,
+    count: usize,
+}
+
+impl TextPadding {
+    /// The collapse for `ehs` `(B, TEXT_CONTEXT_LEN, D)`, if at least two rows end every prompt.
+    fn detect(ehs: &Tensor) -> Result<Option<Self>> {
+        let (_, len, _) = ehs.dims3()?;
+        if len != TEXT_CONTEXT_LEN {
+            return Ok(None);
+        }
+        let row_max = ehs.to_dtype(DType::F32)?.abs()?.max(2)?.to_vec2::<f32>()?;
+        let trailing = row_max
+            .iter()
+            .map(|rows| rows.iter().rev().take_while(|&&m| m == 0.0).count())
+            .min()
+            .unwrap_or(0);
+        Ok((trailing >= 2).then_some(Self {
+            keep: len - trailing,
+            count: trailing,
+        }))
+    }
+
+    /// `(keep + 1,)` f32: zero, then `ln(count)` on the collapsed row.
+    fn key_bias(&self, device: &Device) -> Result<Tensor> {
+        let mut bias = vec![0f32; self.keep + 1];
+        bias[self.keep] = (self.count as f32).ln();
+        Tensor::from_vec(bias, self.keep + 1, device)
+    }
+
+    /// Attention probabilities over the collapsed rows `(.., keep + 1)` spread back over the full
+    /// `(.., keep + count)` rows (each padding row gets an equal share of the collapsed row's).
+    fn expand_probs(&self, p: &Tensor) -> Result<Tensor> {
+        let last = p.rank() - 1;
+        let pad = (p.narrow(last, self.keep, 1)? / self.count as f64)?;
+        let mut dims = p.dims().to_vec();
+        dims[last] = self.count;
+        Tensor::cat(
+            &[&p.narrow(last, 0, self.keep)?, &pad.broadcast_as(dims)?],
+            last,
+        )
+    }
 }
 
 /// The embedded context and every block's cross-attention K/V for one pair of context tensors,
 /// remembered by the tensors' identities (candle never reuses a tensor id).
 #[derive(Debug)]
 struct ContextCache {
-    key: (candle_core::TensorId, Option<candle_core::TensorId>),
+    key: (candle_core::TensorId, Option<candle_core::TensorId>, bool),
+    /// Context tokens as the caller gave them (image + text, before any padding collapse).
     ctx_len: usize,
     blocks: Vec<CrossKv>,
 }
@@ -412,7 +486,7 @@ impl Attention {
         let q = apply_rotary_emb(&self.split_heads(&q)?, cos, sin)?;
         let k = apply_rotary_emb(&self.split_heads(&k)?, cos, sin)?;
         let v = self.split_heads(&v)?;
-        let o = attend(&q, &k, &v, self.scale())?;
+        let o = attend(&q, &k, &v, self.scale(), None)?;
         self.to_out.forward(&self.merge_heads(&o, dtype)?)
     }
 
@@ -421,25 +495,47 @@ impl Attention {
     /// Keys and values of the cross-attention context (text, and image when the model has
     /// separate image projections). They depend only on the context, so they are computed once
     /// per context and reused at every denoising step.
-    fn cross_kv(&self, ctx: &Tensor) -> Result<CrossKv> {
+    ///
+    /// `ctx` is `[image tokens, text tokens]`; the last `text_len` rows are text (the reference
+    /// assumes [`TEXT_CONTEXT_LEN`], or `keep + 1` after a padding collapse).
+    fn cross_kv(
+        &self,
+        ctx: &Tensor,
+        text_len: usize,
+        padding: Option<TextPadding>,
+    ) -> Result<CrossKv> {
         let ctx_len = ctx.dim(1)?;
-        let (img, txt) = match self.added {
+        let text_bias = padding.map(|p| p.key_bias(ctx.device())).transpose()?;
+        let (img, txt, key_bias) = match self.added {
             Some(_) => {
-                if ctx_len < TEXT_CONTEXT_LEN {
+                if ctx_len < text_len {
                     candle_core::bail!(
                         "cross-attention: the context has {ctx_len} tokens, fewer than the \
-                         {TEXT_CONTEXT_LEN} text tokens the image/text split assumes"
+                         {text_len} text tokens the image/text split assumes"
                     );
                 }
-                let img_len = ctx_len - TEXT_CONTEXT_LEN;
+                let img_len = ctx_len - text_len;
                 let img = if img_len > 0 {
                     Some(ctx.narrow(1, 0, img_len)?)
                 } else {
                     None
                 };
-                (img, ctx.narrow(1, img_len, TEXT_CONTEXT_LEN)?)
+                (img, ctx.narrow(1, img_len, text_len)?, text_bias)
             }
-            None => (None, ctx.clone()),
+            // One softmax over image and text: the bias covers the image rows with zeros.
+            None => {
+                let bias = match text_bias {
+                    Some(b) if ctx_len > text_len => Some(Tensor::cat(
+                        &[
+                            &Tensor::zeros(ctx_len - text_len, DType::F32, ctx.device())?,
+                            &b,
+                        ],
+                        0,
+                    )?),
+                    other => other,
+                };
+                (None, ctx.clone(), bias)
+            }
         };
         let k = rms_norm(&self.to_k.forward(&txt)?, &self.norm_k, self.eps)?;
         let v = self.to_v.forward(&txt)?;
@@ -454,6 +550,8 @@ impl Attention {
         Ok(CrossKv {
             k: self.split_heads(&k)?,
             v: self.split_heads(&v)?,
+            key_bias,
+            padding,
             img_kv,
         })
     }
@@ -467,7 +565,7 @@ impl Attention {
         let dtype = x.dtype();
         let q = rms_norm(&self.to_q.forward(x)?, &self.norm_q, self.eps)?;
         let q = self.split_heads(&q)?;
-        let (k, v, img_kv) = (&kv.k, &kv.v, &kv.img_kv);
+        let (k, v, img_kv, bias) = (&kv.k, &kv.v, &kv.img_kv, kv.key_bias.as_ref());
         let scale = self.scale();
         let probs = match capture {
             None => None,
@@ -475,16 +573,21 @@ impl Attention {
                 let qs = q.narrow(2, qr.start, qr.len())?;
                 let mut parts = Vec::with_capacity(2);
                 if let Some((ki, _)) = &img_kv {
-                    parts.push(attention_probs(&qs, ki, scale)?);
+                    parts.push(attention_probs(&qs, ki, scale, None)?);
                 }
-                parts.push(attention_probs(&qs, k, scale)?);
+                let text = attention_probs(&qs, k, scale, bias)?;
+                // Context token indices refer to the uncollapsed text.
+                parts.push(match kv.padding {
+                    Some(p) => p.expand_probs(&text)?,
+                    None => text,
+                });
                 let p = Tensor::cat(&parts, 3)?.narrow(3, cr.start, cr.len())?;
                 Some(p.mean(1)?.mean(0)?)
             }
         };
-        let mut o = self.merge_heads(&attend(&q, k, v, scale)?, dtype)?;
+        let mut o = self.merge_heads(&attend(&q, k, v, scale, bias)?, dtype)?;
         if let Some((ki, vi)) = img_kv {
-            let oi = self.merge_heads(&attend(&q, ki, vi, scale)?, dtype)?;
+            let oi = self.merge_heads(&attend(&q, ki, vi, scale, None)?, dtype)?;
             o = (o + oi)?;
         }
         Ok((self.to_out.forward(&o)?, probs))
@@ -839,10 +942,12 @@ impl ChronoEditTransformer3DModel {
         ehs: &Tensor,
         encoder_hidden_states: &Tensor,
         encoder_hidden_states_image: Option<&Tensor>,
+        collapse_padding: bool,
     ) -> Result<std::sync::Arc<ContextCache>> {
         let key = (
             encoder_hidden_states.id(),
             encoder_hidden_states_image.map(|t| t.id()),
+            collapse_padding,
         );
         // Trainable weights change between calls, so nothing computed from them may be reused.
         let trainable = super::tracks_grad(&[&self.patch_b]);
@@ -854,9 +959,21 @@ impl ChronoEditTransformer3DModel {
                 return Ok(hit.clone());
             }
         }
+        let text_len = ehs.dim(1)?;
+        let padding = if collapse_padding {
+            TextPadding::detect(ehs)?
+        } else {
+            None
+        };
+        // The reference splits image from text assuming TEXT_CONTEXT_LEN text rows.
+        let (ehs, split_len) = match padding {
+            Some(p) => (ehs.narrow(1, 0, p.keep + 1)?, p.keep + 1),
+            None => (ehs.clone(), TEXT_CONTEXT_LEN),
+        };
+        let text_rows = ehs.dim(1)?;
         let text = self
             .text_linear_2
-            .forward(&self.text_linear_1.forward(ehs)?.gelu()?)?;
+            .forward(&self.text_linear_1.forward(&ehs)?.gelu()?)?;
         let ctx = match encoder_hidden_states_image {
             Some(img) => {
                 let emb = self.image_embedder.as_ref().ok_or_else(|| {
@@ -874,11 +991,11 @@ impl ChronoEditTransformer3DModel {
         let blocks = self
             .blocks
             .iter()
-            .map(|b| b.attn2.cross_kv(&ctx))
+            .map(|b| b.attn2.cross_kv(&ctx, split_len, padding))
             .collect::<Result<Vec<_>>>()?;
         let entry = std::sync::Arc::new(ContextCache {
             key,
-            ctx_len: ctx.dim(1)?,
+            ctx_len: ctx.dim(1)? - text_rows + text_len,
             blocks,
         });
         if trainable {
@@ -976,7 +1093,12 @@ impl ChronoEditTransformer3DModel {
             6,
             self.cfg.inner_dim(),
         ))?;
-        let kv = self.cross_kv_for(&ehs, encoder_hidden_states, encoder_hidden_states_image)?;
+        let kv = self.cross_kv_for(
+            &ehs,
+            encoder_hidden_states,
+            encoder_hidden_states_image,
+            !opts.keep_text_padding,
+        )?;
         let ctx_len = kv.ctx_len;
 
         // Capture validation.
