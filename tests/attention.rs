@@ -241,16 +241,7 @@ fn matches_naive_with_small_ragged_blocks() {
     let naive = naive_attention(&q, &k, &v, 0.25).unwrap();
     for (bq, bk) in [(1, 1), (7, 33), (16, 100), (64, 7)] {
         let fused = scaled_dot_product_attention_blocks(&q, &k, &v, 0.25, bq, bk).unwrap();
-        let err = (fused - &naive)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let err = max_abs_diff(&fused, &naive);
         eprintln!("blocks {bq}x{bk}: max |fused - naive| = {err:e}");
         assert!(err <= 2e-5, "blocks {bq}x{bk}: max |fused - naive| = {err}");
     }

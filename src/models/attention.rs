@@ -50,22 +50,33 @@ pub fn naive_attention_with_key_bias(
     scale: f64,
     key_bias: Option<&Tensor>,
 ) -> Result<Tensor> {
-    let (_, _, _, _, sk, _) = check_shapes(q, k, v)?;
-    check_key_bias(key_bias, sk)?;
-    let out_dtype = q.dtype();
+    check_shapes(q, k, v)?;
+    let probs = attention_probs(q, k, scale, key_bias)?;
+    probs
+        .matmul(&v.to_dtype(DType::F32)?.contiguous()?)?
+        .to_dtype(q.dtype())
+}
+
+/// The attention probabilities `softmax(q·kᵀ·scale + key_bias)`, materialised, in f32:
+/// `(B, H, Sq, Sk)` for `q` `(B, H, Sq, D)` and `k` `(B, H, Sk, D)`.
+pub fn attention_probs(
+    q: &Tensor,
+    k: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+) -> Result<Tensor> {
+    check_key_bias(key_bias, k.dim(2)?)?;
     let q = q.to_dtype(DType::F32)?.contiguous()?;
     let k = k.to_dtype(DType::F32)?.contiguous()?;
-    let v = v.to_dtype(DType::F32)?.contiguous()?;
     let mut scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
     if let Some(bias) = key_bias {
         scores = scores.broadcast_add(&bias.to_dtype(DType::F32)?)?;
     }
-    let probs = if super::tracks_grad(&[&scores]) {
-        candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?
+    if super::tracks_grad(&[&scores]) {
+        candle_nn::ops::softmax(&scores, candle_core::D::Minus1)
     } else {
-        candle_nn::ops::softmax_last_dim(&scores)?
-    };
-    probs.matmul(&v)?.to_dtype(out_dtype)
+        candle_nn::ops::softmax_last_dim(&scores)
+    }
 }
 
 /// Fused attention `softmax(q·kᵀ·scale)·v`.

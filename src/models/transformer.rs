@@ -249,22 +249,6 @@ fn attend(
     super::attention::scaled_dot_product_attention_with_key_bias(q, k, v, scale, key_bias)
 }
 
-/// Attention probabilities `softmax(q k^T * scale)` in f32, `(B, H, Sq, Sk)`.
-fn attention_probs(
-    q: &Tensor,
-    k: &Tensor,
-    scale: f64,
-    key_bias: Option<&Tensor>,
-) -> Result<Tensor> {
-    let q = q.to_dtype(DType::F32)?;
-    let k = k.to_dtype(DType::F32)?;
-    let mut att = (q.matmul(&k.t()?)? * scale)?;
-    if let Some(bias) = key_bias {
-        att = att.broadcast_add(bias)?;
-    }
-    candle_nn::ops::softmax_last_dim(&att)
-}
-
 /// Linear layer applied on the last dimension (`x W^T + b`).
 #[derive(Debug, Clone)]
 struct Lin {
@@ -573,9 +557,9 @@ impl Attention {
                 let qs = q.narrow(2, qr.start, qr.len())?;
                 let mut parts = Vec::with_capacity(2);
                 if let Some((ki, _)) = &img_kv {
-                    parts.push(attention_probs(&qs, ki, scale, None)?);
+                    parts.push(super::attention::attention_probs(&qs, ki, scale, None)?);
                 }
-                let text = attention_probs(&qs, k, scale, bias)?;
+                let text = super::attention::attention_probs(&qs, k, scale, bias)?;
                 // Context token indices refer to the uncollapsed text.
                 parts.push(match kv.padding {
                     Some(p) => p.expand_probs(&text)?,
