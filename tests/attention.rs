@@ -5,6 +5,9 @@ use physedit::models::attention::{
     scaled_dot_product_attention_blocks, scaled_dot_product_attention_with_key_bias,
 };
 
+mod common;
+use common::max_abs_diff;
+
 /// Deterministic pseudo-random normal-ish values (sum of uniforms), so failures reproduce.
 fn randn(shape: &[usize], seed: u64, std: f32) -> Tensor {
     let n: usize = shape.iter().product();
@@ -246,19 +249,6 @@ fn matches_naive_with_small_ragged_blocks() {
         assert!(err <= 2e-5, "blocks {bq}x{bk}: max |fused - naive| = {err}");
     }
     assert!(scaled_dot_product_attention_blocks(&q, &k, &v, 0.25, 0, 8).is_err());
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 #[test]

@@ -7,6 +7,9 @@ use std::process::Command;
 
 use candle_core::{Device, Tensor};
 
+mod common;
+use common::max_abs_diff;
+
 fn fixture(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
@@ -16,20 +19,6 @@ fn fixture(case: &str) -> PathBuf {
 
 fn physedit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_physedit"))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 /// Runs `physedit edit` on the held-out fixture for one recorded run and compares the frames.

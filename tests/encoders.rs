@@ -14,6 +14,9 @@ use physedit::pipeline::image_processor::{
 };
 use physedit::pipeline::prompt::{ftfy_fix_text, prompt_clean, PromptTokenizer};
 
+mod common;
+use common::{max_abs, max_abs_diff};
+
 const CASES: [&str; 2] = ["tiny_a", "tiny_b"];
 
 fn case_dir(case: &str) -> PathBuf {
@@ -44,31 +47,6 @@ fn meta(case: &str) -> serde_json::Value {
 fn get<'a>(r: &'a HashMap<String, Tensor>, key: &str) -> &'a Tensor {
     r.get(key)
         .unwrap_or_else(|| panic!("reference tensor {key} missing"))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    (a.to_dtype(DType::F32).unwrap() - b.to_dtype(DType::F32).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
-fn max_abs(a: &Tensor) -> f32 {
-    a.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn to_u32_vec(t: &Tensor) -> Vec<u32> {

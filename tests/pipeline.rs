@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
 
+mod common;
+use common::max_abs_diff;
+
 /// Frames are in [0, 1]. The project's bar for whole-pipeline parity in f32 is 2e-3; measured
 /// differences are below 1e-5 (only summation order differs), so 1e-4 is held to catch drift early.
 const FRAME_TOL: f32 = 1e-4;
@@ -22,22 +25,6 @@ fn load_reference(case: &str) -> HashMap<String, Tensor> {
     let path = fixture(case).join("reference.safetensors");
     candle_core::safetensors::load(&path, &Device::Cpu)
         .unwrap_or_else(|e| panic!("missing reference fixture {}: {e}", path.display()))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    a.to_dtype(candle_core::DType::F32)
-        .unwrap()
-        .sub(&b.to_dtype(candle_core::DType::F32).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn run_case(case: &str) {

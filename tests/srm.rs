@@ -2,7 +2,7 @@
 //! pipeline's token pruning on the committed tiny random pipeline (tests/fixtures/heldout).
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_core::{Device, IndexOp, Tensor};
 use physedit::adaptive::plan::temporal_positions;
 use physedit::adaptive::srm::{
     content_tokens, mask_from_map, reasoning_token_keep, relevance, Probe, SrmConfig, Threshold,
@@ -13,6 +13,9 @@ use physedit::pipeline::chronoedit::{
     seeded_normal, AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
 };
 use physedit::pipeline::image_processor::image_to_video_tensor;
+
+mod common;
+use common::max_abs_diff;
 
 fn fixture(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,20 +32,6 @@ fn load_pipe() -> ChronoEditPipeline {
         dir.display()
     );
     ChronoEditPipeline::load(&dir, &LoadOptions::default()).expect("load heldout pipeline")
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    (a.to_dtype(DType::F32).unwrap() - b.to_dtype(DType::F32).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 /// Deterministic uniforms in [0, 1).

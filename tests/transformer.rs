@@ -11,6 +11,9 @@ use physedit::models::transformer::{
     CaptureSpec, ChronoEditTransformer3DModel, Config, ForwardOptions,
 };
 
+mod common;
+use common::max_abs_diff;
+
 fn fixture_dir(case: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
@@ -98,19 +101,6 @@ fn rel_err(a: &Tensor, b: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap();
     diff / scale
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a.to_dtype(DType::F32).unwrap() - b.to_dtype(DType::F32).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn run(

@@ -7,6 +7,9 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use physedit::models::vae::{AutoencoderKLWan, Config};
 
+mod common;
+use common::max_abs_diff;
+
 fn fixture_dir(case: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
@@ -41,20 +44,6 @@ fn load(case: &str) -> (AutoencoderKLWan, std::collections::HashMap<String, Tens
 fn get<'a>(r: &'a std::collections::HashMap<String, Tensor>, k: &str) -> &'a Tensor {
     r.get(k)
         .unwrap_or_else(|| panic!("reference.safetensors lacks {k}"))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 // Tolerance: both sides compute in f32; the only differences are summation order inside the

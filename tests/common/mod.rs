@@ -1,0 +1,24 @@
+//! Helpers shared by the integration tests (each test file is a crate of its own and includes this
+//! module with `mod common;`).
+#![allow(dead_code)]
+use candle_core::{DType, Tensor};
+
+/// max |a - b|, computed in f32; panics on a shape mismatch.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shape mismatch");
+    max_abs(&(a.to_dtype(DType::F32).unwrap() - b.to_dtype(DType::F32).unwrap()).unwrap())
+}
+
+/// max |a|, computed in f32.
+pub fn max_abs(a: &Tensor) -> f32 {
+    a.to_dtype(DType::F32)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
