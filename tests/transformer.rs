@@ -12,7 +12,7 @@ use physedit::models::transformer::{
 };
 
 mod common;
-use common::max_abs_diff;
+use common::{max_abs, max_abs_diff};
 
 fn fixture_dir(case: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -78,29 +78,7 @@ fn inputs(reference: &HashMap<String, Tensor>, prefix: &str) -> Inputs {
 
 /// max |a - b| / max |b|.
 fn rel_err(a: &Tensor, b: &Tensor) -> f32 {
-    let a = a.to_dtype(DType::F32).unwrap();
-    let b = b.to_dtype(DType::F32).unwrap();
-    assert_eq!(a.dims(), b.dims());
-    let diff = (a - &b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let scale = b
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    diff / scale
+    max_abs_diff(a, b) / max_abs(b)
 }
 
 fn run(
