@@ -366,11 +366,14 @@ impl TextPadding {
         }))
     }
 
-    /// `(keep + 1,)` f32: zero, then `ln(count)` on the collapsed row.
-    fn key_bias(&self, device: &Device) -> Result<Tensor> {
-        let mut bias = vec![0f32; self.keep + 1];
-        bias[self.keep] = (self.count as f32).ln();
-        Tensor::from_vec(bias, self.keep + 1, device)
+    /// `(lead + keep + 1,)` f32: zero, then `ln(count)` on the collapsed row; `lead` zeros stand for
+    /// context rows in front of the text that share its softmax (image rows of models without separate
+    /// image projections).
+    fn key_bias(&self, lead: usize, device: &Device) -> Result<Tensor> {
+        let len = lead + self.keep + 1;
+        let mut bias = vec![0f32; len];
+        bias[len - 1] = (self.count as f32).ln();
+        Tensor::from_vec(bias, len, device)
     }
 
     /// Attention probabilities over the collapsed rows `(.., keep + 1)` spread back over the full
@@ -481,16 +484,17 @@ impl Attention {
     /// per context and reused at every denoising step.
     ///
     /// `ctx` is `[image tokens, text tokens]`; the last `text_len` rows are text (the reference
-    /// assumes [`TEXT_CONTEXT_LEN`], or `keep + 1` after a padding collapse).
+    /// assumes [`TEXT_CONTEXT_LEN`], or `keep + 1` after a padding collapse). `key_bias` is that of
+    /// the text keys (of all context keys for a model without separate image projections).
     fn cross_kv(
         &self,
         ctx: &Tensor,
         text_len: usize,
+        key_bias: Option<&Tensor>,
         padding: Option<TextPadding>,
     ) -> Result<CrossKv> {
         let ctx_len = ctx.dim(1)?;
-        let text_bias = padding.map(|p| p.key_bias(ctx.device())).transpose()?;
-        let (img, txt, key_bias) = match self.added {
+        let (img, txt) = match self.added {
             Some(_) => {
                 if ctx_len < text_len {
                     candle_core::bail!(
@@ -504,22 +508,9 @@ impl Attention {
                 } else {
                     None
                 };
-                (img, ctx.narrow(1, img_len, text_len)?, text_bias)
+                (img, ctx.narrow(1, img_len, text_len)?)
             }
-            // One softmax over image and text: the bias covers the image rows with zeros.
-            None => {
-                let bias = match text_bias {
-                    Some(b) if ctx_len > text_len => Some(Tensor::cat(
-                        &[
-                            &Tensor::zeros(ctx_len - text_len, DType::F32, ctx.device())?,
-                            &b,
-                        ],
-                        0,
-                    )?),
-                    other => other,
-                };
-                (None, ctx.clone(), bias)
-            }
+            None => (None, ctx.clone()),
         };
         let k = rms_norm(&self.to_k.forward(&txt)?, &self.norm_k, self.eps)?;
         let v = self.to_v.forward(&txt)?;
@@ -534,7 +525,7 @@ impl Attention {
         Ok(CrossKv {
             k: self.split_heads(&k)?,
             v: self.split_heads(&v)?,
-            key_bias,
+            key_bias: key_bias.cloned(),
             padding,
             img_kv,
         })
@@ -972,10 +963,22 @@ impl ChronoEditTransformer3DModel {
             }
             None => text,
         };
+        // One softmax over image and text without separate image projections: the bias then covers
+        // the image rows with zeros. Built once for all blocks.
+        let lead = match self.cfg.added_kv_proj_dim {
+            Some(_) => 0,
+            None => ctx.dim(1)? - text_rows,
+        };
+        let key_bias = padding
+            .map(|p| p.key_bias(lead, &self.device))
+            .transpose()?;
         let blocks = self
             .blocks
             .iter()
-            .map(|b| b.attn2.cross_kv(&ctx, split_len, padding))
+            .map(|b| {
+                b.attn2
+                    .cross_kv(&ctx, split_len, key_bias.as_ref(), padding)
+            })
             .collect::<Result<Vec<_>>>()?;
         let entry = std::sync::Arc::new(ContextCache {
             key,

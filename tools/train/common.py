@@ -3,6 +3,7 @@
 Everything runs on CPU with the reference venv (torch + diffusers + transformers + tokenizers).
 """
 
+import functools
 import json
 import os
 
@@ -271,20 +272,20 @@ def clip_processor_args():
     )
 
 
-_PIL_PROCESSOR = []
+@functools.cache
+def _pil_processor():
+    try:
+        from transformers import CLIPImageProcessorPil as Processor
+    except ImportError:  # transformers before the backend split: CLIPImageProcessor is the PIL one
+        from transformers import CLIPImageProcessor as Processor
+    print("CLIP pixels by", Processor.__name__, flush=True)
+    return Processor(**clip_processor_args())
 
 
 def clip_pixels(images):
     """CLIP pixel values of PIL images with transformers' PIL backend, the one the engine reproduces
     (recent transformers pick a torchvision backend for CLIPImageProcessor where torchvision is installed)."""
-    if not _PIL_PROCESSOR:
-        try:
-            from transformers import CLIPImageProcessorPil as Processor
-        except ImportError:  # transformers before the backend split: CLIPImageProcessor is the PIL one
-            from transformers import CLIPImageProcessor as Processor
-        _PIL_PROCESSOR.append(Processor(**clip_processor_args()))
-        print("CLIP pixels by", type(_PIL_PROCESSOR[0]).__name__, flush=True)
-    return _PIL_PROCESSOR[0](images=images, return_tensors="pt").pixel_values
+    return _pil_processor()(images=images, return_tensors="pt").pixel_values
 
 
 def make_transformer(overrides=None):

@@ -300,8 +300,8 @@ def main():
         lat_std = [round(float(v), 4) for v in lats.std(dim=(0, 2, 3, 4))]
         with open(log_path, "w") as f:
             f.write("step,seconds,loss,loss_reason,cases\n")
-    ema_params = [p for p in ema.parameters()]
-    model_params = [p for p in modules.parameters()]
+    ema_params = list(ema.parameters())
+    model_params = list(modules.parameters())
     for p in ema_params:
         p.requires_grad_(False)
     print("latents mean", lat_mean, "std", lat_std, flush=True)
@@ -347,8 +347,9 @@ def main():
             filled = end
 
     t_fill = time.time()
-    fill(n_cases if a.preload else max(cursor, a.batch, a.reason_batch, a.new_per_step * 2), chunk=1024 if dev.type == "cuda" else 256)
-    cursor = max(cursor, filled)
+    # A resumed run re-encodes the cases it had (`cursor` of them); the checkpoint stores `filled` as `cursor`.
+    first = n_cases if a.preload else max(cursor, a.batch, a.reason_batch, a.new_per_step * 2)
+    fill(first, chunk=1024 if dev.type == "cuda" else 256)
     if a.preload:
         print(f"encoded {filled} cases in {time.time() - t_fill:.0f}s", flush=True)
 
@@ -391,7 +392,7 @@ def main():
 
     def save():
         torch.save(dict(modules=modules.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
-                        mean=lat_mean, std=lat_std, order=order, cursor=cursor, transformer_cfg=overrides),
+                        mean=lat_mean, std=lat_std, order=order, cursor=filled, transformer_cfg=overrides),
                    ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
@@ -408,7 +409,6 @@ def main():
     while time.time() - t0 < a.minutes * 60:
         if filled < n_cases:
             fill(filled + a.new_per_step)
-            cursor = filled
         sel = rng.choice(filled, a.batch, replace=False)
         loss = loss_on(sel, [0, last])
         loss_edit = loss.detach()
