@@ -54,7 +54,7 @@ class Shards:
         names = []
         for folder in folders.split(","):
             names += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".safetensors"))
-        src, tgt, frames, cat, traj, meta = [], [], [], [], [], []
+        src, tgt, frames, cat, traj, mask, meta = [], [], [], [], [], [], []
         for n in names:
             t = load_file(n)
             src.append(t["source"])
@@ -62,6 +62,7 @@ class Shards:
             frames.append(t["frames"])
             cat.append(t["category"])
             traj.append(t["trajectory"])
+            mask.append(t["mask"])
             with open(n.replace(".safetensors", ".jsonl")) as f:
                 meta += [json.loads(line) for line in f if line.strip()]
             if limit and sum(len(s) for s in src) >= limit:
@@ -71,10 +72,11 @@ class Shards:
         self.frames = np.concatenate(frames)  # [N, F, S, S, 3], frame 0 = source, F-1 = target
         self.category = np.concatenate(cat)
         self.trajectory = np.concatenate(traj)
+        self.mask = np.concatenate(mask)  # [N, S, S], 1 where the true edit changes the picture
         self.meta = meta
         if limit:
             n = min(limit, len(self.source))
-            for k in ("source", "target", "frames", "category", "trajectory"):
+            for k in ("source", "target", "frames", "category", "trajectory", "mask"):
                 setattr(self, k, getattr(self, k)[:n])
             self.meta = self.meta[:n]
         assert len(self.meta) == len(self.source)

@@ -5,7 +5,8 @@
 
 Edit pairs of cases start..start+n of the shards (not seen in training when the runs used --limit <= start),
 fixed noise levels and noise (seeded), every checkpoint scored on the same draws; with the real prompts and
-with empty prompts (the gap is how much the model's prediction depends on the instruction).
+with empty prompts (the gap is how much the model's prediction depends on the instruction). Also the loss
+on the target frame's latent cells inside the true edit mask (max-pooled to the latent grid) and outside it.
 """
 
 import argparse
@@ -54,6 +55,8 @@ def main():
             return enc.norm(enc.raw(common.to_video(pics[:, None])))
 
         totals = {"prompt": 0.0, "empty": 0.0}
+        region = {"in": [0.0, 0.0], "out": [0.0, 0.0]}  # [sum of squared errors, element count]
+        by_cat = {}  # category -> [sum of squared errors inside the edit, element count]
         zero = enc.norm(enc.raw(torch.zeros(1, 3, 1, common.SIZE, common.SIZE)))
         g = torch.Generator().manual_seed(99)
         for b0 in range(0, a.n, 32):
@@ -65,6 +68,8 @@ def main():
             s = sig[b0 : b0 + bs].view(bs, 1, 1, 1, 1)
             xt = (1 - s) * x0 + s * noise
             inp = torch.cat([xt, td.mask_channels(bs, 2, x0.shape[3], x0.shape[4]), cond], dim=1)
+            m = torch.nn.functional.max_pool2d(torch.from_numpy(data.mask[ii]).float().unsqueeze(1),
+                                               data.mask.shape[-1] // x0.shape[-1]).clamp(max=1.0)  # [bs, 1, h, w]
             pix = common.clip_pixels([Image.fromarray(data.source[i]) for i in ii])
             ehi = ie(pixel_values=pix, output_hidden_states=True).hidden_states[-2]
             short.n_img = ehi.shape[1]
@@ -73,9 +78,22 @@ def main():
                 ehs = td.encode_text(tok, te, short, texts)
                 pred = tr(hidden_states=inp, timestep=s.flatten() * 1000, encoder_hidden_states=ehs,
                           encoder_hidden_states_image=ehi, return_dict=False)[0]
-                totals[kind] += ((pred - (noise - x0)) ** 2).mean().item() * bs
+                err = (pred - (noise - x0)) ** 2
+                totals[kind] += err.mean().item() * bs
+                if kind == "prompt":
+                    last = err[:, :, -1]  # [bs, c, h, w]
+                    for name, w in (("in", m), ("out", 1.0 - m)):
+                        region[name][0] += (last * w).sum().item()
+                        region[name][1] += (w.expand_as(last)).sum().item()
+                    for j, i in enumerate(ii):
+                        acc = by_cat.setdefault(data.meta[i]["edit_type"], [0.0, 0.0])
+                        acc[0] += (last[j] * m[j]).sum().item()
+                        acc[1] += m[j].expand_as(last[j]).sum().item()
         print(f"{run}: step {ck['step']}, held-out loss {totals['prompt'] / a.n:.5f} with the prompts, "
-              f"{totals['empty'] / a.n:.5f} with empty prompts", flush=True)
+              f"{totals['empty'] / a.n:.5f} with empty prompts; target frame inside the edit "
+              f"{region['in'][0] / region['in'][1]:.5f}, outside {region['out'][0] / region['out'][1]:.5f}", flush=True)
+        print("  inside the edit by category: " + ", ".join(
+            f"{c} {v[0] / max(v[1], 1):.4f}" for c, v in by_cat.items()), flush=True)
 
 
 if __name__ == "__main__":
