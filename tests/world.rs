@@ -2,7 +2,7 @@
 //! split, checker (both ways), evaluation, shards and the committed test split.
 use physedit::world::check::{classify, detect_style, Check};
 use physedit::world::edits::{make_edit, Category};
-use physedit::world::evaluate::{eval_suite, summarise};
+use physedit::world::evaluate::{eval_case, eval_suite, kept_checks, summarise};
 use physedit::world::io::{generate_many, load_suite, write_shard, write_suite};
 use physedit::world::lang::{self, Split};
 use physedit::world::render::{diff_mask, render, silhouette};
@@ -488,6 +488,35 @@ fn eval_scores_targets_perfect_and_sources_low() {
     let loaded = load_suite(dir.path()).unwrap();
     let rows = eval_suite(dir.path(), &loaded, empty.path(), None, None).unwrap();
     assert!(rows.iter().all(|r| !r.found && !r.success));
+}
+
+#[test]
+fn wiping_the_scene_is_not_a_successful_remove() {
+    // A picture with every object gone passes a remove case's own check (the object is absent);
+    // the untouched objects' presence checks must fail it.
+    let dir = tempfile::tempdir().unwrap();
+    let cases = generate_many(&cfg(Split::Test, 22), 0, 180, None).unwrap();
+    write_suite(dir.path(), &cases).unwrap();
+    let metas = load_suite(dir.path()).unwrap();
+    let mut wiped = 0;
+    for (c, m) in cases.iter().zip(&metas) {
+        if m.category != Category::Remove || kept_checks(m, &c.target_img).is_empty() {
+            continue;
+        }
+        let empty = Scene {
+            objects: vec![],
+            ..m.source.clone()
+        };
+        let img = render(&empty, m.size);
+        let row = eval_case(m, Some(&img), None, dir.path()).unwrap();
+        assert!(row.checks.iter().all(|r| r.pass), "{}: remove check", m.key);
+        assert!(!row.kept_all() && !row.success, "{}: wiped scene accepted", m.key);
+        // The true target keeps them all.
+        let row = eval_case(m, Some(&c.target_img), None, dir.path()).unwrap();
+        assert!(row.kept_all() && row.success, "{}: target", m.key);
+        wiped += 1;
+    }
+    assert!(wiped >= 10, "only {wiped} remove cases with untouched objects");
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub enum WorldCommand {
   physedit world generate --split train --n 100000 --size 32 --frames 9 --format shards --out shards/")]
     Generate(GenerateArgs),
     /// Score edited pictures against the ground truth of a suite.
+    ///
+    /// Columns: success = the edit's own checks pass and every object the edit leaves alone is
+    /// still drawn where it was; edit = the edit's checks alone; kept = the untouched objects alone.
     #[command(after_help = "Examples:
   physedit world eval --suite data/world/test --edited out/edited
   physedit world eval --suite data/world/test --edited data/world/test/targets   # perfect score

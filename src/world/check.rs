@@ -2,7 +2,7 @@
 //! using the case's ground-truth scenes only to know where to look and what to look for.
 //! Also PSNR and mask IoU.
 use super::render::{block, centre, pixel_range, silhouette, Image, EXTRACT_BG, OUTLINE_RGB};
-use super::scene::{Background, Colour, Object, Scene, Shape, Style, Texture, FLOOR_Y};
+use super::scene::{pad, Background, Colour, Object, Scene, Shape, Style, Texture, FLOOR_Y};
 use serde::{Deserialize, Serialize};
 
 /// Euclidean RGB distance under which a pixel can count as a colour (and it must also be the
@@ -297,6 +297,18 @@ fn background_pixels(scenes: &[&Scene], n: usize) -> Vec<(usize, usize)> {
 }
 
 impl Check {
+    /// `o` as drawn: its colour over half its area near its box, its centre within `centroid`
+    /// (world units) of `o`'s, standing where `o` stands.
+    pub fn exact(o: &Object, centroid: f32) -> Check {
+        Check::Present {
+            obj: *o,
+            region: pad(o.bbox(), 0.03),
+            shape: false,
+            centroid_tol: Some(centroid),
+            bottom: true,
+        }
+    }
+
     /// Evaluate on `img`; `source` and `target` are the case's ground-truth scenes.
     pub fn eval(
         &self,

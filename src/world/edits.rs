@@ -147,16 +147,6 @@ pub struct GenConfig {
     pub n_frames: usize,
 }
 
-fn exact(o: &Object, centroid: f32) -> Check {
-    Check::Present {
-        obj: *o,
-        region: pad(o.bbox(), 0.03),
-        shape: false,
-        centroid_tol: Some(centroid),
-        bottom: true,
-    }
-}
-
 fn r(rng: &mut Rng, scene: &Scene, id: u32, split: Split, ids: &mut Vec<String>) -> Option<String> {
     let (form, text) = refer(rng, scene, id, split)?;
     ids.push(form);
@@ -204,7 +194,7 @@ fn gen_adjust(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
             ids,
         );
         let checks = vec![
-            exact(&n, 0.03),
+            Check::exact(&n, 0.03),
             Check::Absent {
                 obj: o,
                 colour: o.colour,
@@ -513,7 +503,7 @@ fn gen_extract(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
     let mut target = s.clone();
     target.isolate = Some(o.id);
     let (clause, ids) = finish(rng, lang::EXTRACT, split, &[("obj", &obj)], ids);
-    let checks = vec![exact(&o, 0.03), Check::PlainWhite { obj: o }];
+    let checks = vec![Check::exact(&o, 0.03), Check::PlainWhite { obj: o }];
     Some(Edit {
         target,
         checks,
@@ -526,7 +516,7 @@ fn gen_extract(rng: &mut Rng, s: &Scene, split: Split) -> Option<Edit> {
 }
 
 fn moved_checks(old: &[Object], new: &[Object]) -> Vec<Check> {
-    let mut c: Vec<Check> = new.iter().map(|n| exact(n, 0.04)).collect();
+    let mut c: Vec<Check> = new.iter().map(|n| Check::exact(n, 0.04)).collect();
     for o in old {
         c.push(Check::Absent {
             obj: *o,

@@ -1,5 +1,5 @@
 //! Ground-truth evaluation of edited pictures against a world suite.
-use super::check::{iou, psnr, CheckResult};
+use super::check::{iou, psnr, Check, CheckResult};
 use super::edits::{CaseMeta, Category};
 use super::io::{load_image, load_mask};
 use super::render::diff_mask;
@@ -23,6 +23,29 @@ pub struct EvalRow {
     /// IoU of the predicted mask against the true edit mask, when masks were given.
     pub mask_iou: Option<f64>,
     pub checks: Vec<CheckResult>,
+    /// The untouched objects' presence checks (`kept_checks`); success needs them too.
+    #[serde(default)]
+    pub kept: Vec<CheckResult>,
+}
+
+impl EvalRow {
+    /// Whether every object the edit leaves alone is still drawn where it was.
+    pub fn kept_all(&self) -> bool {
+        self.found && self.kept.iter().all(|c| c.pass)
+    }
+}
+
+/// Presence checks for the objects the edit does not touch (equal in the source and target
+/// scenes), so that an edit wiping the whole scene does not pass as "remove the cup". Only those
+/// that pass on the true target picture: an object a new one hides there cannot be checked.
+pub fn kept_checks(m: &CaseMeta, target_img: &super::render::Image) -> Vec<Check> {
+    m.source
+        .objects
+        .iter()
+        .filter(|o| m.target.get(o.id) == Some(*o))
+        .map(|o| Check::exact(o, 0.03))
+        .filter(|c| c.eval(target_img, &m.source, &m.target, target_img).pass)
+        .collect()
 }
 
 /// Evaluate one edited picture (already loaded at the suite's size).
@@ -51,24 +74,24 @@ pub fn eval_case(
             psnr_out_mask: None,
             mask_iou,
             checks: vec![],
+            kept: vec![],
         });
     };
-    let checks: Vec<CheckResult> = m
-        .checks
-        .iter()
-        .map(|c| c.eval(img, &m.source, &m.target, &target))
-        .collect();
+    let run = |c: &Check| c.eval(img, &m.source, &m.target, &target);
+    let checks: Vec<CheckResult> = m.checks.iter().map(run).collect();
+    let kept: Vec<CheckResult> = kept_checks(m, &target).iter().map(run).collect();
     Ok(EvalRow {
         key: m.key.clone(),
         edit_type: m.category.name().into(),
         kind: m.kind.clone(),
         found: true,
-        success: checks.iter().all(|c| c.pass),
+        success: checks.iter().chain(&kept).all(|c| c.pass),
         psnr: psnr(img, &target, None, true),
         psnr_in_mask: psnr(img, &target, Some(&true_mask), true),
         psnr_out_mask: psnr(img, &target, Some(&true_mask), false),
         mask_iou,
         checks,
+        kept,
     })
 }
 
@@ -116,6 +139,13 @@ pub struct Summary {
     pub n: usize,
     pub found: usize,
     pub success: usize,
+    /// Found cases whose edit checks pass, whatever happened to the untouched objects (what
+    /// `success` counted before the untouched objects were checked).
+    #[serde(default)]
+    pub edit: usize,
+    /// Found cases whose untouched objects all stayed (part of success, also shown alone).
+    #[serde(default)]
+    pub kept: usize,
     pub psnr: f64,
     pub psnr_in_mask: f64,
     pub psnr_out_mask: f64,
@@ -145,6 +175,11 @@ pub fn summarise(rows: &[EvalRow]) -> BTreeMap<String, Summary> {
                 n: g.len(),
                 found: g.iter().filter(|r| r.found).count(),
                 success: g.iter().filter(|r| r.success).count(),
+                edit: g
+                    .iter()
+                    .filter(|r| r.found && r.checks.iter().all(|c| c.pass))
+                    .count(),
+                kept: g.iter().filter(|r| r.kept_all()).count(),
                 psnr: mean(g.iter().filter_map(|r| r.psnr)).unwrap_or(f64::NAN),
                 psnr_in_mask: mean(g.iter().filter_map(|r| r.psnr_in_mask)).unwrap_or(f64::NAN),
                 psnr_out_mask: mean(g.iter().filter_map(|r| r.psnr_out_mask)).unwrap_or(f64::NAN),
@@ -158,8 +193,8 @@ pub fn summarise(rows: &[EvalRow]) -> BTreeMap<String, Summary> {
 /// The per-category table printed by `physedit world eval`.
 pub fn table(summary: &BTreeMap<String, Summary>) -> String {
     let mut s = format!(
-        "{:<11} {:>5} {:>6} {:>8} {:>8} {:>9} {:>9} {:>7}\n",
-        "category", "n", "found", "success", "PSNR", "PSNR-in", "PSNR-out", "IoU"
+        "{:<11} {:>5} {:>6} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9} {:>7}\n",
+        "category", "n", "found", "success", "edit", "kept", "PSNR", "PSNR-in", "PSNR-out", "IoU"
     );
     let order: Vec<String> = Category::ALL
         .iter()
@@ -173,11 +208,13 @@ pub fn table(summary: &BTreeMap<String, Summary>) -> String {
                 .map(|x| format!("{x:.3}"))
                 .unwrap_or_else(|| "-".into());
             s.push_str(&format!(
-                "{:<11} {:>5} {:>6} {:>7.1}% {:>8.2} {:>9.2} {:>9.2} {:>7}\n",
+                "{:<11} {:>5} {:>6} {:>7.1}% {:>6.1}% {:>6.1}% {:>8.2} {:>9.2} {:>9.2} {:>7}\n",
                 k,
                 v.n,
                 v.found,
                 100.0 * v.success as f64 / v.n.max(1) as f64,
+                100.0 * v.edit as f64 / v.n.max(1) as f64,
+                100.0 * v.kept as f64 / v.n.max(1) as f64,
                 v.psnr,
                 v.psnr_in_mask,
                 v.psnr_out_mask,

@@ -10,6 +10,7 @@
 # loss by only 8 %; docs/TRAINING.md). A smoke pass of every step (tiny data, seconds of training, the export) runs
 # first, so a broken step costs seconds of device time instead of the whole run. Written to OUT:
 # model_K.tar per variant K (the exported pipeline folder, EMA weights) and logs.tar.gz.
+# MASK_WEIGHT (default 10): train_dit.py --mask-weight, the extra loss weight on the true edit's latent cells.
 # Python: torch + diffusers + transformers. DEVICE=cpu runs the same steps on the CPU (to try the script).
 set -uo pipefail
 BIN=$1
@@ -20,6 +21,7 @@ BATCH=${5:-512}
 DEVICE=${DEVICE:-cuda}
 PY=${PY:-python3}
 VARIANTS=${VARIANTS:-'{}'}
+MASK_WEIGHT=${MASK_WEIGHT:-10}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BASE=$HERE/../../models/physedit-world
 W=${WORK:-/tmp/gpu_train}
@@ -43,7 +45,7 @@ run_pass() {
   for k in "${!VARS[@]}"; do
     $PY "$HERE/train_dit.py" --device "$DEVICE" --preload --shards "$d/d0,$d/d1,$d/d2,$d/d3" --vae "$BASE/vae" \
       --out "$d/dit_$k" --transformer "${VARS[$k]}" --minutes "$min" --batch "$batch" \
-      --reason-batch $((batch / 4)) --lr 1e-3 --warmup 200 --ema 0.999 --print-every 250 --ckpt-every 60 \
+      --reason-batch $((batch / 4)) --lr 1e-3 --warmup 200 --ema 0.999 --print-every 250 --ckpt-every 60 --mask-weight "$MASK_WEIGHT" \
       --threads 4 > "$d/dit_$k.log" 2>&1 &
     pids+=($!)
   done
