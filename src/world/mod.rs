@@ -55,8 +55,9 @@
 //!
 //! PSNR to the target over the whole picture, inside and outside the true edit mask (identical
 //! pixels give [`check::PSNR_CAP`] = 100 dB); success = every check of the case passes (checks read
-//! colours, shapes, positions, textures, style and background from the picture); IoU of predicted
-//! masks against the true mask.
+//! colours, shapes, positions, textures, style and background from the picture) and every object the
+//! edit leaves alone is still drawn where it was ([`evaluate::kept_checks`]); IoU of predicted masks
+//! against the true mask.
 pub mod check;
 pub mod edits;
 pub mod evaluate;
