@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # Stage 2 on one CUDA GPU, in one go, from fresh data; several transformer variants side by side.
 #
-#   VARIANTS='{};{"num_layers": 8}' tools/train/gpu_train.sh PHYSEDIT OUT [MINUTES=6] [CASES_PER_SEED=12288] [BATCH=512]
+#   VARIANTS='{};{"num_layers": 8};{}|--mask-weight 10' tools/train/gpu_train.sh PHYSEDIT OUT [MINUTES=6] [CASES_PER_SEED=12288] [BATCH=512]
 #
-# PHYSEDIT: a release build of the physedit binary. VARIANTS: ';'-separated JSON overrides of
-# common.TRANSFORMER_CFG (default '{}': the bundled size), each trained for MINUTES by its own process on
-# the same GPU. The VAE is the bundled model's: the transformer is the bottleneck (success on its own
+# PHYSEDIT: a release build of the physedit binary. VARIANTS: ';'-separated variants, each JSON overrides
+# of common.TRANSFORMER_CFG (default '{}': the bundled size), optionally followed by '|' and more
+# train_dit.py flags; each is trained for MINUTES by its own process on the same GPU. The VAE is the bundled model's: the transformer is the bottleneck (success on its own
 # training cases 22 % against the VAE's 73 % ceiling; 11k decoder-only GPU steps lowered the decoder's
 # loss by only 8 %; docs/TRAINING.md). A smoke pass of every step (tiny data, seconds of training, the export) runs
 # first, so a broken step costs seconds of device time instead of the whole run. Written to OUT:
 # model_K.tar per variant K (the exported pipeline folder, EMA weights) and logs.tar.gz.
-# MASK_WEIGHT (default 10): train_dit.py --mask-weight, the extra loss weight on the true edit's latent cells.
 # Python: torch + diffusers + transformers. DEVICE=cpu runs the same steps on the CPU (to try the script).
 set -uo pipefail
 BIN=$1
@@ -21,7 +20,6 @@ BATCH=${5:-512}
 DEVICE=${DEVICE:-cuda}
 PY=${PY:-python3}
 VARIANTS=${VARIANTS:-'{}'}
-MASK_WEIGHT=${MASK_WEIGHT:-10}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BASE=$HERE/../../models/physedit-world
 W=${WORK:-/tmp/gpu_train}
@@ -43,10 +41,13 @@ run_pass() {
   stamp "$d: data $(du -sh "$d" | cut -f1)"
   local pids=() k
   for k in "${!VARS[@]}"; do
+    local cfg=${VARS[$k]%%|*} extra=""
+    [[ ${VARS[$k]} == *"|"* ]] && extra=${VARS[$k]#*|}
+    # shellcheck disable=SC2086  # extra holds several flags
     $PY "$HERE/train_dit.py" --device "$DEVICE" --preload --shards "$d/d0,$d/d1,$d/d2,$d/d3" --vae "$BASE/vae" \
-      --out "$d/dit_$k" --transformer "${VARS[$k]}" --minutes "$min" --batch "$batch" \
-      --reason-batch $((batch / 4)) --lr 1e-3 --warmup 200 --ema 0.999 --print-every 250 --ckpt-every 60 --mask-weight "$MASK_WEIGHT" \
-      --threads 4 > "$d/dit_$k.log" 2>&1 &
+      --out "$d/dit_$k" --transformer "$cfg" --minutes "$min" --batch "$batch" \
+      --reason-batch $((batch / 4)) --lr 1e-3 --warmup 200 --ema 0.999 --print-every 250 --ckpt-every 60 \
+      --threads 4 $extra > "$d/dit_$k.log" 2>&1 &
     pids+=($!)
   done
   local failed=0
