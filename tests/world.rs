@@ -510,13 +510,20 @@ fn wiping_the_scene_is_not_a_successful_remove() {
         let img = render(&empty, m.size);
         let row = eval_case(m, Some(&img), None, dir.path()).unwrap();
         assert!(row.checks.iter().all(|r| r.pass), "{}: remove check", m.key);
-        assert!(!row.kept_all() && !row.success, "{}: wiped scene accepted", m.key);
+        assert!(
+            !row.kept_all() && !row.success,
+            "{}: wiped scene accepted",
+            m.key
+        );
         // The true target keeps them all.
         let row = eval_case(m, Some(&c.target_img), None, dir.path()).unwrap();
         assert!(row.kept_all() && row.success, "{}: target", m.key);
         wiped += 1;
     }
-    assert!(wiped >= 10, "only {wiped} remove cases with untouched objects");
+    assert!(
+        wiped >= 10,
+        "only {wiped} remove cases with untouched objects"
+    );
 }
 
 #[test]

@@ -92,6 +92,13 @@ def to_video(frames_u8):
     return x.permute(0, 4, 1, 2, 3).contiguous()
 
 
+def latent_edit_mask(mask_u8, latent_size):
+    """Edit masks [N, S, S] (uint8) on the latent grid [N, latent_size, latent_size], float 0/1: a latent cell
+    counts when any of its pixels is in the edit."""
+    m = torch.from_numpy(np.ascontiguousarray(mask_u8)).float().unsqueeze(1)
+    return torch.nn.functional.max_pool2d(m, mask_u8.shape[-1] // latent_size).squeeze(1).clamp(max=1.0)
+
+
 def edit_video(shards, idx):
     """Two-latent-frame training video: source, then the target four times (5 frames)."""
     s = shards.source[idx][:, None]

@@ -68,8 +68,7 @@ def main():
             s = sig[b0 : b0 + bs].view(bs, 1, 1, 1, 1)
             xt = (1 - s) * x0 + s * noise
             inp = torch.cat([xt, td.mask_channels(bs, 2, x0.shape[3], x0.shape[4]), cond], dim=1)
-            m = torch.nn.functional.max_pool2d(torch.from_numpy(data.mask[ii]).float().unsqueeze(1),
-                                               data.mask.shape[-1] // x0.shape[-1]).clamp(max=1.0)  # [bs, 1, h, w]
+            m = common.latent_edit_mask(data.mask[ii], x0.shape[-1]).unsqueeze(1)  # [bs, 1, h, w]
             pix = common.clip_pixels([Image.fromarray(data.source[i]) for i in ii])
             ehi = ie(pixel_values=pix, output_hidden_states=True).hidden_states[-2]
             short.n_img = ehi.shape[1]

@@ -360,9 +360,7 @@ def main():
         print(f"encoded {filled} cases in {time.time() - t_fill:.0f}s", flush=True)
 
     # Edit masks on the latent grid (a cell counts if any of its pixels changes), indexed by case.
-    pool = data.mask.shape[-1] // zero_lat.shape[-1]
-    lat_mask = torch.nn.functional.max_pool2d(
-        torch.from_numpy(data.mask).float().unsqueeze(1), pool).squeeze(1).clamp(max=1.0).to(dev)
+    lat_mask = common.latent_edit_mask(data.mask, zero_lat.shape[-1]).to(dev)
 
     short = install_short_text(transformer)
     rope = install_positions(transformer)
