@@ -5,11 +5,12 @@
 #
 # PHYSEDIT: a release build of the physedit binary. VARIANTS: ';'-separated variants, each JSON overrides
 # of common.TRANSFORMER_CFG (default '{}': the bundled size), optionally followed by '|' and more
-# train_dit.py flags; each is trained for MINUTES by its own process on the same GPU. The VAE is the bundled model's: the transformer is the bottleneck (success on its own
-# training cases 22 % against the VAE's 73 % ceiling; 11k decoder-only GPU steps lowered the decoder's
-# loss by only 8 %; docs/TRAINING.md). A smoke pass of every step (tiny data, seconds of training, the export) runs
-# first, so a broken step costs seconds of device time instead of the whole run. Written to OUT:
-# model_K.tar per variant K (the exported pipeline folder, EMA weights) and logs.tar.gz.
+# train_dit.py flags; each is trained for MINUTES by its own process on the same GPU. The VAE is the
+# bundled model's: the transformer is the bottleneck (success on its own training cases 22 % against the
+# VAE's 73 % ceiling; 11k decoder-only GPU steps lowered the decoder's loss by only 8 %; docs/TRAINING.md).
+# A smoke pass of every step (tiny data, seconds of training, the export) runs first, so a broken step
+# costs seconds of GPU time instead of the whole run. Written to OUT: model_K.tar per variant K (the
+# exported pipeline folder, EMA weights) and logs.tar.gz.
 # Python: torch + diffusers + transformers. DEVICE=cpu runs the same steps on the CPU (to try the script).
 set -uo pipefail
 BIN=$1
