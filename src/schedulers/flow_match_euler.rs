@@ -4,7 +4,9 @@ use anyhow::{bail, Result};
 use candle_core::{DType, Tensor};
 use serde::Deserialize;
 
-use super::{add, mul_scalar, np_linspace, Scheduler, StepCounter};
+use super::{
+    add, mul_scalar, np_linspace, stretch_shift_to_terminal, time_shift, Scheduler, StepCounter,
+};
 
 const NAME: &str = "FlowMatchEulerDiscreteScheduler";
 
@@ -164,31 +166,15 @@ impl FlowMatchEulerDiscreteScheduler {
         );
         let mut sig: Vec<f64> = t.iter().map(|&v| v / n_train).collect();
         // 2. shifting
-        if self.cfg.use_dynamic_shifting {
-            let mu = mu.unwrap_or_default();
-            let exponential = self.cfg.time_shift_type == "exponential";
-            let emu = mu.exp();
-            for s in sig.iter_mut() {
-                let x = 1.0 / *s - 1.0;
-                *s = if exponential {
-                    emu / (emu + x)
-                } else {
-                    mu / (mu + x)
-                };
-            }
-        } else {
-            let shift = self.cfg.shift;
-            for s in sig.iter_mut() {
-                *s = shift * *s / (1.0 + (shift - 1.0) * *s);
-            }
-        }
+        let mu = self
+            .cfg
+            .use_dynamic_shifting
+            .then(|| mu.unwrap_or_default());
+        let exponential = self.cfg.time_shift_type == "exponential";
+        time_shift(&mut sig, mu, exponential, self.cfg.shift);
         // 3. stretch to the terminal value
         if let Some(st) = self.cfg.shift_terminal.filter(|&v| v != 0.0) {
-            let last = 1.0 - sig[sig.len() - 1];
-            let scale = last / (1.0 - st);
-            for s in sig.iter_mut() {
-                *s = 1.0 - (1.0 - *s) / scale;
-            }
+            stretch_shift_to_terminal(&mut sig, st);
         }
         // 4. alternative schedules
         if self.cfg.use_karras_sigmas {

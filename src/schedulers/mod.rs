@@ -184,6 +184,43 @@ pub(crate) fn torch_cumprod_f32(x: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// The sigma shift of flow-matching schedules, in place (f64, the reference's numpy arithmetic):
+/// with `mu` (dynamic shifting) diffusers' `time_shift(mu, 1.0, σ)`, exponential
+/// (`e^mu / (e^mu + (1/σ − 1))`) or linear (`mu / (mu + (1/σ − 1))`); otherwise the static flow
+/// shift `shift·σ / (1 + (shift − 1)·σ)`.
+pub(crate) fn time_shift(sigmas: &mut [f64], mu: Option<f64>, exponential: bool, shift: f64) {
+    match mu {
+        Some(mu) => {
+            let emu = mu.exp();
+            for v in sigmas.iter_mut() {
+                let x = 1.0 / *v - 1.0;
+                *v = if exponential {
+                    emu / (emu + x)
+                } else {
+                    mu / (mu + x)
+                };
+            }
+        }
+        None => {
+            for v in sigmas.iter_mut() {
+                *v = shift * *v / (1.0 + (shift - 1.0) * *v);
+            }
+        }
+    }
+}
+
+/// diffusers' `stretch_shift_to_terminal`, in place: rescales `1 − σ` so that the last sigma
+/// becomes `shift_terminal`.
+pub(crate) fn stretch_shift_to_terminal(sigmas: &mut [f64], shift_terminal: f64) {
+    let Some(&last) = sigmas.last() else {
+        return;
+    };
+    let scale = (1.0 - last) / (1.0 - shift_terminal);
+    for v in sigmas.iter_mut() {
+        *v = 1.0 - (1.0 - *v) / scale;
+    }
+}
+
 /// Finds diffusers' step index for a timestep: the second match if the timestep occurs more than
 /// once in the schedule, else the first; `None` if it does not occur.
 pub(crate) fn index_for_timestep(schedule: &[f64], t: f64) -> Option<usize> {

@@ -4,8 +4,8 @@ use candle_core::{DType, Tensor};
 use serde::Deserialize;
 
 use super::{
-    add, div_scalar, mul_scalar, np_arange, np_linspace, select_frames, sub, torch_cumprod_f32,
-    torch_linspace_f32, Scheduler, StepCounter,
+    add, div_scalar, mul_scalar, np_arange, np_linspace, select_frames, stretch_shift_to_terminal,
+    sub, time_shift, torch_cumprod_f32, torch_linspace_f32, Scheduler, StepCounter,
 };
 
 const NAME: &str = "UniPCMultistepScheduler";
@@ -435,30 +435,14 @@ impl UniPcMultistepScheduler {
         } else if self.cfg.use_flow_sigmas {
             let mut s = np_linspace(1.0, 1.0 / n_train as f64, steps + 1);
             s.pop();
-            if self.cfg.use_dynamic_shifting {
-                let mu = mu.unwrap_or_default();
-                let emu = mu.exp();
-                let exponential = self.cfg.time_shift_type == "exponential";
-                for v in s.iter_mut() {
-                    let x = 1.0 / *v - 1.0;
-                    *v = if exponential {
-                        emu / (emu + x)
-                    } else {
-                        mu / (mu + x)
-                    };
-                }
-            } else {
-                let shift = self.cfg.flow_shift;
-                for v in s.iter_mut() {
-                    *v = shift * *v / (1.0 + (shift - 1.0) * *v);
-                }
-            }
+            let mu = self
+                .cfg
+                .use_dynamic_shifting
+                .then(|| mu.unwrap_or_default());
+            let exponential = self.cfg.time_shift_type == "exponential";
+            time_shift(&mut s, mu, exponential, self.cfg.flow_shift);
             if let Some(st) = self.cfg.shift_terminal.filter(|&v| v != 0.0) {
-                let last = 1.0 - s[s.len() - 1];
-                let scale = last / (1.0 - st);
-                for v in s.iter_mut() {
-                    *v = 1.0 - (1.0 - *v) / scale;
-                }
+                stretch_shift_to_terminal(&mut s, st);
             }
             let eps = 1e-6;
             if (s[0] - 1.0).abs() < eps {
