@@ -39,6 +39,22 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     result
 }
 
+/// Writes `bytes` to `path` atomically (see [`atomic_write`]); errors name `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomic_write(path, |tmp| {
+        std::fs::write(tmp, bytes).with_context(|| format!("cannot write {}", path.display()))
+    })
+}
+
+/// Saves an RGB picture as PNG at `path` atomically (see [`atomic_write`]); errors name `path`.
+pub fn save_png_atomic(path: &Path, picture: &image::RgbImage) -> Result<()> {
+    atomic_write(path, |tmp| {
+        picture
+            .save_with_format(tmp, image::ImageFormat::Png)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })
+}
+
 fn extension_of(path: &Path) -> String {
     path.extension()
         .map(|e| e.to_string_lossy().into_owned())

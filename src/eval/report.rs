@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bench::BenchRecord;
 use super::suite::EDIT_TYPES;
-use crate::util::atomic_write;
+use crate::util::{save_png_atomic, write_atomic};
 
 pub const BOOTSTRAP_SAMPLES: usize = 2000;
 pub const BOOTSTRAP_SEED: u64 = 0x0b00_7575_eed5;
@@ -348,10 +348,7 @@ fn csv_field(s: &str) -> String {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    atomic_write(path, |tmp| {
-        std::fs::write(tmp, text.as_bytes())
-            .with_context(|| format!("cannot write {}", tmp.display()))
-    })
+    write_atomic(path, text.as_bytes())
 }
 
 /// File names of the plots.
@@ -484,10 +481,7 @@ fn render_png(path: &Path, draw: impl Fn(&mut [u8], bool) -> DrawResult) -> Resu
     }
     let img =
         image::RgbImage::from_raw(PLOT_W, PLOT_H, buf).context("plot buffer has the wrong size")?;
-    atomic_write(path, |tmp| {
-        img.save_with_format(tmp, image::ImageFormat::Png)
-            .with_context(|| format!("cannot write {}", path.display()))
-    })
+    save_png_atomic(path, &img)
 }
 
 fn err<E: std::fmt::Debug>(e: E) -> String {

@@ -20,7 +20,7 @@ mod adamw;
 use crate::models::transformer::{ChronoEditTransformer3DModel, Config as TransformerConfig};
 use crate::pipeline::chronoedit::{seeded_normal, ChronoEditPipeline, LoadOptions};
 use crate::pipeline::image_processor::image_to_video_tensor;
-use crate::util::atomic_write;
+use crate::util::{atomic_write, write_atomic};
 use crate::world::rng::Rng;
 use crate::world::{generate_case, GenConfig, Split};
 use adamw::AdamW;
@@ -377,9 +377,7 @@ pub fn train(opts: &TrainOptions, show_progress: bool) -> Result<TrainSummary> {
         std::fs::create_dir_all(&train_dir)?;
         copy_base(&opts.base, &opts.out)?;
         let text = serde_json::to_string_pretty(&cfg_json)?;
-        atomic_write(&t_dir.join("config.json"), |tmp| {
-            Ok(std::fs::write(tmp, &text)?)
-        })?;
+        write_atomic(&t_dir.join("config.json"), text.as_bytes())?;
     } else {
         let saved_path = t_dir.join("config.json");
         let saved: serde_json::Value = serde_json::from_str(

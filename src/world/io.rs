@@ -10,11 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Write bytes atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::util::atomic_write(path, |tmp| {
-        std::fs::write(tmp, bytes).with_context(|| format!("writing {}", tmp.display()))
-    })
-}
+pub use crate::util::write_atomic;
 
 fn png_bytes(data: &[u8], w: usize, h: usize, colour: image::ExtendedColorType) -> Result<Vec<u8>> {
     use image::ImageEncoder;
