@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use physedit::adaptive::plan::Recipe;
+use physedit::adaptive::plan::{Planner, Recipe, VideoGeometry};
 use physedit::eval::bench::{
     bench_plan, latest_per_pair, read_results, select, BenchOptions, BenchRecord, ResultsWriter,
     Selection, Shard,
@@ -428,7 +428,7 @@ fn unreadable_suite_and_bad_flags_are_clear_errors() {
         ),
         (
             bench_args(&suite, &images, &out, "physedit,teleport", 1),
-            "unknown recipe",
+            "invalid value 'teleport' for '--recipes",
         ),
         (
             {
@@ -546,12 +546,25 @@ fn step_override_keeps_the_reasoning_share() {
         steps: Some(5),
         ..Default::default()
     };
+    let geometry = VideoGeometry {
+        rope_temporal_skip_len: 8,
+        temporal_scale: 4,
+    };
     let plan = |r: Recipe, o: &BenchOptions| {
-        bench_plan(&img, "Push the ball off the table.", r, o).unwrap()
+        bench_plan(
+            &Planner::default(),
+            &img,
+            "Push the ball off the table.",
+            r,
+            o,
+            (geometry, None),
+        )
+        .unwrap()
+        .plan
     };
     let p = plan(Recipe::ChronoeditReasoning, &opts);
     assert_eq!((p.steps, p.reasoning_steps, p.reasoning_frames), (5, 5, 6));
-    // N_r 10 of 50 steps -> ceil(10 * 5 / 50) = 1.
+    // N_r 10 of 50 steps -> round(10 * 5 / 50) = 1.
     let p = plan(Recipe::ChronoeditShort, &opts);
     assert_eq!((p.steps, p.reasoning_steps, p.reasoning_frames), (5, 1, 6));
     let p = plan(Recipe::NoReasoning, &opts);
@@ -559,14 +572,27 @@ fn step_override_keeps_the_reasoning_share() {
     // Without overrides the plans are the recipes' own.
     let p = plan(Recipe::ChronoeditReasoning, &BenchOptions::default());
     assert_eq!((p.steps, p.reasoning_steps, p.num_frames()), (50, 50, 29));
+    // The model's recommended guidance applies without --guidance, as in `physedit edit`.
+    let r = bench_plan(
+        &Planner::default(),
+        &img,
+        "x",
+        Recipe::Physedit,
+        &BenchOptions::default(),
+        (geometry, Some(2.5)),
+    )
+    .unwrap();
+    assert_eq!(r.schedule.guidance, 2.5);
     assert!(bench_plan(
+        &Planner::default(),
         &img,
         "x",
         Recipe::Physedit,
         &BenchOptions {
             steps: Some(0),
             ..Default::default()
-        }
+        },
+        (geometry, None),
     )
     .is_err());
     // Default size: the input's own, rounded down to the model's multiple.

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use physedit::adaptive::card::{Category, Tier};
-use physedit::adaptive::plan::{Plan, TRAINED_REASONING_FRAMES};
+use physedit::adaptive::plan::{
+    resolve, Overrides, Plan, Resolved, Schedule, VideoGeometry, TRAINED_REASONING_FRAMES,
+};
 use physedit::adaptive::srm::{Probe, SrmConfig};
-use physedit::cli::edit::{resolve_plan, PlanOverrides};
 use physedit::pipeline::chronoedit::{
     AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
 };
@@ -53,21 +54,14 @@ fn every_reasoning_depth_runs_with_the_right_shapes() {
         for (nr, probe) in [(2usize, Probe::FirstStep), (1, Probe::Pass { sigma: 0.8 })] {
             let nr = if r == 0 { 0 } else { nr };
             let p = plan(2, nr, r, r > 0);
-            let mut req = EditRequest {
-                prompt: "Push the red ball to the right.".into(),
-                negative_prompt: String::new(),
-                steps: 0,
-                guidance: 0.0,
-                height: 32,
-                width: 32,
-                num_frames: 0,
-                temporal_reasoning: false,
-                reasoning_steps: 0,
-                temporal_positions: None,
-                latents: None,
-                seed: r as u64,
-            };
-            req.apply_plan(&p, skip);
+            let Resolved { schedule, .. } =
+                resolve(&p, &Overrides::default(), pipe.geometry()).unwrap();
+            let req = EditRequest::planned(
+                "Push the red ball to the right.",
+                &schedule,
+                (32, 32),
+                r as u64,
+            );
             assert_eq!(req.num_frames, 4 * (r + 1) + 1);
             if r == 0 || r == max_r {
                 assert_eq!(req.temporal_positions, None, "r = {r}: default positions");
@@ -103,26 +97,33 @@ fn every_reasoning_depth_runs_with_the_right_shapes() {
     }
 }
 
-const SKIP: usize = 8;
-const TS: usize = 4;
+const GEOMETRY: VideoGeometry = VideoGeometry {
+    rope_temporal_skip_len: 8,
+    temporal_scale: 4,
+};
+
+/// `resolve` on the 14B's geometry: the effective plan and its schedule.
+fn resolve_plan(plan: &Plan, o: &Overrides) -> (Plan, Schedule) {
+    let r = resolve(plan, o, GEOMETRY).unwrap();
+    (r.plan, r.schedule)
+}
 
 #[test]
 fn plan_values_without_flags() {
     // CARD's mid tier: r = 3, N_r = 10 of 50, SRM.
-    let (p, s) = resolve_plan(&plan(50, 10, 3, true), &PlanOverrides::default(), SKIP, TS).unwrap();
+    let (p, s) = resolve_plan(&plan(50, 10, 3, true), &Overrides::default());
     assert_eq!(p.reasoning_frames, 3);
     assert_eq!((s.steps, s.num_frames, s.reasoning_steps), (50, 17, 10));
     assert!(s.srm);
     assert_eq!(s.temporal_positions, Some(vec![0, 2, 4, 5, 7]));
     // The reference recipe keeps the default positions (None), so it runs the reference exactly.
-    let (_, s) =
-        resolve_plan(&plan(50, 50, 6, false), &PlanOverrides::default(), SKIP, TS).unwrap();
+    let (_, s) = resolve_plan(&plan(50, 50, 6, false), &Overrides::default());
     assert_eq!(
         (s.num_frames, s.reasoning_steps, s.temporal_positions),
         (29, 50, None)
     );
     // No reasoning.
-    let (_, s) = resolve_plan(&plan(50, 0, 0, false), &PlanOverrides::default(), SKIP, TS).unwrap();
+    let (_, s) = resolve_plan(&plan(50, 0, 0, false), &Overrides::default());
     assert_eq!((s.num_frames, s.reasoning_steps, s.srm), (5, 0, false));
 }
 
@@ -130,53 +131,78 @@ fn plan_values_without_flags() {
 fn explicit_flags_run_the_reference_behaviour() {
     let mid = plan(50, 10, 3, true);
     // --num-frames 9 --reasoning-steps 1 (tests/cli.rs): r = 1, N_r = 1, default positions, no SRM.
-    let o = PlanOverrides {
+    let o = Overrides {
         steps: Some(3),
         guidance: Some(5.0),
         num_frames: Some(9),
         reasoning_steps: Some(1),
         srm: None,
     };
-    let (p, s) = resolve_plan(&mid, &o, SKIP, TS).unwrap();
+    let (p, s) = resolve_plan(&mid, &o);
     assert_eq!((s.steps, s.num_frames, s.reasoning_steps), (3, 9, 1));
     assert_eq!(p.reasoning_frames, 1);
     assert_eq!(s.temporal_positions, None);
     assert!(!s.srm);
     // --num-frames 5 alone: no reasoning, whatever the plan.
-    let o = PlanOverrides {
+    let o = Overrides {
         num_frames: Some(5),
         ..Default::default()
     };
-    let (_, s) = resolve_plan(&plan(50, 50, 6, true), &o, SKIP, TS).unwrap();
+    let (_, s) = resolve_plan(&plan(50, 50, 6, true), &o);
     assert_eq!((s.num_frames, s.reasoning_steps, s.srm), (5, 0, false));
     // --reasoning-steps alone keeps the plan's r (or 6 when the plan has none).
-    let o = PlanOverrides {
+    let o = Overrides {
         reasoning_steps: Some(4),
         ..Default::default()
     };
-    let (_, s) = resolve_plan(&mid, &o, SKIP, TS).unwrap();
+    let (_, s) = resolve_plan(&mid, &o);
     assert_eq!((s.num_frames, s.reasoning_steps), (17, 4));
-    let (_, s) = resolve_plan(&plan(50, 0, 0, false), &o, SKIP, TS).unwrap();
+    let (_, s) = resolve_plan(&plan(50, 0, 0, false), &o);
     assert_eq!((s.num_frames, s.reasoning_steps), (29, 4));
     // --srm on still applies with explicit flags; --srm off turns the plan's SRM off.
-    let o = PlanOverrides {
+    let o = Overrides {
         reasoning_steps: Some(4),
         srm: Some(true),
         ..Default::default()
     };
-    assert!(resolve_plan(&mid, &o, SKIP, TS).unwrap().1.srm);
-    let o = PlanOverrides {
+    assert!(resolve_plan(&mid, &o).1.srm);
+    let o = Overrides {
         srm: Some(false),
         ..Default::default()
     };
-    assert!(!resolve_plan(&mid, &o, SKIP, TS).unwrap().1.srm);
-    // --steps caps N_r.
-    let o = PlanOverrides {
-        steps: Some(6),
+    assert!(!resolve_plan(&mid, &o).1.srm);
+    // --steps keeps N_r's share of the steps: 10 of 50 -> round(10 * 6 / 50) = 1 of 6; halves
+    // round up (10 of 50 at 25 steps -> 5; 3 of 50 at 25 -> 2); a reasoning plan keeps at least 1.
+    let o = |steps| Overrides {
+        steps: Some(steps),
         ..Default::default()
     };
-    let (_, s) = resolve_plan(&mid, &o, SKIP, TS).unwrap();
-    assert_eq!((s.steps, s.reasoning_steps), (6, 6));
+    let (_, s) = resolve_plan(&mid, &o(6));
+    assert_eq!((s.steps, s.reasoning_steps), (6, 1));
+    assert_eq!(resolve_plan(&mid, &o(25)).1.reasoning_steps, 5);
+    assert_eq!(
+        resolve_plan(&plan(50, 3, 3, true), &o(25))
+            .1
+            .reasoning_steps,
+        2
+    );
+    assert_eq!(
+        resolve_plan(&plan(50, 1, 3, true), &o(2)).1.reasoning_steps,
+        1
+    );
+    assert_eq!(
+        resolve_plan(&plan(50, 50, 6, false), &o(7))
+            .1
+            .reasoning_steps,
+        7
+    );
+    assert_eq!(
+        resolve_plan(&plan(50, 0, 0, false), &o(7))
+            .1
+            .reasoning_steps,
+        0
+    );
+    assert!(resolve(&mid, &o(0), GEOMETRY).is_err());
 }
 
 fn physedit() -> Command {
@@ -263,5 +289,101 @@ fn cli_recipe_report_and_mask() {
     assert!(
         !res.status.success() && err.contains("chronoedit-reasoning"),
         "{err}"
+    );
+}
+
+/// `physedit edit`, `physedit bench` (its library route, `eval::bench::bench_plan`) and
+/// `bench_recipes` (which calls `Planner::resolve` directly) turn the same plan and `--steps` into
+/// the same request: the edit's `--report` records the schedule it ran.
+#[test]
+fn edit_and_bench_give_the_same_request() {
+    use physedit::adaptive::plan::{Planner, Recipe};
+    use physedit::eval::bench::{bench_plan, BenchOptions};
+    let dir = fixture("heldout");
+    let pipe = ChronoEditPipeline::load(&dir.join("pipeline"), &LoadOptions::default()).unwrap();
+    let image = physedit::util::open_image(&dir.join("input.png")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let prompt = "Push the red ball off the table so it falls.";
+    for recipe in [Recipe::Physedit, Recipe::ChronoeditShort] {
+        for steps in [3usize, 7] {
+            let report = tmp.path().join(format!("{recipe}-{steps}.json"));
+            let res = physedit()
+                .arg("edit")
+                .arg("--model")
+                .arg(dir.join("pipeline"))
+                .arg("--image")
+                .arg(dir.join("input.png"))
+                .args(["--prompt", prompt, "--recipe", recipe.name()])
+                .args(["--steps", &steps.to_string()])
+                .arg("--report")
+                .arg(&report)
+                .arg("-o")
+                .arg(tmp.path().join("out.png"))
+                .output()
+                .unwrap();
+            assert!(
+                res.status.success(),
+                "edit failed: {}",
+                String::from_utf8_lossy(&res.stderr)
+            );
+            let r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+            let opts = BenchOptions {
+                steps: Some(steps),
+                ..Default::default()
+            };
+            let bench = bench_plan(
+                &Planner::default(),
+                &image,
+                prompt,
+                recipe,
+                &opts,
+                (pipe.geometry(), pipe.defaults.guidance_scale),
+            )
+            .unwrap();
+            assert_eq!(
+                r["request"],
+                serde_json::to_value(&bench.schedule).unwrap(),
+                "{recipe} at {steps} steps"
+            );
+            let direct = Planner::default()
+                .resolve(
+                    recipe,
+                    &physedit::adaptive::card::CardInput {
+                        image: Some(&physedit::adaptive::card::ImageCues::from_rgb(
+                            image.width(),
+                            image.height(),
+                            image.to_rgb8().as_raw(),
+                        )),
+                        ..physedit::adaptive::card::CardInput::new(prompt)
+                    },
+                    &Overrides {
+                        steps: Some(steps),
+                        ..Default::default()
+                    },
+                    pipe.geometry(),
+                )
+                .unwrap()
+                .1;
+            assert_eq!(direct.schedule, bench.schedule, "{recipe} at {steps} steps");
+        }
+    }
+    // The plans reason here, so the step override is exercised (chronoedit-short: N_r 10 of 50
+    // -> 1 of 3, 1 of 7).
+    let short = bench_plan(
+        &Planner::default(),
+        &image,
+        prompt,
+        Recipe::ChronoeditShort,
+        &BenchOptions {
+            steps: Some(7),
+            ..Default::default()
+        },
+        (pipe.geometry(), None),
+    )
+    .unwrap();
+    assert_eq!(
+        (short.schedule.steps, short.schedule.reasoning_steps),
+        (7, 1)
     );
 }

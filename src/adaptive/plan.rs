@@ -227,8 +227,10 @@ impl PlanTable {
     }
 }
 
-/// Built-in recipes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Built-in recipes. The command line lists them in this order (`--recipe`, `--recipes`) with these
+/// descriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[value(rename_all = "kebab-case")]
 pub enum Recipe {
     /// The reference: 29 frames (r = 6), reasoning through all 50 steps, CFG 5.
     ChronoeditReasoning,
@@ -373,4 +375,201 @@ pub fn plan_for(
         guidance,
         reason: format!("{}: {depth} ({}; {})", recipe.name(), why, p.reason),
     })
+}
+
+/// Video frames the reference runs for a requested length: rounded down to `temporal_scale`·k + 1
+/// (at least 1), exactly as `ChronoEditPipeline.__call__` rounds `num_frames`.
+pub fn round_num_frames(requested: usize, temporal_scale: usize) -> usize {
+    let s = temporal_scale.max(1);
+    let n = if requested % s != 1 {
+        requested / s * s + 1
+    } else {
+        requested
+    };
+    n.max(1)
+}
+
+/// Explicit values that replace a plan's (the `--steps`, `--guidance`, `--reasoning-steps`,
+/// `--num-frames` and `--srm` flags of `edit`, and what `bench` and the server pass on).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overrides {
+    pub steps: Option<usize>,
+    pub guidance: Option<f32>,
+    pub reasoning_steps: Option<usize>,
+    pub num_frames: Option<usize>,
+    pub srm: Option<bool>,
+}
+
+/// The model facts a plan needs to become a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoGeometry {
+    /// The transformer's `rope_temporal_skip_len` (8 for ChronoEdit-14B).
+    pub rope_temporal_skip_len: usize,
+    /// Video frames per latent frame (the VAE's temporal scale, 4).
+    pub temporal_scale: usize,
+}
+
+/// What the pipeline runs for one edit: the plan-dependent fields of the pipeline's request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    pub steps: usize,
+    pub guidance: f64,
+    /// Video frames (4k + 1); 5 = no reasoning frames.
+    pub num_frames: usize,
+    /// N_r (0: no reasoning phase).
+    pub reasoning_steps: usize,
+    /// Temporal RoPE positions of the reasoning-phase latent frames when they differ from the
+    /// reference's `0..F` (None: exactly the reference's).
+    pub temporal_positions: Option<Vec<usize>>,
+    /// Whether the spatial reasoning mask runs.
+    pub srm: bool,
+}
+
+/// A plan with its overrides applied, and the schedule it gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The effective plan (the input plan with the overrides applied).
+    pub plan: Plan,
+    pub schedule: Schedule,
+}
+
+/// N_r for `steps` steps, keeping the plan's share of reasoning steps: `round(N_r · steps /
+/// plan steps)` (halves up), at least 1 while the plan reasons, at most `steps`.
+pub fn scale_reasoning_steps(plan: &Plan, steps: usize) -> usize {
+    if plan.reasoning_steps == 0 || steps == 0 {
+        return 0;
+    }
+    let from = plan.steps.max(1);
+    let scaled = (2 * plan.reasoning_steps * steps + from) / (2 * from);
+    scaled.clamp(1, steps)
+}
+
+/// The one route from a plan and explicit overrides to what the pipeline runs; `edit`, `bench`,
+/// `bench_recipes` and the service all call it.
+///
+/// Precedence (also in `physedit edit --help`):
+/// * `steps`: replaces the plan's step count; N_r keeps its share of the steps
+///   ([`scale_reasoning_steps`]), so a mid-tier plan (N_r = 10 of 50) at 10 steps reasons for 2;
+/// * `guidance`: replaces the plan's CFG scale;
+/// * `reasoning_steps` / `num_frames` (explicit video): the video runs exactly as the reference
+///   ChronoEdit runs it — r = (frames − 1) / 4 − 1 (the plan's r, or 6 when the plan has none, if only
+///   `reasoning_steps` is given), N_r as given (the plan's when only `num_frames` is given, capped at
+///   the step count), the reference's RoPE positions `0..F`, SRM off unless `srm` says on;
+/// * `srm`: replaces the plan's choice (it never runs without reasoning frames).
+///
+/// Otherwise a plan with r below the trained span spreads its reasoning frames' RoPE positions
+/// between the input (0) and the output frame (skip_len − 1), see [`temporal_positions`].
+pub fn resolve(plan: &Plan, o: &Overrides, geometry: VideoGeometry) -> anyhow::Result<Resolved> {
+    let mut p = plan.clone();
+    if let Some(s) = o.steps {
+        if s == 0 {
+            anyhow::bail!("steps must be at least 1");
+        }
+        p.reasoning_steps = scale_reasoning_steps(plan, s);
+        p.steps = s;
+    }
+    if let Some(g) = o.guidance {
+        if !(g.is_finite() && g >= 0.0) {
+            anyhow::bail!("guidance must be a finite number >= 0, got {g}");
+        }
+        p.guidance = g;
+    }
+    let explicit = o.reasoning_steps.is_some() || o.num_frames.is_some();
+    if explicit {
+        let r_plan = if p.reasoning_steps > 0 {
+            p.reasoning_frames
+        } else {
+            TRAINED_REASONING_FRAMES
+        };
+        let nr = match (o.reasoning_steps, o.num_frames) {
+            (Some(nr), _) => nr,
+            // Frames without reasoning steps: the plan's N_r, if it has one.
+            (None, Some(_)) => p.reasoning_steps,
+            (None, None) => 0,
+        };
+        let r = match o.num_frames {
+            Some(0) => anyhow::bail!("num_frames must be at least 1"),
+            Some(n) => {
+                let n = round_num_frames(n, geometry.temporal_scale);
+                ((n - 1) / geometry.temporal_scale.max(1)).saturating_sub(1)
+            }
+            None => r_plan,
+        };
+        (p.reasoning_steps, p.reasoning_frames) = if nr == 0 || r == 0 { (0, 0) } else { (nr, r) };
+        p.srm = false;
+    }
+    p.reasoning_steps = p.reasoning_steps.min(p.steps);
+    if p.reasoning_steps == 0 {
+        p.reasoning_frames = 0;
+    }
+    if let Some(s) = o.srm {
+        p.srm = s;
+    }
+    p.srm = p.srm && p.reasoning_steps > 0 && p.reasoning_frames > 0;
+    let temporal_positions = if explicit || p.reasoning_steps == 0 {
+        None
+    } else {
+        let pos = p.temporal_positions(geometry.rope_temporal_skip_len);
+        let default: Vec<usize> = (0..pos.len()).collect();
+        (pos != default).then_some(pos)
+    };
+    let num_frames = match (explicit, o.num_frames) {
+        (true, Some(n)) => n,
+        _ => p.num_frames(),
+    };
+    let schedule = Schedule {
+        steps: p.steps,
+        guidance: p.guidance as f64,
+        num_frames,
+        reasoning_steps: p.reasoning_steps,
+        temporal_positions,
+        srm: p.srm,
+    };
+    Ok(Resolved { plan: p, schedule })
+}
+
+/// A plan table and the predictor that picks its tier: everything [`plan_for`] needs besides the
+/// recipe and the edit. The default is the built-in table with the rule predictor.
+pub struct Planner {
+    pub table: PlanTable,
+    pub predictor: Box<dyn Predictor>,
+}
+
+impl Default for Planner {
+    fn default() -> Self {
+        Planner {
+            table: PlanTable::default(),
+            predictor: Box::new(super::card::RulePredictor),
+        }
+    }
+}
+
+impl fmt::Debug for Planner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Planner")
+            .field("table", &self.table)
+            .field("predictor", &self.predictor.name())
+            .finish()
+    }
+}
+
+impl Planner {
+    /// The plan of `recipe` for one edit (see [`plan_for`]).
+    pub fn plan(&self, recipe: Recipe, input: &CardInput) -> anyhow::Result<Plan> {
+        plan_for(recipe, input, &self.table, self.predictor.as_ref())
+    }
+
+    /// The plan of `recipe` for one edit with `overrides` applied, and the schedule it gives: the
+    /// one route from an instruction to what the pipeline runs.
+    pub fn resolve(
+        &self,
+        recipe: Recipe,
+        input: &CardInput,
+        overrides: &Overrides,
+        geometry: VideoGeometry,
+    ) -> anyhow::Result<(Plan, Resolved)> {
+        let plan = self.plan(recipe, input)?;
+        let resolved = resolve(&plan, overrides, geometry)?;
+        Ok((plan, resolved))
+    }
 }

@@ -7,7 +7,8 @@
 //! skip 8; width, depth and heads from the flags), written to a temporary diffusers folder and loaded
 //! through `ChronoEditPipeline::load`. Every recipe runs on the same inputs; recipes are interleaved
 //! case by case (the order rotates per case), and every ratio comes from this one run. Step counts are
-//! scaled: a plan's 50 steps become `--steps`, N_r scaled in proportion (at least 1). Tokens and
+//! scaled: a plan's 50 steps become `--steps`, N_r keeping its share as `physedit edit --steps` does
+//! ([`physedit::adaptive::plan::resolve`]). Tokens and
 //! executed FLOPs (cost model on the tokens actually computed, SRM probe included) are printed next
 //! to the seconds.
 //!
@@ -20,9 +21,9 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use clap::Parser;
 
-use physedit::adaptive::card::{CardInput, RulePredictor};
+use physedit::adaptive::card::CardInput;
 use physedit::adaptive::cost::ModelDims;
-use physedit::adaptive::plan::{plan_for, Plan, PlanTable, Recipe, REFERENCE_STEPS};
+use physedit::adaptive::plan::{Overrides, Planner, Recipe, Resolved};
 use physedit::adaptive::srm::{Probe, SrmConfig, TokenMask};
 use physedit::models::transformer::{ChronoEditTransformer3DModel, Config};
 use physedit::pipeline::chronoedit::{
@@ -134,18 +135,6 @@ fn write_transformer(dir: &Path, args: &Args) -> Result<Config> {
     Ok(config)
 }
 
-/// A plan's steps scaled from 50 to `steps`.
-fn scale(plan: &Plan, steps: usize) -> Plan {
-    let mut p = plan.clone();
-    p.steps = steps;
-    if p.reasoning_steps > 0 {
-        p.reasoning_steps = ((plan.reasoning_steps * steps + REFERENCE_STEPS / 2)
-            / REFERENCE_STEPS)
-            .clamp(1, steps);
-    }
-    p
-}
-
 struct Variant {
     name: String,
     recipe: Recipe,
@@ -178,11 +167,10 @@ fn main() -> Result<()> {
     let dir = tmp.join("pipeline");
     copy_dir(&fixture_pipeline(), &dir)?;
     std::fs::remove_dir_all(dir.join("transformer"))?;
-    let cfg = write_transformer(&dir, &args)?;
+    write_transformer(&dir, &args)?;
     let pipe = ChronoEditPipeline::load(&dir, &LoadOptions::default())?;
     let dims = ModelDims::from_model_dir(&dir)?;
     let image = physedit::util::open_image(&fixture_pipeline().join("../input.png"))?;
-    let skip = cfg.rope_temporal_skip_len;
     let tpf = (args.size / 16) * (args.size / 16);
     eprintln!(
         "model: random ChronoEditTransformer3DModel dim {} ({} heads), {} blocks, ffn {}; {}x{} px = {} tokens per latent frame; {} steps stand for 50; SRM dilation {}",
@@ -251,27 +239,21 @@ fn main() -> Result<()> {
         },
     ];
 
-    let table = PlanTable::default();
+    let planner = Planner::default();
+    let overrides = Overrides {
+        steps: Some(args.steps),
+        ..Default::default()
+    };
     let run = |prompt: &str, v: &Variant, case: usize| -> Result<(Record, EditOutput)> {
-        let plan = plan_for(v.recipe, &CardInput::new(prompt), &table, &RulePredictor)?;
-        let plan = scale(&plan, args.steps);
-        let mut req = EditRequest {
-            prompt: prompt.to_string(),
-            negative_prompt: String::new(),
-            steps: 0,
-            guidance: 0.0,
-            height: args.size,
-            width: args.size,
-            num_frames: 0,
-            temporal_reasoning: false,
-            reasoning_steps: 0,
-            temporal_positions: None,
-            latents: None,
-            seed: case as u64,
-        };
-        req.apply_plan(&plan, skip);
+        let (_, Resolved { plan, schedule }) = planner.resolve(
+            v.recipe,
+            &CardInput::new(prompt),
+            &overrides,
+            pipe.geometry(),
+        )?;
+        let req = EditRequest::planned(prompt, &schedule, (args.size, args.size), case as u64);
         let adaptive = AdaptiveOptions {
-            srm: if plan.srm { v.srm.clone() } else { None },
+            srm: if schedule.srm { v.srm.clone() } else { None },
         };
         let t = Instant::now();
         let out = pipe.edit_with(&image, &req, &adaptive, &mut |_, _| {})?;

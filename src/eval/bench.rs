@@ -28,12 +28,12 @@ use serde::{Deserialize, Serialize};
 
 use super::clip_score::ClipScorer;
 use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
-use crate::adaptive::card::{CardInput, ImageCues, RulePredictor};
-use crate::adaptive::plan::{plan_for, Plan, PlanTable, Recipe};
+use crate::adaptive::card::{CardInput, ImageCues};
+use crate::adaptive::plan::{Overrides, Plan, Planner, Recipe, Resolved, VideoGeometry};
 use crate::adaptive::srm::SrmConfig;
 use crate::models::clip::ClipModel;
-use crate::pipeline::chronoedit::{output_size, AdaptiveOptions, ChronoEditPipeline, EditRequest};
-use crate::util::{atomic_write, open_image, tensor_to_rgb};
+use crate::pipeline::chronoedit::{AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize};
+use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
 
 /// File names inside an output folder.
 pub const RESULTS_FILE: &str = "results.jsonl";
@@ -42,8 +42,8 @@ pub const META_FILE: &str = "bench.json";
 /// Overrides of the planned edit (all optional; the plan's values otherwise).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BenchOptions {
-    /// Denoising steps instead of the plan's; N_r is scaled to keep its fraction of the steps
-    /// (rounded up, at least 1 when the plan reasons).
+    /// Denoising steps instead of the plan's; N_r keeps its share of the steps
+    /// ([`crate::adaptive::plan::scale_reasoning_steps`]).
     pub steps: Option<usize>,
     /// Output size instead of the input's aspect at its own area.
     pub height: Option<usize>,
@@ -71,71 +71,67 @@ pub struct RecipeOutcome {
     pub srm_applied: bool,
 }
 
-/// The plan of `recipe` for `prompt` with the overrides of `opts` applied.
+impl BenchOptions {
+    /// The plan overrides these options give (`--steps`, `--guidance`, the latter falling back to
+    /// the model's recommended `default_guidance` as `physedit edit` does).
+    pub fn overrides(&self, default_guidance: Option<f64>) -> Overrides {
+        Overrides {
+            steps: self.steps,
+            guidance: self.guidance.or(default_guidance).map(|g| g as f32),
+            ..Default::default()
+        }
+    }
+}
+
+/// The plan of `recipe` for `prompt` with the overrides of `opts` applied (see
+/// [`crate::adaptive::plan::resolve`]); `default_guidance` is the model's recommended CFG scale.
 pub fn bench_plan(
+    planner: &Planner,
     image: &DynamicImage,
     prompt: &str,
     recipe: Recipe,
     opts: &BenchOptions,
-) -> Result<Plan> {
+    (geometry, default_guidance): (VideoGeometry, Option<f64>),
+) -> Result<Resolved> {
     let rgb = image.to_rgb8();
     let cues = ImageCues::from_rgb(rgb.width(), rgb.height(), rgb.as_raw());
     let input = CardInput {
         image: Some(&cues),
         ..CardInput::new(prompt)
     };
-    let mut plan = plan_for(recipe, &input, &PlanTable::default(), &RulePredictor)?;
-    if let Some(steps) = opts.steps {
-        if steps == 0 {
-            bail!("--steps must be at least 1");
-        }
-        if plan.reasoning_steps > 0 {
-            // Keep the reasoning phase's share of the steps, rounding up.
-            let scaled = (plan.reasoning_steps * steps).div_ceil(plan.steps.max(1));
-            plan.reasoning_steps = scaled.clamp(1, steps);
-        }
-        plan.steps = steps;
-    }
-    if let Some(g) = opts.guidance {
-        plan.guidance = g as f32;
-    }
-    Ok(plan)
+    let overrides = opts.overrides(default_guidance);
+    let (_, resolved) = planner.resolve(recipe, &input, &overrides, geometry)?;
+    Ok(resolved)
 }
 
 /// Runs one recipe on one image. This is the only place the benchmark calls the pipeline.
 pub fn run_recipe(
     pipe: &ChronoEditPipeline,
+    planner: &Planner,
     image: &DynamicImage,
     prompt: &str,
     recipe: Recipe,
     opts: &BenchOptions,
     seed: u64,
 ) -> Result<RecipeOutcome> {
-    let plan = bench_plan(image, prompt, recipe, opts)?;
-    let (height, width) = output_size(pipe.size_multiple(), image, opts.height, opts.width)?;
-    let skip_len = pipe.transformer.config().rope_temporal_skip_len;
-    let mut request = EditRequest {
-        prompt: prompt.to_string(),
-        negative_prompt: opts.negative_prompt.clone(),
-        steps: plan.steps,
-        guidance: plan.guidance as f64,
-        height,
-        width,
-        num_frames: plan.num_frames(),
-        temporal_reasoning: false,
-        reasoning_steps: 0,
-        temporal_positions: None,
-        latents: None,
-        seed,
-    };
-    request.apply_plan(&plan, skip_len);
+    let model = (pipe.geometry(), pipe.defaults.guidance_scale);
+    let Resolved { plan, schedule } = bench_plan(planner, image, prompt, recipe, opts, model)?;
+    let size = EditSize::choose(
+        pipe.size_multiple(),
+        image,
+        opts.height,
+        opts.width,
+        pipe.defaults.native_size(),
+    )?;
+    let mut request = EditRequest::planned(prompt, &schedule, (size.height, size.width), seed);
+    request.negative_prompt = opts.negative_prompt.clone();
     let adaptive = AdaptiveOptions {
-        srm: plan.srm.then(SrmConfig::default),
+        srm: schedule.srm.then(SrmConfig::default),
     };
     let start = Instant::now();
     let out = pipe.edit_with(image, &request, &adaptive, &mut |_, _| {})?;
     // Copying the edited frame to the host also waits for an asynchronous device.
-    let edited = tensor_to_rgb(&out.edited()?)?;
+    let edited = size.finish(tensor_to_rgb(&out.edited()?)?);
     let seconds = start.elapsed().as_secs_f64();
     let mask_coverage = out.srm.as_ref().map(|s| s.coverage);
     Ok(RecipeOutcome {
@@ -293,10 +289,7 @@ pub fn write_results(path: &Path, records: &[BenchRecord]) -> Result<()> {
         text.push_str(&serde_json::to_string(r)?);
         text.push('\n');
     }
-    atomic_write(path, |tmp| {
-        std::fs::write(tmp, text.as_bytes())
-            .with_context(|| format!("cannot write {}", tmp.display()))
-    })
+    write_atomic(path, text.as_bytes())
 }
 
 /// The configuration of a run, kept next to the results so reports and merges know the recipe
@@ -329,10 +322,7 @@ impl BenchMeta {
     pub fn write(&self, out: &Path) -> Result<()> {
         let p = out.join(META_FILE);
         let text = serde_json::to_string_pretty(self)?;
-        atomic_write(&p, |tmp| {
-            std::fs::write(tmp, text.as_bytes())
-                .with_context(|| format!("cannot write {}", tmp.display()))
-        })
+        write_atomic(&p, text.as_bytes())
     }
 }
 
@@ -444,6 +434,8 @@ pub struct BenchRun<'a> {
     pub recipes: &'a [Recipe],
     pub selection: Selection,
     pub options: BenchOptions,
+    /// Plan table and predictor of the adaptive recipes.
+    pub planner: &'a Planner,
     /// Warm-up steps per recipe before timing (0: no warm-up).
     pub warmup_steps: usize,
     /// Rerun pairs whose last line records an error.
@@ -532,6 +524,7 @@ pub fn run_bench(
                 // A failing warm-up is not fatal: the timed run records the error for its case.
                 let _ = run_recipe(
                     pipe,
+                    run.planner,
                     &img,
                     &case.prompt,
                     *r,
@@ -670,7 +663,15 @@ fn run_pair(
     pipe: &ChronoEditPipeline,
 ) -> Result<BenchRecord> {
     let seed = case_seed(run.options.seed, &case.key);
-    let outcome = match run_recipe(pipe, img, &case.prompt, recipe, &run.options, seed) {
+    let outcome = match run_recipe(
+        pipe,
+        run.planner,
+        img,
+        &case.prompt,
+        recipe,
+        &run.options,
+        seed,
+    ) {
         Ok(o) => o,
         Err(e) => {
             return Ok(BenchRecord::failed(
@@ -682,12 +683,7 @@ fn run_pair(
         }
     };
     let path = case.edited_path(&run.out.join(recipe.name()));
-    atomic_write(&path, |tmp| {
-        outcome
-            .edited
-            .save_with_format(tmp, image::ImageFormat::Png)
-            .with_context(|| format!("cannot write {}", path.display()))
-    })?;
+    save_png_atomic(&path, &outcome.edited)?;
     let mut rec = BenchRecord {
         key: case.key.clone(),
         recipe: recipe.name().to_string(),

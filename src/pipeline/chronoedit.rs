@@ -8,17 +8,20 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use crate::adaptive::plan::Plan;
-use crate::adaptive::srm::{self, Probe, SrmConfig, TokenMask};
-use crate::checkpoint::{read_config, var_builder, PipelineFolder};
-use crate::models::clip_vision::{self, ClipVisionModel};
-use crate::models::transformer::{
-    self, CaptureSpec, ChronoEditTransformer3DModel, ForwardOptions, ForwardOutput,
+use crate::adaptive::plan::{round_num_frames, Schedule, VideoGeometry};
+use crate::adaptive::srm::{SrmConfig, TokenMask};
+use crate::checkpoint::{
+    read_config, sampling_defaults, var_builder, PipelineFolder, SamplingDefaults,
 };
+use crate::models::clip_vision::{self, ClipVisionModel};
+use crate::models::transformer::{self, ChronoEditTransformer3DModel, ForwardOptions};
 use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
+use crate::pipeline::guidance::Guidance;
+use crate::pipeline::hooks::{DenoiseHook, StepState};
 use crate::pipeline::image_processor::{frames_to_unit, image_to_video_tensor, ClipImageProcessor};
 use crate::pipeline::prompt::PromptTokenizer;
+use crate::pipeline::srm_hook::SrmHook;
 use crate::schedulers::{self, Scheduler};
 
 /// Text sequence length the transformer was trained with (prompts are padded to it).
@@ -53,6 +56,8 @@ pub struct ChronoEditPipeline {
     pub tokenizer: PromptTokenizer,
     pub image_encoder: ClipVisionModel,
     pub image_processor: ClipImageProcessor,
+    /// The folder's recommended sampling settings (`physedit.json`; empty for folders without it).
+    pub defaults: SamplingDefaults,
     scheduler_config: PathBuf,
     image_hidden_size: usize,
     dtype: DType,
@@ -89,24 +94,29 @@ impl EditRequest {
         self.temporal_reasoning
     }
 
-    /// Takes steps, guidance, video length, N_r and temporal positions from a plan.
-    ///
-    /// The reasoning frames take [`Plan::temporal_positions`] (the output frame keeps position
-    /// `skip_len - 1`); when those equal the model's default positions `0..r + 2` (r = skip_len − 2,
-    /// the reference recipe) `temporal_positions` stays None, so the run is exactly the reference's.
-    pub fn apply_plan(&mut self, plan: &Plan, skip_len: usize) {
-        self.steps = plan.steps;
-        self.guidance = plan.guidance as f64;
-        self.num_frames = plan.num_frames();
-        self.temporal_reasoning = plan.reasoning_steps > 0;
-        self.reasoning_steps = plan.reasoning_steps;
-        self.temporal_positions = if plan.reasoning_steps == 0 {
-            None
-        } else {
-            let p = plan.temporal_positions(skip_len);
-            let default: Vec<usize> = (0..p.len()).collect();
-            (p != default).then_some(p)
-        };
+    /// The request for a resolved plan ([`crate::adaptive::plan::resolve`], the one route from a
+    /// plan to an edit): steps, guidance, video length, N_r and temporal positions from the
+    /// schedule; no negative prompt, noise drawn from `seed`.
+    pub fn planned(
+        prompt: impl Into<String>,
+        schedule: &Schedule,
+        (height, width): (usize, usize),
+        seed: u64,
+    ) -> Self {
+        EditRequest {
+            prompt: prompt.into(),
+            negative_prompt: String::new(),
+            steps: schedule.steps,
+            guidance: schedule.guidance,
+            height,
+            width,
+            num_frames: schedule.num_frames,
+            temporal_reasoning: schedule.reasoning_steps > 0,
+            reasoning_steps: schedule.reasoning_steps,
+            temporal_positions: schedule.temporal_positions.clone(),
+            latents: None,
+            seed,
+        }
     }
 }
 
@@ -283,6 +293,7 @@ impl ChronoEditPipeline {
             tokenizer,
             image_encoder,
             image_processor,
+            defaults: sampling_defaults(dir)?,
             scheduler_config,
             image_hidden_size: ie_cfg.hidden_size,
             dtype: opts.dtype,
@@ -339,6 +350,14 @@ impl ChronoEditPipeline {
     /// A fresh scheduler from the folder's `scheduler_config.json` (schedulers keep per-run history).
     pub fn new_scheduler(&self) -> Result<Box<dyn Scheduler>> {
         schedulers::from_config_file(&self.scheduler_config)
+    }
+
+    /// What a plan needs to know of this model to become a request.
+    pub fn geometry(&self) -> VideoGeometry {
+        VideoGeometry {
+            rope_temporal_skip_len: self.transformer.config().rope_temporal_skip_len,
+            temporal_scale: self.vae.temporal_scale(),
+        }
     }
 
     /// Pixels per latent cell times the transformer's spatial patch: image sides must be multiples of it.
@@ -442,18 +461,10 @@ impl ChronoEditPipeline {
 
     /// Runs one edit with adaptive-inference options (see [`AdaptiveOptions`]).
     ///
-    /// With the SRM, reasoning steps compute every token of the first (input) and last (output)
-    /// latent frame and only the masked tokens of the frames between them; both CFG forwards use the
-    /// same tokens. A dropped token has no model output, so it receives the velocity that keeps its
-    /// clean-sample estimate frozen: `v = (x_t − x̂₀) / σ_t`, with `x̂₀` the clean estimate of the
-    /// last full forward that saw it (the first step's for the first-step probe, the probe pass's
-    /// for the dedicated probe, the input frame's latent for a given mask). For a flow-matching
-    /// scheduler a constant `x̂₀` is a straight path from noise to that estimate, so dropped tokens
-    /// move as the model last predicted them instead of drifting with a zero velocity (which would
-    /// read as "the clean sample is the noisy sample" and leave them noisy). They leave the
-    /// sequence, so they are not context for the kept tokens either way: the edited image does not
-    /// depend on this choice (the input and output frames are always computed whole and never read
-    /// a dropped token), only the decoded reasoning video does when reasoning lasts to the last step.
+    ///
+    /// Each technique is a [`DenoiseHook`] (see [`crate::pipeline::hooks`] for the order within a
+    /// step); the SRM ([`SrmHook`]) is the one there is today. Without options the loop is exactly the
+    /// reference's.
     pub fn edit_with(
         &self,
         image: &image::DynamicImage,
@@ -465,7 +476,7 @@ impl ChronoEditPipeline {
             bail!("the prompt is empty: say what the edit should do");
         }
         if req.steps == 0 {
-            bail!("--steps must be at least 1");
+            bail!("steps must be at least 1");
         }
         let multiple = self.size_multiple();
         if req.height == 0
@@ -553,8 +564,9 @@ impl ChronoEditPipeline {
             }
             _ => None,
         };
-        let mut srm_state = match srm_cfg {
-            Some(c) => Some(self.srm_setup(
+        let mut srm_hook = match srm_cfg {
+            Some(c) => Some(SrmHook::setup(
+                self,
                 c,
                 req,
                 &condition,
@@ -566,17 +578,19 @@ impl ChronoEditPipeline {
             )?),
             None => None,
         };
+        let mut hooks: Vec<&mut dyn DenoiseHook> = Vec::new();
+        if let Some(h) = srm_hook.as_mut() {
+            hooks.push(h);
+        }
 
+        let guidance = Guidance::new(
+            &self.transformer,
+            prompt_embeds,
+            negative_embeds,
+            image_embeds,
+            req.guidance,
+        )?;
         let mut tokens_per_step = Vec::with_capacity(timesteps.len());
-        // Both CFG branches as one batch of two; built once so the transformer's context cache
-        // (keyed by tensor identity) is reused at every step.
-        let batched_context = match &negative_embeds {
-            Some(neg) => Some((
-                Tensor::cat(&[&prompt_embeds, neg], 0)?,
-                Tensor::cat(&[&image_embeds, &image_embeds], 0)?,
-            )),
-            None => None,
-        };
         for (i, &t) in timesteps.iter().enumerate() {
             if req.reasoning_enabled() && i == req.reasoning_steps {
                 latents = Self::first_and_last(&latents)?;
@@ -587,102 +601,40 @@ impl ChronoEditPipeline {
             let model_input = Tensor::cat(&[&latents, &condition], 1)?.to_dtype(self.dtype)?;
             let timestep = Tensor::new(&[t as f32], &self.device)?;
             let f = latents.dim(2)?;
-            let reasoning_now = req.reasoning_enabled() && i < req.reasoning_steps && f > 2;
+            let step = StepState {
+                index: i,
+                steps: timesteps.len(),
+                timestep: t,
+                sigma: sigmas.get(i).copied().unwrap_or(1.0).max(1e-6) as f64,
+                latents: &latents,
+                frames: f,
+                reasoning: req.reasoning_enabled() && i < req.reasoning_steps && f > 2,
+            };
             let mut opts = ForwardOptions {
                 temporal_positions: reasoning_positions(f),
                 ..Default::default()
             };
-            let mut masked = false;
-            let mut capturing = false;
-            if let (Some(st), true) = (srm_state.as_mut(), reasoning_now) {
-                if let Some(m) = &st.mask {
-                    opts.token_keep = Some(srm::reasoning_token_keep(m, f));
-                    masked = true;
-                } else if i == 0 && st.cfg.probe == Probe::FirstStep && st.capture.is_some() {
-                    opts.capture = st.capture.clone();
-                    capturing = true;
-                }
+            for h in hooks.iter_mut() {
+                h.before_forward(&step, &mut opts)?;
             }
             tokens_per_step.push(match &opts.token_keep {
                 Some(k) => k.len(),
                 None => (f / patch[0]) * pph * ppw,
             });
-            // With CFG the conditional and unconditional forwards run as one batch of two (the
-            // same numbers, fewer and larger matrix products), except on the SRM probe step,
-            // whose capture must see the conditional branch alone.
-            let (cond_out, uncond) = match (&batched_context, capturing) {
-                (Some((text2, image2)), false) => {
-                    let both = self.transformer.forward_with(
-                        &Tensor::cat(&[&model_input, &model_input], 0)?,
-                        &Tensor::cat(&[&timestep, &timestep], 0)?,
-                        text2,
-                        Some(image2),
-                        &opts,
-                    )?;
-                    let cond = both.sample.narrow(0, 0, 1)?;
-                    let uncond = both.sample.narrow(0, 1, 1)?;
-                    (
-                        ForwardOutput {
-                            sample: cond,
-                            cross_attention: None,
-                        },
-                        Some(uncond),
-                    )
-                }
-                _ => {
-                    let cond_out = self.transformer.forward_with(
-                        &model_input,
-                        &timestep,
-                        &prompt_embeds,
-                        Some(&image_embeds),
-                        &opts,
-                    )?;
-                    (cond_out, None)
-                }
-            };
-            let cond = cond_out.sample;
-            if capturing {
-                let t_mask = Instant::now();
-                let st = srm_state.as_mut().expect("srm state");
-                let probs = cond_out.cross_attention.as_ref().context(
-                    "the transformer returned no cross-attention probabilities for the SRM probe",
-                )?;
-                st.finish_probe(probs)?;
-                st.outcome.probe_s += secs(t_mask.elapsed());
+            let pred = guidance.predict(&model_input, &timestep, &opts)?;
+            let mut noise_pred = pred.noise_pred;
+            for h in hooks.iter_mut() {
+                h.after_forward(&step, pred.cross_attention.as_ref(), &mut noise_pred)?;
             }
-            // The unconditional forward computes the same tokens and captures nothing.
-            opts.capture = None;
-            let noise_pred = match (&negative_embeds, uncond) {
-                (Some(_), Some(uncond)) => (&uncond + ((cond - &uncond)? * req.guidance)?)?,
-                (Some(neg), None) => {
-                    let uncond = self
-                        .transformer
-                        .forward_with(&model_input, &timestep, neg, Some(&image_embeds), &opts)?
-                        .sample;
-                    (&uncond + ((cond - &uncond)? * req.guidance)?)?
-                }
-                (None, _) => cond,
-            };
-            let mut noise_pred = noise_pred.to_dtype(DType::F32)?;
-            let sigma = sigmas.get(i).copied().unwrap_or(1.0).max(1e-6) as f64;
-            if let (Some(st), true) = (srm_state.as_mut(), reasoning_now) {
-                if masked {
-                    let x0 = st
-                        .x0_frozen
-                        .as_ref()
-                        .context("SRM: no clean estimate for the dropped tokens")?;
-                    let v_drop = ((&latents - x0)? / sigma)?;
-                    let keep = st.latent_keep(f, cfg.z_dim, lh, lw, patch, &self.device)?;
-                    noise_pred = keep.where_cond(&noise_pred, &v_drop)?;
-                    st.outcome.masked_steps += 1;
-                } else if capturing {
-                    // Clean estimate of this full forward, for the tokens later steps drop.
-                    st.x0_frozen = Some((&latents - (&noise_pred * sigma)?)?);
-                }
+            let mut next = scheduler.step(&noise_pred, i, &latents)?;
+            for h in hooks.iter_mut() {
+                h.after_step(&step, &mut next)?;
             }
-            latents = scheduler.step(&noise_pred, i, &latents)?;
+            latents = next;
             on_step(i + 1, timesteps.len());
         }
+        let forwards_per_step = guidance.forwards_per_step();
+        drop(hooks);
         let denoise_s = t_denoise.elapsed();
 
         let t_decode = Instant::now();
@@ -694,249 +646,18 @@ impl ChronoEditPipeline {
             frames,
             final_latents,
             tokens_per_step,
-            forwards_per_step: if do_cfg { 2 } else { 1 },
+            forwards_per_step,
             times: PhaseTimes {
                 encode_s: secs(encode_s),
                 denoise_s: secs(denoise_s),
                 decode_s: secs(decode_s),
             },
-            srm: srm_state.map(|s| s.into_outcome()),
+            srm: srm_hook.map(SrmHook::into_outcome),
         })
     }
-
-    /// Prepares the SRM: content tokens, the capture request, and for the dedicated probe the probe
-    /// forward itself.
-    #[allow(clippy::too_many_arguments)]
-    fn srm_setup(
-        &self,
-        c: &SrmConfig,
-        req: &EditRequest,
-        condition: &Tensor,
-        latents: &Tensor,
-        image_embeds: &Tensor,
-        prompt_embeds: &Tensor,
-        (frames, pph, ppw): (usize, usize, usize),
-        temporal_positions: Option<Vec<usize>>,
-    ) -> Result<SrmState> {
-        let num_layers = self.transformer.config().num_layers;
-        let layers = match &c.layers {
-            Some(l) => l.clone(),
-            None => srm::default_layers(num_layers),
-        };
-        if let Some(&l) = layers.iter().find(|&&l| l >= num_layers) {
-            bail!("SRM layer {l} out of range: the transformer has {num_layers} blocks");
-        }
-        let enc = self.tokenizer.encode(&req.prompt)?;
-        let mut content = srm::content_tokens(&enc);
-        if content.is_empty() {
-            // Only stop words: use every real non-special token.
-            content = enc
-                .offsets
-                .iter()
-                .enumerate()
-                .take(enc.len)
-                .filter(|(_, (s, e))| s < e)
-                .map(|(index, _)| srm::ContentToken {
-                    index,
-                    word: String::new(),
-                })
-                .collect();
-        }
-        let img_len = image_embeds.dim(1)?;
-        let hw = pph * ppw;
-        let capture = if content.is_empty() || layers.is_empty() {
-            None
-        } else {
-            Some(CaptureSpec {
-                layers: layers.clone(),
-                query_tokens: (frames - 1) * hw..frames * hw,
-                context_tokens: img_len..img_len + enc.len,
-            })
-        };
-        let mut st = SrmState {
-            cfg: c.clone(),
-            grid: (pph, ppw),
-            columns: content.iter().map(|t| t.index).collect(),
-            capture,
-            mask: None,
-            x0_frozen: None,
-            keep_cache: None,
-            outcome: SrmOutcome {
-                probe: match &c.probe {
-                    Probe::FirstStep => "first-step",
-                    Probe::Pass { .. } => "pass",
-                    Probe::Given(_) => "given",
-                }
-                .to_string(),
-                layers,
-                content_words: content.iter().map(|t| t.word.clone()).collect(),
-                mask: TokenMask::full(pph, ppw),
-                coverage: 1.0,
-                relevance: Vec::new(),
-                probe_tokens: 0,
-                probe_s: 0.0,
-                masked_steps: 0,
-            },
-        };
-        let z = self.vae.config().z_dim;
-        let mask_channels = self.vae.temporal_scale();
-        // The input frame's latent, repeated over every frame.
-        let x_in = condition
-            .narrow(1, mask_channels, z)?
-            .narrow(2, 0, 1)?
-            .broadcast_as(latents.shape())?
-            .contiguous()?;
-        match &c.probe {
-            Probe::Given(m) => {
-                if (m.h, m.w) != (pph, ppw) {
-                    bail!(
-                        "the given SRM mask is {}x{} tokens, but this edit has {pph}x{ppw} tokens per frame",
-                        m.h,
-                        m.w
-                    );
-                }
-                st.set_mask(m.clone());
-                st.x0_frozen = Some(x_in);
-            }
-            Probe::FirstStep => {
-                if st.capture.is_none() {
-                    st.set_fallback("no content tokens to probe");
-                }
-            }
-            Probe::Pass { sigma } => {
-                let t0 = Instant::now();
-                let sigma = sigma.clamp(1e-3, 1.0) as f64;
-                match st.capture.clone() {
-                    None => st.set_fallback("no content tokens to probe"),
-                    Some(cap) => {
-                        let x_probe = ((&x_in * (1.0 - sigma))? + (latents * sigma)?)?;
-                        let input = Tensor::cat(&[&x_probe, condition], 1)?.to_dtype(self.dtype)?;
-                        let timestep = Tensor::new(&[(1000.0 * sigma) as f32], &self.device)?;
-                        let out = self.transformer.forward_with(
-                            &input,
-                            &timestep,
-                            prompt_embeds,
-                            Some(image_embeds),
-                            &ForwardOptions {
-                                temporal_positions,
-                                capture: Some(cap),
-                                ..Default::default()
-                            },
-                        )?;
-                        let v = out.sample.to_dtype(DType::F32)?;
-                        st.x0_frozen = Some((&x_probe - (&v * sigma)?)?);
-                        st.outcome.probe_tokens = frames * pph * ppw;
-                        let probs = out
-                            .cross_attention
-                            .context("the SRM probe pass returned no cross-attention")?;
-                        st.finish_probe(&probs)?;
-                    }
-                }
-                st.outcome.probe_s = secs(t0.elapsed());
-            }
-        }
-        Ok(st)
-    }
 }
 
-/// SRM bookkeeping during one edit.
-struct SrmState {
-    cfg: SrmConfig,
-    grid: (usize, usize),
-    /// Content-token columns of the captured text probabilities.
-    columns: Vec<usize>,
-    capture: Option<CaptureSpec>,
-    /// The mask once known; None before the first-step probe has run.
-    mask: Option<TokenMask>,
-    /// Clean estimate given to dropped tokens.
-    x0_frozen: Option<Tensor>,
-    /// (frames, latent keep mask (1, z, F, h, w) u8).
-    keep_cache: Option<(usize, Tensor)>,
-    outcome: SrmOutcome,
-}
-
-impl SrmState {
-    /// The full frame, unpruned (no probe possible).
-    fn set_fallback(&mut self, why: &str) {
-        let (h, w) = self.grid;
-        self.outcome.mask = TokenMask {
-            fallback: Some(why.to_string()),
-            ..TokenMask::full(h, w)
-        };
-        self.outcome.coverage = 1.0;
-        self.mask = None;
-        self.capture = None;
-    }
-
-    fn set_mask(&mut self, m: TokenMask) {
-        self.outcome.coverage = m.coverage();
-        self.outcome.mask = m.clone();
-        self.mask = Some(m);
-    }
-
-    /// Turns captured probabilities `(h·w, text tokens)` into the mask. A full-frame result (a
-    /// fallback) leaves later steps unpruned.
-    fn finish_probe(&mut self, probs: &Tensor) -> Result<()> {
-        let (nq, nc) = probs.dims2()?;
-        let flat: Vec<f32> = probs.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-        let (h, w) = self.grid;
-        if nq != h * w {
-            bail!("SRM: captured {nq} queries for a {h}x{w} token grid");
-        }
-        let map = srm::relevance(&flat, nq, nc, &self.columns);
-        let m = srm::mask_from_map(&map, h, w, &self.cfg);
-        self.outcome.relevance = map;
-        if m.is_full() {
-            // Nothing to prune: record the mask, keep computing whole frames.
-            self.outcome.coverage = 1.0;
-            self.outcome.mask = m;
-            self.mask = None;
-            self.capture = None;
-        } else {
-            self.set_mask(m);
-        }
-        Ok(())
-    }
-
-    /// `(1, z, F, h, w)` u8: 1 where the latent cell's token is computed.
-    fn latent_keep(
-        &mut self,
-        frames: usize,
-        z: usize,
-        lh: usize,
-        lw: usize,
-        patch: [usize; 3],
-        device: &Device,
-    ) -> Result<Tensor> {
-        if let Some((f, t)) = &self.keep_cache {
-            if *f == frames {
-                return Ok(t.clone());
-            }
-        }
-        let m = self.mask.as_ref().context("SRM: no mask")?;
-        let mut v = vec![0u8; frames * lh * lw];
-        for f in 0..frames {
-            let whole = f == 0 || f + 1 == frames;
-            for y in 0..lh {
-                for x in 0..lw {
-                    let k = m.keep[(y / patch[1]).min(m.h - 1) * m.w + (x / patch[2]).min(m.w - 1)];
-                    v[(f * lh + y) * lw + x] = (whole || k) as u8;
-                }
-            }
-        }
-        let t = Tensor::from_vec(v, (1, 1, frames, lh, lw), device)?
-            .broadcast_as((1, z, frames, lh, lw))?
-            .contiguous()?;
-        self.keep_cache = Some((frames, t.clone()));
-        Ok(t)
-    }
-
-    fn into_outcome(self) -> SrmOutcome {
-        self.outcome
-    }
-}
-
-fn secs(d: Duration) -> f64 {
+pub(crate) fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
@@ -956,12 +677,79 @@ pub fn output_size(
     let round = |x: f64| ((x.round() as usize) / m * m).max(m);
     let h = height.unwrap_or_else(|| round((area * aspect).sqrt()));
     let w = width.unwrap_or_else(|| round((area / aspect).sqrt()));
-    for (flag, v) in [("--height", h), ("--width", w)] {
+    for (field, v) in [("height", h), ("width", w)] {
         if v == 0 || v % m != 0 {
-            bail!("{flag} {v} must be a positive multiple of {m} for this model");
+            bail!("{field} {v} must be a positive multiple of {m} for this model");
         }
     }
     Ok((h, w))
+}
+
+/// The size an edit runs at, and the size its picture is returned at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditSize {
+    /// Pixels the pipeline works at (multiples of the model's size multiple).
+    pub height: usize,
+    pub width: usize,
+    /// Size of the returned picture (width, height): the input's when the edit ran at the model's
+    /// native resolution, else the working size.
+    pub output: (u32, u32),
+    /// A one-line note for the user when a forced size differs from the model's native resolution.
+    pub warning: Option<String>,
+}
+
+impl EditSize {
+    /// Picks the working size. With an explicit `height`/`width` (either), [`output_size`] as
+    /// always; otherwise a model that states its native resolution (`physedit.json`) runs at it and
+    /// the picture comes back at the input's size; otherwise the input's aspect at its own area.
+    pub fn choose(
+        multiple: usize,
+        image: &image::DynamicImage,
+        height: Option<usize>,
+        width: Option<usize>,
+        native: Option<(usize, usize)>,
+    ) -> Result<Self> {
+        if height.is_none() && width.is_none() {
+            if let Some((h, w)) = native {
+                let m = multiple.max(1);
+                if h % m != 0 || w % m != 0 {
+                    bail!("the model's native resolution {h}x{w} is not a multiple of {m}");
+                }
+                return Ok(EditSize {
+                    height: h,
+                    width: w,
+                    output: (image.width(), image.height()),
+                    warning: None,
+                });
+            }
+        }
+        let (h, w) = output_size(multiple, image, height, width)?;
+        let warning = native.filter(|&n| n != (h, w)).map(|(nh, nw)| {
+            format!(
+                "note: this model was trained at {nw}x{nh} (width x height); at {w}x{h} expect a poorer edit"
+            )
+        });
+        Ok(EditSize {
+            height: h,
+            width: w,
+            output: (w as u32, h as u32),
+            warning,
+        })
+    }
+
+    /// The edited picture at the output size (bicubic when it has to be resized).
+    pub fn finish(&self, picture: image::RgbImage) -> image::RgbImage {
+        if picture.dimensions() == self.output {
+            picture
+        } else {
+            image::imageops::resize(
+                &picture,
+                self.output.0,
+                self.output.1,
+                image::imageops::FilterType::CatmullRom,
+            )
+        }
+    }
 }
 
 /// The compute device: the first CUDA GPU when the binary was built with `--features cuda` and one
@@ -981,12 +769,7 @@ pub fn effective_num_frames(requested: usize, reasoning: bool, temporal_scale: u
     } else {
         FRAMES_WITHOUT_REASONING
     };
-    let n = if n % temporal_scale != 1 {
-        n / temporal_scale * temporal_scale + 1
-    } else {
-        n
-    };
-    n.max(1)
+    round_num_frames(n, temporal_scale)
 }
 
 /// Standard normal noise from a seed (splitmix64 + Box–Muller), identical on every platform.

@@ -1,4 +1,12 @@
 //! Pipelines: glue between models and schedulers, no model math.
+//!
+//! * [`chronoedit`]: the edit pipeline (encode, condition, denoise with temporal reasoning, decode);
+//! * [`hooks`]: the seams of its denoising loop, one [`hooks::DenoiseHook`] per technique;
+//! * [`guidance`]: classifier-free guidance around the transformer (one guided prediction a step);
+//! * [`srm_hook`]: the spatial reasoning mask as a hook.
 pub mod chronoedit;
+pub mod guidance;
+pub mod hooks;
 pub mod image_processor;
 pub mod prompt;
+pub mod srm_hook;
