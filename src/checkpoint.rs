@@ -90,6 +90,12 @@ pub struct SamplingDefaults {
     /// Classifier-free guidance scale.
     #[serde(default)]
     pub guidance_scale: Option<f64>,
+    /// The resolution the model was trained at (`height`, `width` in pixels): without an explicit
+    /// size, `physedit edit` works at it and returns the picture at the input's size.
+    #[serde(default)]
+    pub height: Option<usize>,
+    #[serde(default)]
+    pub width: Option<usize>,
     /// Why (how the setting was measured).
     #[serde(default)]
     pub note: Option<String>,
@@ -110,7 +116,25 @@ pub fn sampling_defaults(root: &Path) -> Result<SamplingDefaults> {
             );
         }
     }
+    if d.height.is_some() != d.width.is_some() {
+        bail!(
+            "{}: give both `height` and `width` (the model's native resolution) or neither",
+            path.display()
+        );
+    }
+    for (field, v) in [("height", d.height), ("width", d.width)] {
+        if v == Some(0) {
+            bail!("{}: `{field}` must be positive", path.display());
+        }
+    }
     Ok(d)
+}
+
+impl SamplingDefaults {
+    /// The model's native resolution (height, width), when its folder states one.
+    pub fn native_size(&self) -> Option<(usize, usize)> {
+        self.height.zip(self.width)
+    }
 }
 
 fn read_json_value(path: &Path) -> Result<serde_json::Value> {

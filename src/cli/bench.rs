@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::adaptive::plan::Recipe;
-use crate::checkpoint::parse_dtype;
+use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
 use crate::eval::bench::{
     latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
     BenchRecord, BenchRun, Selection, Shard, RESULTS_FILE,
@@ -14,7 +14,7 @@ use crate::eval::bench::{
 use crate::eval::report::{build_report, write_report, Report};
 use crate::eval::suite::Suite;
 use crate::models::clip::ClipModel;
-use crate::pipeline::chronoedit::{select_device, ChronoEditPipeline, LoadOptions};
+use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 
 const HELP: &str = "\
 Writes OUT/<recipe>/<key>.png for every case and recipe and appends one JSON line per finished pair
@@ -31,7 +31,9 @@ first and recipes are interleaved case by case. seconds = one edit from input im
 in host memory.
 
 --steps/--height/--width/--guidance override the recipes' plans (e.g. for tiny test models): with
---steps S a plan's reasoning steps N_r become ceil(N_r * S / plan steps), keeping their share.
+--steps S a plan's reasoning steps N_r become round(N_r * S / plan steps) (at least 1), keeping
+their share, exactly as `physedit edit --steps` does. Without --guidance the model folder's
+physedit.json guidance and native resolution apply, as in `edit`.
 
 --shard i/n runs entries i, i+n, i+2n, ... of the suite (after --categories and --limit), so one
 suite can be spread over machines; `physedit bench merge` joins the outputs.
@@ -78,13 +80,14 @@ pub struct RunArgs {
     /// Output folder (created; reused to resume).
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
-    /// Comma-separated recipes: chronoedit-reasoning, chronoedit-short, no-reasoning, physedit,
-    /// card-only, srm-only.
-    #[arg(long, default_value = "chronoedit-reasoning,physedit")]
-    pub recipes: String,
+    /// Comma-separated recipes to run side by side.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Recipe::ChronoeditReasoning, Recipe::Physedit])]
+    pub recipes: Vec<Recipe>,
     /// Recipe the speedups are measured against [default: the first of --recipes].
-    #[arg(long)]
-    pub baseline: Option<String>,
+    #[arg(long, value_enum)]
+    pub baseline: Option<Recipe>,
+    #[command(flatten)]
+    pub planner: PlannerArgs,
     /// CLIPModel folder: score every edit (CLIP-T, CLIP-I) as `physedit score` does.
     #[arg(long, value_name = "DIR")]
     pub clip: Option<PathBuf>,
@@ -97,33 +100,32 @@ pub struct RunArgs {
     /// i/n: run this process's share of the suite.
     #[arg(long)]
     pub shard: Option<Shard>,
-    /// Denoising steps instead of the plans' (N_r scaled along).
-    #[arg(long)]
+    /// Denoising steps instead of the plans' (N_r keeps its share of the steps, as in `edit`).
+    #[arg(long, value_parser = positive)]
     pub steps: Option<usize>,
+    /// Working height instead of the model's native resolution or the input's aspect (as in `edit`).
     #[arg(long)]
     pub height: Option<usize>,
+    /// Working width (as for --height).
     #[arg(long)]
     pub width: Option<usize>,
-    /// CFG scale instead of the plans'.
-    #[arg(long)]
+    /// CFG scale instead of the plans' (and of the model folder's physedit.json).
+    #[arg(long, value_parser = non_negative)]
     pub guidance: Option<f64>,
+    /// Negative prompt of the unconditional CFG branch.
     #[arg(long, default_value = "")]
     pub negative_prompt: String,
     /// Base seed of the initial noise (each case's is derived from it and its key).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Compute dtype of the transformer: f32, f16 or bf16.
-    #[arg(long, default_value = "f32")]
-    pub dtype: String,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Steps of the untimed warm-up edit per recipe (0: none).
     #[arg(long, default_value_t = 2)]
     pub warmup_steps: usize,
     /// Rerun pairs whose line records an error.
     #[arg(long)]
     pub retry_errors: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    pub cpu: bool,
 }
 
 #[derive(Args, Debug)]
@@ -156,42 +158,27 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
 }
 
-fn parse_recipes(s: &str) -> Result<Vec<Recipe>> {
-    let mut out: Vec<Recipe> = Vec::new();
-    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-        let r: Recipe = part.parse().context("--recipes")?;
-        if out.contains(&r) {
-            bail!("--recipes: {r} is listed twice");
-        }
-        out.push(r);
-    }
-    if out.is_empty() {
-        bail!("--recipes is empty");
-    }
-    Ok(out)
-}
-
 fn run_suite(a: RunArgs) -> Result<()> {
     let need = |v: Option<PathBuf>, flag: &str| v.with_context(|| format!("{flag} is required"));
     let suite_path = need(a.suite, "--suite")?;
     let images = need(a.images, "--images")?;
     let model = need(a.model, "--model")?;
     let out = need(a.out, "--out")?;
-    let recipes = parse_recipes(&a.recipes)?;
-    let baseline = match &a.baseline {
-        Some(b) => {
-            let r: Recipe = b.parse().context("--baseline")?;
-            if !recipes.contains(&r) {
-                bail!("--baseline {r} is not one of --recipes {}", a.recipes);
-            }
-            r
+    let recipes = a.recipes.clone();
+    for (i, r) in recipes.iter().enumerate() {
+        if recipes[..i].contains(r) {
+            bail!("--recipes: {r} is listed twice");
         }
-        None => recipes[0],
-    };
-    let dtype = parse_dtype(&a.dtype).context("--dtype")?;
-    if a.steps == Some(0) {
-        bail!("--steps must be at least 1");
     }
+    let Some(&first) = recipes.first() else {
+        bail!("--recipes is empty");
+    };
+    let baseline = a.baseline.unwrap_or(first);
+    if !recipes.contains(&baseline) {
+        bail!("--baseline {baseline} is not one of --recipes");
+    }
+    let planner = a.planner.planner()?;
+    let dtype = a.device.dtype();
     let suite = Suite::from_file(&suite_path)?;
     if !images.is_dir() {
         bail!("--images {} is not a folder", images.display());
@@ -235,7 +222,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
     }
     meta.write(&out)?;
 
-    let device = select_device(a.cpu)?;
+    let device = a.device.device()?;
     let pipe = ChronoEditPipeline::load(&model, &LoadOptions { dtype, device })
         .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
     let clip = match &a.clip {
@@ -262,6 +249,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
         recipes: &recipes,
         selection,
         options,
+        planner: &planner,
         warmup_steps: a.warmup_steps,
         retry_errors: a.retry_errors,
     };

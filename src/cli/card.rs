@@ -16,19 +16,27 @@ pub enum CardCommand {
     /// Fit a logistic-regression CARD model on JSON lines
     /// ({"prompt", "category", optional "text_embedding", optional "image_embedding"}).
     Fit {
-        #[arg(long)]
+        /// Training examples, JSON lines.
+        #[arg(long, value_name = "FILE.jsonl")]
         data: PathBuf,
-        #[arg(short = 'o', long)]
+        /// The fitted model (safetensors), for `--card` of `plan`, `cost`, `edit` and `bench`.
+        #[arg(short = 'o', long, value_name = "FILE.safetensors")]
         output: PathBuf,
+        /// Full passes of gradient descent over the examples.
         #[arg(long, default_value_t = 300)]
         epochs: usize,
+        /// Gradient-descent step size.
         #[arg(long, default_value_t = 0.5)]
         learning_rate: f32,
+        /// L2 penalty on the weights.
         #[arg(long, default_value_t = 1e-3)]
         l2: f32,
     },
     /// Print a model's feature spec and training summary.
-    Info { file: PathBuf },
+    Info {
+        /// A model written by `physedit card fit`.
+        file: PathBuf,
+    },
 }
 
 pub fn run(args: CardArgs) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use crate::adaptive::cost::{
 };
 use crate::adaptive::plan::{plan_for, Plan, Recipe};
 use crate::adaptive::suite::load_suite;
-use crate::cli::plan::load_setup;
+use crate::cli::args::PlannerArgs;
 
 #[derive(Args, Debug)]
 pub struct CostArgs {
@@ -20,23 +20,23 @@ pub struct CostArgs {
     /// config.json when present); default: the built-in ChronoEdit-14B numbers.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Picture height in pixels (the reference's 480).
     #[arg(long, default_value_t = 480)]
     pub height: usize,
+    /// Picture width in pixels (the reference's 832).
     #[arg(long, default_value_t = 832)]
     pub width: usize,
-    /// Recipe to cost for --prompt / --suite (default physedit).
-    #[arg(long, default_value = "physedit")]
-    pub recipe: String,
+    /// Recipe to cost for --prompt / --suite.
+    #[arg(long, value_enum, default_value_t = Recipe::Physedit)]
+    pub recipe: Recipe,
     /// Cost the plan of one instruction.
     #[arg(long, conflicts_with = "suite")]
     pub prompt: Option<String>,
     /// ImgEdit suite: predicted speedup per category against chronoedit-reasoning and chronoedit-short.
     #[arg(long)]
     pub suite: Option<PathBuf>,
-    #[arg(long)]
-    pub table: Option<PathBuf>,
-    #[arg(long)]
-    pub card: Option<PathBuf>,
+    #[command(flatten)]
+    pub planner: PlannerArgs,
     /// Fraction of each reasoning frame's tokens the SRM keeps, for plans with SRM on (1 = no pruning).
     #[arg(long, default_value_t = 1.0)]
     pub srm_coverage: f64,
@@ -204,14 +204,15 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
         srm_coverage: args.srm_coverage,
         decode_reasoning_video: !args.no_reasoning_video_decode,
     };
-    let (table, recipe, predictor) = load_setup(&args.table, &args.recipe, &args.card)?;
-    let base_plan = fixed_plan(Recipe::ChronoeditReasoning, &table, None)?;
-    let short_plan = fixed_plan(Recipe::ChronoeditShort, &table, None)?;
+    let (recipe, planner) = (args.recipe, args.planner.planner()?);
+    let table = &planner.table;
+    let base_plan = fixed_plan(Recipe::ChronoeditReasoning, table, None)?;
+    let short_plan = fixed_plan(Recipe::ChronoeditShort, table, None)?;
     let base = edit_cost(&model, &base_plan, &opts);
     let short = edit_cost(&model, &short_plan, &opts);
 
     if let Some(prompt) = &args.prompt {
-        let plan = plan_for(recipe, &CardInput::new(prompt), &table, predictor.as_ref())?;
+        let plan = planner.plan(recipe, &CardInput::new(prompt))?;
         let c = edit_cost(&model, &plan, &opts);
         #[derive(Serialize)]
         struct Out<'a> {
@@ -241,13 +242,9 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
             Group::default(),
         );
         for c in &cases {
-            let plan = plan_for(
-                recipe,
-                &CardInput::new(&c.prompt),
-                &table,
-                predictor.as_ref(),
-            )
-            .with_context(|| format!("suite case {}", c.key))?;
+            let plan = planner
+                .plan(recipe, &CardInput::new(&c.prompt))
+                .with_context(|| format!("suite case {}", c.key))?;
             let cost = edit_cost(&model, &plan, &opts);
             by_cat[c.edit_type.index()].add(&cost, &base, &short);
             let ti = Tier::ALL.iter().position(|t| *t == plan.tier).unwrap_or(0);
@@ -329,7 +326,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
         Recipe::NoReasoning,
         Recipe::SrmOnly,
     ] {
-        let plan = fixed_plan(r, &table, None)?;
+        let plan = fixed_plan(r, table, None)?;
         rows.push(Row {
             name: r.name().to_string(),
             steps: plan.steps,
@@ -341,7 +338,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
     }
     for r in [Recipe::Physedit, Recipe::CardOnly] {
         for t in Tier::ALL {
-            let plan = fixed_plan(r, &table, Some(t))?;
+            let plan = fixed_plan(r, table, Some(t))?;
             rows.push(Row {
                 name: format!("{} ({} tier)", r.name(), t),
                 steps: plan.steps,

@@ -9,17 +9,21 @@ use clap::Args;
 
 use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
-use crate::adaptive::plan::{plan_for, Plan, TRAINED_REASONING_FRAMES};
+use crate::adaptive::plan::{Overrides, Recipe, Resolved};
 use crate::adaptive::srm::{mask_overlay, Probe, SrmConfig, TokenMask};
-use crate::checkpoint::parse_dtype;
+use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
 use crate::pipeline::chronoedit::{
-    output_size, select_device, AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
+    AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize, LoadOptions,
     FRAMES_WITHOUT_REASONING,
 };
-use crate::util::{atomic_write, open_image, tensor_to_rgb};
+use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
 
 const EXAMPLES: &str = "\
 Examples:
+  # The bundled world model (no --model), at its native 64x64, picture returned at the input's size:
+  physedit edit --image data/world/test/images/test_000023.png \
+      --prompt \"Swap the scenery behind the objects for plain peach.\" -o edited.png
+
   # The PhysEdit recipe: CARD picks the reasoning depth, SRM prunes the reasoning frames:
   physedit edit --model ChronoEdit-14B-Diffusers --image cat.png --prompt \"Make the cat jump\" -o out.png \\
       --report report.json --mask-out mask.png
@@ -35,9 +39,10 @@ Examples:
   physedit edit --model DIR --image in.png --prompt \"...\" --latents noise.safetensors --frames-out frames.safetensors -o out.png
 
 Precedence: the recipe (with --table and --card for the adaptive recipes) gives a plan: steps, N_r,
-reasoning frames r, SRM, guidance. Each explicit flag then replaces its plan value: --steps (N_r is
-capped at it), --guidance, --reasoning-steps (N_r; r stays the plan's, or 6 when the plan has none),
---num-frames (r = (frames - 1) / 4 - 1; 5 frames means no reasoning). When --reasoning-steps or
+reasoning frames r, SRM, guidance. Each explicit flag then replaces its plan value: --steps (N_r
+keeps its share: round(N_r * steps / plan steps), at least 1 when the plan reasons), --guidance,
+--reasoning-steps (N_r; r stays the plan's, or 6 when the plan has none), --num-frames
+(r = (frames - 1) / 4 - 1; 5 frames means no reasoning). When --reasoning-steps or
 --num-frames is given, the video runs exactly as the reference ChronoEdit runs it (RoPE positions
 0..F, SRM off unless --srm on). Otherwise a plan with r < 6 spreads the reasoning frames' RoPE
 positions between the input (0) and the output frame (7).";
@@ -61,10 +66,11 @@ pub enum ProbeArg {
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct EditArgs {
-    /// Diffusers ChronoEdit pipeline folder (model_index.json at its root).
+    /// Diffusers ChronoEdit pipeline folder (model_index.json at its root) [default: the bundled
+    /// world model, models/physedit-world].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// Input image.
+    /// Input image (PNG, JPEG, WebP, GIF, BMP).
     #[arg(long, value_name = "IN.png")]
     pub image: PathBuf,
     /// The edit instruction.
@@ -73,35 +79,34 @@ pub struct EditArgs {
     /// Output image (the last video frame).
     #[arg(short = 'o', long = "output", value_name = "OUT.png")]
     pub output: PathBuf,
+    /// Negative prompt of the unconditional CFG branch.
     #[arg(long, default_value = "")]
     pub negative_prompt: String,
-    /// Recipe: physedit, chronoedit-reasoning, chronoedit-short, no-reasoning, card-only, srm-only.
-    #[arg(long, default_value = "physedit")]
-    pub recipe: String,
-    /// Tier -> plan table (TOML) for the adaptive recipes; default: the built-in table.
-    #[arg(long, value_name = "FILE.toml")]
-    pub table: Option<PathBuf>,
-    /// Learned CARD model (from `physedit card fit`); default: the rule predictor.
-    #[arg(long, value_name = "FILE")]
-    pub card: Option<PathBuf>,
-    /// Denoising steps (default: the plan's; overrides it when given).
-    #[arg(long)]
+    /// Recipe: how much temporal reasoning the edit gets.
+    #[arg(long, value_enum, default_value_t = Recipe::Physedit)]
+    pub recipe: Recipe,
+    #[command(flatten)]
+    pub planner: PlannerArgs,
+    /// Denoising steps (default: the plan's); N_r keeps its share of the steps.
+    #[arg(long, value_parser = positive)]
     pub steps: Option<usize>,
     /// Classifier-free guidance scale, CFG skipped when <= 1 (default: the model folder's
     /// physedit.json `guidance_scale` when it has one, such as the bundled model; else the plan's, 5).
-    #[arg(long)]
+    #[arg(long, value_parser = non_negative)]
     pub guidance: Option<f64>,
     /// Seed of the initial noise (ignored with --latents).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output height (default: the input's aspect, rounded to what the model needs).
+    /// Working height (default: the model's native resolution when its physedit.json states one,
+    /// the picture then returned at the input's size; else the input's aspect, rounded to what the
+    /// model needs).
     #[arg(long)]
     pub height: Option<usize>,
-    /// Output width (default: the input's aspect, rounded to what the model needs).
+    /// Working width (default: as for --height).
     #[arg(long)]
     pub width: Option<usize>,
     /// Video frames, 4k + 1: 5 = no reasoning, 29 = the reference reasoning video (reference behaviour, see below).
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub num_frames: Option<usize>,
     /// N_r: steps of temporal reasoning over all latent frames, 0 = off (reference behaviour, see below).
     #[arg(long)]
@@ -124,12 +129,8 @@ pub struct EditArgs {
     /// Write a JSON report: plan, mask coverage, tokens per step, FLOPs, wall time per phase.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
-    /// Compute dtype of the transformer: f32, f16 or bf16.
-    #[arg(long, default_value = "f32")]
-    pub dtype: String,
-    /// Run on the CPU even when the binary was built with `--features cuda` and a GPU is present.
-    #[arg(long)]
-    pub cpu: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Safetensors file whose tensor `latents` is the initial noise.
     #[arg(long, value_name = "FILE")]
     pub latents: Option<PathBuf>,
@@ -141,108 +142,17 @@ pub struct EditArgs {
     pub trajectory_out: Option<PathBuf>,
 }
 
-/// Explicit flags that replace plan values.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PlanOverrides {
-    pub steps: Option<usize>,
-    pub guidance: Option<f64>,
-    pub reasoning_steps: Option<usize>,
-    pub num_frames: Option<usize>,
-    pub srm: Option<bool>,
-}
-
-/// The request fields a plan and the explicit flags give (see the precedence in `--help`), and
-/// whether the SRM runs. Returns the effective plan too (the plan with the overrides applied).
-pub fn resolve_plan(
-    plan: &Plan,
-    o: &PlanOverrides,
-    skip_len: usize,
-    temporal_scale: usize,
-) -> Result<(Plan, EditRequestShape)> {
-    let mut p = plan.clone();
-    if let Some(s) = o.steps {
-        p.steps = s;
-    }
-    if let Some(g) = o.guidance {
-        p.guidance = g as f32;
-    }
-    let explicit = o.reasoning_steps.is_some() || o.num_frames.is_some();
-    if explicit {
-        let r_plan = if p.reasoning_steps > 0 {
-            p.reasoning_frames
-        } else {
-            TRAINED_REASONING_FRAMES
-        };
-        let nr = o.reasoning_steps.unwrap_or(if o.num_frames.is_some() {
-            // Frames without --reasoning-steps: the plan's N_r, if it has one.
-            p.reasoning_steps
-        } else {
-            0
-        });
-        let r = match o.num_frames {
-            Some(n) => {
-                if n == 0 {
-                    bail!("--num-frames must be at least 1");
-                }
-                let n = if n % temporal_scale != 1 {
-                    n / temporal_scale * temporal_scale + 1
-                } else {
-                    n
-                };
-                ((n.max(1) - 1) / temporal_scale).saturating_sub(1)
-            }
-            None => r_plan,
-        };
-        if nr == 0 || r == 0 {
-            p.reasoning_steps = 0;
-            p.reasoning_frames = 0;
-        } else {
-            p.reasoning_steps = nr;
-            p.reasoning_frames = r;
+impl EditArgs {
+    /// The plan overrides these flags give (`guidance` falls back to the model's default).
+    pub fn overrides(&self, default_guidance: Option<f64>) -> Overrides {
+        Overrides {
+            steps: self.steps,
+            guidance: self.guidance.or(default_guidance).map(|g| g as f32),
+            reasoning_steps: self.reasoning_steps,
+            num_frames: self.num_frames,
+            srm: self.srm.map(|s| s == Switch::On),
         }
-        p.srm = false;
     }
-    p.reasoning_steps = p.reasoning_steps.min(p.steps);
-    if p.reasoning_steps == 0 {
-        p.reasoning_frames = 0;
-    }
-    if let Some(s) = o.srm {
-        p.srm = s;
-    }
-    p.srm = p.srm && p.reasoning_steps > 0 && p.reasoning_frames > 0;
-    let temporal_positions = if explicit || p.reasoning_steps == 0 {
-        None
-    } else {
-        let pos = p.temporal_positions(skip_len);
-        let default: Vec<usize> = (0..pos.len()).collect();
-        (pos != default).then_some(pos)
-    };
-    let num_frames = match (explicit, o.num_frames) {
-        (true, Some(n)) => n,
-        _ => p.num_frames(),
-    };
-    Ok((
-        p.clone(),
-        EditRequestShape {
-            steps: p.steps,
-            guidance: p.guidance as f64,
-            num_frames,
-            reasoning_steps: p.reasoning_steps,
-            temporal_positions,
-            srm: p.srm,
-        },
-    ))
-}
-
-/// The plan-dependent part of an [`EditRequest`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct EditRequestShape {
-    pub steps: usize,
-    pub guidance: f64,
-    pub num_frames: usize,
-    pub reasoning_steps: usize,
-    pub temporal_positions: Option<Vec<usize>>,
-    pub srm: bool,
 }
 
 /// The bundled world model, used when no `--model` is given.
@@ -253,7 +163,7 @@ pub fn bundled_model_dir() -> PathBuf {
 }
 
 pub fn run(args: EditArgs) -> Result<()> {
-    let dtype = parse_dtype(&args.dtype).context("--dtype")?;
+    let dtype = args.device.dtype();
     if args.prompt.trim().is_empty() {
         bail!("--prompt is empty: say what the edit should do");
     }
@@ -295,8 +205,10 @@ pub fn run(args: EditArgs) -> Result<()> {
         }
     };
 
+    // Flags that name files are checked before the (long) model load.
+    let planner = args.planner.planner()?;
     let t_load = Instant::now();
-    let device = select_device(args.cpu)?;
+    let device = args.device.device()?;
     let pipe = ChronoEditPipeline::load(
         &model_dir,
         &LoadOptions {
@@ -306,67 +218,57 @@ pub fn run(args: EditArgs) -> Result<()> {
     )?;
     let load_s = t_load.elapsed().as_secs_f64();
 
-    let (height, width) = output_size(pipe.size_multiple(), &image, args.height, args.width)?;
-    let (table, recipe, predictor) =
-        crate::cli::plan::load_setup(&args.table, &args.recipe, &args.card)?;
+    let defaults = &pipe.defaults;
+    let size = EditSize::choose(
+        pipe.size_multiple(),
+        &image,
+        args.height,
+        args.width,
+        defaults.native_size(),
+    )
+    .context("--height/--width")?;
+    if let Some(w) = &size.warning {
+        eprintln!("{w}");
+    }
+    let (height, width) = (size.height, size.width);
     let cues = {
         let rgb = image.to_rgb8();
         ImageCues::from_rgb(rgb.width(), rgb.height(), rgb.as_raw())
     };
-    let plan = plan_for(
-        recipe,
-        &CardInput {
-            prompt: &args.prompt,
-            image: Some(&cues),
-            ..Default::default()
-        },
-        &table,
-        predictor.as_ref(),
-    )?;
-    let defaults = crate::checkpoint::sampling_defaults(&model_dir)?;
-    let overrides = PlanOverrides {
-        steps: args.steps,
-        guidance: args.guidance.or(defaults.guidance_scale),
-        reasoning_steps: args.reasoning_steps,
-        num_frames: args.num_frames,
-        srm: args.srm.map(|s| s == Switch::On),
+    let input = CardInput {
+        prompt: &args.prompt,
+        image: Some(&cues),
+        ..Default::default()
     };
-    let t_cfg = pipe.transformer.config();
-    let (effective, shape) = resolve_plan(
-        &plan,
-        &overrides,
-        t_cfg.rope_temporal_skip_len,
-        pipe.vae.temporal_scale(),
+    let (
+        plan,
+        Resolved {
+            plan: effective,
+            schedule,
+        },
+    ) = planner.resolve(
+        args.recipe,
+        &input,
+        &args.overrides(defaults.guidance_scale),
+        pipe.geometry(),
     )?;
     if args.num_frames.is_some()
-        && shape.reasoning_steps == 0
-        && shape.num_frames != FRAMES_WITHOUT_REASONING
+        && schedule.reasoning_steps == 0
+        && schedule.num_frames != FRAMES_WITHOUT_REASONING
     {
         eprintln!(
             "note: --num-frames {} is ignored without reasoning steps (5 frames, as in diffusers)",
-            shape.num_frames
+            schedule.num_frames
         );
     }
-    let latents = match &args.latents {
-        Some(p) => Some(load_latents(p, &device)?),
-        None => None,
-    };
-    let request = EditRequest {
-        prompt: args.prompt.clone(),
-        negative_prompt: args.negative_prompt.clone(),
-        steps: shape.steps,
-        guidance: shape.guidance,
-        height,
-        width,
-        num_frames: shape.num_frames,
-        temporal_reasoning: shape.reasoning_steps > 0,
-        reasoning_steps: shape.reasoning_steps,
-        temporal_positions: shape.temporal_positions.clone(),
-        latents,
-        seed: args.seed,
-    };
+    let mut request =
+        EditRequest::planned(args.prompt.clone(), &schedule, (height, width), args.seed);
+    request.negative_prompt = args.negative_prompt.clone();
+    if let Some(p) = &args.latents {
+        request.latents = Some(load_latents(p, &device)?);
+    }
     let adaptive = AdaptiveOptions {
-        srm: shape.srm.then(|| SrmConfig {
+        srm: schedule.srm.then(|| SrmConfig {
             probe: match args.srm_probe {
                 ProbeArg::FirstStep => Probe::FirstStep,
                 ProbeArg::Pass => Probe::Pass {
@@ -378,7 +280,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         }),
     };
 
-    let bar = indicatif::ProgressBar::new(shape.steps as u64);
+    let bar = indicatif::ProgressBar::new(schedule.steps as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "denoise {bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}]",
@@ -389,7 +291,7 @@ pub fn run(args: EditArgs) -> Result<()> {
     bar.finish_and_clear();
     let out = out?;
 
-    let edited = tensor_to_rgb(&out.edited()?)?;
+    let edited = size.finish(tensor_to_rgb(&out.edited()?)?);
     atomic_write(&args.output, |tmp| {
         edited
             .save(tmp)
@@ -412,7 +314,7 @@ pub fn run(args: EditArgs) -> Result<()> {
             Some(s) => s.mask.clone(),
             None => {
                 eprintln!("note: the SRM did not run (no reasoning frames or SRM off); --mask-out shows the full frame");
-                let patch = t_cfg.patch();
+                let patch = pipe.transformer.config().patch();
                 let s = pipe.vae.spatial_scale();
                 TokenMask::full(height / s / patch[1], width / s / patch[2])
             }
@@ -425,11 +327,7 @@ pub fn run(args: EditArgs) -> Result<()> {
             )
             .to_rgb8();
         let overlay = mask_overlay(&resized, &mask);
-        atomic_write(p, |tmp| {
-            overlay
-                .save_with_format(tmp, image::ImageFormat::Png)
-                .with_context(|| format!("cannot write {}", p.display()))
-        })?;
+        save_png_atomic(p, &overlay)?;
     }
     let total_s = load_s + out.times.encode_s + out.times.denoise_s + out.times.decode_s;
     if let Some(p) = &args.report {
@@ -448,10 +346,10 @@ pub fn run(args: EditArgs) -> Result<()> {
         let executed = out.transformer_flops(&dims);
         let report = serde_json::json!({
             "prompt": args.prompt,
-            "recipe": recipe.name(),
+            "recipe": args.recipe.name(),
             "recipe_plan": plan,
             "plan": effective,
-            "request": shape,
+            "request": schedule,
             "height": height,
             "width": width,
             "srm": out.srm,
@@ -473,13 +371,10 @@ pub fn run(args: EditArgs) -> Result<()> {
             },
         });
         let text = serde_json::to_string_pretty(&report)?;
-        atomic_write(p, |tmp| {
-            std::fs::write(tmp, text.as_bytes())
-                .with_context(|| format!("cannot write {}", p.display()))
-        })?;
+        write_atomic(p, text.as_bytes())?;
     }
     eprintln!(
-        "edited {}x{} in {:.2} s (load {:.2} s, encode {:.2} s, denoise {:.2} s, decode {:.2} s) -> {}",
+        "edited at {}x{} in {:.2} s (load {:.2} s, encode {:.2} s, denoise {:.2} s, decode {:.2} s) -> {}",
         width,
         height,
         total_s,

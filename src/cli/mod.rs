@@ -1,4 +1,5 @@
 //! Subcommand argument structs and their `run` functions. No model math lives here.
+pub mod args;
 pub mod bench;
 pub mod card;
 pub mod cost;

@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+
+use crate::cli::args::PlannerArgs;
 use serde::Deserialize;
 
-use crate::adaptive::card::{CardInput, Category, ImageCues, Predictor, RulePredictor, Tier};
-use crate::adaptive::learned::LearnedPredictor;
-use crate::adaptive::plan::{plan_for, Plan, PlanTable, Recipe};
+use crate::adaptive::card::{CardInput, Category, ImageCues, Tier};
+use crate::adaptive::plan::{Plan, Recipe};
 use crate::adaptive::suite::{load_suite, Confusion};
 
 #[derive(Args, Debug)]
@@ -28,15 +29,11 @@ pub struct PlanArgs {
     /// prints a confusion matrix and accuracy to stderr.
     #[arg(long)]
     pub suite: Option<PathBuf>,
-    /// Tier -> plan table (TOML); default: the built-in table (= config/plan_table.toml).
-    #[arg(long)]
-    pub table: Option<PathBuf>,
-    /// Recipe: physedit, card-only, srm-only, chronoedit-reasoning, chronoedit-short, no-reasoning.
-    #[arg(long, default_value = "physedit")]
-    pub recipe: String,
-    /// Learned CARD model (safetensors from `physedit card fit`); default: the rule predictor.
-    #[arg(long)]
-    pub card: Option<PathBuf>,
+    /// Recipe to plan.
+    #[arg(long, value_enum, default_value_t = Recipe::Physedit)]
+    pub recipe: Recipe,
+    #[command(flatten)]
+    pub planner: PlannerArgs,
     /// SRM mask coverage to pass as an image cue (fraction of reasoning-frame tokens kept).
     #[arg(long)]
     pub mask_coverage: Option<f32>,
@@ -51,24 +48,6 @@ struct InputLine {
     category: Option<String>,
     #[serde(default)]
     key: Option<String>,
-}
-
-/// Shared by `plan` and `cost`: table, recipe and predictor from flags.
-pub fn load_setup(
-    table: &Option<PathBuf>,
-    recipe: &str,
-    card: &Option<PathBuf>,
-) -> anyhow::Result<(PlanTable, Recipe, Box<dyn Predictor>)> {
-    let table = match table {
-        Some(p) => PlanTable::from_file(p)?,
-        None => PlanTable::default(),
-    };
-    let recipe: Recipe = recipe.parse().context("--recipe")?;
-    let predictor: Box<dyn Predictor> = match card {
-        Some(p) => Box::new(LearnedPredictor::load(p)?),
-        None => Box::new(RulePredictor),
-    };
-    Ok((table, recipe, predictor))
 }
 
 #[derive(serde::Serialize)]
@@ -135,7 +114,7 @@ fn tier_slot(t: Tier) -> usize {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let (table, recipe, predictor) = load_setup(&args.table, &args.recipe, &args.card)?;
+    let (recipe, planner) = (args.recipe, args.planner.planner()?);
     let cue = |path: &Option<PathBuf>| -> anyhow::Result<Option<ImageCues>> {
         let c = match path {
             Some(p) => Some(ImageCues::from_file(p)?),
@@ -155,7 +134,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             image: img.as_ref(),
             ..Default::default()
         };
-        let plan = plan_for(recipe, &input, &table, predictor.as_ref())?;
+        let plan = planner.plan(recipe, &input)?;
         writeln!(out, "{}", plan_json(&plan, prompt, None, None, None)?)?;
         return Ok(());
     }
@@ -167,12 +146,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.suite {
         let cases = load_suite(path)?;
         for c in &cases {
-            let plan = plan_for(
-                recipe,
-                &CardInput::new(&c.prompt),
-                &table,
-                predictor.as_ref(),
-            )?;
+            let plan = planner.plan(recipe, &CardInput::new(&c.prompt))?;
             conf.add(c.edit_type, plan.category);
             tiers[tier_slot(plan.tier)] += 1;
             n += 1;
@@ -206,7 +180,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                 image: img.as_ref(),
                 ..Default::default()
             };
-            let plan = plan_for(recipe, &input, &table, predictor.as_ref())
+            let plan = planner
+                .plan(recipe, &input)
                 .with_context(|| format!("{} line {}", path.display(), i + 1))?;
             tiers[tier_slot(plan.tier)] += 1;
             n += 1;

@@ -42,7 +42,8 @@ pub enum WorldCommand {
     Eval(EvalArgs),
     /// Render one random scene to try an edit on.
     #[command(after_help = "Example:
-  physedit world sample --seed 3 --size 256 --out scene.png")]
+  physedit world sample --seed 3 --out scene.png            (the bundled model's 64x64)
+  physedit world sample --seed 3 --size 256 --out big.png")]
     Sample(SampleArgs),
     /// Train a ChronoEdit transformer on world edits with flow matching (candle autograd), on top of
     /// the frozen VAE and encoders of a base model; writes a pipeline folder `physedit edit --model`
@@ -76,8 +77,10 @@ pub struct TrainArgs {
     /// Stop after this many minutes (checkpointed; run again to continue).
     #[arg(long)]
     pub minutes: Option<f64>,
+    /// Training cases per optimiser step.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
+    /// AdamW learning rate (peak; the schedule warms up and decays).
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// Training cases (world train split, encoded once).
@@ -89,14 +92,19 @@ pub struct TrainArgs {
     /// Picture side in pixels.
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Seed of the cases, the initial weights and the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Transformer blocks.
     #[arg(long, default_value_t = 2)]
     pub layers: usize,
+    /// Attention heads per block.
     #[arg(long, default_value_t = 2)]
     pub heads: usize,
+    /// Width of one attention head (the model width is heads x head_dim).
     #[arg(long, default_value_t = 16)]
     pub head_dim: usize,
+    /// Hidden width of the feed-forward layers.
     #[arg(long, default_value_t = 64)]
     pub ffn_dim: usize,
     /// Fraction of prompts dropped to "" (classifier-free guidance).
@@ -126,11 +134,13 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
+    /// Which split's templates and referring forms to draw from (`test` adds held-out ones).
     #[arg(long, value_enum)]
     pub split: SplitArg,
     /// Number of cases.
     #[arg(long)]
     pub n: u64,
+    /// Seed of the cases (case i depends only on the seed, the split and i).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Image side in pixels.
@@ -139,6 +149,7 @@ pub struct GenerateArgs {
     /// Trajectory frames per case, source and target included (ChronoEdit: 4k+1, e.g. 5 or 9).
     #[arg(long, default_value_t = 5)]
     pub frames: usize,
+    /// Output layout.
     #[arg(long, value_enum, default_value_t = Format::Suite)]
     pub format: Format,
     /// Cases per shard (`--format shards`).
@@ -147,6 +158,7 @@ pub struct GenerateArgs {
     /// Index of the first case (to extend a split).
     #[arg(long, default_value_t = 0)]
     pub start: u64,
+    /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -169,10 +181,14 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct SampleArgs {
+    /// Seed of the scene.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value_t = 256)]
-    pub size: usize,
+    /// Picture side in pixels [default: the bundled model's native resolution, so that
+    /// `physedit edit` runs on it as trained].
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Output PNG.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write the scene description as JSON here.
@@ -291,13 +307,28 @@ fn eval(a: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// Picture side of `world sample` without `--size`: the bundled model's native resolution.
+fn bundled_size() -> Result<usize> {
+    let defaults = crate::checkpoint::sampling_defaults(&super::edit::bundled_model_dir())?;
+    Ok(defaults
+        .native_size()
+        .map_or(SAMPLE_FALLBACK_SIZE, |(h, _)| h))
+}
+
+/// Side used when the bundled model states no native resolution.
+const SAMPLE_FALLBACK_SIZE: usize = 64;
+
 fn sample(a: SampleArgs) -> Result<()> {
-    if a.size < 16 {
-        bail!("--size must be at least 16, got {}", a.size);
+    let size = match a.size {
+        Some(s) => s,
+        None => bundled_size()?,
+    };
+    if size < 16 {
+        bail!("--size must be at least 16, got {size}");
     }
     let mut rng = Rng::from_parts(&[a.seed, 0x5A3F]);
     let scene = Scene::random(&mut rng);
-    save_png(&a.out, &render(&scene, a.size))?;
+    save_png(&a.out, &render(&scene, size))?;
     if let Some(p) = &a.scene_json {
         write_atomic(p, serde_json::to_string_pretty(&scene)?.as_bytes())?;
     }

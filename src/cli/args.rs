@@ -1,0 +1,100 @@
+//! Argument groups shared by several subcommands (flattened into their `Args`), so a flag means the
+//! same, reads the same in `--help`, and is parsed in one place.
+use std::path::PathBuf;
+
+use anyhow::Result;
+use candle_core::{DType, Device};
+use clap::{Args, ValueEnum};
+
+use crate::adaptive::card::{Predictor, RulePredictor};
+use crate::adaptive::learned::LearnedPredictor;
+use crate::adaptive::plan::{PlanTable, Planner};
+
+/// Where the adaptive recipes take their plans from: `--table` and `--card`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PlannerArgs {
+    /// Tier -> plan table (TOML) for the adaptive recipes [default: the built-in table, the same as
+    /// config/plan_table.toml].
+    #[arg(long, value_name = "FILE.toml")]
+    pub table: Option<PathBuf>,
+    /// Learned CARD predictor (safetensors from `physedit card fit`) [default: the rule predictor].
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub card: Option<PathBuf>,
+}
+
+impl PlannerArgs {
+    /// The plan table and predictor these flags name; errors name the flag.
+    pub fn planner(&self) -> Result<Planner> {
+        use anyhow::Context;
+        let table = match &self.table {
+            Some(p) => PlanTable::from_file(p).context("--table")?,
+            None => PlanTable::default(),
+        };
+        let predictor: Box<dyn Predictor> = match &self.card {
+            Some(p) => Box::new(LearnedPredictor::load(p).context("--card")?),
+            None => Box::new(RulePredictor),
+        };
+        Ok(Planner { table, predictor })
+    }
+}
+
+/// Compute dtype of the transformer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DTypeArg {
+    /// 32-bit float (the reference's precision on CPU).
+    F32,
+    /// 16-bit float.
+    F16,
+    /// bfloat16 (the 14B's dtype on GPUs).
+    Bf16,
+}
+
+impl From<DTypeArg> for DType {
+    fn from(d: DTypeArg) -> DType {
+        match d {
+            DTypeArg::F32 => DType::F32,
+            DTypeArg::F16 => DType::F16,
+            DTypeArg::Bf16 => DType::BF16,
+        }
+    }
+}
+
+/// Where and in which precision the model runs: `--dtype` and `--cpu`.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Compute dtype of the transformer (the encoders and the VAE run in f32).
+    #[arg(long, value_enum, default_value_t = DTypeArg::F32)]
+    pub dtype: DTypeArg,
+    /// Run on the CPU even when the binary was built with `--features cuda` and a GPU is present.
+    #[arg(long)]
+    pub cpu: bool,
+}
+
+impl DeviceArgs {
+    pub fn dtype(&self) -> DType {
+        self.dtype.into()
+    }
+
+    /// The device to run on (see [`crate::pipeline::chronoedit::select_device`]).
+    pub fn device(&self) -> Result<Device> {
+        crate::pipeline::chronoedit::select_device(self.cpu)
+    }
+}
+
+/// Parses a count that must be at least 1 (`--steps`, `--n`, ...).
+pub fn positive(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parses a finite number >= 0 (`--guidance`).
+pub fn non_negative(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number >= 0, got {v}")),
+        Err(e) => Err(e.to_string()),
+    }
+}

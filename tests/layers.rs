@@ -1,0 +1,103 @@
+//! The dependency rule of docs/ARCHITECTURE.md, checked on the source: every `crate::MODULE` path in
+//! `src/` (outside comments) names a module of the same or a lower layer, so imports run downhill
+//! and the module graph has no cycle.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Layer of each top-level module of the library (0 = ground floor). A module may import modules of
+/// a strictly lower layer, and itself.
+const LAYERS: &[(&str, usize)] = &[
+    ("util", 0),
+    ("category", 0),
+    ("device", 0),
+    ("checkpoint", 1),
+    ("suite", 1),
+    ("processors", 2),
+    ("lora", 2),
+    ("models", 3),
+    ("schedulers", 3),
+    ("adaptive", 4),
+    ("pipeline", 5),
+    ("world", 5),
+    ("eval", 6),
+    ("train", 7),
+    ("cli", 8),
+];
+
+fn top_module(rel: &Path) -> String {
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
+    first.trim_end_matches(".rs").to_string()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn imports_run_downhill() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let layer: BTreeMap<&str, usize> = LAYERS.iter().copied().collect();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut edges: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let mut unknown = BTreeSet::new();
+    for f in &files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let from = top_module(rel);
+        if from == "lib" || from == "main" || from == "bin" {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        for line in text.lines() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let mut rest = code;
+            while let Some(i) = rest.find("crate::") {
+                rest = &rest[i + "crate::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != from {
+                    edges.insert((from.clone(), name, rel.display().to_string()));
+                }
+            }
+        }
+        if !layer.contains_key(from.as_str()) {
+            unknown.insert(from.clone());
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "modules missing from the layer table (add them here and to docs/ARCHITECTURE.md): {unknown:?}"
+    );
+    let uphill: Vec<String> = edges
+        .iter()
+        .filter(
+            |(from, to, _)| match (layer.get(from.as_str()), layer.get(to.as_str())) {
+                (Some(a), Some(b)) => b >= a,
+                _ => true,
+            },
+        )
+        .map(|(from, to, file)| format!("{file}: {from} -> {to}"))
+        .collect();
+    assert!(
+        uphill.is_empty(),
+        "imports that do not run downhill:\n{}",
+        uphill.join("\n")
+    );
+}
