@@ -54,6 +54,7 @@ fn run_case(case: &str) {
             temporal_positions: None,
             latents: Some(get("latents").expect("latents")),
             seed: 0,
+            flow_shift: None,
         };
 
         // Component-level checks first, so a failure points at the stage that diverged.

@@ -32,6 +32,7 @@ fn plan(steps: usize, reasoning_steps: usize, r: usize, srm: bool) -> Plan {
         reasoning_frames: r,
         srm,
         guidance: 5.0,
+        flow_shift: None,
         reason: String::new(),
     }
 }
@@ -386,4 +387,109 @@ fn edit_and_bench_give_the_same_request() {
         (short.schedule.steps, short.schedule.reasoning_steps),
         (7, 1)
     );
+}
+
+/// The distilled recipes: 8 steps, CFG 1, flow shift 2; CARD's N_r keeps its share of the steps.
+#[test]
+fn distilled_recipes_plan_the_distilled_sampler() {
+    use physedit::adaptive::card::{Prediction, RulePredictor};
+    use physedit::adaptive::plan::{
+        plan_for_prediction, PlanTable, Recipe, DISTILL_FLOW_SHIFT, DISTILL_GUIDANCE, DISTILL_STEPS,
+    };
+    let table = PlanTable::default();
+    let pred = |tier| Prediction {
+        category: Category::Action,
+        complexity: 0.5,
+        tier,
+        reason: "test".into(),
+    };
+    let p = plan_for_prediction(
+        Recipe::ChronoeditDistill,
+        &pred(Tier::High),
+        &table,
+        "rules",
+    );
+    assert_eq!(
+        (p.steps, p.reasoning_steps, p.guidance, p.flow_shift),
+        (DISTILL_STEPS, 0, DISTILL_GUIDANCE, Some(DISTILL_FLOW_SHIFT))
+    );
+    assert_eq!((p.steps, p.guidance, p.flow_shift), (8, 1.0, Some(2.0)));
+    for tier in [Tier::Low, Tier::Mid, Tier::High] {
+        let full = plan_for_prediction(Recipe::Physedit, &pred(tier), &table, "rules");
+        let d = plan_for_prediction(Recipe::PhyseditDistill, &pred(tier), &table, "rules");
+        assert_eq!(d.steps, 8);
+        assert_eq!(d.reasoning_frames, full.reasoning_frames, "{tier}");
+        assert_eq!(d.srm, full.srm, "{tier}");
+        // The default table's 10 of 50 -> round(10 * 8 / 50) = 2 of 8.
+        let expect = if full.reasoning_steps == 0 { 0 } else { 2 };
+        assert_eq!(d.reasoning_steps, expect, "{tier}");
+    }
+    // The schedule carries the shift to the pipeline.
+    let d = plan_for_prediction(Recipe::PhyseditDistill, &pred(Tier::Mid), &table, "rules");
+    let s = resolve(&d, &Overrides::default(), GEOMETRY)
+        .unwrap()
+        .schedule;
+    assert_eq!((s.steps, s.guidance, s.flow_shift), (8, 1.0, Some(2.0)));
+    let _ = RulePredictor;
+}
+
+/// A flow-shift override reaches the scheduler: the folder's UniPC (shift 5) sampled with shift 1
+/// gives the unshifted sigmas u, with shift 2 gives 2u / (1 + u) (diffusers' static shift).
+#[test]
+fn flow_shift_override_reaches_the_scheduler() {
+    let cfg = fixture("heldout")
+        .join("pipeline")
+        .join("scheduler")
+        .join("scheduler_config.json");
+    let sigmas = |shift: Option<f64>| {
+        let mut s = physedit::schedulers::from_config_file_with_shift(&cfg, shift).unwrap();
+        s.set_timesteps(8).unwrap();
+        s.sigmas().to_vec()
+    };
+    let (folder, u, two) = (sigmas(None), sigmas(Some(1.0)), sigmas(Some(2.0)));
+    assert_eq!(folder, sigmas(Some(5.0)), "the folder's own shift is 5");
+    assert_ne!(folder, two);
+    // All but the appended final sigma; f32 schedules, so compare to f32 rounding.
+    for (a, b) in u.iter().zip(&two).take(u.len() - 1) {
+        let expect = 2.0 * *a as f64 / (1.0 + *a as f64);
+        assert!(
+            (expect - *b as f64).abs() < 1e-6,
+            "{a} -> {b}, expected {expect}"
+        );
+    }
+    assert!(physedit::schedulers::from_config_file_with_shift(&cfg, Some(-1.0)).is_err());
+}
+
+/// `--recipe chronoedit-distill` runs end to end: 8 steps of one transformer pass each.
+#[test]
+fn distilled_recipe_runs_with_one_pass_per_step() {
+    let dir = fixture("heldout");
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report.json");
+    let res = physedit()
+        .arg("edit")
+        .arg("--model")
+        .arg(dir.join("pipeline"))
+        .arg("--image")
+        .arg(dir.join("input.png"))
+        .args(["--prompt", "Push the red ball off the table so it falls."])
+        .args(["--recipe", "physedit-distill"])
+        .arg("--report")
+        .arg(&report)
+        .arg("-o")
+        .arg(tmp.path().join("out.png"))
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "edit failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["request"]["steps"], 8);
+    assert_eq!(r["request"]["guidance"], 1.0);
+    assert_eq!(r["request"]["flow_shift"], 2.0);
+    assert_eq!(r["forwards_per_step"], 1);
+    assert_eq!(r["tokens_per_step"].as_array().unwrap().len(), 8);
 }

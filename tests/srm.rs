@@ -231,6 +231,7 @@ fn request(prompt: &str, num_frames: usize, steps: usize, reasoning_steps: usize
         temporal_positions: None,
         latents: None,
         seed: 7,
+        flow_shift: None,
     }
 }
 

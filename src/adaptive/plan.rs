@@ -22,7 +22,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::card::{CardInput, Category, Predictor, Tier};
+use super::card::{CardInput, Category, Prediction, Predictor, Tier};
 
 /// The reference recipe's step count and CFG scale.
 pub const REFERENCE_STEPS: usize = 50;
@@ -31,6 +31,12 @@ pub const REFERENCE_GUIDANCE: f32 = 5.0;
 pub const TRAINED_REASONING_FRAMES: usize = 6;
 /// N_r of the `chronoedit-short` recipe.
 pub const SHORT_REASONING_STEPS: usize = 10;
+/// ChronoEdit's 8-step distillation LoRA: its steps, CFG scale (1: one transformer pass per step) and
+/// flow shift, as ChronoEdit's README runs it. The recipes need that LoRA (`--lora`); PhysEdit cannot
+/// ship it.
+pub const DISTILL_STEPS: usize = 8;
+pub const DISTILL_GUIDANCE: f32 = 1.0;
+pub const DISTILL_FLOW_SHIFT: f64 = 2.0;
 
 /// What the pipeline runs for one edit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +53,10 @@ pub struct Plan {
     pub reasoning_frames: usize,
     pub srm: bool,
     pub guidance: f32,
+    /// Flow shift of the sampler instead of the model folder's scheduler config (the distilled
+    /// recipes' 2.0); None: the folder's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_shift: Option<f64>,
     pub reason: String,
 }
 
@@ -244,16 +254,24 @@ pub enum Recipe {
     CardOnly,
     /// Reference reasoning depth (r = 6, N_r = 50) with SRM.
     SrmOnly,
+    /// ChronoEdit's distilled sampler: 8 steps, CFG 1, flow shift 2, no reasoning (needs the
+    /// distillation LoRA).
+    ChronoeditDistill,
+    /// CARD and SRM on the distilled sampler: the `physedit` plan with N_r keeping its share of 8
+    /// steps, CFG 1, flow shift 2 (needs the distillation LoRA).
+    PhyseditDistill,
 }
 
 impl Recipe {
-    pub const ALL: [Recipe; 6] = [
+    pub const ALL: [Recipe; 8] = [
         Recipe::ChronoeditReasoning,
         Recipe::ChronoeditShort,
         Recipe::NoReasoning,
         Recipe::Physedit,
         Recipe::CardOnly,
         Recipe::SrmOnly,
+        Recipe::ChronoeditDistill,
+        Recipe::PhyseditDistill,
     ];
 
     pub fn name(self) -> &'static str {
@@ -264,12 +282,28 @@ impl Recipe {
             Recipe::Physedit => "physedit",
             Recipe::CardOnly => "card-only",
             Recipe::SrmOnly => "srm-only",
+            Recipe::ChronoeditDistill => "chronoedit-distill",
+            Recipe::PhyseditDistill => "physedit-distill",
         }
     }
 
     /// Whether the plan depends on the predicted tier.
     pub fn is_adaptive(self) -> bool {
-        matches!(self, Recipe::Physedit | Recipe::CardOnly)
+        matches!(
+            self,
+            Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill
+        )
+    }
+
+    /// Whether the recipe runs the distilled sampler (and so needs the distillation LoRA).
+    pub fn is_distilled(self) -> bool {
+        matches!(self, Recipe::ChronoeditDistill | Recipe::PhyseditDistill)
+    }
+
+    /// The CFG scale a model folder recommends (`physedit.json`), as this recipe takes it: the
+    /// distilled recipes keep their CFG 1 (the distillation LoRA was trained without CFG).
+    pub fn model_guidance(self, recommended: Option<f64>) -> Option<f64> {
+        recommended.filter(|_| !self.is_distilled())
     }
 }
 
@@ -303,8 +337,7 @@ impl FromStr for Recipe {
 /// Plan one edit.
 ///
 /// The predictor always runs (fixed recipes report the predicted category and tier too, so that
-/// reports can group them). Adaptive recipes take N_r, r and SRM from `table` for the predicted tier;
-/// fixed recipes use the reference's 50 steps and CFG 5 whatever the table says.
+/// reports can group them); the plan is then [`plan_for_prediction`]'s.
 pub fn plan_for(
     recipe: Recipe,
     input: &CardInput,
@@ -312,6 +345,22 @@ pub fn plan_for(
     predictor: &dyn Predictor,
 ) -> anyhow::Result<Plan> {
     let p = predictor.predict(input)?;
+    Ok(plan_for_prediction(recipe, &p, table, predictor.name()))
+}
+
+/// The plan of `recipe` for a given prediction (category, complexity, tier).
+///
+/// Adaptive recipes take N_r, r and SRM from `table` for the predicted tier, and the table's steps
+/// and CFG scale; fixed recipes use the reference's 50 steps and CFG 5 whatever the table says. The
+/// distilled recipes then move the plan to the distilled sampler: [`DISTILL_STEPS`] steps with N_r
+/// keeping its share ([`scale_reasoning_steps`], the rule of `--steps`), CFG [`DISTILL_GUIDANCE`],
+/// flow shift [`DISTILL_FLOW_SHIFT`].
+pub fn plan_for_prediction(
+    recipe: Recipe,
+    p: &Prediction,
+    table: &PlanTable,
+    predictor: &str,
+) -> Plan {
     let (steps, guidance) = if recipe.is_adaptive() {
         (table.steps, table.guidance)
     } else {
@@ -331,15 +380,16 @@ pub fn plan_for(
             "fixed recipe".to_string(),
         ),
         Recipe::NoReasoning => (0, 0, false, "fixed recipe".to_string()),
+        Recipe::ChronoeditDistill => (0, 0, false, "fixed distilled recipe".to_string()),
         Recipe::SrmOnly => (
             REFERENCE_STEPS,
             TRAINED_REASONING_FRAMES,
             true,
             "fixed recipe".to_string(),
         ),
-        Recipe::Physedit | Recipe::CardOnly => {
+        Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill => {
             let t = table.tier(p.tier);
-            let srm = recipe == Recipe::Physedit && t.srm;
+            let srm = recipe != Recipe::CardOnly && t.srm;
             (
                 t.reasoning_steps,
                 t.reasoning_frames,
@@ -353,28 +403,39 @@ pub fn plan_for(
     } else {
         (reasoning_steps.min(steps), reasoning_frames)
     };
-    let srm = srm && reasoning_steps > 0;
-    let depth = if reasoning_steps == 0 {
-        "no reasoning".to_string()
-    } else {
-        format!(
-            "reason {reasoning_steps}/{steps} steps with {reasoning_frames} frames{}",
-            if srm { " + SRM" } else { "" }
-        )
-    };
-    Ok(Plan {
+    let mut plan = Plan {
         recipe: recipe.name().to_string(),
-        predictor: predictor.name().to_string(),
+        predictor: predictor.to_string(),
         category: p.category,
         complexity: p.complexity,
         tier: p.tier,
         steps,
         reasoning_steps,
         reasoning_frames,
-        srm,
+        srm: srm && reasoning_steps > 0,
         guidance,
-        reason: format!("{}: {depth} ({}; {})", recipe.name(), why, p.reason),
-    })
+        flow_shift: None,
+        reason: String::new(),
+    };
+    if recipe.is_distilled() {
+        plan.reasoning_steps = scale_reasoning_steps(&plan, DISTILL_STEPS);
+        plan.steps = DISTILL_STEPS;
+        plan.guidance = DISTILL_GUIDANCE;
+        plan.flow_shift = Some(DISTILL_FLOW_SHIFT);
+    }
+    let depth = if plan.reasoning_steps == 0 {
+        "no reasoning".to_string()
+    } else {
+        format!(
+            "reason {}/{} steps with {} frames{}",
+            plan.reasoning_steps,
+            plan.steps,
+            plan.reasoning_frames,
+            if plan.srm { " + SRM" } else { "" }
+        )
+    };
+    plan.reason = format!("{}: {depth} ({}; {})", recipe.name(), why, p.reason);
+    plan
 }
 
 /// Video frames the reference runs for a requested length: rounded down to `temporal_scale`·k + 1
@@ -423,6 +484,9 @@ pub struct Schedule {
     pub temporal_positions: Option<Vec<usize>>,
     /// Whether the spatial reasoning mask runs.
     pub srm: bool,
+    /// Flow shift instead of the model folder's scheduler config (None: the folder's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_shift: Option<f64>,
 }
 
 /// A plan with its overrides applied, and the schedule it gives.
@@ -524,6 +588,7 @@ pub fn resolve(plan: &Plan, o: &Overrides, geometry: VideoGeometry) -> anyhow::R
         reasoning_steps: p.reasoning_steps,
         temporal_positions,
         srm: p.srm,
+        flow_shift: p.flow_shift,
     };
     Ok(Resolved { plan: p, schedule })
 }

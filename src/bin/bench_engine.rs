@@ -260,6 +260,7 @@ fn bench_edit(args: &Args, pipeline: &Path, image_path: &Path) -> Result<()> {
         temporal_positions: None,
         latents: None,
         seed: 0,
+        flow_shift: None,
     };
     pipe.edit(&image, &req, &mut |_, _| {})?; // warm-up, as on the PyTorch side
     let t0 = Instant::now();

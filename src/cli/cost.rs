@@ -10,7 +10,7 @@ use crate::adaptive::card::{CardInput, Category, Tier};
 use crate::adaptive::cost::{
     edit_cost, tokens_per_frame, transformer_forward, CostOptions, EditCost, ModelDims,
 };
-use crate::adaptive::plan::{plan_for, Plan, Recipe};
+use crate::adaptive::plan::{plan_for_prediction, Plan, Recipe};
 use crate::adaptive::suite::load_suite;
 use crate::cli::args::PlannerArgs;
 
@@ -61,30 +61,19 @@ struct Row {
     cost: EditCost,
 }
 
+/// The plan of `recipe` for a neutral prompt, or for `tier` when given (adaptive recipes).
 fn fixed_plan(
     recipe: Recipe,
     table: &crate::adaptive::plan::PlanTable,
     tier: Option<Tier>,
 ) -> anyhow::Result<Plan> {
-    // plan a neutral prompt, then override the tier for adaptive recipes
-    let mut plan = plan_for(
-        recipe,
-        &CardInput::new(""),
-        table,
-        &crate::adaptive::card::RulePredictor,
-    )?;
+    use crate::adaptive::card::Predictor;
+    let rules = crate::adaptive::card::RulePredictor;
+    let mut p = rules.predict(&CardInput::new(""))?;
     if let Some(t) = tier {
-        let tp = table.tier(t);
-        plan.tier = t;
-        plan.reasoning_steps = tp.reasoning_steps.min(plan.steps);
-        plan.reasoning_frames = if tp.reasoning_steps == 0 {
-            0
-        } else {
-            tp.reasoning_frames
-        };
-        plan.srm = recipe == Recipe::Physedit && tp.srm && plan.reasoning_steps > 0;
+        p.tier = t;
     }
-    Ok(plan)
+    Ok(plan_for_prediction(recipe, &p, table, rules.name()))
 }
 
 fn print_rows(rows: &[Row], base: f64, short: f64) -> std::io::Result<()> {
@@ -325,6 +314,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
         Recipe::ChronoeditShort,
         Recipe::NoReasoning,
         Recipe::SrmOnly,
+        Recipe::ChronoeditDistill,
     ] {
         let plan = fixed_plan(r, table, None)?;
         rows.push(Row {
@@ -336,7 +326,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
             cost: edit_cost(&model, &plan, &opts),
         });
     }
-    for r in [Recipe::Physedit, Recipe::CardOnly] {
+    for r in [Recipe::Physedit, Recipe::CardOnly, Recipe::PhyseditDistill] {
         for t in Tier::ALL {
             let plan = fixed_plan(r, table, Some(t))?;
             rows.push(Row {

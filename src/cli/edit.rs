@@ -249,7 +249,7 @@ pub fn run(args: EditArgs) -> Result<()> {
     ) = planner.resolve(
         args.recipe,
         &input,
-        &args.overrides(defaults.guidance_scale),
+        &args.overrides(args.recipe.model_guidance(defaults.guidance_scale)),
         pipe.geometry(),
     )?;
     if args.num_frames.is_some()

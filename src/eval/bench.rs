@@ -99,7 +99,7 @@ pub fn bench_plan(
         image: Some(&cues),
         ..CardInput::new(prompt)
     };
-    let overrides = opts.overrides(default_guidance);
+    let overrides = opts.overrides(recipe.model_guidance(default_guidance));
     let (_, resolved) = planner.resolve(recipe, &input, &overrides, geometry)?;
     Ok(resolved)
 }

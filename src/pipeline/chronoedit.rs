@@ -87,6 +87,8 @@ pub struct EditRequest {
     /// Initial noise (1, z, F, h, w); drawn from `seed` when absent.
     pub latents: Option<Tensor>,
     pub seed: u64,
+    /// Flow shift instead of the folder's scheduler config (the distilled recipes' 2.0).
+    pub flow_shift: Option<f64>,
 }
 
 impl EditRequest {
@@ -116,6 +118,7 @@ impl EditRequest {
             temporal_positions: schedule.temporal_positions.clone(),
             latents: None,
             seed,
+            flow_shift: schedule.flow_shift,
         }
     }
 }
@@ -352,6 +355,11 @@ impl ChronoEditPipeline {
         schedulers::from_config_file(&self.scheduler_config)
     }
 
+    /// A fresh scheduler with the flow shift replaced when `flow_shift` is given.
+    pub fn new_scheduler_with_shift(&self, flow_shift: Option<f64>) -> Result<Box<dyn Scheduler>> {
+        schedulers::from_config_file_with_shift(&self.scheduler_config, flow_shift)
+    }
+
     /// What a plan needs to know of this model to become a request.
     pub fn geometry(&self) -> VideoGeometry {
         VideoGeometry {
@@ -514,7 +522,7 @@ impl ChronoEditPipeline {
             None
         };
         let image_embeds = self.encode_image(image)?.to_dtype(self.dtype)?;
-        let mut scheduler = self.new_scheduler()?;
+        let mut scheduler = self.new_scheduler_with_shift(req.flow_shift)?;
         scheduler.set_timesteps(req.steps)?;
         let timesteps: Vec<f64> = scheduler.timesteps().to_vec();
         let sigmas: Vec<f32> = scheduler.sigmas().to_vec();
