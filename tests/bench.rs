@@ -583,6 +583,17 @@ fn step_override_keeps_the_reasoning_share() {
     )
     .unwrap();
     assert_eq!(r.schedule.guidance, 2.5);
+    // ... but not to the distilled recipes, whose LoRA samples without CFG.
+    let r = bench_plan(
+        &Planner::default(),
+        &img,
+        "x",
+        Recipe::ChronoeditDistill,
+        &BenchOptions::default(),
+        (geometry, Some(2.5)),
+    )
+    .unwrap();
+    assert_eq!(r.schedule.guidance, 1.0);
     assert!(bench_plan(
         &Planner::default(),
         &img,
