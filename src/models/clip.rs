@@ -25,9 +25,8 @@ use image::DynamicImage;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use crate::models::clip_vision::{
-    self, ClipVisionTransformer, EncoderLayer, LayerDims, LayerNorm32,
-};
+use crate::models::clip_vision::{self, ClipVisionTransformer, EncoderLayer, LayerDims};
+use crate::models::layers::{activation, LayerNorm32};
 use crate::pipeline::image_processor::ClipImageProcessor;
 
 fn d_vocab() -> usize {
@@ -187,11 +186,8 @@ impl ClipTextTransformer {
         }
         let eos_token_id = cfg.eos_id().map_err(candle_core::Error::Msg)?;
         // the activation name is checked here, not at the first forward
-        crate::models::umt5::activation(
-            &cfg.hidden_act,
-            &Tensor::zeros(1, DType::F32, vb.device())?,
-        )
-        .map_err(|e| candle_core::Error::Msg(format!("clip text config: hidden_act: {e}")))?;
+        activation(&cfg.hidden_act, &Tensor::zeros(1, DType::F32, vb.device())?)
+            .map_err(|e| candle_core::Error::Msg(format!("clip text config: hidden_act: {e}")))?;
         let emb = vb.pp("embeddings");
         let token_embedding =
             candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, emb.pp("token_embedding"))?;
