@@ -27,7 +27,7 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::models::clip_vision::{self, ClipVisionTransformer, EncoderLayer, LayerDims};
 use crate::models::layers::{activation, LayerNorm32};
-use crate::pipeline::image_processor::ClipImageProcessor;
+use crate::processors::image::ClipImageProcessor;
 
 fn d_vocab() -> usize {
     49408

@@ -1,4 +1,3 @@
-//! Pipelines: glue between models and schedulers, no model math.
+//! Pipelines: glue between models and schedulers, no model math. Pre- and postprocessing live in
+//! [`crate::processors`].
 pub mod chronoedit;
-pub mod image_processor;
-pub mod prompt;
