@@ -31,7 +31,7 @@ use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
 use crate::adaptive::card::{CardInput, ImageCues, RulePredictor};
 use crate::adaptive::plan::{plan_for, Plan, PlanTable, Recipe};
 use crate::adaptive::srm::SrmConfig;
-use crate::models::clip::ClipModel;
+use crate::eval::clip_score::ClipEmbedder as ClipModel;
 use crate::pipeline::chronoedit::{output_size, AdaptiveOptions, ChronoEditPipeline, EditRequest};
 use crate::util::{atomic_write, open_image, tensor_to_rgb};
 
