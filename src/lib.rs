@@ -9,6 +9,7 @@ pub mod cli;
 pub mod eval;
 pub mod models;
 pub mod pipeline;
+pub mod processors;
 pub mod schedulers;
 pub mod train;
 pub mod util;

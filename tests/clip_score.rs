@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
-use physedit::models::clip::{cosine, pool_position, ClipModel};
+use physedit::eval::clip_score::{cosine, ClipEmbedder as ClipModel};
+use physedit::models::clip::pool_position;
 
 mod common;
 use common::{max_abs, max_abs_diff};

@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use physedit::models::{clip_vision, umt5};
-use physedit::pipeline::image_processor::{
-    frames_to_unit, image_to_video_tensor, pil_resize_rgb, unit_to_rgb_image, ClipImageProcessor,
-    Resample,
-};
-use physedit::pipeline::prompt::{ftfy_fix_text, prompt_clean, PromptTokenizer};
+use physedit::processors::image::{pil_resize_rgb, ClipImageProcessor, Resample};
+use physedit::processors::prompt::{prompt_clean, PromptTokenizer};
+use physedit::processors::text_fix::ftfy_fix_text;
+use physedit::processors::video::{frames_to_unit, image_to_video_tensor, unit_to_rgb_image};
 
 mod common;
 use common::{max_abs, max_abs_diff};

@@ -102,8 +102,7 @@ fn video_preprocessing_matches_diffusers() {
         let expected = &reference["image.preprocessed"];
         let (_, _, h, w) = expected.dims4().unwrap();
         let image = physedit::util::open_image(&fixture(case).join("input.png")).unwrap();
-        let ours =
-            physedit::pipeline::image_processor::image_to_video_tensor(&image, h, w).unwrap();
+        let ours = physedit::processors::video::image_to_video_tensor(&image, h, w).unwrap();
         let d = max_abs_diff(&ours, expected);
         assert!(d < 1e-6, "{case}: preprocessed image differs by {d}");
     }

@@ -12,7 +12,7 @@ use physedit::models::transformer::ForwardOptions;
 use physedit::pipeline::chronoedit::{
     seeded_normal, AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
 };
-use physedit::pipeline::image_processor::image_to_video_tensor;
+use physedit::processors::video::image_to_video_tensor;
 
 mod common;
 use common::max_abs_diff;

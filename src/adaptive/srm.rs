@@ -14,7 +14,7 @@
 //! whole, and kept tokens keep their own RoPE positions (the transformer's `token_keep` hook).
 //! What dropped tokens receive as model output is decided in `pipeline::chronoedit` (a frozen clean
 //! estimate, see there).
-use crate::pipeline::prompt::EncodedPrompt;
+use crate::processors::prompt::EncodedPrompt;
 
 /// How the relevance map becomes a binary mask.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]

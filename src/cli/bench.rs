@@ -11,9 +11,9 @@ use crate::eval::bench::{
     latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
     BenchRecord, BenchRun, Selection, Shard, RESULTS_FILE,
 };
+use crate::eval::clip_score::ClipEmbedder as ClipModel;
 use crate::eval::report::{build_report, write_report, Report};
 use crate::eval::suite::Suite;
-use crate::models::clip::ClipModel;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 
 const HELP: &str = "\

@@ -5,9 +5,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::eval::clip_score::{score_suite, summarize, write_jsonl, ProgressEvent};
+use crate::eval::clip_score::{score_suite, summarize, write_jsonl, ClipEmbedder, ProgressEvent};
 use crate::eval::suite::Suite;
-use crate::models::clip::ClipModel;
 
 #[derive(Args, Debug)]
 #[command(
@@ -52,7 +51,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| args.edited.join("clip_scores.jsonl"));
-    let model = ClipModel::load(&args.clip)
+    let model = ClipEmbedder::load(&args.clip)
         .with_context(|| format!("loading the CLIP model (--clip {})", args.clip.display()))?;
 
     let pb = ProgressBar::new(0);

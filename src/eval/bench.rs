@@ -31,7 +31,7 @@ use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
 use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::plan::{Overrides, Plan, Planner, Recipe, Resolved, VideoGeometry};
 use crate::adaptive::srm::SrmConfig;
-use crate::models::clip::ClipModel;
+use crate::eval::clip_score::ClipEmbedder as ClipModel;
 use crate::pipeline::chronoedit::{AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize};
 use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
 

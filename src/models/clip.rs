@@ -1,9 +1,8 @@
-//! transformers' `CLIPModel` (text tower, vision tower, projections) as loaded from an HF-layout folder,
-//! used for CLIP scoring of edits.
+//! transformers' `CLIPModel` (text tower, vision tower, projections), used for CLIP scoring of edits.
 //!
-//! Folder: `config.json` (`CLIPConfig`: `text_config`, `vision_config`, `projection_dim`),
-//! `model.safetensors` (or shards), `tokenizer.json`, `preprocessor_config.json` (or, as transformers 5
-//! writes it, the `image_processor` entry of `processor_config.json`).
+//! A pure model: [`ClipModel::new`] builds it from `config.json` (`CLIPConfig`: `text_config`,
+//! `vision_config`, `projection_dim`) and its weights. The folder loading that pairs it with its
+//! tokenizer and image processor is `eval::clip_score::ClipEmbedder`.
 //!
 //! Weight names: `text_model.embeddings.{token_embedding, position_embedding}.weight`,
 //! `text_model.encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1, mlp.fc2}.*`,
@@ -16,19 +15,12 @@
 //! position of the largest input id (first one on ties), otherwise the first position holding
 //! `eos_token_id`.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{anyhow, bail, Context};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder};
-use image::DynamicImage;
 use serde::Deserialize;
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use crate::models::clip_vision::{
-    self, ClipVisionTransformer, EncoderLayer, LayerDims, LayerNorm32,
-};
-use crate::pipeline::image_processor::ClipImageProcessor;
+use crate::models::clip_vision::{self, ClipVisionTransformer, EncoderLayer, LayerDims};
+use crate::models::layers::{activation, LayerNorm32};
 
 fn d_vocab() -> usize {
     49408
@@ -187,11 +179,8 @@ impl ClipTextTransformer {
         }
         let eos_token_id = cfg.eos_id().map_err(candle_core::Error::Msg)?;
         // the activation name is checked here, not at the first forward
-        crate::models::umt5::activation(
-            &cfg.hidden_act,
-            &Tensor::zeros(1, DType::F32, vb.device())?,
-        )
-        .map_err(|e| candle_core::Error::Msg(format!("clip text config: hidden_act: {e}")))?;
+        activation(&cfg.hidden_act, &Tensor::zeros(1, DType::F32, vb.device())?)
+            .map_err(|e| candle_core::Error::Msg(format!("clip text config: hidden_act: {e}")))?;
         let emb = vb.pp("embeddings");
         let token_embedding =
             candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, emb.pp("token_embedding"))?;
@@ -294,108 +283,43 @@ fn causal_mask(s: usize, device: &Device) -> Result<Tensor> {
     Tensor::from_vec(data, (s, s), device)
 }
 
-/// A full CLIP model with its tokenizer and image processor.
+/// A full CLIP model: both towers and their projections.
+#[derive(Debug, Clone)]
 pub struct ClipModel {
     text_model: ClipTextTransformer,
     vision_model: ClipVisionTransformer,
     text_projection: Linear,
     visual_projection: Linear,
-    tokenizer: Tokenizer,
-    image_processor: ClipImageProcessor,
     config: ClipConfig,
-    device: Device,
-    dir: PathBuf,
-}
-
-impl std::fmt::Debug for ClipModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClipModel")
-            .field("dir", &self.dir)
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ClipModel {
-    /// Loads a `CLIPModel` folder on the CPU in f32.
-    pub fn load(dir: &Path) -> anyhow::Result<Self> {
-        Self::load_on(dir, &Device::Cpu, DType::F32)
-    }
-
-    /// Loads a `CLIPModel` folder on `device`, weights in `dtype` (layer norms always in f32).
-    pub fn load_on(dir: &Path, device: &Device, dtype: DType) -> anyhow::Result<Self> {
-        if !dir.is_dir() {
-            bail!("CLIP model folder {} does not exist", dir.display());
-        }
-        let cfg_path = dir.join("config.json");
-        let config: ClipConfig = crate::checkpoint::read_config(&cfg_path)?;
-        let text_cfg = config
+    /// `vb` points at the checkpoint's root (where `text_model.*` and `text_projection.weight` live).
+    pub fn new(cfg: &ClipConfig, vb: VarBuilder) -> Result<Self> {
+        let text_cfg = cfg
             .text()
-            .with_context(|| format!("invalid text_config in {}", cfg_path.display()))?;
-        let vision_cfg = config
+            .map_err(|e| candle_core::Error::Msg(format!("invalid text_config: {e}")))?;
+        let vision_cfg = cfg
             .vision()
-            .with_context(|| format!("invalid vision_config in {}", cfg_path.display()))?;
-        text_cfg
-            .eos_id()
-            .map_err(|e| anyhow!("{}: {e}", cfg_path.display()))?;
-
-        let vb = crate::checkpoint::var_builder(dir, dtype, device)?;
-        let weights = || format!("loading the CLIP weights in {}", dir.display());
-        let text_model =
-            ClipTextTransformer::new(&text_cfg, vb.pp("text_model")).with_context(weights)?;
-        let vision_model =
-            ClipVisionTransformer::new(&vision_cfg, vb.pp("vision_model")).with_context(weights)?;
+            .map_err(|e| candle_core::Error::Msg(format!("invalid vision_config: {e}")))?;
+        let text_model = ClipTextTransformer::new(&text_cfg, vb.pp("text_model"))?;
+        let vision_model = ClipVisionTransformer::new(&vision_cfg, vb.pp("vision_model"))?;
         let text_projection = candle_nn::linear_no_bias(
             text_cfg.hidden_size,
-            config.projection_dim,
+            cfg.projection_dim,
             vb.pp("text_projection"),
-        )
-        .with_context(weights)?;
+        )?;
         let visual_projection = candle_nn::linear_no_bias(
             vision_cfg.hidden_size,
-            config.projection_dim,
+            cfg.projection_dim,
             vb.pp("visual_projection"),
-        )
-        .with_context(weights)?;
-
-        let tok_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| anyhow!("cannot load tokenizer {}: {e}", tok_path.display()))?;
-        // as transformers' tokenizer(text, truncation=True, max_length=max_position_embeddings):
-        // no padding, right truncation keeping room for the special tokens
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Right,
-                max_length: text_cfg.max_position_embeddings,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-            }))
-            .map_err(|e| anyhow!("tokenizer {}: setting truncation: {e}", tok_path.display()))?;
-        tokenizer.with_padding(None);
-
-        let image_processor = load_image_processor(dir)?;
-        if image_processor.do_center_crop
-            && (image_processor.crop_size.0 != vision_cfg.image_size
-                || image_processor.crop_size.1 != vision_cfg.image_size)
-        {
-            bail!(
-                "{}: crop_size {:?} does not match vision_config.image_size {} in {}",
-                dir.display(),
-                image_processor.crop_size,
-                vision_cfg.image_size,
-                cfg_path.display()
-            );
-        }
+        )?;
         Ok(Self {
             text_model,
             vision_model,
             text_projection,
             visual_projection,
-            tokenizer,
-            image_processor,
-            config,
-            device: device.clone(),
-            dir: dir.to_path_buf(),
+            config: cfg.clone(),
         })
     }
 
@@ -411,24 +335,6 @@ impl ClipModel {
         &self.vision_model
     }
 
-    pub fn image_processor(&self) -> &ClipImageProcessor {
-        &self.image_processor
-    }
-
-    pub fn tokenizer(&self) -> &Tokenizer {
-        &self.tokenizer
-    }
-
-    /// Token ids as `tokenizer(text, truncation=True, max_length=max_position_embeddings)` gives them
-    /// (with `<|startoftext|>`/`<|endoftext|>` from the tokenizer's post-processor).
-    pub fn tokenize(&self, text: &str) -> anyhow::Result<Vec<u32>> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| anyhow!("tokenizing {text:?}: {e}"))?;
-        Ok(enc.get_ids().to_vec())
-    }
-
     /// `get_text_features(input_ids)`: `(B, projection_dim)`.
     pub fn text_features(&self, input_ids: &Tensor) -> Result<Tensor> {
         let (_, pooled) = self.text_model.forward(input_ids)?;
@@ -440,103 +346,4 @@ impl ClipModel {
         let (_, pooled) = self.vision_model.forward(pixel_values)?;
         self.visual_projection.forward(&pooled)
     }
-
-    /// Projected text embedding `(1, projection_dim)` (f32) of a prompt.
-    pub fn text_embeds(&self, text: &str) -> anyhow::Result<Tensor> {
-        let ids = self.tokenize(text)?;
-        let n = ids.len();
-        let ids = Tensor::from_vec(ids, (1, n), &self.device)?;
-        let e = self
-            .text_features(&ids)
-            .with_context(|| format!("CLIP text tower on {text:?}"))?;
-        Ok(e.to_dtype(DType::F32)?)
-    }
-
-    /// `pixel_values` `(1, 3, S, S)` of an image, per the folder's image processor.
-    pub fn preprocess(&self, img: &DynamicImage) -> anyhow::Result<Tensor> {
-        Ok(self
-            .image_processor
-            .preprocess(img)?
-            .to_device(&self.device)?)
-    }
-
-    /// Projected image embedding `(1, projection_dim)` (f32).
-    pub fn image_embeds(&self, img: &DynamicImage) -> anyhow::Result<Tensor> {
-        let pv = self.preprocess(img)?;
-        let e = self.image_features(&pv).context("CLIP vision tower")?;
-        Ok(e.to_dtype(DType::F32)?)
-    }
-
-    /// CLIP-T: raw cosine between an image's and a prompt's embeddings.
-    pub fn clip_t(&self, img: &DynamicImage, prompt: &str) -> anyhow::Result<f64> {
-        cosine(&self.image_embeds(img)?, &self.text_embeds(prompt)?)
-    }
-
-    /// CLIP-I: raw cosine between two images' embeddings.
-    pub fn clip_i(&self, a: &DynamicImage, b: &DynamicImage) -> anyhow::Result<f64> {
-        cosine(&self.image_embeds(a)?, &self.image_embeds(b)?)
-    }
-}
-
-/// `preprocessor_config.json`, else the `image_processor` entry of `processor_config.json`.
-fn load_image_processor(dir: &Path) -> anyhow::Result<ClipImageProcessor> {
-    let pre = dir.join("preprocessor_config.json");
-    if pre.is_file() {
-        return ClipImageProcessor::from_file(&pre);
-    }
-    let proc_path = dir.join("processor_config.json");
-    if proc_path.is_file() {
-        let text = std::fs::read_to_string(&proc_path)
-            .with_context(|| format!("cannot read {}", proc_path.display()))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", proc_path.display()))?;
-        let ip = v.get("image_processor").ok_or_else(|| {
-            anyhow!(
-                "{} has no image_processor entry (and {} is missing)",
-                proc_path.display(),
-                pre.display()
-            )
-        })?;
-        return ClipImageProcessor::from_json(&ip.to_string())
-            .with_context(|| format!("parsing image_processor in {}", proc_path.display()));
-    }
-    bail!(
-        "CLIP model folder {} has no image processor config: {} is missing",
-        dir.display(),
-        pre.display()
-    )
-}
-
-/// Cosine similarity of two `(1, P)` (or `(P,)`) embeddings, accumulated in f64. Errors when a norm is
-/// zero or the values are not finite.
-pub fn cosine(a: &Tensor, b: &Tensor) -> anyhow::Result<f64> {
-    let a: Vec<f32> = a.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-    let b: Vec<f32> = b.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-    cosine_slices(&a, &b)
-}
-
-/// [`cosine`] on plain slices.
-pub fn cosine_slices(a: &[f32], b: &[f32]) -> anyhow::Result<f64> {
-    if a.len() != b.len() {
-        bail!(
-            "cosine of embeddings of different sizes ({} and {})",
-            a.len(),
-            b.len()
-        );
-    }
-    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (x as f64, y as f64);
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    let den = (na * nb).sqrt();
-    if !den.is_finite() || !dot.is_finite() {
-        bail!("cosine of non-finite embeddings");
-    }
-    if den == 0.0 {
-        bail!("cosine of a zero embedding");
-    }
-    Ok(dot / den)
 }

@@ -9,8 +9,10 @@
 //! itself, built at whatever prefix the caller chooses (for a full CLIP model with projections).
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::Deserialize;
+
+use crate::models::layers::{activation, LayerNorm32};
 
 fn d_hidden() -> usize {
     768
@@ -66,25 +68,6 @@ pub struct Config {
     pub hidden_act: String,
     #[serde(default = "d_eps")]
     pub layer_norm_eps: f64,
-}
-
-/// nn.LayerNorm evaluated in f32 whatever the input dtype, result cast back.
-#[derive(Debug, Clone)]
-pub(crate) struct LayerNorm32(LayerNorm);
-
-impl LayerNorm32 {
-    pub(crate) fn new(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
-        let w = vb.get(size, "weight")?.to_dtype(DType::F32)?;
-        let b = vb.get(size, "bias")?.to_dtype(DType::F32)?;
-        Ok(Self(LayerNorm::new(w, b, eps)))
-    }
-}
-
-impl Module for LayerNorm32 {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let dt = xs.dtype();
-        self.0.forward(&xs.to_dtype(DType::F32)?)?.to_dtype(dt)
-    }
 }
 
 /// Sizes of one CLIP encoder layer (the vision and the text towers share the layer).
@@ -180,7 +163,7 @@ impl EncoderLayer {
             .forward(&self.layer_norm1.forward(xs)?, mask)?;
         let h = (xs + attn)?;
         let m = self.fc1.forward(&self.layer_norm2.forward(&h)?)?;
-        let m = crate::models::umt5::activation(&self.act, &m)?;
+        let m = activation(&self.act, &m)?;
         &h + self.fc2.forward(&m)?
     }
 }
@@ -209,11 +192,8 @@ impl ClipVisionTransformer {
             );
         }
         // the activation name is checked here, not at the first forward
-        crate::models::umt5::activation(
-            &cfg.hidden_act,
-            &Tensor::zeros(1, DType::F32, vb.device())?,
-        )
-        .map_err(|e| candle_core::Error::Msg(format!("clip vision config: hidden_act: {e}")))?;
+        activation(&cfg.hidden_act, &Tensor::zeros(1, DType::F32, vb.device())?)
+            .map_err(|e| candle_core::Error::Msg(format!("clip vision config: hidden_act: {e}")))?;
         let emb = vb.pp("embeddings");
         let num_positions = (cfg.image_size / cfg.patch_size).pow(2) + 1;
         let conv_cfg = Conv2dConfig {

@@ -15,6 +15,8 @@ use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Embedding, Linear, VarBuilder};
 use serde::Deserialize;
 
+use crate::models::layers::activation;
+
 fn default_vocab_size() -> usize {
     250112
 }
@@ -94,20 +96,6 @@ impl Config {
             }
             _ => Err(bad()),
         }
-    }
-}
-
-/// Activation functions by transformers' `ACT2FN` name.
-pub(crate) fn activation(name: &str, xs: &Tensor) -> Result<Tensor> {
-    match name {
-        // tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-        "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => xs.gelu(),
-        // exact (erf) GELU, torch's nn.functional.gelu default
-        "gelu" => xs.gelu_erf(),
-        "quick_gelu" => xs.broadcast_mul(&candle_nn::ops::sigmoid(&(xs * 1.702)?)?),
-        "relu" => xs.relu(),
-        "silu" | "swish" => xs.silu(),
-        other => candle_core::bail!("unsupported activation {other:?}"),
     }
 }
 

@@ -19,9 +19,10 @@ use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::guidance::Guidance;
 use crate::pipeline::hooks::{DenoiseHook, StepState};
-use crate::pipeline::image_processor::{frames_to_unit, image_to_video_tensor, ClipImageProcessor};
-use crate::pipeline::prompt::PromptTokenizer;
 use crate::pipeline::srm_hook::SrmHook;
+use crate::processors::image::ClipImageProcessor;
+use crate::processors::prompt::PromptTokenizer;
+use crate::processors::video::{frames_to_unit, image_to_video_tensor};
 use crate::schedulers::{self, Scheduler};
 
 /// Text sequence length the transformer was trained with (prompts are padded to it).

@@ -1,4 +1,5 @@
-//! Pipelines: glue between models and schedulers, no model math.
+//! Pipelines: glue between models and schedulers, no model math. Pre- and postprocessing live in
+//! [`crate::processors`].
 //!
 //! * [`chronoedit`]: the edit pipeline (encode, condition, denoise with temporal reasoning, decode);
 //! * [`hooks`]: the seams of its denoising loop, one [`hooks::DenoiseHook`] per technique;
@@ -7,6 +8,4 @@
 pub mod chronoedit;
 pub mod guidance;
 pub mod hooks;
-pub mod image_processor;
-pub mod prompt;
 pub mod srm_hook;

@@ -19,7 +19,7 @@ mod adamw;
 
 use crate::models::transformer::{ChronoEditTransformer3DModel, Config as TransformerConfig};
 use crate::pipeline::chronoedit::{seeded_normal, ChronoEditPipeline, LoadOptions};
-use crate::pipeline::image_processor::image_to_video_tensor;
+use crate::processors::video::image_to_video_tensor;
 use crate::util::{atomic_write, write_atomic};
 use crate::world::rng::Rng;
 use crate::world::{generate_case, GenConfig, Split};
