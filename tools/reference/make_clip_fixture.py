@@ -8,14 +8,15 @@ Output folder:
   model/            CLIPModel.save_pretrained + CLIPProcessor (CLIPTokenizer + PIL CLIPImageProcessor)
                     config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
                     preprocessor_config.json (config.json has eos_token_id = the tokenizer's <|endoftext|>)
-  model_legacy/     the same weights with text_config.eos_token_id = 2, which selects transformers' legacy
+  (model_legacy)    not written: the same weights with text_config.eos_token_id = 2, which selects transformers' legacy
                     pooling rule (argmax of input_ids)
   images/img_<i>.png  test images (some exactly the crop size, some needing a resize, one with alpha)
   meta.json         prompts, images, sizes, which images need a resize
   reference.safetensors (f32 unless noted):
     text.<i>.input_ids (I64)      tokenizer output for prompts[i] (truncation to max_position_embeddings)
     text.<i>.embeds (1,P)         CLIPModel.get_text_features (first-EOS pooling)
-    text_legacy.<i>.embeds (1,P)  the same with the legacy argmax pooling (model_legacy/)
+    text_legacy.<i>.embeds (1,P)  the same with the legacy argmax pooling (model/ with eos_token_id 2,
+                                  which tests/clip_score.rs derives in a temporary folder)
     image.<j>.pixel_values        CLIPImageProcessorPil output for images[j]
     image.<j>.embeds (1,P)        CLIPModel.get_image_features
     image.<j>.{pixel_values,embeds}_torch_resize  for images needing a resize: the same through a torch
@@ -26,6 +27,7 @@ Output folder:
 
 import json
 import os
+import tempfile
 import sys
 
 import numpy as np
@@ -167,9 +169,11 @@ def torch_resize_pixel_values(im, ip):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/clip"
     model_dir = os.path.join(out, "model")
-    legacy_dir = os.path.join(out, "model_legacy")
+    # The legacy-pooling copy is only needed here, to compute its reference embeddings; the tests
+    # derive the same folder from model/ (config.json with eos_token_id 2).
+    legacy_dir = tempfile.mkdtemp(prefix="clip_legacy_")
     img_dir = os.path.join(out, "images")
-    for d in (model_dir, legacy_dir, img_dir):
+    for d in (model_dir, img_dir):
         os.makedirs(d, exist_ok=True)
 
     tokenizer = build_tokenizer()
