@@ -22,3 +22,11 @@ pub fn max_abs(a: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// `tests/fixtures/<case>`: the committed fixtures written by `tools/reference/`.
+pub fn fixture(case: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(case)
+}
