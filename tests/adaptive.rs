@@ -10,7 +10,8 @@ use physedit::adaptive::cost::{
 };
 use physedit::adaptive::learned::{mean_pool, CardExample, FitOptions, LearnedPredictor};
 use physedit::adaptive::plan::{plan_for, temporal_positions, Plan, PlanTable, Recipe};
-use physedit::adaptive::suite::{load_suite, Confusion};
+use physedit::eval::confusion::Confusion;
+use physedit::suite::load_suite;
 
 /// Development set A: hand-written phrasings (prompt, category, tier), written before the rule lexicon
 /// existed and then used while developing the rules, so it is NOT held out. Nothing is taken from or

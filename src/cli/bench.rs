@@ -12,9 +12,9 @@ use crate::eval::bench::{
     BenchRecord, BenchRun, Selection, Shard, RESULTS_FILE,
 };
 use crate::eval::report::{build_report, write_report, Report};
-use crate::eval::suite::Suite;
 use crate::models::clip::ClipModel;
 use crate::pipeline::chronoedit::{select_device, ChronoEditPipeline, LoadOptions};
+use crate::suite::Suite;
 
 const HELP: &str = "\
 Writes OUT/<recipe>/<key>.png for every case and recipe and appends one JSON line per finished pair

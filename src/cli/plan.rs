@@ -7,10 +7,12 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::adaptive::card::{CardInput, Category, ImageCues, Predictor, RulePredictor, Tier};
+use crate::adaptive::card::{CardInput, ImageCues, Predictor, RulePredictor, Tier};
 use crate::adaptive::learned::LearnedPredictor;
 use crate::adaptive::plan::{plan_for, Plan, PlanTable, Recipe};
-use crate::adaptive::suite::{load_suite, Confusion};
+use crate::category::Category;
+use crate::eval::confusion::Confusion;
+use crate::suite::load_suite;
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {

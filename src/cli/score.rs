@@ -6,8 +6,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::eval::clip_score::{score_suite, summarize, write_jsonl, ProgressEvent};
-use crate::eval::suite::Suite;
 use crate::models::clip::ClipModel;
+use crate::suite::Suite;
 
 #[derive(Args, Debug)]
 #[command(

@@ -27,12 +27,13 @@ use image::{DynamicImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use super::clip_score::ClipScorer;
-use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
 use crate::adaptive::card::{CardInput, ImageCues, RulePredictor};
 use crate::adaptive::plan::{plan_for, Plan, PlanTable, Recipe};
 use crate::adaptive::srm::SrmConfig;
+use crate::category::Category;
 use crate::models::clip::ClipModel;
 use crate::pipeline::chronoedit::{output_size, AdaptiveOptions, ChronoEditPipeline, EditRequest};
+use crate::suite::{Suite, SuiteCase, SuiteEntry};
 use crate::util::{atomic_write, open_image, tensor_to_rgb};
 
 /// File names inside an output folder.
@@ -378,10 +379,10 @@ pub struct Selection {
 pub fn select<'a>(suite: &'a Suite, sel: &Selection) -> Result<Vec<SuiteEntry<'a>>> {
     if let Some(cats) = &sel.categories {
         for c in cats {
-            if !EDIT_TYPES.contains(&c.as_str()) {
+            if Category::from_name(c).is_none() {
                 bail!(
                     "--categories: unknown edit type {c:?} (expected some of {})",
-                    EDIT_TYPES.join(", ")
+                    Category::names()
                 );
             }
         }
@@ -393,7 +394,7 @@ pub fn select<'a>(suite: &'a Suite, sel: &Selection) -> Result<Vec<SuiteEntry<'a
             None => true,
             Some(cats) => {
                 let t = match e {
-                    SuiteEntry::Case(c) => Some(c.edit_type.as_str()),
+                    SuiteEntry::Case(c) => Some(c.edit_type.name()),
                     SuiteEntry::Invalid(e) => e.edit_type.as_deref(),
                 };
                 t.is_some_and(|t| cats.iter().any(|c| c == t))
@@ -576,7 +577,7 @@ pub fn run_bench(
                         Err(e) => BenchRecord::failed(
                             &case.key,
                             r.name(),
-                            Some(case.edit_type.clone()),
+                            Some(case.edit_type.to_string()),
                             format!("{e:#}"),
                         ),
                         Ok(img) => run_pair(run, case, img, r, scorer.as_mut(), pipe)?,
@@ -676,7 +677,7 @@ fn run_pair(
             return Ok(BenchRecord::failed(
                 &case.key,
                 recipe.name(),
-                Some(case.edit_type.clone()),
+                Some(case.edit_type.to_string()),
                 format!("edit failed: {e:#}"),
             ))
         }
@@ -691,7 +692,7 @@ fn run_pair(
     let mut rec = BenchRecord {
         key: case.key.clone(),
         recipe: recipe.name().to_string(),
-        edit_type: Some(case.edit_type.clone()),
+        edit_type: Some(case.edit_type.to_string()),
         seconds: Some(outcome.seconds),
         reasoning_steps: Some(outcome.plan.reasoning_steps),
         reasoning_frames: Some(outcome.plan.reasoning_frames),
