@@ -12,7 +12,7 @@
 //! * [`srm`]: the spatial reasoning mask.
 //!
 //! Suites are read with the ground-floor [`crate::suite`]; confusion matrices are evaluation code
-//! ([`crate::eval::confusion`]).
+//! (`eval::confusion`).
 pub mod card;
 pub mod cost;
 pub mod learned;
