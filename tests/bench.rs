@@ -11,8 +11,8 @@ use physedit::eval::bench::{
     bench_plan, latest_per_pair, read_results, select, BenchOptions, BenchRecord, ResultsWriter,
     Selection, Shard,
 };
-use physedit::eval::suite::Suite;
 use physedit::pipeline::chronoedit::output_size;
+use physedit::suite::Suite;
 
 fn fixture(case: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -493,9 +493,9 @@ fn selection_filters_limits_and_shards_in_file_order() {
     let tmp = tempfile::tempdir().unwrap();
     let (suite, _) = tiny_suite(tmp.path());
     let suite = Suite::from_file(&suite).unwrap();
-    let key = |e: &physedit::eval::suite::SuiteEntry| match e {
-        physedit::eval::suite::SuiteEntry::Case(c) => c.key.clone(),
-        physedit::eval::suite::SuiteEntry::Invalid(e) => e.key.clone(),
+    let key = |e: &physedit::suite::SuiteEntry| match e {
+        physedit::suite::SuiteEntry::Case(c) => c.key.clone(),
+        physedit::suite::SuiteEntry::Invalid(e) => e.key.clone(),
     };
     let all: Vec<String> = select(&suite, &Selection::default())
         .unwrap()

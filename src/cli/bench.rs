@@ -13,8 +13,8 @@ use crate::eval::bench::{
 };
 use crate::eval::clip_score::ClipEmbedder as ClipModel;
 use crate::eval::report::{build_report, write_report, Report};
-use crate::eval::suite::Suite;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
+use crate::suite::Suite;
 
 const HELP: &str = "\
 Writes OUT/<recipe>/<key>.png for every case and recipe and appends one JSON line per finished pair

@@ -9,9 +9,11 @@ use clap::Args;
 use crate::cli::args::PlannerArgs;
 use serde::Deserialize;
 
-use crate::adaptive::card::{CardInput, Category, ImageCues, Tier};
+use crate::adaptive::card::{CardInput, ImageCues, Tier};
 use crate::adaptive::plan::{Plan, Recipe};
-use crate::adaptive::suite::{load_suite, Confusion};
+use crate::category::Category;
+use crate::eval::confusion::Confusion;
+use crate::suite::load_suite;
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {

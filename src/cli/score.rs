@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::eval::clip_score::{score_suite, summarize, write_jsonl, ClipEmbedder, ProgressEvent};
-use crate::eval::suite::Suite;
+use crate::suite::Suite;
 
 #[derive(Args, Debug)]
 #[command(

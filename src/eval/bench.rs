@@ -27,12 +27,13 @@ use image::{DynamicImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use super::clip_score::ClipScorer;
-use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
 use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::plan::{Overrides, Plan, Planner, Recipe, Resolved, VideoGeometry};
 use crate::adaptive::srm::SrmConfig;
+use crate::category::Category;
 use crate::eval::clip_score::ClipEmbedder as ClipModel;
 use crate::pipeline::chronoedit::{AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize};
+use crate::suite::{Suite, SuiteCase, SuiteEntry};
 use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
 
 /// File names inside an output folder.
@@ -368,10 +369,10 @@ pub struct Selection {
 pub fn select<'a>(suite: &'a Suite, sel: &Selection) -> Result<Vec<SuiteEntry<'a>>> {
     if let Some(cats) = &sel.categories {
         for c in cats {
-            if !EDIT_TYPES.contains(&c.as_str()) {
+            if Category::from_name(c).is_none() {
                 bail!(
                     "--categories: unknown edit type {c:?} (expected some of {})",
-                    EDIT_TYPES.join(", ")
+                    Category::names()
                 );
             }
         }
@@ -383,7 +384,7 @@ pub fn select<'a>(suite: &'a Suite, sel: &Selection) -> Result<Vec<SuiteEntry<'a
             None => true,
             Some(cats) => {
                 let t = match e {
-                    SuiteEntry::Case(c) => Some(c.edit_type.as_str()),
+                    SuiteEntry::Case(c) => Some(c.edit_type.name()),
                     SuiteEntry::Invalid(e) => e.edit_type.as_deref(),
                 };
                 t.is_some_and(|t| cats.iter().any(|c| c == t))
@@ -569,7 +570,7 @@ pub fn run_bench(
                         Err(e) => BenchRecord::failed(
                             &case.key,
                             r.name(),
-                            Some(case.edit_type.clone()),
+                            Some(case.edit_type.to_string()),
                             format!("{e:#}"),
                         ),
                         Ok(img) => run_pair(run, case, img, r, scorer.as_mut(), pipe)?,
@@ -677,7 +678,7 @@ fn run_pair(
             return Ok(BenchRecord::failed(
                 &case.key,
                 recipe.name(),
-                Some(case.edit_type.clone()),
+                Some(case.edit_type.to_string()),
                 format!("edit failed: {e:#}"),
             ))
         }
@@ -687,7 +688,7 @@ fn run_pair(
     let mut rec = BenchRecord {
         key: case.key.clone(),
         recipe: recipe.name().to_string(),
-        edit_type: Some(case.edit_type.clone()),
+        edit_type: Some(case.edit_type.to_string()),
         seconds: Some(outcome.seconds),
         reasoning_steps: Some(outcome.plan.reasoning_steps),
         reasoning_frames: Some(outcome.plan.reasoning_frames),

@@ -18,7 +18,8 @@ use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
-use super::suite::{Suite, SuiteCase, SuiteEntry, EDIT_TYPES};
+use crate::category::Category;
+use crate::suite::{Suite, SuiteCase, SuiteEntry};
 use crate::models::clip::{ClipConfig, ClipModel, ClipTextTransformer};
 use crate::models::clip_vision::ClipVisionTransformer;
 use crate::processors::image::ClipImageProcessor;
@@ -364,14 +365,14 @@ pub fn score_suite(
                 let r = match scorer.score_case(case, images_root, &case.edited_path(edited_dir)) {
                     Ok((t, i)) => ScoreRecord {
                         key: case.key.clone(),
-                        edit_type: Some(case.edit_type.clone()),
+                        edit_type: Some(case.edit_type.to_string()),
                         clip_t: Some(t),
                         clip_i: Some(i),
                         error: None,
                     },
                     Err(e) => ScoreRecord::failed(
                         &case.key,
-                        Some(case.edit_type.clone()),
+                        Some(case.edit_type.to_string()),
                         format!("{e:#}"),
                     ),
                 };
@@ -459,7 +460,7 @@ pub fn summarize(records: &[ScoreRecord]) -> Summary {
             errors: rs.len() - scored.len(),
         }
     };
-    let mut groups: Vec<String> = EDIT_TYPES.iter().map(|s| s.to_string()).collect();
+    let mut groups: Vec<String> = Category::ALL.iter().map(|c| c.to_string()).collect();
     for r in records {
         let g = r.edit_type.clone().unwrap_or_else(|| "(none)".into());
         if !groups.contains(&g) {

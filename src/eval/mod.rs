@@ -1,10 +1,11 @@
-//! Evaluation: CLIP scoring and benchmark reports.
+//! Evaluation: CLIP scoring, benchmark reports and category confusion matrices. Suites are read with
+//! the ground-floor reader [`crate::suite`].
 //!
-//! * [`suite`]: ImgEdit's suite format (`{key: {id, prompt, edit_type}}`), read with per-entry validation.
 //! * [`bench`]: recipes over a suite, resumable results (`physedit bench`).
 //! * [`report`]: per-category timing / speedup / CLIP tables with bootstrap intervals, plots.
 //! * [`clip_score`]: CLIP-T / CLIP-I of edited images over a suite, JSON-lines records, summary tables.
+//! * [`confusion`]: confusion matrices of predicted against labelled categories.
 pub mod bench;
 pub mod clip_score;
+pub mod confusion;
 pub mod report;
-pub mod suite;

@@ -17,7 +17,7 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::bench::BenchRecord;
-use super::suite::EDIT_TYPES;
+use crate::category::Category;
 use crate::util::{save_png_atomic, write_atomic};
 
 pub const BOOTSTRAP_SAMPLES: usize = 2000;
@@ -164,9 +164,9 @@ pub fn build_report(records: &[BenchRecord], recipes: &[String], baseline: &str)
         );
     }
     let group_of = |r: &BenchRecord| r.edit_type.clone().unwrap_or_else(|| "(none)".into());
-    let mut groups: Vec<String> = EDIT_TYPES
+    let mut groups: Vec<String> = Category::ALL
         .iter()
-        .map(|s| s.to_string())
+        .map(|c| c.to_string())
         .filter(|g| records.iter().any(|r| &group_of(r) == g))
         .collect();
     for r in records {

@@ -10,7 +10,7 @@ use super::scene::{
 use serde::{Deserialize, Serialize};
 
 /// ImgEdit's nine categories: the same type CARD predicts.
-pub use crate::adaptive::card::Category;
+pub use crate::category::Category;
 
 /// How the intermediate frames were made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

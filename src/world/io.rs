@@ -2,10 +2,10 @@
 //! atomic (temporary file in the same folder, then rename).
 use super::edits::{generate_case, Case, CaseMeta, Category, GenConfig, Trajectory};
 use super::render::Image;
+use crate::suite::SuiteCase;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use safetensors::tensor::{Dtype, TensorView};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -104,14 +104,6 @@ pub fn load_mask(path: &Path, size: usize) -> Result<Vec<u8>> {
         .collect())
 }
 
-/// One entry of ImgEdit's suite format.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SuiteEntry {
-    pub id: String,
-    pub prompt: String,
-    pub edit_type: String,
-}
-
 /// Generate cases `start..start+n` in parallel (order kept), reporting progress.
 pub fn generate_many(
     cfg: &GenConfig,
@@ -161,10 +153,11 @@ pub fn write_suite(dir: &Path, cases: &[Case]) -> Result<()> {
     for c in cases {
         suite.insert(
             c.meta.key.clone(),
-            SuiteEntry {
+            SuiteCase {
+                key: c.meta.key.clone(),
                 id: format!("images/{}.png", c.meta.key),
                 prompt: c.meta.prompt.clone(),
-                edit_type: c.meta.category.name().to_string(),
+                edit_type: c.meta.category,
             },
         );
         lines.push_str(&serde_json::to_string(&c.meta)?);
@@ -200,14 +193,14 @@ pub fn load_suite(dir: &Path) -> Result<Vec<CaseMeta>> {
         v.push(m);
     }
     let sp = dir.join("suite.json");
-    let suite = crate::eval::suite::Suite::from_file(&sp)?;
+    let suite = crate::suite::Suite::from_file(&sp)?;
     if let Some(e) = suite.errors.first() {
         bail!("{}: case {}: {}", sp.display(), e.key, e.message);
     }
     let types: BTreeMap<&str, &str> = suite
         .cases
         .iter()
-        .map(|c| (c.key.as_str(), c.edit_type.as_str()))
+        .map(|c| (c.key.as_str(), c.edit_type.name()))
         .collect();
     for m in &v {
         match types.get(m.key.as_str()) {

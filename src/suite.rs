@@ -1,11 +1,16 @@
 //! ImgEdit's benchmark suite format: one JSON object `{key: {"id", "prompt", "edit_type"}}` where `id`
-//! is the source image's path relative to an images root. The procedural world writes suites in this
-//! format; `physedit score` and `physedit bench` read them.
+//! is the source image's path relative to an images root and `edit_type` one of the nine
+//! [`Category`] names. The procedural world writes suites in this format; `physedit score`,
+//! `physedit bench`, `physedit plan --suite` and `physedit cost --suite` read them.
 //!
 //! Reading separates two kinds of problems: a file that cannot be a suite at all (unreadable, not JSON,
 //! not an object, no entries) is an error; a malformed entry (missing or non-string field, unknown
 //! `edit_type`, a key that cannot name a file, an absolute or escaping `id`, a duplicate key) becomes a
-//! [`CaseError`] and the other entries are kept, in file order.
+//! [`CaseError`] and the other entries are kept, in file order. [`load_suite`] is the strict reading
+//! for runs that need every case valid.
+//!
+//! `edit_type` is matched exactly (lower case, no blanks), as ImgEdit writes it; flags and
+//! hand-written JSON lines use the lenient [`Category`] `FromStr` instead.
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
@@ -13,18 +18,7 @@ use anyhow::{bail, Context, Result};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-/// ImgEdit's edit categories (the world generator uses the same names).
-pub const EDIT_TYPES: [&str; 9] = [
-    "add",
-    "remove",
-    "replace",
-    "adjust",
-    "style",
-    "background",
-    "extract",
-    "action",
-    "compose",
-];
+use crate::category::Category;
 
 /// One valid suite entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +29,7 @@ pub struct SuiteCase {
     /// Source image path relative to the images root.
     pub id: String,
     pub prompt: String,
-    pub edit_type: String,
+    pub edit_type: Category,
 }
 
 impl SuiteCase {
@@ -49,21 +43,10 @@ impl SuiteCase {
         edited_dir.join(format!("{}.png", self.key))
     }
 
-    /// Checks the fields; the message names the problem.
+    /// Checks the fields (the type already guarantees a known `edit_type`); the message names the
+    /// problem.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        check_key(&self.key)?;
-        check_id(&self.id)?;
-        if self.prompt.trim().is_empty() {
-            return Err("prompt is empty".into());
-        }
-        if !EDIT_TYPES.contains(&self.edit_type.as_str()) {
-            return Err(format!(
-                "unknown edit_type {:?} (expected one of {})",
-                self.edit_type,
-                EDIT_TYPES.join(", ")
-            ));
-        }
-        Ok(())
+        check_fields(&self.key, &self.id, &self.prompt)
     }
 }
 
@@ -228,14 +211,29 @@ fn case_from_value(key: &str, value: &serde_json::Value) -> std::result::Result<
             )),
         }
     };
-    let case = SuiteCase {
+    let (id, prompt, edit_type) = (field("id")?, field("prompt")?, field("edit_type")?);
+    check_fields(key, &id, &prompt)?;
+    let edit_type = Category::from_name(&edit_type).ok_or_else(|| {
+        format!(
+            "unknown edit_type {edit_type:?} (expected one of {})",
+            Category::names()
+        )
+    })?;
+    Ok(SuiteCase {
         key: key.to_string(),
-        id: field("id")?,
-        prompt: field("prompt")?,
-        edit_type: field("edit_type")?,
-    };
-    case.validate()?;
-    Ok(case)
+        id,
+        prompt,
+        edit_type,
+    })
+}
+
+fn check_fields(key: &str, id: &str, prompt: &str) -> std::result::Result<(), String> {
+    check_key(key)?;
+    check_id(id)?;
+    if prompt.trim().is_empty() {
+        return Err("prompt is empty".into());
+    }
+    Ok(())
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -275,6 +273,22 @@ fn check_id(id: &str) -> std::result::Result<(), String> {
         return Err(format!("id {id:?} leaves the images root (\"..\")"));
     }
     Ok(())
+}
+
+/// Reads a suite file for a run that needs every case valid (planning, costing): the first malformed
+/// entry is an error naming the file and key. Cases are ordered by key (numerically when keys are
+/// numbers).
+pub fn load_suite(path: &Path) -> Result<Vec<SuiteCase>> {
+    let suite = Suite::from_file(path)?;
+    if let Some(e) = suite.errors.first() {
+        bail!("suite {} case {}: {}", path.display(), e.key, e.message);
+    }
+    let mut cases = suite.cases;
+    cases.sort_by(|a, b| match (a.key.parse::<u64>(), b.key.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.key.cmp(&b.key),
+    });
+    Ok(cases)
 }
 
 /// A JSON object's entries in file order (duplicates kept, so they can be reported).

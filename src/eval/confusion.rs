@@ -1,48 +1,6 @@
-//! ImgEdit-style suites (`key -> {id, prompt, edit_type}`) and category confusion matrices.
-use std::path::Path;
-
-use anyhow::{bail, Context};
-
-use crate::eval::suite::Suite;
-
-use super::card::Category;
-
-/// One case of a suite.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SuiteCase {
-    pub key: String,
-    pub id: String,
-    pub prompt: String,
-    pub edit_type: Category,
-}
-
-/// Load a suite file through the shared suite reader ([`crate::eval::suite::Suite`]); a planning
-/// run needs every case valid, so the first malformed entry is an error. Cases are ordered by key
-/// (numerically when keys are numbers).
-pub fn load_suite(path: &Path) -> anyhow::Result<Vec<SuiteCase>> {
-    let suite = Suite::from_file(path)?;
-    if let Some(e) = suite.errors.first() {
-        bail!("suite {} case {}: {}", path.display(), e.key, e.message);
-    }
-    let mut cases = Vec::with_capacity(suite.cases.len());
-    for c in suite.cases {
-        let edit_type = c
-            .edit_type
-            .parse()
-            .with_context(|| format!("suite {} case {}: edit_type", path.display(), c.key))?;
-        cases.push(SuiteCase {
-            key: c.key,
-            id: c.id,
-            prompt: c.prompt,
-            edit_type,
-        });
-    }
-    cases.sort_by(|a, b| match (a.key.parse::<u64>(), b.key.parse::<u64>()) {
-        (Ok(x), Ok(y)) => x.cmp(&y),
-        _ => a.key.cmp(&b.key),
-    });
-    Ok(cases)
-}
+//! Category confusion matrices (rows: the suite's or label's category, columns: the predicted one),
+//! as `physedit plan` and the CARD accuracy tests print them.
+use crate::category::Category;
 
 /// Confusion matrix over the nine categories: `counts[truth][predicted]`.
 #[derive(Debug, Clone, Default, PartialEq)]
