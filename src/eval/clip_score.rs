@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
 use crate::category::Category;
-use crate::suite::{Suite, SuiteCase, SuiteEntry};
 use crate::models::clip::{ClipConfig, ClipModel, ClipTextTransformer};
 use crate::models::clip_vision::ClipVisionTransformer;
 use crate::processors::image::ClipImageProcessor;
 use crate::processors::prompt::ClipTokenizer;
+use crate::suite::{Suite, SuiteCase, SuiteEntry};
 
 /// A CLIP model folder: the model with its tokenizer and image processor.
 pub struct ClipEmbedder {
