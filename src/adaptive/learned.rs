@@ -29,9 +29,10 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use super::card::{
-    analyze, complexity_and_tier, rule_feature_names, rule_features, CardInput, Category,
-    Prediction, Predictor,
+    analyze, complexity_and_tier, rule_feature_names, rule_features, CardInput, Prediction,
+    Predictor,
 };
+use crate::category::Category;
 
 pub const FORMAT: &str = "physedit-card-v1";
 

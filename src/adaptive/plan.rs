@@ -22,7 +22,8 @@ use std::str::FromStr;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::card::{CardInput, Category, Prediction, Predictor, Tier};
+use super::card::{CardInput, Prediction, Predictor, Tier};
+use crate::category::Category;
 
 /// The reference recipe's step count and CFG scale.
 pub const REFERENCE_STEPS: usize = 50;

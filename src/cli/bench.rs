@@ -242,6 +242,8 @@ fn run_suite(a: RunArgs) -> Result<()> {
         limit: a.limit,
         shard: a.shard,
     };
+    // Checked before the run so that the error names the flag.
+    crate::eval::bench::select(&suite, &selection).context("--categories")?;
     let run = BenchRun {
         suite: &suite,
         images_root: &images,

@@ -6,11 +6,12 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use crate::adaptive::card::{BaseTier, CardInput, Category, Tier};
+use crate::adaptive::card::{BaseTier, CardInput, Tier};
 use crate::adaptive::cost::{
     edit_cost, tokens_per_frame, transformer_forward, CostOptions, EditCost, ModelDims,
 };
 use crate::adaptive::plan::{plan_for_prediction, Plan, Recipe};
+use crate::category::Category;
 use crate::cli::args::PlannerArgs;
 use crate::suite::load_suite;
 

@@ -339,17 +339,17 @@ impl std::str::FromStr for Shard {
     fn from_str(s: &str) -> Result<Self> {
         let (i, n) = s
             .split_once('/')
-            .with_context(|| format!("--shard {s:?}: expected i/n, e.g. 0/4"))?;
+            .with_context(|| format!("shard {s:?}: expected i/n, e.g. 0/4"))?;
         let index: usize = i
             .trim()
             .parse()
-            .with_context(|| format!("--shard {s:?}: bad index"))?;
+            .with_context(|| format!("shard {s:?}: bad index"))?;
         let count: usize = n
             .trim()
             .parse()
-            .with_context(|| format!("--shard {s:?}: bad count"))?;
+            .with_context(|| format!("shard {s:?}: bad count"))?;
         if count == 0 || index >= count {
-            bail!("--shard {s:?}: need 0 <= i < n");
+            bail!("shard {s:?}: need 0 <= i < n");
         }
         Ok(Shard { index, count })
     }
@@ -371,7 +371,7 @@ pub fn select<'a>(suite: &'a Suite, sel: &Selection) -> Result<Vec<SuiteEntry<'a
         for c in cats {
             if Category::from_name(c).is_none() {
                 bail!(
-                    "--categories: unknown edit type {c:?} (expected some of {})",
+                    "unknown edit type {c:?} (expected some of {})",
                     Category::names()
                 );
             }
