@@ -7,6 +7,7 @@ pub mod adaptive;
 pub mod checkpoint;
 pub mod cli;
 pub mod eval;
+pub mod lora;
 pub mod models;
 pub mod pipeline;
 pub mod schedulers;
