@@ -236,8 +236,15 @@ fn run_suite(a: RunArgs) -> Result<()> {
     meta.write(&out)?;
 
     let device = select_device(a.cpu)?;
-    let pipe = ChronoEditPipeline::load(&model, &LoadOptions { dtype, device })
-        .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
+    let pipe = ChronoEditPipeline::load(
+        &model,
+        &LoadOptions {
+            dtype,
+            device,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
     let clip = match &a.clip {
         Some(p) => Some(
             ClipModel::load(p)

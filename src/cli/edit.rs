@@ -302,6 +302,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         &LoadOptions {
             dtype,
             device: device.clone(),
+            ..Default::default()
         },
     )?;
     let load_s = t_load.elapsed().as_secs_f64();
