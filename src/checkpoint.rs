@@ -10,7 +10,7 @@ use candle_nn::VarBuilder;
 use serde::de::DeserializeOwned;
 
 /// File endings of pickle-based checkpoints, which can execute code when loaded.
-const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];
+pub(crate) const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];
 
 /// The compute dtype named on the command line (`f32`, `f16`, `bf16`).
 pub fn parse_dtype(name: &str) -> Result<DType> {

@@ -10,6 +10,7 @@ pub mod category;
 pub mod checkpoint;
 pub mod cli;
 pub mod eval;
+pub mod lora;
 pub mod models;
 pub mod pipeline;
 pub mod processors;

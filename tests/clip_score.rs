@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
-use physedit::eval::clip_score::{cosine, ClipEmbedder as ClipModel};
+use physedit::eval::clip_score::{cosine, ClipEmbedder};
 use physedit::models::clip::pool_position;
 
 mod common;
@@ -67,7 +67,7 @@ impl Reference {
 #[test]
 fn tokenizer_matches_transformers() {
     let r = Reference::load();
-    let model = ClipModel::load(&fixture().join("model")).unwrap();
+    let model = ClipEmbedder::load(&fixture().join("model")).unwrap();
     for (i, p) in r.prompts().iter().enumerate() {
         let want: Vec<Vec<i64>> = r.get(&format!("text.{i}.input_ids")).to_vec2().unwrap();
         let got: Vec<i64> = model
@@ -114,7 +114,7 @@ fn text_embeds_match_transformers_both_pooling_rules() {
         } else {
             "model_legacy"
         };
-        let model = ClipModel::load(&dir).unwrap();
+        let model = ClipEmbedder::load(&dir).unwrap();
         let mut worst = 0f32;
         for (i, p) in r.prompts().iter().enumerate() {
             let want = r.get(&format!("{key}.{i}.embeds"));
@@ -163,7 +163,7 @@ fn legacy_and_first_eos_rules_differ_on_the_fixture() {
 #[test]
 fn image_embeds_match_transformers() {
     let r = Reference::load();
-    let model = ClipModel::load(&fixture().join("model")).unwrap();
+    let model = ClipEmbedder::load(&fixture().join("model")).unwrap();
     let mut worst_exact = 0f32;
     let mut worst_resized = 0f32;
     let mut worst_pv_resized = 0f32;
@@ -233,7 +233,7 @@ fn image_embeds_match_transformers() {
 #[test]
 fn cosines_match_transformers() {
     let r = Reference::load();
-    let model = ClipModel::load(&fixture().join("model")).unwrap();
+    let model = ClipEmbedder::load(&fixture().join("model")).unwrap();
     let images: Vec<_> = r
         .images()
         .iter()
@@ -267,7 +267,7 @@ fn cosines_match_transformers() {
 #[test]
 fn load_errors_name_the_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let err = format!("{:#}", ClipModel::load(tmp.path()).unwrap_err());
+    let err = format!("{:#}", ClipEmbedder::load(tmp.path()).unwrap_err());
     assert!(err.contains("config.json"), "{err}");
     for f in [
         "config.json",
@@ -276,10 +276,10 @@ fn load_errors_name_the_file() {
     ] {
         std::fs::copy(fixture().join("model").join(f), tmp.path().join(f)).unwrap();
     }
-    let err = format!("{:#}", ClipModel::load(tmp.path()).unwrap_err());
+    let err = format!("{:#}", ClipEmbedder::load(tmp.path()).unwrap_err());
     assert!(err.contains("tokenizer.json"), "{err}");
     std::fs::write(tmp.path().join("config.json"), "{ not json").unwrap();
-    let err = format!("{:#}", ClipModel::load(tmp.path()).unwrap_err());
+    let err = format!("{:#}", ClipEmbedder::load(tmp.path()).unwrap_err());
     assert!(err.contains("config.json"), "{err}");
 }
 
@@ -419,7 +419,7 @@ fn score_cli_end_to_end_matches_library() {
     assert!(err("corrupt").contains("corrupt.png"), "{}", err("corrupt"));
 
     // the same numbers as the library called directly
-    let model = ClipModel::load(&fixture().join("model")).unwrap();
+    let model = ClipEmbedder::load(&fixture().join("model")).unwrap();
     for (k, src, prompt) in [
         ("ok1", "src/a.png", "make the red ball roll off the table"),
         ("ok2", "src/b.png", "A photo of a cat"),

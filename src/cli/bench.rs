@@ -11,8 +11,9 @@ use crate::eval::bench::{
     latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
     BenchRecord, BenchRun, Selection, Shard, RESULTS_FILE,
 };
-use crate::eval::clip_score::ClipEmbedder as ClipModel;
+use crate::eval::clip_score::ClipEmbedder;
 use crate::eval::report::{build_report, write_report, Report};
+use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 use crate::suite::Suite;
 
@@ -120,6 +121,10 @@ pub struct RunArgs {
     pub seed: u64,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// LoRA fused into the transformer at load, FILE[:SCALE] (scale 1 by default); repeatable.
+    /// The distilled recipes need ChronoEdit's distillation LoRA.
+    #[arg(long, value_name = "FILE[:SCALE]")]
+    pub lora: Vec<LoraSpec>,
     /// Steps of the untimed warm-up edit per recipe (0: none).
     #[arg(long, default_value_t = 2)]
     pub warmup_steps: usize,
@@ -223,11 +228,18 @@ fn run_suite(a: RunArgs) -> Result<()> {
     meta.write(&out)?;
 
     let device = a.device.device()?;
-    let pipe = ChronoEditPipeline::load(&model, &LoadOptions { dtype, device })
-        .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
+    let pipe = ChronoEditPipeline::load(
+        &model,
+        &LoadOptions {
+            dtype,
+            device,
+            loras: a.lora.clone(),
+        },
+    )
+    .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
     let clip = match &a.clip {
         Some(p) => Some(
-            ClipModel::load(p)
+            ClipEmbedder::load(p)
                 .with_context(|| format!("loading the CLIP model (--clip {})", p.display()))?,
         ),
         None => None,

@@ -12,6 +12,7 @@ use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
 use crate::adaptive::plan::{Overrides, Recipe, Resolved};
 use crate::adaptive::srm::{mask_overlay, Probe, SrmConfig, TokenMask};
 use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
+use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{
     AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize, LoadOptions,
     FRAMES_WITHOUT_REASONING,
@@ -131,6 +132,11 @@ pub struct EditArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// LoRA fused into the transformer at load, FILE[:SCALE] (scale 1 by default); repeatable.
+    /// diffusers/PEFT and Wan/Kohya layouts. The distilled recipes need ChronoEdit's distillation
+    /// LoRA (not shipped).
+    #[arg(long, value_name = "FILE[:SCALE]")]
+    pub lora: Vec<LoraSpec>,
     /// Safetensors file whose tensor `latents` is the initial noise.
     #[arg(long, value_name = "FILE")]
     pub latents: Option<PathBuf>,
@@ -214,6 +220,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         &LoadOptions {
             dtype,
             device: device.clone(),
+            loras: args.lora.clone(),
         },
     )?;
     let load_s = t_load.elapsed().as_secs_f64();

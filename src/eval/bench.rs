@@ -31,7 +31,7 @@ use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::plan::{Overrides, Plan, Planner, Recipe, Resolved, VideoGeometry};
 use crate::adaptive::srm::SrmConfig;
 use crate::category::Category;
-use crate::eval::clip_score::ClipEmbedder as ClipModel;
+use crate::eval::clip_score::ClipEmbedder;
 use crate::pipeline::chronoedit::{AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize};
 use crate::suite::{Suite, SuiteCase, SuiteEntry};
 use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
@@ -455,7 +455,7 @@ pub struct BenchSummary {
 /// lines; only problems with the output folder itself stop the run.
 pub fn run_bench(
     pipe: &ChronoEditPipeline,
-    clip: Option<&ClipModel>,
+    clip: Option<&ClipEmbedder>,
     run: &BenchRun,
     mut progress: impl FnMut(BenchEvent),
 ) -> Result<BenchSummary> {

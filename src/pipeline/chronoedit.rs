@@ -38,6 +38,8 @@ pub struct LoadOptions {
     /// Compute dtype of the transformer; the encoders and the VAE run in f32.
     pub dtype: DType,
     pub device: Device,
+    /// LoRAs fused into the transformer's weights at load, in order (`crate::lora`).
+    pub loras: Vec<crate::lora::LoraSpec>,
 }
 
 impl Default for LoadOptions {
@@ -45,6 +47,7 @@ impl Default for LoadOptions {
         Self {
             dtype: DType::F32,
             device: Device::Cpu,
+            loras: Vec::new(),
         }
     }
 }
@@ -250,11 +253,9 @@ impl ChronoEditPipeline {
 
         let t_dir = folder.component("transformer")?;
         let t_cfg: transformer::Config = read_config(&t_dir.join("config.json"))?;
-        let transformer =
-            ChronoEditTransformer3DModel::new(&t_cfg, var_builder(&t_dir, opts.dtype, &device)?)
-                .with_context(|| {
-                    format!("cannot build the transformer from {}", t_dir.display())
-                })?;
+        let t_vb = crate::lora::fused_var_builder(&t_dir, &opts.loras, opts.dtype, &device)?;
+        let transformer = ChronoEditTransformer3DModel::new(&t_cfg, t_vb)
+            .with_context(|| format!("cannot build the transformer from {}", t_dir.display()))?;
 
         let v_dir = folder.component("vae")?;
         let v_cfg: vae::Config = read_config(&v_dir.join("config.json"))?;
