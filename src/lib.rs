@@ -6,6 +6,7 @@
 pub mod adaptive;
 pub mod checkpoint;
 pub mod cli;
+pub mod device;
 pub mod eval;
 pub mod models;
 pub mod pipeline;

@@ -964,13 +964,14 @@ pub fn output_size(
     Ok((h, w))
 }
 
-/// The compute device: the first CUDA GPU when the binary was built with `--features cuda` and one
-/// is present (unless `force_cpu`), otherwise the CPU.
+/// The compute device ([`crate::device::select_device`]); a CUDA build without a usable GPU runs
+/// on the CPU after printing the one-line notice to stderr.
 pub fn select_device(force_cpu: bool) -> Result<Device> {
-    if force_cpu {
-        return Ok(Device::Cpu);
+    let (device, notice) = crate::device::select_device(force_cpu);
+    if let Some(notice) = notice {
+        eprintln!("{notice}");
     }
-    Device::cuda_if_available(0).context("selecting the device")
+    Ok(device)
 }
 
 /// The video length the reference uses: 5 frames without reasoning, otherwise `requested` rounded
