@@ -9,6 +9,7 @@ pub mod adaptive;
 pub mod category;
 pub mod checkpoint;
 pub mod cli;
+pub mod device;
 pub mod eval;
 pub mod lora;
 pub mod models;

@@ -1,8 +1,12 @@
-//! The fused CPU attention kernel against the plain candle formulation.
+//! The fused CPU attention kernel and the query-chunked path against the plain candle
+//! formulation; the kernel choice.
 use candle_core::{DType, Device, Tensor};
 use physedit::models::attention::{
-    naive_attention, naive_attention_with_key_bias, scaled_dot_product_attention,
+    attention, chunked_attention, chunked_attention_blocks, naive_attention,
+    naive_attention_with_key_bias, resolve_kernel, scaled_dot_product_attention,
     scaled_dot_product_attention_blocks, scaled_dot_product_attention_with_key_bias,
+    with_attention_config, AttentionConfig, AttentionKernel, ChunkPlan, ATTENTION_ENV,
+    DEFAULT_SCORE_BUDGET_BYTES,
 };
 
 mod common;
@@ -288,4 +292,367 @@ fn key_bias_matches_naive_and_duplicated_keys() {
     let short = Tensor::zeros(sk - 1, DType::F32, &Device::Cpu).unwrap();
     assert!(scaled_dot_product_attention_with_key_bias(&q, &k, &v, 0.25, Some(&short)).is_err());
     assert!(naive_attention_with_key_bias(&q, &k, &v, 0.25, Some(&short)).is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query-chunked attention.
+
+/// Asserts `got` equals `want` element-wise within the tolerance of `check`: 2e-5 absolute for the
+/// f32 paths (same f32 products and softmax, differing only in summation order, in the chunked
+/// path folding the scale into the queries (one rounding of q·scale) and in the fused kernel's
+/// polynomial exp), plus, for half-precision outputs, one unit in the last place of the output
+/// dtype (eps·max(|x|, 1)): two f32 results that close can round to neighbouring values.
+fn assert_close(got: &Tensor, want: &Tensor, what: &str) -> f32 {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    assert_eq!(got.dtype(), want.dtype(), "{what}: dtype");
+    let e = eps(got.dtype());
+    let flat = |t: &Tensor| -> Vec<f32> {
+        t.to_dtype(DType::F32)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let (g, w) = (flat(got), flat(want));
+    let mut worst = 0f32;
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        let err = (a - b).abs();
+        let tol = 2e-5
+            + if got.dtype() == DType::F32 {
+                0.0
+            } else {
+                e * b.abs().max(1.0)
+            };
+        assert!(
+            a.is_finite() && err <= tol,
+            "{what}: element {i}: {a} vs {b} (|diff| {err} > tol {tol})"
+        );
+        worst = worst.max(err);
+    }
+    eprintln!("{what}: max |diff| = {worst:e}");
+    worst
+}
+
+#[test]
+fn chunked_matches_fused_and_naive() {
+    // (B, H, Sq, Sk, D); Sk = 700 spans two key blocks of the fused kernel.
+    let shapes = [(2, 3, 37, 130, 16), (1, 2, 50, 700, 64), (2, 2, 1, 9, 8)];
+    // (head group, query chunk): chunk size 1, ragged last chunk (37 = 3·12 + 1, 50 = 4·12 + 2),
+    // a chunk larger than the query count (one partly filled chunk), split heads with ragged groups.
+    let blocks = [
+        (usize::MAX, 1),
+        (usize::MAX, 12),
+        (usize::MAX, 64),
+        (1, 12),
+        (4, 7),
+    ];
+    for (si, &(b, h, sq, sk, d)) in shapes.iter().enumerate() {
+        let seed = 200 + 10 * si as u64;
+        let q = randn(&[b, h, sq, d], seed, 1.0);
+        let k = randn(&[b, h, sk, d], seed + 1, 1.0);
+        let v = randn(&[b, h, sk, d], seed + 2, 1.0);
+        let bias = randn(&[sk], seed + 3, 1.0);
+        let scale = 1.0 / (d as f64).sqrt();
+        for dt in [DType::F32, DType::BF16] {
+            let (q, k, v) = (
+                q.to_dtype(dt).unwrap(),
+                k.to_dtype(dt).unwrap(),
+                v.to_dtype(dt).unwrap(),
+            );
+            for key_bias in [None, Some(&bias)] {
+                let fused = scaled_dot_product_attention_with_key_bias(&q, &k, &v, scale, key_bias)
+                    .unwrap();
+                let naive = naive_attention_with_key_bias(&q, &k, &v, scale, key_bias).unwrap();
+                for &(hg, qc) in &blocks {
+                    let hg = hg.min(b * h);
+                    let chunked =
+                        chunked_attention_blocks(&q, &k, &v, scale, key_bias, hg, qc).unwrap();
+                    let what = format!(
+                        "B{b} H{h} Sq{sq} Sk{sk} D{d} {dt:?} bias {} blocks {hg}x{qc}",
+                        key_bias.is_some()
+                    );
+                    assert_close(&chunked, &naive, &format!("{what}: chunked vs naive"));
+                    assert_close(&chunked, &fused, &format!("{what}: chunked vs fused"));
+                }
+                // Through the public entry points: the default budget (one block here) and the
+                // dispatcher with the kernel forced.
+                let by_budget =
+                    chunked_attention(&q, &k, &v, scale, key_bias, DEFAULT_SCORE_BUDGET_BYTES)
+                        .unwrap();
+                assert_close(&by_budget, &naive, "default budget vs naive");
+                let cfg = AttentionConfig {
+                    kernel: AttentionKernel::Chunked,
+                    score_budget_bytes: 4 * sk * 5,
+                };
+                let forced = attention(&q, &k, &v, scale, key_bias, &cfg).unwrap();
+                assert_close(&forced, &naive, "forced chunked vs naive");
+            }
+        }
+    }
+}
+
+#[test]
+fn chunked_key_bias_is_applied() {
+    // The biased and unbiased chunked results differ, so the bias comparisons above are not vacuous.
+    let (b, h, sq, sk, d) = (1, 2, 20, 40, 16);
+    let q = randn(&[b, h, sq, d], 300, 1.0);
+    let k = randn(&[b, h, sk, d], 301, 1.0);
+    let v = randn(&[b, h, sk, d], 302, 1.0);
+    let bias = randn(&[sk], 303, 1.0);
+    let plain = chunked_attention_blocks(&q, &k, &v, 0.25, None, 1, 3).unwrap();
+    let biased = chunked_attention_blocks(&q, &k, &v, 0.25, Some(&bias), 1, 3).unwrap();
+    assert!(max_abs_diff(&plain, &biased) > 1e-2);
+    let short = Tensor::zeros(sk - 1, DType::F32, &Device::Cpu).unwrap();
+    assert!(chunked_attention(&q, &k, &v, 0.25, Some(&short), 1 << 20).is_err());
+    assert!(chunked_attention(&q, &k, &v, 0.25, None, 0).is_err());
+    assert!(chunked_attention_blocks(&q, &k, &v, 0.25, None, 0, 4).is_err());
+    assert!(chunked_attention_blocks(&q, &k, &v, 0.25, None, 1, 0).is_err());
+}
+
+#[test]
+fn chunk_plan_stays_within_the_budget_as_tokens_grow() {
+    // The 14B self-attention shape at 480x832: B·H = 2·40, 12 480 keys.
+    let budget = DEFAULT_SCORE_BUDGET_BYTES;
+    let budget_elems = budget / 4;
+    let plan = ChunkPlan::new(80, 12_480, 12_480, budget).unwrap();
+    assert_eq!((plan.head_group, plan.query_chunk), (80, 268));
+    assert!(plan.peak_score_elems() <= budget_elems);
+    // Its full score matrix would be ~50 GB, 46x the budget.
+    assert!(80 * 12_480 * 12_480 * 4 > 46 * budget);
+
+    // Self-attention (Sq = Sk) as the token count grows: the block stays under the budget and,
+    // once Sq exceeds a chunk, is the budget rounded down to whole query rows.
+    let mut last_chunk = usize::MAX;
+    for tokens in [1_000, 5_000, 12_480, 50_000, 200_000, 1_000_000] {
+        let plan = ChunkPlan::new(80, tokens, tokens, budget).unwrap();
+        let peak = plan.peak_score_elems();
+        eprintln!(
+            "tokens {tokens}: {} heads x {} queries, peak {peak} elems",
+            plan.head_group, plan.query_chunk
+        );
+        assert!(peak <= budget_elems, "tokens {tokens}: peak {peak}");
+        assert!(plan.query_chunk <= last_chunk);
+        last_chunk = plan.query_chunk;
+    }
+    // Fixed keys, growing queries (cross-attention, 512 keys: 6553 queries per block): the block
+    // grows with Sq only until Sq fills one block, and never past the budget.
+    let peaks: Vec<usize> = [300, 3_000, 30_000, 300_000, 3_000_000]
+        .iter()
+        .map(|&sq| {
+            ChunkPlan::new(80, sq, 512, budget)
+                .unwrap()
+                .peak_score_elems()
+        })
+        .collect();
+    assert!(peaks.iter().all(|&p| p <= budget_elems), "{peaks:?}");
+    assert!(peaks.windows(2).all(|w| w[0] <= w[1]), "{peaks:?}");
+    assert!(
+        peaks[2..].iter().all(|&p| p == 6553 * 80 * 512),
+        "{peaks:?}"
+    );
+    // A budget below one query over all heads splits the heads; below one key row, a single row.
+    let plan = ChunkPlan::new(80, 10, 1000, 4 * 1000 * 7).unwrap();
+    assert_eq!((plan.head_group, plan.query_chunk), (7, 1));
+    let plan = ChunkPlan::new(80, 10, 1000, 4).unwrap();
+    assert_eq!((plan.head_group, plan.query_chunk), (1, 1));
+    assert_eq!(plan.peak_score_elems(), 1000);
+    assert!(ChunkPlan::new(80, 10, 1000, 0).is_err());
+}
+
+#[test]
+fn chunk_plan_blocks_tile_the_grid_once() {
+    for (heads, sq, sk, budget) in [
+        (6, 37, 130, 4 * 130 * 6 * 5),
+        (6, 37, 130, 4 * 130 * 4),
+        (80, 12_480, 12_480, DEFAULT_SCORE_BUDGET_BYTES),
+        (3, 5, 9, 1 << 20),
+    ] {
+        let plan = ChunkPlan::new(heads, sq, sk, budget).unwrap();
+        let mut seen = vec![0u8; heads * sq];
+        for (hr, qr) in plan.blocks() {
+            assert!(!hr.is_empty() && !qr.is_empty());
+            assert!(hr.len() * qr.len() * sk <= plan.peak_score_elems());
+            for h in hr {
+                for q in qr.clone() {
+                    seen[h * sq + q] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&c| c == 1), "{plan:?}");
+    }
+}
+
+#[test]
+fn chunked_runs_where_the_full_matrix_exceeds_the_budget() {
+    // 2 heads x 2048 x 2048 f32 scores would take 32 MiB; with a 1 MiB budget the chunked path
+    // works in 32 blocks of 64 queries and matches the fused kernel (tolerance as in `assert_close`).
+    let (b, h, s, d) = (1, 2, 2048, 16);
+    let budget = 1 << 20;
+    let plan = ChunkPlan::new(b * h, s, s, budget).unwrap();
+    assert_eq!(b * h * s * s * 4, 32 * budget);
+    assert_eq!((plan.head_group, plan.query_chunk), (2, 64));
+    assert_eq!(plan.blocks().count(), 32);
+    let q = randn(&[b, h, s, d], 400, 1.0);
+    let k = randn(&[b, h, s, d], 401, 1.0);
+    let v = randn(&[b, h, s, d], 402, 1.0);
+    let bias = randn(&[s], 403, 0.5);
+    let chunked = chunked_attention(&q, &k, &v, 0.25, Some(&bias), budget).unwrap();
+    let fused = scaled_dot_product_attention_with_key_bias(&q, &k, &v, 0.25, Some(&bias)).unwrap();
+    assert_close(&chunked, &fused, "2048 tokens, 1 MiB budget");
+}
+
+#[test]
+fn chunked_gradients_match_naive() {
+    // The chunked path is composed of differentiable ops: gradients with respect to q, k, v and
+    // the bias equal the naive path's. f32 throughout; 1e-4 absolute covers the summation-order
+    // differences of the forward (2e-5) carried through the softmax backward on O(1) values.
+    use candle_core::Var;
+    let (b, h, sq, sk, d) = (1, 2, 9, 11, 8);
+    let vars: Vec<Var> = [
+        randn(&[b, h, sq, d], 500, 1.0),
+        randn(&[b, h, sk, d], 501, 1.0),
+        randn(&[b, h, sk, d], 502, 1.0),
+        randn(&[sk], 503, 1.0),
+    ]
+    .iter()
+    .map(|t| Var::from_tensor(t).unwrap())
+    .collect();
+    let weights = randn(&[b, h, sq, d], 504, 1.0);
+    let grads = |out: Tensor| {
+        let loss = (out * &weights).unwrap().sum_all().unwrap();
+        let g = loss.backward().unwrap();
+        vars.iter()
+            .map(|v| g.get(v.as_tensor()).unwrap().clone())
+            .collect::<Vec<_>>()
+    };
+    let [q, k, v, bias] = [0, 1, 2, 3].map(|i| vars[i].as_tensor().clone());
+    let chunked = grads(chunked_attention_blocks(&q, &k, &v, 0.3, Some(&bias), 1, 4).unwrap());
+    let naive = grads(naive_attention_with_key_bias(&q, &k, &v, 0.3, Some(&bias)).unwrap());
+    for (i, (c, n)) in chunked.iter().zip(&naive).enumerate() {
+        let err = max_abs_diff(c, n);
+        assert!(err <= 1e-4, "gradient {i}: max |diff| {err}");
+        assert!(common::max_abs(n) > 1e-3, "gradient {i} is zero");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel choice.
+
+#[test]
+fn kernel_resolution() {
+    use AttentionKernel::*;
+    // (requested, on CPU, tracks gradients) -> run.
+    for (req, cpu, grad, want) in [
+        (Auto, true, false, Fused),
+        (Auto, true, true, Naive),
+        (Auto, false, false, Chunked),
+        (Auto, false, true, Chunked),
+        (Fused, true, false, Fused),
+        (Fused, true, true, Naive),
+        (Fused, false, false, Chunked),
+        (Chunked, true, false, Chunked),
+        (Chunked, true, true, Chunked),
+        (Naive, true, false, Naive),
+        (Naive, false, false, Naive),
+    ] {
+        assert_eq!(
+            resolve_kernel(req, cpu, grad),
+            want,
+            "{req:?} cpu {cpu} grad {grad}"
+        );
+    }
+    assert_eq!(AttentionKernel::parse(" Chunked ").unwrap(), Chunked);
+    assert_eq!(AttentionKernel::parse("naive").unwrap(), Naive);
+    assert_eq!(AttentionKernel::parse("FUSED").unwrap(), Fused);
+    assert_eq!(AttentionKernel::parse("auto").unwrap(), Auto);
+    assert_eq!(AttentionKernel::from_env_value(None).unwrap(), Auto);
+    assert_eq!(AttentionKernel::from_env_value(Some("")).unwrap(), Auto);
+    let err = AttentionKernel::from_env_value(Some("flash")).unwrap_err();
+    assert!(
+        err.contains("PHYSEDIT_ATTENTION=flash") && err.contains("chunked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn thread_override_reaches_the_dispatcher_and_is_restored() {
+    let q = randn(&[1, 2, 6, 8], 600, 1.0);
+    let k = randn(&[1, 2, 7, 8], 601, 1.0);
+    let before = AttentionConfig::current().unwrap();
+    // A zero budget is an error of the chunked path only, so an error proves the override chose it.
+    let bad = AttentionConfig {
+        kernel: AttentionKernel::Chunked,
+        score_budget_bytes: 0,
+    };
+    let run = || {
+        let cfg = AttentionConfig::current().unwrap();
+        attention(&q, &k, &k, 0.5, None, &cfg)
+    };
+    let err = with_attention_config(bad, run).unwrap_err();
+    assert!(err.to_string().contains("budget"), "{err}");
+    // Nested overrides: the inner one wins and the outer one comes back.
+    let naive = AttentionConfig {
+        kernel: AttentionKernel::Naive,
+        score_budget_bytes: 0,
+    };
+    with_attention_config(bad, || {
+        assert!(with_attention_config(naive, run).is_ok());
+        assert_eq!(AttentionConfig::current().unwrap(), bad);
+    });
+    // Restored after a panic too.
+    let caught = std::panic::catch_unwind(|| with_attention_config(bad, || panic!("inside")));
+    assert!(caught.is_err());
+    assert_eq!(AttentionConfig::current().unwrap(), before);
+    assert!(run().is_ok());
+}
+
+/// Prints the configuration this process resolves from the environment; run as a child process by
+/// `environment_variable_selects_the_kernel` (so the variable is never set in this process).
+#[test]
+#[ignore = "child process of environment_variable_selects_the_kernel"]
+fn env_probe() {
+    match AttentionConfig::current() {
+        Ok(cfg) => println!("KERNEL={:?}", cfg.kernel),
+        Err(e) => println!("ERROR={e}"),
+    }
+}
+
+#[test]
+fn environment_variable_selects_the_kernel() {
+    let probe = |value: Option<&str>| -> String {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "env_probe",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
+        match value {
+            Some(v) => cmd.env(ATTENTION_ENV, v),
+            None => cmd.env_remove(ATTENTION_ENV),
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "probe failed: {out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        // The harness prints "test env_probe ... " before the probe's own line.
+        stdout
+            .lines()
+            .find_map(|l| {
+                ["KERNEL=", "ERROR="]
+                    .iter()
+                    .find_map(|m| l.find(m))
+                    .map(|at| l[at..].to_string())
+            })
+            .unwrap_or_else(|| panic!("no probe output in {stdout}"))
+    };
+    assert_eq!(probe(None), "KERNEL=Auto");
+    assert_eq!(probe(Some("chunked")), "KERNEL=Chunked");
+    assert_eq!(probe(Some("NAIVE")), "KERNEL=Naive");
+    let err = probe(Some("flash"));
+    assert!(
+        err.starts_with("ERROR=") && err.contains("PHYSEDIT_ATTENTION=flash"),
+        "{err}"
+    );
 }

@@ -680,3 +680,60 @@ fn collapsed_text_padding_equals_full_padding() {
         }
     }
 }
+
+/// The whole forward with the attention kernel forced (the query-chunked path with small score
+/// budgets, so that every self- and cross-attention call is cut into many blocks with ragged last
+/// chunks and, for three heads, split head groups; and the naive path) equals the default path
+/// (the fused CPU kernel). The attention outputs differ in summation order only (~1e-6, see
+/// tests/attention.rs), so F32_TOL (1e-5 of the output scale) applies as for torch parity.
+#[test]
+fn forced_attention_kernels_equal_default_forward() {
+    use physedit::models::attention::{
+        with_attention_config, AttentionConfig, AttentionKernel, DEFAULT_SCORE_BUDGET_BYTES,
+    };
+    let configs = [
+        // 40 f32 scores per block: one query (two heads) or two of three heads per block for the
+        // 18- and 12-token self-attention; a few queries per block against the collapsed text.
+        (AttentionKernel::Chunked, 4 * 40),
+        // 180 scores: blocks of 5 queries (18 = 3·5 + 3) for two heads of 18 keys.
+        (AttentionKernel::Chunked, 4 * 180),
+        (AttentionKernel::Chunked, DEFAULT_SCORE_BUDGET_BYTES),
+        (AttentionKernel::Naive, DEFAULT_SCORE_BUDGET_BYTES),
+    ];
+    for case in ["tiny_a", "tiny_b"] {
+        let model = load_model(case, DType::F32);
+        let reference = load_reference(case);
+        for prefix in ["transformer", "transformer_2f"] {
+            let inp = inputs(&reference, prefix);
+            let base = forward(&model, &inp);
+            for (kernel, score_budget_bytes) in configs {
+                let cfg = AttentionConfig {
+                    kernel,
+                    score_budget_bytes,
+                };
+                let out = with_attention_config(cfg, || forward(&model, &inp));
+                let err = rel_err(&out, &base);
+                println!(
+                    "{case} {prefix} {kernel:?} budget {score_budget_bytes}: rel err {err:.3e}"
+                );
+                assert!(
+                    err < F32_TOL,
+                    "{case} {prefix} {kernel:?} budget {score_budget_bytes}: rel err {err:.3e}"
+                );
+            }
+            // The override does reach the model's attention calls: a zero budget is an error of
+            // the chunked path only.
+            let bad = AttentionConfig {
+                kernel: AttentionKernel::Chunked,
+                score_budget_bytes: 0,
+            };
+            let res = with_attention_config(bad, || {
+                run(&model, &inp, &inp.hidden_states, &ForwardOptions::default())
+            });
+            assert!(
+                res.is_err(),
+                "{case} {prefix}: forced chunked path not used"
+            );
+        }
+    }
+}

@@ -1,10 +1,14 @@
-//! Times naive vs fused CPU attention and, when the reference python environment is present,
-//! PyTorch's `scaled_dot_product_attention` on the CPU, on a few representative shapes.
+//! Times naive, fused and query-chunked CPU attention and, when the reference python environment
+//! is present, PyTorch's `scaled_dot_product_attention` on the CPU, on a few representative shapes.
 //!
 //! `cargo run --release --bin bench_attention -- [--reps N] [--threads T] [--dtype f32|f16|bf16]
-//! [--no-naive] [--no-torch] [--python PATH] [--shape B,H,Sq,Sk,D ...] [--tune]`
+//! [--no-naive] [--no-chunked] [--budget-mib M] [--no-torch] [--python PATH]
+//! [--shape B,H,Sq,Sk,D ...] [--tune]`
 //!
-//! The three implementations are run in turn inside every repetition (torch through a long-lived
+//! `--budget-mib` is the chunked path's score budget per block (default: the library default,
+//! 1024 MiB); the chunked column also shows the planned blocks (`heads x queries`) and their count.
+//!
+//! The implementations are run in turn inside every repetition (torch through a long-lived
 //! `tools/reference/bench_attention.py` process), so that load changes on a shared machine affect
 //! them alike; each reported time is the minimum over the repetitions, after one warm-up call.
 //! Wall time is the primary number; process CPU time (all threads) is printed alongside. PyTorch
@@ -18,7 +22,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use physedit::models::attention::{
-    naive_attention, scaled_dot_product_attention, scaled_dot_product_attention_blocks,
+    chunked_attention, naive_attention, scaled_dot_product_attention,
+    scaled_dot_product_attention_blocks, ChunkPlan, DEFAULT_SCORE_BUDGET_BYTES,
 };
 
 /// Process CPU time in seconds (sum over threads), from /proc; None where unavailable.
@@ -134,6 +139,8 @@ fn main() -> Result<()> {
     let mut threads: Option<usize> = None;
     let mut dtype_name = "f32".to_string();
     let mut run_naive = true;
+    let mut run_chunked = true;
+    let mut budget = DEFAULT_SCORE_BUDGET_BYTES;
     let mut run_torch = true;
     let mut tune = false;
     let mut python = "/work/venv-ref/bin/python".to_string();
@@ -145,6 +152,18 @@ fn main() -> Result<()> {
             "--threads" => threads = Some(args.next().context("--threads T")?.parse()?),
             "--dtype" => dtype_name = args.next().context("--dtype f32|f16|bf16")?,
             "--no-naive" => run_naive = false,
+            "--no-chunked" => run_chunked = false,
+            "--budget-mib" => {
+                let m: f64 = args
+                    .next()
+                    .context("--budget-mib M")?
+                    .parse()
+                    .context("--budget-mib M")?;
+                if !(m > 0.0) {
+                    bail!("--budget-mib must be positive, got {m}");
+                }
+                budget = ((m * (1u64 << 20) as f64) as usize).max(1);
+            }
             "--no-torch" => run_torch = false,
             "--tune" => tune = true,
             "--python" => python = args.next().context("--python PATH")?,
@@ -212,13 +231,28 @@ fn main() -> Result<()> {
         } else {
             None
         };
+        let chunk_diff = if run_chunked {
+            let c = chunked_attention(&q, &k, &v, scale, None, budget)?.to_dtype(DType::F32)?;
+            let a = fused_out.to_dtype(DType::F32)?;
+            Some((a - c)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
+        } else {
+            None
+        };
         drop(fused_out);
+        let plan = ChunkPlan::new(b * h, sq, sk, budget)?;
         let (mut fused, mut naive, mut tor) = (Best::new(), Best::new(), Best::new());
+        let mut chunked = Best::new();
         for _ in 0..reps {
             fused.add(time_once(|| {
                 scaled_dot_product_attention(&q, &k, &v, scale)?;
                 Ok(())
             })?);
+            if run_chunked {
+                chunked.add(time_once(|| {
+                    chunked_attention(&q, &k, &v, scale, None, budget)?;
+                    Ok(())
+                })?);
+            }
             if run_naive {
                 naive.add(time_once(|| {
                     naive_attention(&q, &k, &v, scale)?;
@@ -229,44 +263,75 @@ fn main() -> Result<()> {
                 tor.add(t.time(s)?);
             }
         }
-        rows.push((
-            *s,
-            run_naive.then_some(naive),
+        rows.push(Row {
+            shape: *s,
+            naive: run_naive.then_some(naive),
             fused,
-            torch.is_some().then_some(tor),
+            chunked: run_chunked.then_some((chunked, plan)),
+            torch: torch.is_some().then_some(tor),
             diff,
-        ));
+            chunk_diff,
+        });
     }
 
     let opt = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |x| format!("{x:.prec$}"));
     println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11} {:>9}",
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11} {:>11} {:>9} {:>9} {:>16}",
         "B,H,Sq,Sk,D",
         "naive s",
         "fused s",
+        "chunked s",
         "torch s",
         "naive/fused",
+        "chunk/fused",
         "fused/torch",
         "cpu f/t",
-        "max diff"
+        "diff n",
+        "diff c",
+        "chunk blocks"
     );
-    for (s, naive, fused, tor, diff) in rows {
+    let diff_s = |d: Option<f32>| d.map_or("-".to_string(), |d| format!("{d:.2e}"));
+    for r in rows {
+        let chunk_blocks = r.chunked.map_or("-".to_string(), |(_, p)| {
+            format!(
+                "{}x{} ({})",
+                p.head_group,
+                p.query_chunk,
+                p.blocks().count()
+            )
+        });
         println!(
-            "{:<20} {:>9} {:>9.4} {:>9} {:>11} {:>11} {:>11} {:>9}",
-            s.iter()
+            "{:<20} {:>9} {:>9.4} {:>9} {:>9} {:>11} {:>11} {:>11} {:>11} {:>9} {:>9} {:>16}",
+            r.shape
+                .iter()
                 .map(|x| x.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
-            opt(naive.map(|n| n.wall), 4),
-            fused.wall,
-            opt(tor.map(|t| t.wall), 4),
-            opt(naive.map(|n| n.wall / fused.wall), 2),
-            opt(tor.map(|t| fused.wall / t.wall), 2),
-            opt(tor.map(|t| fused.cpu / t.cpu), 2),
-            diff.map_or("-".to_string(), |d| format!("{d:.2e}")),
+            opt(r.naive.map(|n| n.wall), 4),
+            r.fused.wall,
+            opt(r.chunked.map(|(c, _)| c.wall), 4),
+            opt(r.torch.map(|t| t.wall), 4),
+            opt(r.naive.map(|n| n.wall / r.fused.wall), 2),
+            opt(r.chunked.map(|(c, _)| c.wall / r.fused.wall), 2),
+            opt(r.torch.map(|t| r.fused.wall / t.wall), 2),
+            opt(r.torch.map(|t| r.fused.cpu / t.cpu), 2),
+            diff_s(r.diff),
+            diff_s(r.chunk_diff),
+            chunk_blocks,
         );
     }
     Ok(())
+}
+
+/// One table row: best times per implementation and max |difference| to the fused output.
+struct Row {
+    shape: [usize; 5],
+    naive: Option<Best>,
+    fused: Best,
+    chunked: Option<(Best, ChunkPlan)>,
+    torch: Option<Best>,
+    diff: Option<f32>,
+    chunk_diff: Option<f32>,
 }
 
 /// Times the fused kernel over a grid of block sizes, interleaving configurations in every round so

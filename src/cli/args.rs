@@ -75,9 +75,14 @@ impl DeviceArgs {
         self.dtype.into()
     }
 
-    /// The device to run on (see [`crate::pipeline::chronoedit::select_device`]).
+    /// The device to run on (see [`crate::device::select_device`]); prints the one-line notice
+    /// when a CUDA build finds no usable GPU and falls back to the CPU.
     pub fn device(&self) -> Result<Device> {
-        crate::pipeline::chronoedit::select_device(self.cpu)
+        let (device, notice) = crate::device::select_device(self.cpu);
+        if let Some(notice) = notice {
+            eprintln!("{notice}");
+        }
+        Ok(device)
     }
 }
 

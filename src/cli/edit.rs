@@ -380,6 +380,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         let text = serde_json::to_string_pretty(&report)?;
         write_atomic(p, text.as_bytes())?;
     }
+    eprintln!("device: {}", crate::device::describe_device(&device));
     eprintln!(
         "edited at {}x{} in {:.2} s (load {:.2} s, encode {:.2} s, denoise {:.2} s, decode {:.2} s) -> {}",
         width,

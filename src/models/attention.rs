@@ -1,17 +1,32 @@
 //! Scaled-dot-product attention.
 //!
-//! [`scaled_dot_product_attention`] is a fused, tiled, multi-threaded CPU kernel in the style of
-//! flash attention: for every (batch, head, query block) it walks the keys block by block, keeps a
-//! running row maximum and row sum (online softmax) and accumulates `P·V` into the output block, so the
-//! full `Sq x Sk` score matrix is never materialised. Query blocks run in parallel on the rayon pool;
-//! the two per-block products (`Q·Kᵀ` and `P·V`) go through the `gemm` crate (the same SIMD matrix
-//! kernels candle's CPU backend uses, selected at run time for the host CPU). All arithmetic, softmax
-//! included, is done in f32 whatever the input dtype; the result is returned in `q`'s dtype.
+//! Three implementations of `softmax(q·kᵀ·scale + key_bias)·v`, all computing scores and softmax in
+//! f32 whatever the input dtype and returning the result in `q`'s dtype:
 //!
-//! [`naive_attention`] is the plain candle formulation (materialised scores, f32 softmax) and serves as
-//! the correctness reference; it is also what non-CPU devices use.
+//! - [`scaled_dot_product_attention`] is a fused, tiled, multi-threaded CPU kernel in the style of
+//!   flash attention: for every (batch, head, query block) it walks the keys block by block, keeps a
+//!   running row maximum and row sum (online softmax) and accumulates `P·V` into the output block, so
+//!   the full `Sq x Sk` score matrix is never materialised. Query blocks run in parallel on the rayon
+//!   pool; the two per-block products (`Q·Kᵀ` and `P·V`) go through the `gemm` crate (the same SIMD
+//!   matrix kernels candle's CPU backend uses, selected at run time for the host CPU).
+//! - [`chunked_attention`] is built from plain candle ops and so runs on every device: the
+//!   `(B·H, Sq)` query grid is cut into blocks ([`ChunkPlan`]) so that at most a bounded block of
+//!   scores (chosen from a byte budget) is materialised at a time. It is what non-CPU devices use: it
+//!   has no fused softmax-times-V, so it is slower than a flash kernel would be, but its scratch
+//!   memory does not grow with the token count (for the 14B model at 480x832, 12 480 tokens, 40
+//!   heads and a CFG batch of two, the full f32 score matrix would be ~50 GB).
+//! - [`naive_attention`] is the plain candle formulation (materialised scores) and serves as the
+//!   correctness reference, and as the differentiable path on the CPU.
+//!
+//! [`attention`] picks one per call ([`resolve_kernel`]): by default fused on the CPU, chunked
+//! elsewhere, naive on the CPU when a gradient graph is tracked (the fused kernel has no backward).
+//! The choice can be forced for the whole process with the environment variable
+//! `PHYSEDIT_ATTENTION=auto|fused|chunked|naive` ([`ATTENTION_ENV`], read once, on first use), or
+//! for the calls made on one thread with [`with_attention_config`] (which also sets the chunked
+//! path's score budget; tests use it, so they never touch the process environment).
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::OnceLock;
 
 use half::slice::HalfFloatSliceExt;
 
@@ -33,6 +48,344 @@ fn query_block(heads: usize, sq: usize) -> usize {
     let min_items = 4 * rayon::current_num_threads();
     let per_head = min_items.div_ceil(heads.max(1));
     sq.div_ceil(per_head).clamp(MIN_BLOCK_Q, BLOCK_Q)
+}
+
+/// The environment variable that forces the attention implementation for the whole process:
+/// `auto` (the default), `fused`, `chunked` or `naive`, case-insensitive. It is read once, on the
+/// first attention call that consults it; an unknown value makes every such call fail with an error
+/// naming the variable.
+pub const ATTENTION_ENV: &str = "PHYSEDIT_ATTENTION";
+
+/// Default score budget of [`chunked_attention`]: 1 GiB of f32 scores per block. For the 14B model
+/// at 480x832 (12 480 keys, 40 heads, batch 2) that is blocks of 268 queries over all heads, 47
+/// blocks per self-attention call; the transient memory (at most two such blocks alive at once,
+/// plus f32 copies of K and V) is small next to the model's weights.
+pub const DEFAULT_SCORE_BUDGET_BYTES: usize = 1 << 30;
+
+/// Which attention implementation to run (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttentionKernel {
+    /// Fused on the CPU, chunked on other devices, naive on the CPU when gradients are tracked.
+    #[default]
+    Auto,
+    /// The fused CPU kernel; where it cannot run (other devices, gradient tracking) as `Auto`.
+    Fused,
+    /// Query-chunked attention with a bounded score block, on every device.
+    Chunked,
+    /// Materialised scores (the reference formulation), on every device.
+    Naive,
+}
+
+impl AttentionKernel {
+    /// Parses `auto`, `fused`, `chunked` or `naive` (case-insensitive, surrounding blanks ignored).
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "fused" => Ok(Self::Fused),
+            "chunked" => Ok(Self::Chunked),
+            "naive" => Ok(Self::Naive),
+            other => Err(format!(
+                "unknown attention kernel {other:?} (expected auto, fused, chunked or naive)"
+            )),
+        }
+    }
+
+    /// The kernel an [`ATTENTION_ENV`] value asks for: unset or empty means `Auto`. The error
+    /// names the variable.
+    pub fn from_env_value(value: Option<&str>) -> std::result::Result<Self, String> {
+        match value {
+            None => Ok(Self::Auto),
+            Some(v) if v.trim().is_empty() => Ok(Self::Auto),
+            Some(v) => Self::parse(v).map_err(|e| format!("{ATTENTION_ENV}={v}: {e}")),
+        }
+    }
+
+    /// The kernel [`ATTENTION_ENV`] asks for, read from the environment once per process.
+    pub fn from_env() -> Result<Self> {
+        static FROM_ENV: OnceLock<std::result::Result<AttentionKernel, String>> = OnceLock::new();
+        FROM_ENV
+            .get_or_init(|| {
+                let value = std::env::var_os(ATTENTION_ENV);
+                match value.as_ref().map(|v| v.to_str()) {
+                    None => Ok(AttentionKernel::Auto),
+                    Some(None) => Err(format!("{ATTENTION_ENV}: value is not valid UTF-8")),
+                    Some(Some(v)) => AttentionKernel::from_env_value(Some(v)),
+                }
+            })
+            .clone()
+            .map_err(candle_core::Error::Msg)
+    }
+}
+
+/// The kernel choice and the chunked path's score budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionConfig {
+    pub kernel: AttentionKernel,
+    /// Bytes of f32 scores the chunked path materialises per block (see [`ChunkPlan`]).
+    pub score_budget_bytes: usize,
+}
+
+impl Default for AttentionConfig {
+    fn default() -> Self {
+        Self {
+            kernel: AttentionKernel::Auto,
+            score_budget_bytes: DEFAULT_SCORE_BUDGET_BYTES,
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread override set by [`with_attention_config`].
+    static OVERRIDE: Cell<Option<AttentionConfig>> = const { Cell::new(None) };
+}
+
+impl AttentionConfig {
+    /// The configuration in force on this thread: the innermost [`with_attention_config`] if any,
+    /// otherwise the kernel of [`ATTENTION_ENV`] with the default budget.
+    pub fn current() -> Result<Self> {
+        if let Some(cfg) = OVERRIDE.with(Cell::get) {
+            return Ok(cfg);
+        }
+        Ok(Self {
+            kernel: AttentionKernel::from_env()?,
+            ..Self::default()
+        })
+    }
+}
+
+/// Runs `f` with `cfg` as [`AttentionConfig::current`] for the attention calls made on this thread
+/// (calls the model makes on other threads are not affected); the previous setting is restored
+/// afterwards, also when `f` panics. Takes precedence over [`ATTENTION_ENV`].
+pub fn with_attention_config<R>(cfg: AttentionConfig, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<AttentionConfig>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OVERRIDE.with(|o| o.set(self.0));
+        }
+    }
+    let _restore = Restore(OVERRIDE.with(|o| o.replace(Some(cfg))));
+    f()
+}
+
+/// The implementation [`attention`] runs for `kernel` (never `Auto`): see [`AttentionKernel`].
+pub fn resolve_kernel(kernel: AttentionKernel, on_cpu: bool, tracks_grad: bool) -> AttentionKernel {
+    match kernel {
+        AttentionKernel::Naive => AttentionKernel::Naive,
+        AttentionKernel::Chunked => AttentionKernel::Chunked,
+        AttentionKernel::Auto | AttentionKernel::Fused => match (on_cpu, tracks_grad) {
+            (true, false) => AttentionKernel::Fused,
+            (true, true) => AttentionKernel::Naive,
+            (false, _) => AttentionKernel::Chunked,
+        },
+    }
+}
+
+/// `softmax(q·kᵀ·scale + key_bias)·v` with the implementation `cfg` selects
+/// ([`resolve_kernel`]). Shapes as in [`scaled_dot_product_attention_with_key_bias`].
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+    cfg: &AttentionConfig,
+) -> Result<Tensor> {
+    let mut tensors = vec![q, k, v];
+    tensors.extend(key_bias);
+    let on_cpu = matches!(q.device(), Device::Cpu);
+    match resolve_kernel(cfg.kernel, on_cpu, super::tracks_grad(&tensors)) {
+        AttentionKernel::Naive => naive_attention_with_key_bias(q, k, v, scale, key_bias),
+        AttentionKernel::Chunked => {
+            chunked_attention(q, k, v, scale, key_bias, cfg.score_budget_bytes)
+        }
+        _ => {
+            let (b, h, sq, _) = q
+                .dims4()
+                .map_err(|e| e.context("attention: q must be (B, H, Sq, D)"))?;
+            attention_blocks(q, k, v, scale, key_bias, query_block(b * h, sq), BLOCK_K)
+        }
+    }
+}
+
+/// How [`chunked_attention`] cuts the `(B·H, Sq)` grid of query rows into blocks: `head_group`
+/// (batch, head) pairs by `query_chunk` queries, each block materialising
+/// `head_group · query_chunk · Sk` f32 scores.
+///
+/// Whole query rows over all heads are preferred (fewer, larger products): `query_chunk` is as
+/// large as the budget allows with all `B·H` heads in a block. Only when one query over all heads
+/// exceeds the budget are the heads split too (then `query_chunk` is 1). The block never exceeds
+/// the budget unless a single row of `Sk` scores does (then it is that one row), and it does not
+/// depend on `Sq` once `Sq` exceeds `query_chunk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkPlan {
+    /// `B·H`.
+    pub heads: usize,
+    pub queries: usize,
+    pub keys: usize,
+    /// (batch, head) pairs per block (the last group may be smaller).
+    pub head_group: usize,
+    /// Queries per block (the last chunk may be smaller).
+    pub query_chunk: usize,
+}
+
+impl ChunkPlan {
+    /// The plan for `heads = B·H`, `queries`, `keys` under `budget_bytes` of f32 scores per block.
+    /// Errors on a zero budget.
+    pub fn new(heads: usize, queries: usize, keys: usize, budget_bytes: usize) -> Result<Self> {
+        if budget_bytes == 0 {
+            candle_core::bail!("attention: the chunked path's score budget must be positive");
+        }
+        let budget = (budget_bytes / std::mem::size_of::<f32>()).max(1);
+        let (heads1, queries1, keys1) = (heads.max(1), queries.max(1), keys.max(1));
+        let row = heads1 * keys1;
+        let (head_group, query_chunk) = if row <= budget {
+            (heads1, (budget / row).clamp(1, queries1))
+        } else {
+            ((budget / keys1).clamp(1, heads1), 1)
+        };
+        Ok(Self {
+            heads,
+            queries,
+            keys,
+            head_group,
+            query_chunk,
+        })
+    }
+
+    /// f32 scores materialised per block at most: `head_group · query_chunk · keys`.
+    pub fn peak_score_elems(&self) -> usize {
+        self.head_group * self.query_chunk * self.keys
+    }
+
+    /// The blocks, as (head range, query range), head groups outermost; together they cover the
+    /// `heads x queries` grid exactly once.
+    pub fn blocks(
+        &self,
+    ) -> impl Iterator<Item = (std::ops::Range<usize>, std::ops::Range<usize>)> + '_ {
+        (0..self.heads)
+            .step_by(self.head_group)
+            .flat_map(move |h0| {
+                (0..self.queries).step_by(self.query_chunk).map(move |q0| {
+                    (
+                        h0..(h0 + self.head_group).min(self.heads),
+                        q0..(q0 + self.query_chunk).min(self.queries),
+                    )
+                })
+            })
+    }
+}
+
+/// Query-chunked attention on any device: `softmax(q·kᵀ·scale + key_bias)·v` computed block by
+/// block as [`ChunkPlan::new`] plans it for `score_budget_bytes`, scores and softmax in f32, each
+/// block's output rounded to `q`'s dtype. Shapes as in
+/// [`scaled_dot_product_attention_with_key_bias`].
+///
+/// Memory: besides the output (held twice while the blocks are concatenated), f32 copies of K
+/// (transposed) and V, and per block the planned
+/// scores; the scale is folded into the query block, so at most two score-sized buffers (scores,
+/// and the biased scores or the probabilities) are alive at a time. Differentiable when the
+/// inputs track gradients (the generic softmax is used then), though backward keeps every
+/// block's probabilities.
+pub fn chunked_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+    score_budget_bytes: usize,
+) -> Result<Tensor> {
+    let (b, h, sq, _, sk, _) = check_shapes(q, k, v)?;
+    let plan = ChunkPlan::new(b * h, sq, sk, score_budget_bytes)?;
+    chunked_attention_plan(q, k, v, scale, key_bias, &plan)
+}
+
+/// [`chunked_attention`] with explicit block sizes (for tests: chunk size 1, ragged chunks).
+#[doc(hidden)]
+pub fn chunked_attention_blocks(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+    head_group: usize,
+    query_chunk: usize,
+) -> Result<Tensor> {
+    if head_group == 0 || query_chunk == 0 {
+        candle_core::bail!("attention: block sizes must be positive");
+    }
+    let (b, h, sq, _, sk, _) = check_shapes(q, k, v)?;
+    let plan = ChunkPlan {
+        heads: b * h,
+        queries: sq,
+        keys: sk,
+        head_group,
+        query_chunk,
+    };
+    chunked_attention_plan(q, k, v, scale, key_bias, &plan)
+}
+
+fn chunked_attention_plan(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    key_bias: Option<&Tensor>,
+    plan: &ChunkPlan,
+) -> Result<Tensor> {
+    let (b, h, sq, d, sk, dv) = check_shapes(q, k, v)?;
+    check_key_bias(key_bias, sk)?;
+    let out_dtype = q.dtype();
+    if b * h * sq * dv == 0 {
+        return Tensor::zeros((b, h, sq, dv), out_dtype, q.device());
+    }
+    let grad = {
+        let mut tensors = vec![q, k, v];
+        tensors.extend(key_bias);
+        super::tracks_grad(&tensors)
+    };
+    let bh = b * h;
+    // (B·H, S, D) views; the reshape copies only non-contiguous inputs (in their own dtype).
+    let q3 = q.reshape((bh, sq, d))?;
+    let kt = k
+        .to_dtype(DType::F32)?
+        .reshape((bh, sk, d))?
+        .t()?
+        .contiguous()?;
+    let vf = v
+        .to_dtype(DType::F32)?
+        .reshape((bh, sk, dv))?
+        .contiguous()?;
+    let bias = key_bias.map(|t| t.to_dtype(DType::F32)).transpose()?;
+    let mut groups = Vec::with_capacity(bh.div_ceil(plan.head_group));
+    let mut chunks = Vec::with_capacity(sq.div_ceil(plan.query_chunk));
+    let mut group_start = 0;
+    for (heads, queries) in plan.blocks() {
+        if heads.start != group_start && !chunks.is_empty() {
+            groups.push(Tensor::cat(&chunks, 1)?);
+            chunks.clear();
+        }
+        group_start = heads.start;
+        let (h0, hn) = (heads.start, heads.len());
+        let qc = q3
+            .narrow(0, h0, hn)?
+            .narrow(1, queries.start, queries.len())?
+            .to_dtype(DType::F32)?
+            .affine(scale, 0.0)?;
+        let mut scores = qc.matmul(&kt.narrow(0, h0, hn)?)?;
+        if let Some(bias) = &bias {
+            scores = scores.broadcast_add(bias)?;
+        }
+        let probs = if grad {
+            candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
+        drop(scores);
+        chunks.push(probs.matmul(&vf.narrow(0, h0, hn)?)?.to_dtype(out_dtype)?);
+    }
+    groups.push(Tensor::cat(&chunks, 1)?);
+    drop(chunks);
+    Tensor::cat(&groups, 0)?.reshape((b, h, sq, dv))
 }
 
 /// Reference attention with plain candle ops: `softmax(q·kᵀ·scale)·v`, computed in f32 and returned in
@@ -85,7 +438,9 @@ pub fn attention_probs(
 /// the result is `(B, H, Sq, Dv)` in `q`'s dtype. Inputs may be non-contiguous and of any float dtype
 /// (f32, f16, bf16, f64): contiguous f32 inputs are read in place, others are gathered and converted
 /// once (in parallel) to contiguous f32 buffers. On devices other than the CPU this falls back to
-/// [`naive_attention`]. Errors on mismatched shapes or dtypes, a zero head dimension, or zero keys.
+/// [`chunked_attention`] (default budget), and to [`naive_attention`] when gradients are tracked
+/// (the fused kernel has no backward). It ignores [`ATTENTION_ENV`]; [`attention`] honours it.
+/// Errors on mismatched shapes or dtypes, a zero head dimension, or zero keys.
 pub fn scaled_dot_product_attention(
     q: &Tensor,
     k: &Tensor,
@@ -105,15 +460,7 @@ pub fn scaled_dot_product_attention_with_key_bias(
     scale: f64,
     key_bias: Option<&Tensor>,
 ) -> Result<Tensor> {
-    let (b, h, sq, _) = q
-        .dims4()
-        .map_err(|e| e.context("attention: q must be (B, H, Sq, D)"))?;
-    let mut tensors = vec![q, k, v];
-    tensors.extend(key_bias);
-    if super::tracks_grad(&tensors) {
-        return naive_attention_with_key_bias(q, k, v, scale, key_bias);
-    }
-    attention_blocks(q, k, v, scale, key_bias, query_block(b * h, sq), BLOCK_K)
+    attention(q, k, v, scale, key_bias, &AttentionConfig::default())
 }
 
 fn check_key_bias(key_bias: Option<&Tensor>, sk: usize) -> Result<()> {
@@ -154,7 +501,7 @@ fn attention_blocks(
     let (b, h, sq, d, sk, dv) = check_shapes(q, k, v)?;
     check_key_bias(key_bias, sk)?;
     if !matches!(q.device(), Device::Cpu) {
-        return naive_attention_with_key_bias(q, k, v, scale, key_bias);
+        return chunked_attention(q, k, v, scale, key_bias, DEFAULT_SCORE_BUDGET_BYTES);
     }
     let bias: Option<Vec<f32>> = key_bias
         .map(|t| t.to_dtype(DType::F32)?.to_vec1::<f32>())

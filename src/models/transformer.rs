@@ -238,7 +238,8 @@ pub struct ForwardOutput {
 
 /// The attention kernel: `softmax(q k^T * scale) v` for contiguous `(B, H, S, D)` inputs, returning
 /// `(B, H, Sq, D)` (callers cast the result to the compute dtype). This is the single place where the
-/// attention implementation is chosen.
+/// attention implementation is chosen: fused on the CPU, query-chunked elsewhere, unless forced by
+/// `PHYSEDIT_ATTENTION` or `attention::with_attention_config` (see `attention::attention`).
 fn attend(
     q: &Tensor,
     k: &Tensor,
@@ -246,7 +247,8 @@ fn attend(
     scale: f64,
     key_bias: Option<&Tensor>,
 ) -> Result<Tensor> {
-    super::attention::scaled_dot_product_attention_with_key_bias(q, k, v, scale, key_bias)
+    let cfg = super::attention::AttentionConfig::current()?;
+    super::attention::attention(q, k, v, scale, key_bias, &cfg)
 }
 
 /// Linear layer applied on the last dimension (`x W^T + b`).

@@ -762,15 +762,6 @@ impl EditSize {
     }
 }
 
-/// The compute device: the first CUDA GPU when the binary was built with `--features cuda` and one
-/// is present (unless `force_cpu`), otherwise the CPU.
-pub fn select_device(force_cpu: bool) -> Result<Device> {
-    if force_cpu {
-        return Ok(Device::Cpu);
-    }
-    Device::cuda_if_available(0).context("selecting the device")
-}
-
 /// The video length the reference uses: 5 frames without reasoning, otherwise `requested` rounded
 /// down to 4k + 1 (at least 1) exactly as `ChronoEditPipeline.__call__` rounds it.
 pub fn effective_num_frames(requested: usize, reasoning: bool, temporal_scale: usize) -> usize {
