@@ -1,25 +1,17 @@
 //! Whole-pipeline parity with diffusers' ChronoEditPipeline on the committed tiny random fixtures
 //! (tools/reference/make_fixtures.py wrote them with torch + diffusers): same initial latents in,
 //! same frames out, with reasoning off, partial and through every step, both schedulers.
+use crate::common::fixture;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
 
-mod common;
-use common::max_abs_diff;
+use crate::common::max_abs_diff;
 
 /// Frames are in [0, 1]. The project's bar for whole-pipeline parity in f32 is 2e-3; measured
 /// differences are below 1e-5 (only summation order differs), so 1e-4 is held to catch drift early.
 const FRAME_TOL: f32 = 1e-4;
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(case)
-}
 
 fn load_reference(case: &str) -> HashMap<String, Tensor> {
     let path = fixture(case).join("reference.safetensors");

@@ -13,8 +13,7 @@ use physedit::processors::prompt::{prompt_clean, PromptTokenizer};
 use physedit::processors::text_fix::ftfy_fix_text;
 use physedit::processors::video::{frames_to_unit, image_to_video_tensor, unit_to_rgb_image};
 
-mod common;
-use common::{max_abs, max_abs_diff};
+use crate::common::{max_abs, max_abs_diff};
 
 const CASES: [&str; 2] = ["tiny_a", "tiny_b"];
 

@@ -1,6 +1,6 @@
 //! SRM: the mask from synthetic attention maps, content tokens from the tokenizer's offsets, and the
 //! pipeline's token pruning on the committed tiny random pipeline (tests/fixtures/heldout).
-use std::path::{Path, PathBuf};
+use crate::common::fixture;
 
 use candle_core::{Device, IndexOp, Tensor};
 use physedit::adaptive::plan::temporal_positions;
@@ -14,15 +14,7 @@ use physedit::pipeline::chronoedit::{
 };
 use physedit::processors::video::image_to_video_tensor;
 
-mod common;
-use common::max_abs_diff;
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(case)
-}
+use crate::common::max_abs_diff;
 
 fn load_pipe() -> ChronoEditPipeline {
     let dir = fixture("heldout").join("pipeline");

@@ -1,7 +1,7 @@
 //! Recipes end to end on the committed tiny random pipeline (tests/fixtures/heldout): every reasoning
 //! depth r from 0 to the model's maximum, the CLI's plan/flag precedence, and `physedit edit
 //! --recipe ... --report ... --mask-out ...`.
-use std::path::{Path, PathBuf};
+use crate::common::fixture;
 use std::process::Command;
 
 use physedit::adaptive::card::{Category, Tier};
@@ -12,13 +12,6 @@ use physedit::adaptive::srm::{Probe, SrmConfig};
 use physedit::pipeline::chronoedit::{
     AdaptiveOptions, ChronoEditPipeline, EditRequest, LoadOptions,
 };
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(case)
-}
 
 fn plan(steps: usize, reasoning_steps: usize, r: usize, srm: bool) -> Plan {
     Plan {

@@ -11,8 +11,7 @@ use physedit::models::transformer::{
     CaptureSpec, ChronoEditTransformer3DModel, Config, ForwardOptions,
 };
 
-mod common;
-use common::{max_abs, max_abs_diff};
+use crate::common::{max_abs, max_abs_diff};
 
 fn fixture_dir(case: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

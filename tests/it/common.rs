@@ -1,5 +1,4 @@
-//! Helpers shared by the integration tests (each test file is a crate of its own and includes this
-//! module with `mod common;`).
+//! Helpers shared by the integration tests (`crate::common` in every test module).
 #![allow(dead_code)]
 use candle_core::{DType, Tensor};
 
@@ -25,8 +24,10 @@ pub fn max_abs(a: &Tensor) -> f32 {
 
 /// `tests/fixtures/<case>`: the committed fixtures written by `tools/reference/`.
 pub fn fixture(case: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("fixtures")
-        .join(case)
+        .join(case);
+    assert!(p.exists(), "missing fixture {}", p.display());
+    p
 }

@@ -9,8 +9,7 @@ use physedit::models::attention::{
     DEFAULT_SCORE_BUDGET_BYTES,
 };
 
-mod common;
-use common::max_abs_diff;
+use crate::common::max_abs_diff;
 
 /// Deterministic pseudo-random normal-ish values (sum of uniforms), so failures reproduce.
 fn randn(shape: &[usize], seed: u64, std: f32) -> Tensor {
@@ -532,7 +531,7 @@ fn chunked_gradients_match_naive() {
     for (i, (c, n)) in chunked.iter().zip(&naive).enumerate() {
         let err = max_abs_diff(c, n);
         assert!(err <= 1e-4, "gradient {i}: max |diff| {err}");
-        assert!(common::max_abs(n) > 1e-3, "gradient {i} is zero");
+        assert!(crate::common::max_abs(n) > 1e-3, "gradient {i} is zero");
     }
 }
 
@@ -623,7 +622,7 @@ fn environment_variable_selects_the_kernel() {
     let probe = |value: Option<&str>| -> String {
         let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
         cmd.args([
-            "env_probe",
+            "attention::env_probe",
             "--exact",
             "--ignored",
             "--nocapture",

@@ -1,6 +1,7 @@
 //! `physedit bench` end to end on a generated ImgEdit-format suite with the tiny random ChronoEdit
 //! pipeline and the tiny random CLIP fixtures: outputs, error lines for malformed entries, agreement
 //! with `physedit score`, resuming after a real kill, sharding and merging.
+use crate::common::fixture;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,15 +14,6 @@ use physedit::eval::bench::{
 };
 use physedit::pipeline::chronoedit::output_size;
 use physedit::suite::Suite;
-
-fn fixture(case: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(case);
-    assert!(p.exists(), "missing fixture {}", p.display());
-    p
-}
 
 fn physedit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_physedit"))

@@ -1,24 +1,16 @@
 //! Parity of `AutoencoderKLWan` with diffusers on the tiny reference fixtures, and config checks.
 
-use std::path::PathBuf;
+use crate::common::fixture;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use physedit::models::vae::{AutoencoderKLWan, Config};
 
-mod common;
-use common::max_abs_diff;
-
-fn fixture_dir(case: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(case)
-}
+use crate::common::max_abs_diff;
 
 fn read_config(case: &str) -> (Config, String) {
-    let path = fixture_dir(case).join("pipeline/vae/config.json");
+    let path = fixture(case).join("pipeline/vae/config.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()));
     let cfg: Config = serde_json::from_str(&text)
@@ -28,7 +20,7 @@ fn read_config(case: &str) -> (Config, String) {
 
 fn load(case: &str) -> (AutoencoderKLWan, std::collections::HashMap<String, Tensor>) {
     let dev = Device::Cpu;
-    let dir = fixture_dir(case);
+    let dir = fixture(case);
     let (cfg, _) = read_config(case);
     let wpath = dir.join("pipeline/vae/diffusion_pytorch_model.safetensors");
     let weights = candle_core::safetensors::load(&wpath, &dev)
@@ -191,7 +183,7 @@ fn latent_normalisation_uses_config_statistics() {
 /// exactly the run's height x width, so the image preprocessing is `2 * pixel / 255 - 1`.
 fn check_condition(case: &str) {
     let (vae, r) = load(case);
-    let dir = fixture_dir(case);
+    let dir = fixture(case);
     let img = image::open(dir.join("input.png"))
         .unwrap_or_else(|e| panic!("missing fixture {}/input.png: {e}", dir.display()))
         .to_rgb8();

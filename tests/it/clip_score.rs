@@ -7,8 +7,7 @@ use candle_core::{Device, Tensor};
 use physedit::eval::clip_score::{cosine, ClipEmbedder};
 use physedit::models::clip::pool_position;
 
-mod common;
-use common::{max_abs, max_abs_diff};
+use crate::common::{max_abs, max_abs_diff};
 
 fn fixture() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip");

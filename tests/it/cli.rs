@@ -1,21 +1,14 @@
 //! The `physedit edit` command end to end: a pipeline folder whose shapes no other test uses,
 //! run through the binary with fixed initial latents, against diffusers' frames; and bad inputs,
 //! each with a clear message, a non-zero exit and no output file left behind.
+use crate::common::fixture;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use candle_core::{Device, Tensor};
 
-mod common;
-use common::max_abs_diff;
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(case)
-}
+use crate::common::max_abs_diff;
 
 fn physedit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_physedit"))

@@ -9,8 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use physedit::lora::{fused_var_builder, read_lora_file, LoraFormat, LoraSpec};
 use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
 
-mod common;
-use common::max_abs_diff;
+use crate::common::max_abs_diff;
 
 /// The project's bar for whole-pipeline parity in f32 (frames in [0, 1]).
 const FRAME_TOL: f32 = 2e-3;

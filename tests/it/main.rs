@@ -1,0 +1,22 @@
+//! The integration tests, one crate (one link of the library and its dependencies instead of one
+//! per file). `cargo test --test it MODULE::` runs one file's tests.
+mod common;
+
+mod adaptive;
+mod attention;
+mod bench;
+mod bundled;
+mod checkpoint;
+mod cli;
+mod clip_score;
+mod encoders;
+mod layers;
+mod lora;
+mod pipeline;
+mod recipes;
+mod schedulers;
+mod srm;
+mod train;
+mod transformer;
+mod vae;
+mod world;
