@@ -21,7 +21,7 @@
 //! does not fit the weight is an error naming the key and the file. Pickle files are refused.
 //!
 //! Parity limits (tested against diffusers' `load_lora_weights` + `fuse_lora(lora_scale)` on the tiny
-//! random pipeline in `tests/lora.rs`, f32): diffusers fuses into the weight in the weight's own dtype
+//! random pipeline in `tests/it/lora.rs`, f32): diffusers fuses into the weight in the weight's own dtype
 //! and pre-multiplies Wan-layout factors by `alpha / rank` before the product, PhysEdit computes every
 //! update in f32 and rounds once, so the fused weights agree to f32 rounding (and, in bf16/f16, PhysEdit
 //! rounds once where diffusers rounds per LoRA). Not supported, each refused with an error naming the

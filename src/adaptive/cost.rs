@@ -8,11 +8,11 @@
 //!   to_k/to_v, image through add_k_proj/add_v_proj). Once per forward: patch embedding, output
 //!   projection, text/image/time embedders. This equals, to the FLOP, what torch's FlopCounterMode
 //!   counts (matmuls, convolutions, attention) for diffusers' ChronoEditTransformer3DModel (checked on
-//!   a small config in tests/adaptive.rs). Norms, modulation, RoPE and softmax are element-wise work
+//!   a small config in tests/it/adaptive.rs). Norms, modulation, RoPE and softmax are element-wise work
 //!   and not counted (neither does FlopCounterMode).
 //! * text encoder (umT5 encoder, gated-GELU FFN) and image encoder (CLIP vision tower, all layers run):
 //!   the same per-token linear + attention count, equal to FlopCounterMode's count for transformers'
-//!   UMT5EncoderModel and CLIPVisionModel (small configs in tests/adaptive.rs). The prompt is encoded
+//!   UMT5EncoderModel and CLIPVisionModel (small configs in tests/it/adaptive.rs). The prompt is encoded
 //!   once, plus once for the empty negative prompt when CFG is on.
 //! * VAE: 3-D convolutions (kernel volume × C_in × C_out per output voxel) with frames at each level
 //!   taken as the causal video's frame count at that temporal scale, plus the mid-block attention.

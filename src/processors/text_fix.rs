@@ -20,7 +20,7 @@
 //! on their own (`decode_inconsistent_utf8`), and remaining C1 controls are read as Windows-1252.
 //!
 //! Measured against ftfy 6.3.1 (Python 3.11): identical `fix_text` and `prompt_clean` output on 138
-//! hand-picked strings (committed in tests/encoders.rs), on 70,000 generated ones (words in many
+//! hand-picked strings (committed in tests/it/encoders.rs), on 70,000 generated ones (words in many
 //! scripts, mojibake through 12 codecs, doubled, with U+A0 turned into spaces or bytes lost to
 //! U+FFFD, and random runs of the characters the heuristic looks at; ~60% of them changed by ftfy)
 //! and on 30,000 generated strings of (upper-cased, unterminated, doubly escaped) HTML5 entities and

@@ -797,7 +797,7 @@ fn suite_loader_reads_imgedit_format() {
     assert!(err.contains("no_id.json") && err.contains("id"), "{err}");
 }
 
-/// Throughput of the rule planner (a bench, not a test): `cargo test --test adaptive -- --ignored --nocapture`.
+/// Throughput of the rule planner (a bench, not a test): `cargo test --test it adaptive:: -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_plan_throughput() {

@@ -124,7 +124,7 @@ fn plan_values_without_flags() {
 #[test]
 fn explicit_flags_run_the_reference_behaviour() {
     let mid = plan(50, 10, 3, true);
-    // --num-frames 9 --reasoning-steps 1 (tests/cli.rs): r = 1, N_r = 1, default positions, no SRM.
+    // --num-frames 9 --reasoning-steps 1 (tests/it/cli.rs): r = 1, N_r = 1, default positions, no SRM.
     let o = Overrides {
         steps: Some(3),
         guidance: Some(5.0),

@@ -684,7 +684,7 @@ fn collapsed_text_padding_equals_full_padding() {
 /// budgets, so that every self- and cross-attention call is cut into many blocks with ragged last
 /// chunks and, for three heads, split head groups; and the naive path) equals the default path
 /// (the fused CPU kernel). The attention outputs differ in summation order only (~1e-6, see
-/// tests/attention.rs), so F32_TOL (1e-5 of the output scale) applies as for torch parity.
+/// tests/it/attention.rs), so F32_TOL (1e-5 of the output scale) applies as for torch parity.
 #[test]
 fn forced_attention_kernels_equal_default_forward() {
     use physedit::models::attention::{

@@ -1,4 +1,4 @@
-"""Writes the tiny CLIP parity fixture used by tests/clip_score.rs.
+"""Writes the tiny CLIP parity fixture used by tests/it/clip_score.rs.
 
 Run with the reference environment (torch, transformers 5.x, tokenizers, safetensors, Pillow):
 
@@ -16,7 +16,7 @@ Output folder:
     text.<i>.input_ids (I64)      tokenizer output for prompts[i] (truncation to max_position_embeddings)
     text.<i>.embeds (1,P)         CLIPModel.get_text_features (first-EOS pooling)
     text_legacy.<i>.embeds (1,P)  the same with the legacy argmax pooling (model/ with eos_token_id 2,
-                                  which tests/clip_score.rs derives in a temporary folder)
+                                  which tests/it/clip_score.rs derives in a temporary folder)
     image.<j>.pixel_values        CLIPImageProcessorPil output for images[j]
     image.<j>.embeds (1,P)        CLIPModel.get_image_features
     image.<j>.{pixel_values,embeds}_torch_resize  for images needing a resize: the same through a torch
