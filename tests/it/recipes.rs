@@ -286,6 +286,31 @@ fn cli_recipe_report_and_mask() {
     );
 }
 
+/// Runs `physedit edit` on the held-out fixture with `args` and returns its `--report`.
+fn heldout_report(tmp: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let dir = fixture("heldout");
+    let report = tmp.join("report.json");
+    let res = physedit()
+        .arg("edit")
+        .arg("--model")
+        .arg(dir.join("pipeline"))
+        .arg("--image")
+        .arg(dir.join("input.png"))
+        .args(args)
+        .arg("--report")
+        .arg(&report)
+        .arg("-o")
+        .arg(tmp.join("out.png"))
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "edit failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap()
+}
+
 /// `physedit edit`, `physedit bench` (its library route, `eval::bench::bench_plan`) and
 /// `bench_recipes` (which calls `Planner::resolve` directly) turn the same plan and `--steps` into
 /// the same request: the edit's `--report` records the schedule it ran.
@@ -300,28 +325,18 @@ fn edit_and_bench_give_the_same_request() {
     let prompt = "Push the red ball off the table so it falls.";
     for recipe in [Recipe::Physedit, Recipe::ChronoeditShort] {
         for steps in [3usize, 7] {
-            let report = tmp.path().join(format!("{recipe}-{steps}.json"));
-            let res = physedit()
-                .arg("edit")
-                .arg("--model")
-                .arg(dir.join("pipeline"))
-                .arg("--image")
-                .arg(dir.join("input.png"))
-                .args(["--prompt", prompt, "--recipe", recipe.name()])
-                .args(["--steps", &steps.to_string()])
-                .arg("--report")
-                .arg(&report)
-                .arg("-o")
-                .arg(tmp.path().join("out.png"))
-                .output()
-                .unwrap();
-            assert!(
-                res.status.success(),
-                "edit failed: {}",
-                String::from_utf8_lossy(&res.stderr)
+            let steps_arg = steps.to_string();
+            let r = heldout_report(
+                tmp.path(),
+                &[
+                    "--prompt",
+                    prompt,
+                    "--recipe",
+                    recipe.name(),
+                    "--steps",
+                    &steps_arg,
+                ],
             );
-            let r: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
             let opts = BenchOptions {
                 steps: Some(steps),
                 ..Default::default()
@@ -456,30 +471,16 @@ fn flow_shift_override_reaches_the_scheduler() {
 /// `--recipe chronoedit-distill` runs end to end: 8 steps of one transformer pass each.
 #[test]
 fn distilled_recipe_runs_with_one_pass_per_step() {
-    let dir = fixture("heldout");
     let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("report.json");
-    let res = physedit()
-        .arg("edit")
-        .arg("--model")
-        .arg(dir.join("pipeline"))
-        .arg("--image")
-        .arg(dir.join("input.png"))
-        .args(["--prompt", "Push the red ball off the table so it falls."])
-        .args(["--recipe", "physedit-distill"])
-        .arg("--report")
-        .arg(&report)
-        .arg("-o")
-        .arg(tmp.path().join("out.png"))
-        .output()
-        .unwrap();
-    assert!(
-        res.status.success(),
-        "edit failed: {}",
-        String::from_utf8_lossy(&res.stderr)
+    let r = heldout_report(
+        tmp.path(),
+        &[
+            "--prompt",
+            "Push the red ball off the table so it falls.",
+            "--recipe",
+            "physedit-distill",
+        ],
     );
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["request"]["steps"], 8);
     assert_eq!(r["request"]["guidance"], 1.0);
     assert_eq!(r["request"]["flow_shift"], 2.0);
