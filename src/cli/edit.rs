@@ -92,7 +92,8 @@ pub struct EditArgs {
     #[arg(long, value_parser = positive)]
     pub steps: Option<usize>,
     /// Classifier-free guidance scale, CFG skipped when <= 1 (default: the model folder's
-    /// physedit.json `guidance_scale` when it has one, such as the bundled model; else the plan's, 5).
+    /// physedit.json `guidance_scale` when it has one, such as the bundled model, except for the
+    /// distilled recipes, which keep 1; else the plan's, 5).
     #[arg(long, value_parser = non_negative)]
     pub guidance: Option<f64>,
     /// Seed of the initial noise (ignored with --latents).
