@@ -105,7 +105,7 @@ fn planted_blob_is_recovered() {
             blob.count(),
             m.count()
         );
-        // The bar for recovering a planted blob.
+        // The bar for recovering a planted blob.
         assert!(iou >= 0.9, "case {i}: IoU {iou} < 0.9");
 
         // Dilation by one token recovers the dilated blob.
