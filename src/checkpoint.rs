@@ -84,7 +84,7 @@ impl PipelineFolder {
 pub const SAMPLING_DEFAULTS_FILE: &str = "physedit.json";
 
 /// Contents of [`SAMPLING_DEFAULTS_FILE`].
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamplingDefaults {
     /// Classifier-free guidance scale.
@@ -99,6 +99,10 @@ pub struct SamplingDefaults {
     /// Why (how the setting was measured).
     #[serde(default)]
     pub note: Option<String>,
+    /// The step cache's calibration (`physedit calibrate`): mean ratio of consecutive block-stack
+    /// residual magnitudes, `‖R_i‖ / ‖R_{i−1}‖`, over evenly spaced positions of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_mag_ratios: Option<Vec<f64>>,
 }
 
 /// The model folder's recommended sampling settings (empty when it has no such file).

@@ -9,10 +9,13 @@
 //! * [`plan`]: [`plan::Plan`], the tier → plan table, recipes, [`plan::plan_for`] and
 //!   [`plan::temporal_positions`];
 //! * [`cost`]: the FLOP model;
-//! * [`srm`]: the spatial reasoning mask.
+//! * [`srm`]: the spatial reasoning mask;
+//! * [`accel`]: accelerations that stack with a plan (RPFI, step caching, guidance tail) and
+//!   their decisions.
 //!
 //! Suites are read with the ground-floor [`crate::suite`]; confusion matrices are evaluation code
 //! (`eval::confusion`).
+pub mod accel;
 pub mod card;
 pub mod cost;
 pub mod learned;

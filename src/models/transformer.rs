@@ -209,6 +209,12 @@ pub struct ForwardOptions {
     /// Attend to every zero row of the padded prompt as the reference does, instead of collapsing
     /// them into one row (the same attention up to rounding; see `TextPadding`).
     pub keep_text_padding: bool,
+    /// Step caching: skip the blocks and add this residual (the block stack's output minus its
+    /// input, `(B, tokens, inner_dim)` in the compute dtype, recorded at an earlier step) to the
+    /// block input; the patch embedding, the condition embeddings and the output head still run.
+    pub reuse_residual: Option<Tensor>,
+    /// Return the block stack's residual in [`ForwardOutput::residual`] (the sample is unchanged).
+    pub record_residual: bool,
 }
 
 /// Which cross-attention probabilities to capture.
@@ -234,6 +240,8 @@ pub struct ForwardOutput {
     /// `(num_queries, num_context_tokens)` f32: probabilities averaged over the batch, the heads and the
     /// captured layers.
     pub cross_attention: Option<Tensor>,
+    /// The block stack's residual `(B, tokens, inner_dim)`, when `record_residual` asked for it.
+    pub residual: Option<Tensor>,
 }
 
 /// The attention kernel: `softmax(q k^T * scale) v` for contiguous `(B, H, S, D)` inputs, returning
@@ -1121,21 +1129,44 @@ impl ChronoEditTransformer3DModel {
             None => None,
         };
 
-        // Transformer blocks.
+        // Transformer blocks, or the residual of an earlier step in their place.
         let mut captured: Option<Tensor> = None;
-        for (i, block) in self.blocks.iter().enumerate() {
-            let cap = match &capture {
-                Some((layers, q, c)) if layers.binary_search(&i).is_ok() => Some((*q, *c)),
-                _ => None,
-            };
-            let (y, probs) = block.forward(&x, &kv.blocks[i], &timestep_proj, &cos, &sin, cap)?;
-            x = y;
-            if let Some(p) = probs {
-                captured = Some(match captured {
-                    Some(acc) => (acc + p)?,
-                    None => p,
-                });
+        let mut residual = None;
+        if let Some(r) = &opts.reuse_residual {
+            if capture.is_some() {
+                candle_core::bail!(
+                    "transformer: a capture needs the blocks to run, not a reused residual"
+                );
             }
+            if r.dims() != x.dims() {
+                candle_core::bail!(
+                    "transformer: reused residual has shape {:?}, the block input {:?}",
+                    r.dims(),
+                    x.dims()
+                );
+            }
+            x = (&x + r.to_dtype(x.dtype())?)?;
+        }
+        let x_in = (opts.record_residual && opts.reuse_residual.is_none()).then(|| x.clone());
+        if opts.reuse_residual.is_none() {
+            for (i, block) in self.blocks.iter().enumerate() {
+                let cap = match &capture {
+                    Some((layers, q, c)) if layers.binary_search(&i).is_ok() => Some((*q, *c)),
+                    _ => None,
+                };
+                let (y, probs) =
+                    block.forward(&x, &kv.blocks[i], &timestep_proj, &cos, &sin, cap)?;
+                x = y;
+                if let Some(p) = probs {
+                    captured = Some(match captured {
+                        Some(acc) => (acc + p)?,
+                        None => p,
+                    });
+                }
+            }
+        }
+        if let Some(x_in) = x_in {
+            residual = Some((&x - &x_in)?);
         }
         let cross_attention = match (captured, &capture) {
             (Some(acc), Some((layers, _, _))) => Some((acc / layers.len() as f64)?),
@@ -1176,6 +1207,7 @@ impl ChronoEditTransformer3DModel {
         Ok(ForwardOutput {
             sample,
             cross_attention,
+            residual,
         })
     }
 }

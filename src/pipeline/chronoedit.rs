@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, IndexOp, Tensor};
 
+use crate::adaptive::accel::{Acceleration, CacheDecider};
 use crate::adaptive::plan::{round_num_frames, Schedule, VideoGeometry};
 use crate::adaptive::srm::{SrmConfig, TokenMask};
 use crate::checkpoint::{
@@ -19,6 +20,7 @@ use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::guidance::Guidance;
 use crate::pipeline::hooks::{DenoiseHook, StepState};
+use crate::pipeline::rpfi_hook::RpfiHook;
 use crate::pipeline::srm_hook::SrmHook;
 use crate::processors::image::ClipImageProcessor;
 use crate::processors::prompt::PromptTokenizer;
@@ -134,6 +136,8 @@ pub struct AdaptiveOptions {
     /// The spatial reasoning mask (None: off). It acts only while reasoning frames are present
     /// (r ≥ 1 and N_r ≥ 1).
     pub srm: Option<SrmConfig>,
+    /// RPFI, step caching and the guidance tail (`adaptive::accel`; all off by default).
+    pub accel: Acceleration,
 }
 
 /// What the SRM did in one edit.
@@ -188,8 +192,17 @@ pub struct EditOutput {
     pub final_latents: Tensor,
     /// Tokens processed by the transformer at each step (one forward; CFG doubles the work).
     pub tokens_per_step: Vec<usize>,
-    /// Transformer forwards per step (2 with CFG).
+    /// Transformer forwards per step when every branch runs (2 with CFG).
     pub forwards_per_step: usize,
+    /// Transformer forwards whose blocks ran at each step (0 where the step cache reused a
+    /// residual, 1 in the guidance tail).
+    pub forwards: Vec<usize>,
+    /// Steps where the step cache reused a residual.
+    pub reused_steps: Vec<usize>,
+    /// Steps RPFI blended the output frame (None: RPFI was not requested or had no reasoning phase).
+    pub rpfi_steps: Option<usize>,
+    /// (step, mean |block-stack residual|) of every computed step, with the step cache on.
+    pub residual_magnitudes: Vec<(usize, f64)>,
     pub times: PhaseTimes,
     /// Present when the SRM was requested and reasoning frames were present.
     pub srm: Option<SrmOutcome>,
@@ -204,7 +217,8 @@ impl EditOutput {
         let steps: f64 = self
             .tokens_per_step
             .iter()
-            .map(|&t| self.forwards_per_step as f64 * transformer_forward(m, t).total)
+            .zip(&self.forwards)
+            .map(|(&t, &f)| f as f64 * transformer_forward(m, t).total)
             .sum();
         let probe = match &self.srm {
             Some(s) => {
@@ -588,19 +602,46 @@ impl ChronoEditPipeline {
             )?),
             None => None,
         };
-        let mut hooks: Vec<&mut dyn DenoiseHook> = Vec::new();
-        if let Some(h) = srm_hook.as_mut() {
-            hooks.push(h);
-        }
-
-        let guidance = Guidance::new(
+        let accel = &adaptive.accel;
+        accel.validate()?;
+        let mut rpfi_hook = match accel.rpfi {
+            Some(relaxation)
+                if req.reasoning_enabled() && req.reasoning_steps > 0 && latent_frames > 2 =>
+            {
+                let channels = self.vae.temporal_scale();
+                Some(RpfiHook::new(
+                    relaxation,
+                    req.reasoning_steps,
+                    (patch[1], patch[2]),
+                    condition
+                        .narrow(1, channels, cfg.z_dim)?
+                        .narrow(2, 0, 1)?
+                        .contiguous()?,
+                    latents.narrow(2, latent_frames - 1, 1)?.contiguous()?,
+                ))
+            }
+            _ => None,
+        };
+        let decider = match accel.cache {
+            Some(settings) => Some(CacheDecider::new(
+                settings,
+                timesteps.len(),
+                self.defaults.cache_mag_ratios.clone(),
+            )?),
+            None => None,
+        };
+        let mut guidance = Guidance::new(
             &self.transformer,
             prompt_embeds,
             negative_embeds,
             image_embeds,
             req.guidance,
-        )?;
+        )?
+        .with_cfg_tail(accel.cfg_tail, timesteps.len())
+        .with_step_cache(decider);
         let mut tokens_per_step = Vec::with_capacity(timesteps.len());
+        let mut forwards = Vec::with_capacity(timesteps.len());
+        let mut reused_steps = Vec::new();
         for (i, &t) in timesteps.iter().enumerate() {
             if req.reasoning_enabled() && i == req.reasoning_steps {
                 latents = Self::first_and_last(&latents)?;
@@ -611,40 +652,53 @@ impl ChronoEditPipeline {
             let model_input = Tensor::cat(&[&latents, &condition], 1)?.to_dtype(self.dtype)?;
             let timestep = Tensor::new(&[t as f32], &self.device)?;
             let f = latents.dim(2)?;
+            let region = srm_hook.as_ref().and_then(SrmHook::region).cloned();
             let step = StepState {
                 index: i,
                 steps: timesteps.len(),
                 timestep: t,
                 sigma: sigmas.get(i).copied().unwrap_or(1.0).max(1e-6) as f64,
+                next_sigma: sigmas.get(i + 1).copied().unwrap_or(0.0) as f64,
                 latents: &latents,
                 frames: f,
                 reasoning: req.reasoning_enabled() && i < req.reasoning_steps && f > 2,
+                region: region.as_ref(),
             };
             let mut opts = ForwardOptions {
                 temporal_positions: reasoning_positions(f),
                 ..Default::default()
             };
-            for h in hooks.iter_mut() {
+            for h in active_hooks(&mut srm_hook, &mut rpfi_hook) {
                 h.before_forward(&step, &mut opts)?;
             }
             tokens_per_step.push(match &opts.token_keep {
                 Some(k) => k.len(),
                 None => (f / patch[0]) * pph * ppw,
             });
-            let pred = guidance.predict(&model_input, &timestep, &opts)?;
+            let pred = guidance.predict(&model_input, &timestep, &opts, &step)?;
+            forwards.push(pred.forwards);
+            if pred.reused {
+                reused_steps.push(i);
+            }
             let mut noise_pred = pred.noise_pred;
-            for h in hooks.iter_mut() {
+            for h in active_hooks(&mut srm_hook, &mut rpfi_hook) {
                 h.after_forward(&step, pred.cross_attention.as_ref(), &mut noise_pred)?;
             }
             let mut next = scheduler.step(&noise_pred, i, &latents)?;
-            for h in hooks.iter_mut() {
+            // The first-step probe may have produced the region during this step.
+            let region = srm_hook.as_ref().and_then(SrmHook::region).cloned();
+            let step = StepState {
+                region: region.as_ref(),
+                ..step
+            };
+            for h in active_hooks(&mut srm_hook, &mut rpfi_hook) {
                 h.after_step(&step, &mut next)?;
             }
             latents = next;
             on_step(i + 1, timesteps.len());
         }
         let forwards_per_step = guidance.forwards_per_step();
-        drop(hooks);
+        let residual_magnitudes = guidance.residual_magnitudes();
         let denoise_s = t_denoise.elapsed();
 
         let t_decode = Instant::now();
@@ -657,6 +711,10 @@ impl ChronoEditPipeline {
             final_latents,
             tokens_per_step,
             forwards_per_step,
+            forwards,
+            reused_steps,
+            rpfi_steps: rpfi_hook.map(|h| h.applied_steps),
+            residual_magnitudes,
             times: PhaseTimes {
                 encode_s: secs(encode_s),
                 denoise_s: secs(denoise_s),
@@ -665,6 +723,21 @@ impl ChronoEditPipeline {
             srm: srm_hook.map(SrmHook::into_outcome),
         })
     }
+}
+
+/// The hooks switched on for this edit, in their order (SRM, then RPFI, which reads SRM's region).
+fn active_hooks<'h>(
+    srm: &'h mut Option<SrmHook>,
+    rpfi: &'h mut Option<RpfiHook>,
+) -> Vec<&'h mut dyn DenoiseHook> {
+    let mut hooks: Vec<&'h mut dyn DenoiseHook> = Vec::new();
+    if let Some(h) = srm.as_mut() {
+        hooks.push(h);
+    }
+    if let Some(h) = rpfi.as_mut() {
+        hooks.push(h);
+    }
+    hooks
 }
 
 pub(crate) fn secs(d: Duration) -> f64 {

@@ -1,4 +1,5 @@
-//! Classifier-free guidance around the transformer: one guided prediction per step.
+//! Classifier-free guidance around the transformer: one guided prediction per step, and the two
+//! accelerations that act on it (`adaptive::accel`): step caching and the guidance tail.
 //!
 //! With CFG (scale > 1) the conditional and unconditional forwards run as one batch of two — the
 //! same numbers as two forwards, in fewer and larger matrix products — except when a
@@ -7,12 +8,20 @@
 //! The batched contexts are built once, so the transformer's context K/V cache (keyed by tensor
 //! identity) is reused at every step. The combination is diffusers':
 //! `uncond + scale · (cond − uncond)`, in the compute dtype, then converted to f32.
+//!
+//! Step caching records the block stack's residual of each computed step (both branches: the
+//! residual's batch is the branches') and, when [`CacheDecider`] allows, runs the step with that
+//! residual in place of the blocks. The guidance tail runs only the conditional branch over the
+//! last steps and reuses the last computed difference `cond − uncond`. With neither switched on
+//! the forwards are exactly the plain ones (no residual is even recorded).
 use anyhow::Result;
 use candle_core::{DType, Tensor};
 
+use crate::adaptive::accel::{cfg_tail_start, CacheDecider, CacheKey};
 use crate::models::transformer::{ChronoEditTransformer3DModel, ForwardOptions};
+use crate::pipeline::hooks::StepState;
 
-/// The guided transformer of one edit: its contexts and CFG scale.
+/// The guided transformer of one edit: its contexts, CFG scale and acceleration state.
 pub struct Guidance<'a> {
     transformer: &'a ChronoEditTransformer3DModel,
     prompt_embeds: Tensor,
@@ -21,6 +30,24 @@ pub struct Guidance<'a> {
     /// (text, image) contexts of both branches as one batch of two.
     batched: Option<(Tensor, Tensor)>,
     scale: f64,
+    /// First step of the guidance tail (None: off).
+    tail_start: Option<usize>,
+    /// `cond − uncond` of the last step that ran both branches (kept only with the tail on).
+    last_difference: Option<Tensor>,
+    cache: Option<CacheState>,
+}
+
+/// The step cache's tensors beside its decisions.
+struct CacheState {
+    decider: CacheDecider,
+    /// Residual of the last computed step.
+    residual: Option<Tensor>,
+    /// Latents of the previous step (for the input's relative change).
+    previous_latents: Option<Tensor>,
+    /// Latents and prediction of the last computed step (for the output's change rate).
+    last_computed: Option<(Tensor, Tensor)>,
+    /// Mean absolute residual of every computed step (what `physedit calibrate` averages).
+    magnitudes: Vec<(usize, f64)>,
 }
 
 /// One guided prediction.
@@ -29,6 +56,26 @@ pub struct Prediction {
     pub noise_pred: Tensor,
     /// The conditional branch's captured cross-attention, when asked for.
     pub cross_attention: Option<Tensor>,
+    /// Transformer forwards whose blocks ran (0 when the cached residual replaced them).
+    pub forwards: usize,
+    /// Whether the cached residual replaced the blocks.
+    pub reused: bool,
+}
+
+/// ‖a − b‖ / ‖b‖ over every element (f32), infinite when the shapes differ or `b` is zero.
+fn relative_change(a: &Tensor, b: &Tensor) -> Result<f64> {
+    if a.dims() != b.dims() {
+        return Ok(f64::INFINITY);
+    }
+    let a = a.to_dtype(DType::F32)?;
+    let b = b.to_dtype(DType::F32)?;
+    let num = (&a - &b)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+    let den = b.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+    Ok(if den > 0.0 {
+        (num / den).sqrt()
+    } else {
+        f64::INFINITY
+    })
 }
 
 impl<'a> Guidance<'a> {
@@ -54,10 +101,42 @@ impl<'a> Guidance<'a> {
             image_embeds,
             batched,
             scale,
+            tail_start: None,
+            last_difference: None,
+            cache: None,
         })
     }
 
-    /// Transformer forwards per step (2 with CFG).
+    /// Runs only the conditional branch over the last `fraction` of `steps` (no effect without CFG).
+    pub fn with_cfg_tail(mut self, fraction: Option<f64>, steps: usize) -> Self {
+        self.tail_start = match (fraction, &self.negative_embeds) {
+            (Some(f), Some(_)) => Some(cfg_tail_start(f, steps)),
+            _ => None,
+        };
+        self
+    }
+
+    /// Reuses the block stack's residual where `decider` allows.
+    pub fn with_step_cache(mut self, decider: Option<CacheDecider>) -> Self {
+        self.cache = decider.map(|decider| CacheState {
+            decider,
+            residual: None,
+            previous_latents: None,
+            last_computed: None,
+            magnitudes: Vec::new(),
+        });
+        self
+    }
+
+    /// (step, mean |residual|) of every computed step when the step cache is on.
+    pub fn residual_magnitudes(&self) -> Vec<(usize, f64)> {
+        self.cache
+            .as_ref()
+            .map(|c| c.magnitudes.clone())
+            .unwrap_or_default()
+    }
+
+    /// Transformer forwards of a step that runs every branch (2 with CFG).
     pub fn forwards_per_step(&self) -> usize {
         if self.negative_embeds.is_some() {
             2
@@ -66,26 +145,60 @@ impl<'a> Guidance<'a> {
         }
     }
 
-    /// The guided velocity for `model_input` at `timestep` (one-element tensor).
+    /// The guided velocity for `model_input` at `timestep` (one-element tensor) at `step`.
     pub fn predict(
-        &self,
+        &mut self,
         model_input: &Tensor,
         timestep: &Tensor,
         opts: &ForwardOptions,
+        step: &StepState,
     ) -> Result<Prediction> {
         let capturing = opts.capture.is_some();
-        let (cond, cross_attention, uncond) = match (&self.batched, capturing) {
-            (Some((text2, image2)), false) => {
-                let both = self.transformer.forward_with(
+        // The tail needs a difference of the same video (not one from before the reasoning drop).
+        let tail = match (self.tail_start, &self.last_difference) {
+            (Some(start), Some(d)) => step.index >= start && d.dims()[2] == step.frames,
+            _ => false,
+        };
+        let both = self.negative_embeds.is_some() && !tail;
+        let branches = if both { 2 } else { 1 };
+
+        // Step cache: decide, then ask the forwards for the residual or give them the cached one.
+        let key = CacheKey {
+            frames: step.frames,
+            token_keep: opts.token_keep.clone(),
+            branches,
+        };
+        let mut fopts = opts.clone();
+        let mut reused = false;
+        if let Some(c) = self.cache.as_mut() {
+            let input_change = match &c.previous_latents {
+                Some(prev) => relative_change(step.latents, prev)?,
+                None => f64::INFINITY,
+            };
+            let must_compute = capturing || c.residual.is_none();
+            reused = c
+                .decider
+                .should_reuse(step.index, &key, input_change, must_compute);
+            if reused {
+                fopts.reuse_residual = c.residual.clone();
+            } else {
+                fopts.record_residual = true;
+            }
+            c.previous_latents = Some(step.latents.clone());
+        }
+
+        let (cond, cross_attention, uncond, residual) = match (&self.batched, both, capturing) {
+            (Some((text2, image2)), true, false) => {
+                let out = self.transformer.forward_with(
                     &Tensor::cat(&[model_input, model_input], 0)?,
                     &Tensor::cat(&[timestep, timestep], 0)?,
                     text2,
                     Some(image2),
-                    opts,
+                    &fopts,
                 )?;
-                let cond = both.sample.narrow(0, 0, 1)?;
-                let uncond = both.sample.narrow(0, 1, 1)?;
-                (cond, None, Some(uncond))
+                let cond = out.sample.narrow(0, 0, 1)?;
+                let uncond = out.sample.narrow(0, 1, 1)?;
+                (cond, None, Some(uncond), out.residual)
             }
             _ => {
                 let out = self.transformer.forward_with(
@@ -93,29 +206,79 @@ impl<'a> Guidance<'a> {
                     timestep,
                     &self.prompt_embeds,
                     Some(&self.image_embeds),
-                    opts,
+                    &fopts,
                 )?;
-                (out.sample, out.cross_attention, None)
-            }
-        };
-        let guided = match (&self.negative_embeds, uncond) {
-            (Some(_), Some(uncond)) => (&uncond + ((cond - &uncond)? * self.scale)?)?,
-            (Some(neg), None) => {
-                let plain = ForwardOptions {
-                    capture: None,
-                    ..opts.clone()
+                let mut residual = out.residual;
+                let uncond = match (&self.negative_embeds, both) {
+                    (Some(neg), true) => {
+                        let plain = ForwardOptions {
+                            capture: None,
+                            ..fopts.clone()
+                        };
+                        let u = self.transformer.forward_with(
+                            model_input,
+                            timestep,
+                            neg,
+                            Some(&self.image_embeds),
+                            &plain,
+                        )?;
+                        residual = match (residual, u.residual) {
+                            (Some(a), Some(b)) => Some(Tensor::cat(&[a, b], 0)?),
+                            _ => None,
+                        };
+                        Some(u.sample)
+                    }
+                    _ => None,
                 };
-                let uncond = self
-                    .transformer
-                    .forward_with(model_input, timestep, neg, Some(&self.image_embeds), &plain)?
-                    .sample;
-                (&uncond + ((cond - &uncond)? * self.scale)?)?
+                (out.sample, out.cross_attention, uncond, residual)
             }
-            (None, _) => cond,
         };
+        let guided = match uncond {
+            Some(uncond) => {
+                let difference = (&cond - &uncond)?;
+                let guided = (&uncond + (&difference * self.scale)?)?;
+                if self.tail_start.is_some() {
+                    self.last_difference = Some(difference);
+                }
+                guided
+            }
+            None if tail => {
+                let d = self
+                    .last_difference
+                    .as_ref()
+                    .expect("tail implies a difference");
+                (&cond + (d * (self.scale - 1.0))?)?
+            }
+            None => cond,
+        };
+        let noise_pred = guided.to_dtype(DType::F32)?;
+
+        if let (Some(c), false) = (self.cache.as_mut(), reused) {
+            let rate = match &c.last_computed {
+                Some((x_prev, v_prev)) if x_prev.dims() == step.latents.dims() => {
+                    let dx = relative_change(step.latents, x_prev)?;
+                    let dv = relative_change(&noise_pred, v_prev)?;
+                    (dx > 0.0 && dx.is_finite() && dv.is_finite()).then(|| dv / dx)
+                }
+                _ => None,
+            };
+            c.decider.computed(key, rate);
+            if let Some(r) = &residual {
+                let m = r
+                    .abs()?
+                    .to_dtype(DType::F32)?
+                    .mean_all()?
+                    .to_scalar::<f32>()?;
+                c.magnitudes.push((step.index, m as f64));
+            }
+            c.residual = residual;
+            c.last_computed = Some((step.latents.clone(), noise_pred.clone()));
+        }
         Ok(Prediction {
-            noise_pred: guided.to_dtype(DType::F32)?,
+            noise_pred,
             cross_attention,
+            forwards: if reused { 0 } else { branches },
+            reused,
         })
     }
 }

@@ -8,17 +8,20 @@
 //! 2. [`DenoiseHook::before_forward`] of every hook: choose the tokens to compute
 //!    (`ForwardOptions::token_keep`) or ask for a cross-attention capture;
 //! 3. the guided prediction ([`crate::pipeline::guidance::Guidance`]: the conditional and the
-//!    unconditional branch, batched, combined with the CFG scale);
+//!    unconditional branch, batched, combined with the CFG scale; step caching and the guidance
+//!    tail act here, on the transformer's forwards, not as hooks);
 //! 4. [`DenoiseHook::after_forward`]: read the capture, fill the prediction of tokens that were not
 //!    computed;
 //! 5. the scheduler step;
-//! 6. [`DenoiseHook::after_step`]: blend the new latents (e.g. pull a region toward the input).
+//! 6. [`DenoiseHook::after_step`]: blend the new latents (RPFI pulls the region outside the edit
+//!    toward the input).
 //!
 //! Hooks run in the order they are listed; with no hooks the loop is exactly the reference's. A hook
 //! keeps its own state across steps and reports what it did through its own type after the loop.
 use anyhow::Result;
 use candle_core::Tensor;
 
+use crate::adaptive::srm::TokenMask;
 use crate::models::transformer::ForwardOptions;
 
 /// What a hook sees of one denoising step.
@@ -32,12 +35,17 @@ pub struct StepState<'a> {
     pub timestep: f64,
     /// σ of this step (the noise level of `latents`).
     pub sigma: f64,
+    /// σ after this step (the noise level the scheduler step produces).
+    pub next_sigma: f64,
     /// The latents entering this step, `(1, z, F, h, w)` f32.
     pub latents: &'a Tensor,
     /// Latent frames at this step (after a reasoning drop).
     pub frames: usize,
     /// Whether reasoning frames are present at this step (r ≥ 1 and `index` < N_r).
     pub reasoning: bool,
+    /// The edit region over one latent frame's token grid, once known (the spatial reasoning
+    /// mask, refreshed before each phase of the step); None: unknown or the whole frame.
+    pub region: Option<&'a TokenMask>,
 }
 
 /// One technique acting on the denoising loop (see the module documentation for the order).

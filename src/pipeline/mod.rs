@@ -4,8 +4,10 @@
 //! * [`chronoedit`]: the edit pipeline (encode, condition, denoise with temporal reasoning, decode);
 //! * [`hooks`]: the seams of its denoising loop, one [`hooks::DenoiseHook`] per technique;
 //! * [`guidance`]: classifier-free guidance around the transformer (one guided prediction a step);
-//! * [`srm_hook`]: the spatial reasoning mask as a hook.
+//! * [`srm_hook`]: the spatial reasoning mask as a hook;
+//! * [`rpfi_hook`]: region-preserving feature injection as a hook.
 pub mod chronoedit;
 pub mod guidance;
 pub mod hooks;
+pub mod rpfi_hook;
 pub mod srm_hook;

@@ -262,6 +262,12 @@ impl SrmHook {
         Ok(t)
     }
 
+    /// The edit region once the mask is known and prunes (None before the probe, or when it fell
+    /// back to the full frame).
+    pub fn region(&self) -> Option<&TokenMask> {
+        self.mask.as_ref()
+    }
+
     /// What the SRM did in this edit.
     pub fn into_outcome(self) -> SrmOutcome {
         self.outcome

@@ -2,6 +2,7 @@
 //! per file). `cargo test --test it MODULE::` runs one file's tests.
 mod common;
 
+mod accel;
 mod adaptive;
 mod attention;
 mod bench;

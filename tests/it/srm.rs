@@ -239,6 +239,7 @@ fn all_ones_mask_equals_srm_off() {
             probe: Probe::Given(TokenMask::full(2, 2)),
             ..Default::default()
         }),
+        ..Default::default()
     };
     let on = pipe.edit_with(&image, &req, &full, &mut |_, _| {}).unwrap();
     let s = on.srm.as_ref().expect("srm outcome");
@@ -368,6 +369,7 @@ fn partial_mask_prunes_reasoning_steps_only() {
             probe: Probe::Given(m),
             ..Default::default()
         }),
+        ..Default::default()
     };
     let out = pipe.edit_with(&image, &req, &opts, &mut |_, _| {}).unwrap();
     // 2 whole frames (4 tokens each) + 3 reasoning frames x 1 token, then 2 whole frames.
@@ -393,6 +395,7 @@ fn probes_capture_and_produce_a_mask() {
                 max_coverage: 1.0,
                 ..Default::default()
             }),
+            ..Default::default()
         };
         let out = pipe.edit_with(&image, &req, &opts, &mut |_, _| {}).unwrap();
         let s = out.srm.as_ref().unwrap();

@@ -1,0 +1,473 @@
+//! Training-free accelerations that stack with a plan, and their settings: region-preserving
+//! feature injection (RPFI), step caching and the guidance tail. Pure decisions on numbers the
+//! pipeline hands in; the pipeline (`pipeline::step_cache`, `pipeline::rpfi_hook`) does the tensor
+//! work.
+//!
+//! * **RPFI** (the paper's third module, in the form its text describes): during the reasoning
+//!   steps, after each scheduler step, the output frame outside the edit mask is pulled toward the
+//!   input frame's clean latent re-noised to the new noise level,
+//!   `x ← m·x + (1 − m)·((1 − σ)·z_in + σ·ε)`, `m = α·M + (1 − α)`,
+//!   `α = min(1, relaxation · (i + 1) / N_r)` ([`rpfi_alpha`]). The paper's public code does not run
+//!   it; this is our reading of its text. (`i + 1`: the pull acts after step i, on latents that
+//!   have been denoised i + 1 times; with `i` the first step would never be touched.)
+//! * **Step caching** ([`CacheSettings`]): the transformer's block-stack residual (output minus
+//!   input, per CFG branch) of the last computed step is reused while the predicted change since
+//!   then is small. Two indicators: `easy` (EasyCache's runtime-adaptive rule: the output's change
+//!   rate relative to the input's, measured on the last two computed steps, times the input's
+//!   relative change, accumulated; no calibration) and `mag` (MagCache's rule: the calibrated
+//!   ratio of consecutive residual magnitudes, `|1 − γ_i|` accumulated; coefficients from
+//!   `physedit calibrate` in the model folder's `physedit.json`). TeaCache's polynomial of the
+//!   modulated input is not implemented. A step is always computed when the latent video, the
+//!   computed tokens or the branches differ from the cached step's (the reasoning drop, SRM
+//!   pruning starting, a guidance change), during the warm-up, at the last step, and after
+//!   `max_skips` reuses in a row.
+//! * **Guidance tail** (`cfg_tail`): over the last fraction of the steps only the conditional
+//!   branch runs and the last computed guidance difference `cond − uncond` is reused:
+//!   `cond + (s − 1)·d` instead of `uncond + s·(cond − uncond)`.
+//!
+//! Every setting switched off (`None`) leaves the edit exactly the plan's, bit for bit.
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Default RPFI relaxation (α reaches 1 after two thirds of the reasoning steps).
+pub const DEFAULT_RPFI_RELAXATION: f32 = 1.5;
+
+/// How the step cache predicts the change since the last computed step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CachePolicy {
+    /// Runtime-adaptive (EasyCache): no calibration.
+    #[default]
+    Easy,
+    /// Calibrated residual magnitude ratios (MagCache); needs `physedit calibrate`.
+    Mag,
+}
+
+impl CachePolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            CachePolicy::Easy => "easy",
+            CachePolicy::Mag => "mag",
+        }
+    }
+}
+
+impl FromStr for CachePolicy {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.trim() {
+            "easy" => Ok(CachePolicy::Easy),
+            "mag" => Ok(CachePolicy::Mag),
+            other => anyhow::bail!("unknown cache policy {other:?}; expected easy or mag"),
+        }
+    }
+}
+
+/// Step-cache settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    #[serde(default)]
+    pub policy: CachePolicy,
+    /// Accumulated predicted change below which the residual is reused (0: never reuse).
+    pub threshold: f64,
+    /// Fraction of the steps computed first, whatever the indicator says (at least two steps).
+    #[serde(default = "default_warmup")]
+    pub warmup: f64,
+    /// Most reuses in a row.
+    #[serde(default = "default_max_skips")]
+    pub max_skips: usize,
+}
+
+fn default_warmup() -> f64 {
+    0.1
+}
+fn default_max_skips() -> usize {
+    3
+}
+
+impl CacheSettings {
+    pub fn new(policy: CachePolicy, threshold: f64) -> Self {
+        CacheSettings {
+            policy,
+            threshold,
+            warmup: default_warmup(),
+            max_skips: default_max_skips(),
+        }
+    }
+
+    /// Steps computed before the indicator is consulted.
+    pub fn warmup_steps(&self, steps: usize) -> usize {
+        ((self.warmup * steps as f64).ceil() as usize).max(2)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.threshold.is_finite() && self.threshold >= 0.0) {
+            anyhow::bail!(
+                "cache threshold must be a finite number >= 0, got {}",
+                self.threshold
+            );
+        }
+        if !(self.warmup.is_finite() && (0.0..=1.0).contains(&self.warmup)) {
+            anyhow::bail!(
+                "cache warmup must be a fraction in [0, 1], got {}",
+                self.warmup
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The accelerations of one edit (all off by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acceleration {
+    /// RPFI relaxation (None: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpfi: Option<f32>,
+    /// Step caching (None: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSettings>,
+    /// Fraction of the last steps that run only the conditional branch (None: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cfg_tail: Option<f64>,
+}
+
+impl Acceleration {
+    pub fn is_off(&self) -> bool {
+        *self == Acceleration::default()
+    }
+
+    /// `self` with every setting `over` has replacing its own.
+    pub fn merged(&self, over: &Acceleration) -> Acceleration {
+        Acceleration {
+            rpfi: over.rpfi.or(self.rpfi),
+            cache: over.cache.or(self.cache),
+            cfg_tail: over.cfg_tail.or(self.cfg_tail),
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(r) = self.rpfi {
+            if !(r.is_finite() && r >= 0.0) {
+                anyhow::bail!("rpfi relaxation must be a finite number >= 0, got {r}");
+            }
+        }
+        if let Some(c) = &self.cache {
+            c.validate()?;
+        }
+        if let Some(t) = self.cfg_tail {
+            if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
+                anyhow::bail!("cfg_tail must be a fraction in [0, 1], got {t}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses one `+`-separated part of a variant name (`rpfi`, `rpfi=1.5`, `cache=0.1`,
+    /// `magcache=0.05`, `cfgtail=0.3`) into `self`.
+    pub fn apply_part(&mut self, part: &str) -> anyhow::Result<()> {
+        let (key, value) = match part.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim())),
+            None => (part.trim(), None),
+        };
+        let num = |what: &str| -> anyhow::Result<f64> {
+            let v = value.ok_or_else(|| anyhow::anyhow!("{what} needs a value ({what}=NUMBER)"))?;
+            v.parse::<f64>()
+                .map_err(|_| anyhow::anyhow!("{what}={v}: not a number"))
+        };
+        match key {
+            "rpfi" => {
+                self.rpfi = Some(match value {
+                    Some(_) => num("rpfi")? as f32,
+                    None => DEFAULT_RPFI_RELAXATION,
+                })
+            }
+            "cache" => self.cache = Some(CacheSettings::new(CachePolicy::Easy, num("cache")?)),
+            "magcache" => self.cache = Some(CacheSettings::new(CachePolicy::Mag, num("magcache")?)),
+            "cfgtail" => self.cfg_tail = Some(num("cfgtail")?),
+            "skips" | "warmup" => {
+                let v = num(key)?;
+                let c = self.cache.as_mut().ok_or_else(|| {
+                    anyhow::anyhow!("{key}= sets a step-cache setting: give cache= or magcache= before it")
+                })?;
+                if key == "skips" {
+                    if v.fract() != 0.0 || v < 0.0 {
+                        anyhow::bail!("skips={v}: expected a whole number >= 0");
+                    }
+                    c.max_skips = v as usize;
+                } else {
+                    c.warmup = v;
+                }
+            }
+            other => anyhow::bail!(
+                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION) or cfgtail=FRACTION"
+            ),
+        }
+        self.validate()
+    }
+
+    /// The `+`-joined parts that [`Acceleration::apply_part`] reads back.
+    pub fn parts(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(r) = self.rpfi {
+            v.push(if r == DEFAULT_RPFI_RELAXATION {
+                "rpfi".to_string()
+            } else {
+                format!("rpfi={r}")
+            });
+        }
+        if let Some(c) = &self.cache {
+            let key = match c.policy {
+                CachePolicy::Easy => "cache",
+                CachePolicy::Mag => "magcache",
+            };
+            v.push(format!("{key}={}", c.threshold));
+            let d = CacheSettings::new(c.policy, c.threshold);
+            if c.max_skips != d.max_skips {
+                v.push(format!("skips={}", c.max_skips));
+            }
+            if c.warmup != d.warmup {
+                v.push(format!("warmup={}", c.warmup));
+            }
+        }
+        if let Some(t) = self.cfg_tail {
+            v.push(format!("cfgtail={t}"));
+        }
+        v
+    }
+}
+
+impl fmt::Display for Acceleration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts = self.parts();
+        if parts.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&parts.join("+"))
+        }
+    }
+}
+
+/// RPFI's α after step `i` (0-based) of `reasoning_steps`: `min(1, relaxation · (i + 1) / N_r)`.
+pub fn rpfi_alpha(relaxation: f32, i: usize, reasoning_steps: usize) -> f64 {
+    if reasoning_steps == 0 {
+        return 0.0;
+    }
+    (relaxation as f64 * (i + 1) as f64 / reasoning_steps as f64).min(1.0)
+}
+
+/// Steps (0-based) from which the guidance tail runs only the conditional branch: the last
+/// `round(fraction · steps)`, never the first step (there must be one computed difference).
+pub fn cfg_tail_start(fraction: f64, steps: usize) -> usize {
+    let tail = (fraction * steps as f64).round() as usize;
+    steps.saturating_sub(tail).max(1)
+}
+
+/// What the cache knows of the step it would reuse: everything that must match for a reuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey {
+    pub frames: usize,
+    /// Tokens computed (None: all of them).
+    pub token_keep: Option<Vec<u32>>,
+    /// CFG branches in the residual's batch.
+    pub branches: usize,
+}
+
+/// The step cache's decision state for one edit (the tensors live in the pipeline).
+#[derive(Debug, Clone)]
+pub struct CacheDecider {
+    settings: CacheSettings,
+    steps: usize,
+    /// Calibrated magnitude ratio per step position (the `mag` policy), over 0..=1.
+    mag_ratios: Option<Vec<f64>>,
+    key: Option<CacheKey>,
+    accumulated: f64,
+    skips: usize,
+    /// `easy`: output change rate over input change rate, from the last two computed steps.
+    rate: Option<f64>,
+}
+
+impl CacheDecider {
+    /// `mag_ratios`: the calibration (required by the `mag` policy).
+    pub fn new(
+        settings: CacheSettings,
+        steps: usize,
+        mag_ratios: Option<Vec<f64>>,
+    ) -> anyhow::Result<Self> {
+        settings.validate()?;
+        if settings.policy == CachePolicy::Mag && mag_ratios.as_ref().is_none_or(|r| r.len() < 2) {
+            anyhow::bail!(
+                "the mag cache policy needs calibrated magnitude ratios: run `physedit calibrate --model DIR` first, or use the easy policy"
+            );
+        }
+        Ok(CacheDecider {
+            settings,
+            steps,
+            mag_ratios,
+            key: None,
+            accumulated: 0.0,
+            skips: 0,
+            rate: None,
+        })
+    }
+
+    /// The calibrated magnitude ratio at step `i`, read off the calibration curve at the same
+    /// position in the schedule (linear interpolation).
+    fn mag_ratio(&self, i: usize) -> f64 {
+        let r = self.mag_ratios.as_deref().unwrap_or(&[]);
+        if r.len() < 2 || self.steps < 2 {
+            return 1.0;
+        }
+        let pos = i as f64 / (self.steps - 1) as f64 * (r.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let hi = (lo + 1).min(r.len() - 1);
+        let t = pos - lo as f64;
+        r[lo] * (1.0 - t) + r[hi] * t
+    }
+
+    /// Whether step `i` may reuse the cached residual. `input_change` is the relative change of
+    /// the latents since the previous step, `‖x_i − x_{i−1}‖ / ‖x_{i−1}‖` (the `easy` policy's
+    /// input). `must_compute` covers what the caller knows (a capture, a missing residual).
+    pub fn should_reuse(
+        &mut self,
+        i: usize,
+        key: &CacheKey,
+        input_change: f64,
+        must_compute: bool,
+    ) -> bool {
+        let reusable = !must_compute
+            && self.settings.threshold > 0.0
+            && i >= self.settings.warmup_steps(self.steps)
+            && i + 1 < self.steps
+            && self.key.as_ref() == Some(key)
+            && self.skips < self.settings.max_skips;
+        if !reusable {
+            return false;
+        }
+        let delta = match self.settings.policy {
+            CachePolicy::Easy => match self.rate {
+                Some(k) => k * input_change,
+                None => return false,
+            },
+            CachePolicy::Mag => (1.0 - self.mag_ratio(i)).abs(),
+        };
+        if self.accumulated + delta < self.settings.threshold {
+            self.accumulated += delta;
+            self.skips += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records a computed step: its key and, for the `easy` policy, the output's change rate
+    /// `‖v_i − v_j‖/‖v_j‖ ÷ ‖x_i − x_j‖/‖x_j‖` against the previous computed step j (None when there is
+    /// no comparable previous step).
+    pub fn computed(&mut self, key: CacheKey, rate: Option<f64>) {
+        if self.key.as_ref() != Some(&key) {
+            self.rate = None;
+        }
+        if let Some(r) = rate.filter(|r| r.is_finite()) {
+            self.rate = Some(r);
+        }
+        self.key = Some(key);
+        self.accumulated = 0.0;
+        self.skips = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(frames: usize) -> CacheKey {
+        CacheKey {
+            frames,
+            token_keep: None,
+            branches: 2,
+        }
+    }
+
+    #[test]
+    fn variant_parts_round_trip() {
+        let mut a = Acceleration::default();
+        for p in ["rpfi", "cache=0.2", "skips=5", "cfgtail=0.3"] {
+            a.apply_part(p).unwrap();
+        }
+        assert_eq!(a.to_string(), "rpfi+cache=0.2+skips=5+cfgtail=0.3");
+        assert!(Acceleration::default().apply_part("skips=2").is_err());
+        let mut b = Acceleration::default();
+        for p in a.parts() {
+            b.apply_part(&p).unwrap();
+        }
+        assert_eq!(a, b);
+        assert!(Acceleration::default().apply_part("cache").is_err());
+        assert!(Acceleration::default().apply_part("cfgtail=2").is_err());
+        assert!(Acceleration::default().apply_part("turbo").is_err());
+    }
+
+    #[test]
+    fn never_reuses_across_a_frame_change_warmup_or_last_step() {
+        let mut d =
+            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 1e9), 20, None).unwrap();
+        d.computed(key(8), None);
+        d.computed(key(8), Some(1.0));
+        assert!(!d.should_reuse(1, &key(8), 0.0, false), "warm-up");
+        assert!(d.should_reuse(5, &key(8), 0.01, false));
+        assert!(
+            !d.should_reuse(6, &key(2), 0.01, false),
+            "frame count changed"
+        );
+        assert!(
+            !d.should_reuse(7, &key(8), 0.01, true),
+            "caller needs the blocks"
+        );
+        assert!(!d.should_reuse(19, &key(8), 0.0, false), "last step");
+        // max_skips reuses in a row, then a computed step.
+        d.computed(key(8), Some(1.0));
+        let reused: Vec<bool> = (8..13)
+            .map(|i| d.should_reuse(i, &key(8), 0.0, false))
+            .collect();
+        assert_eq!(reused, [true, true, true, false, false]);
+    }
+
+    #[test]
+    fn threshold_zero_never_reuses_and_the_threshold_accumulates() {
+        let mut d =
+            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 0.0), 20, None).unwrap();
+        d.computed(key(2), Some(1.0));
+        assert!(!d.should_reuse(10, &key(2), 0.0, false));
+        let mut d =
+            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 0.1), 20, None).unwrap();
+        d.computed(key(2), Some(2.0));
+        assert!(d.should_reuse(10, &key(2), 0.02, false)); // 0.04
+        assert!(d.should_reuse(11, &key(2), 0.02, false)); // 0.08
+        assert!(!d.should_reuse(12, &key(2), 0.02, false)); // 0.12 >= 0.1
+    }
+
+    #[test]
+    fn mag_policy_needs_a_calibration_and_reads_it_by_position() {
+        assert!(CacheDecider::new(CacheSettings::new(CachePolicy::Mag, 0.1), 10, None).is_err());
+        let ratios = vec![1.0, 0.99, 0.5];
+        let mut d =
+            CacheDecider::new(CacheSettings::new(CachePolicy::Mag, 0.05), 5, Some(ratios)).unwrap();
+        d.computed(key(2), None);
+        // Step 2 of 5 sits at ratio index 1 (0.99): |1 - 0.99| = 0.01 < 0.05.
+        assert!(d.should_reuse(2, &key(2), 0.0, false));
+        // Step 3 of 5: index 1.5, ratio 0.745: too large a change.
+        assert!(!d.should_reuse(3, &key(2), 0.0, false));
+    }
+
+    #[test]
+    fn rpfi_alpha_and_cfg_tail() {
+        assert_eq!(rpfi_alpha(1.5, 0, 10), 0.15);
+        assert_eq!(rpfi_alpha(1.5, 9, 10), 1.0);
+        assert_eq!(rpfi_alpha(1.5, 3, 0), 0.0);
+        assert_eq!(cfg_tail_start(0.3, 50), 35);
+        assert_eq!(cfg_tail_start(0.0, 50), 50);
+        assert_eq!(cfg_tail_start(1.0, 8), 1);
+    }
+}

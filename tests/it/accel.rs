@@ -1,0 +1,336 @@
+//! Accelerations on the committed tiny random pipeline (tests/fixtures/heldout): switched off they
+//! reproduce the exact edit bit for bit; the step cache never reuses across a change of the latent
+//! video; the guidance tail runs one branch; RPFI lands the unedited region on the input's latent;
+//! `bench --fidelity-to` measures identical pictures as identical.
+use std::process::Command;
+
+use candle_core::{IndexOp, Tensor};
+use physedit::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
+use physedit::adaptive::srm::{Probe, SrmConfig, TokenMask};
+use physedit::eval::bench::{read_results, BenchRecord};
+use physedit::pipeline::chronoedit::{
+    AdaptiveOptions, ChronoEditPipeline, EditOutput, EditRequest, LoadOptions,
+};
+use physedit::processors::video::image_to_video_tensor;
+
+use crate::common::{fixture, max_abs_diff};
+
+fn load_pipe() -> ChronoEditPipeline {
+    let dir = fixture("heldout").join("pipeline");
+    ChronoEditPipeline::load(&dir, &LoadOptions::default()).expect("load heldout pipeline")
+}
+
+fn image() -> image::DynamicImage {
+    physedit::util::open_image(&fixture("heldout").join("input.png")).unwrap()
+}
+
+fn request(num_frames: usize, steps: usize, reasoning_steps: usize) -> EditRequest {
+    EditRequest {
+        prompt: "Push the red ball to the right.".into(),
+        negative_prompt: String::new(),
+        steps,
+        guidance: 5.0,
+        height: 32,
+        width: 32,
+        num_frames,
+        temporal_reasoning: reasoning_steps > 0,
+        reasoning_steps,
+        temporal_positions: None,
+        latents: None,
+        seed: 11,
+        flow_shift: None,
+    }
+}
+
+fn run(pipe: &ChronoEditPipeline, req: &EditRequest, opts: &AdaptiveOptions) -> EditOutput {
+    pipe.edit_with(&image(), req, opts, &mut |_, _| {}).unwrap()
+}
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+fn with(accel: Acceleration, srm: Option<SrmConfig>) -> AdaptiveOptions {
+    AdaptiveOptions { srm, accel }
+}
+
+#[test]
+fn switched_off_accelerations_reproduce_the_exact_edit_bit_for_bit() {
+    let pipe = load_pipe();
+    // r = 2 reasoning frames for 3 of 6 steps, with a given 1-token SRM mask so RPFI has a region.
+    let req = request(13, 6, 3);
+    let mut m = TokenMask::empty(2, 2);
+    m.keep[0] = true;
+    let srm = Some(SrmConfig {
+        probe: Probe::Given(m),
+        ..Default::default()
+    });
+    let exact = run(&pipe, &req, &with(Acceleration::default(), srm.clone()));
+    let off = [
+        Acceleration {
+            cache: Some(CacheSettings::new(CachePolicy::Easy, 0.0)),
+            ..Default::default()
+        },
+        Acceleration {
+            cfg_tail: Some(0.0),
+            ..Default::default()
+        },
+        Acceleration {
+            rpfi: Some(0.0),
+            ..Default::default()
+        },
+    ];
+    for accel in off {
+        let out = run(&pipe, &req, &with(accel, srm.clone()));
+        assert_eq!(
+            bits(&out.frames),
+            bits(&exact.frames),
+            "{accel} changed the edit"
+        );
+        assert!(out.reused_steps.is_empty());
+        assert_eq!(out.forwards, vec![2; 6]);
+    }
+    // Switched on, each one changes the edit (so the comparison above can fail).
+    let on = [
+        Acceleration {
+            cache: Some(CacheSettings::new(CachePolicy::Easy, 1e9)),
+            ..Default::default()
+        },
+        Acceleration {
+            cfg_tail: Some(0.5),
+            ..Default::default()
+        },
+        Acceleration {
+            rpfi: Some(1.5),
+            ..Default::default()
+        },
+    ];
+    for accel in on {
+        let out = run(&pipe, &req, &with(accel, srm.clone()));
+        assert_ne!(
+            bits(&out.frames),
+            bits(&exact.frames),
+            "{accel} did nothing"
+        );
+    }
+}
+
+#[test]
+fn the_cache_never_reuses_across_the_reasoning_drop_the_warmup_or_the_last_step() {
+    let pipe = load_pipe();
+    let steps = 12;
+    for nr in [4, 7] {
+        let req = request(13, steps, nr);
+        let mut settings = CacheSettings::new(CachePolicy::Easy, 1e9);
+        settings.max_skips = 100;
+        settings.warmup = 0.0;
+        let out = run(
+            &pipe,
+            &req,
+            &with(
+                Acceleration {
+                    cache: Some(settings),
+                    ..Default::default()
+                },
+                None,
+            ),
+        );
+        // The step where the frame count changes, and the one after (no change rate measured
+        // yet on the new video), the first two steps (warm-up minimum) and the last step compute.
+        let reused = &out.reused_steps;
+        for must in [0, 1, nr, nr + 1, steps - 1] {
+            assert!(
+                !reused.contains(&must),
+                "N_r {nr}: step {must} reused ({reused:?})"
+            );
+        }
+        // Everything else is reused at an unbounded threshold (so the test can fail).
+        let expected: Vec<usize> = (2..steps - 1)
+            .filter(|i| ![nr, nr + 1].contains(i))
+            .collect();
+        assert_eq!(reused, &expected, "N_r {nr}");
+        for (i, &f) in out.forwards.iter().enumerate() {
+            assert_eq!(f, if reused.contains(&i) { 0 } else { 2 }, "step {i}");
+        }
+    }
+}
+
+#[test]
+fn the_guidance_tail_runs_only_the_conditional_branch_over_the_last_steps() {
+    let pipe = load_pipe();
+    let req = request(5, 10, 0);
+    let out = run(
+        &pipe,
+        &req,
+        &with(
+            Acceleration {
+                cfg_tail: Some(0.3),
+                ..Default::default()
+            },
+            None,
+        ),
+    );
+    assert_eq!(out.forwards, [2, 2, 2, 2, 2, 2, 2, 1, 1, 1]);
+    // Without CFG there is no tail to take.
+    let req1 = EditRequest {
+        guidance: 1.0,
+        ..req
+    };
+    let exact = run(&pipe, &req1, &AdaptiveOptions::default());
+    let tail = run(
+        &pipe,
+        &req1,
+        &with(
+            Acceleration {
+                cfg_tail: Some(0.3),
+                ..Default::default()
+            },
+            None,
+        ),
+    );
+    assert_eq!(bits(&tail.frames), bits(&exact.frames));
+}
+
+#[test]
+fn rpfi_lands_the_unedited_region_on_the_input_latent() {
+    let pipe = load_pipe();
+    // Reasoning through every step: α reaches 1 and the last step ends at σ = 0, so outside the
+    // region the output frame's latent is the input frame's clean latent.
+    let (steps, frames) = (6, 13);
+    let req = request(frames, steps, steps);
+    let mut m = TokenMask::empty(2, 2);
+    m.keep[3] = true;
+    let out = run(
+        &pipe,
+        &req,
+        &with(
+            Acceleration {
+                rpfi: Some(1.5),
+                ..Default::default()
+            },
+            Some(SrmConfig {
+                probe: Probe::Given(m),
+                ..Default::default()
+            }),
+        ),
+    );
+    assert_eq!(out.rpfi_steps, Some(steps));
+    let video = image_to_video_tensor(&image(), 32, 32).unwrap();
+    let condition = pipe.prepare_condition(&video, frames).unwrap();
+    let z = pipe.vae.config().z_dim;
+    let channels = pipe.vae.temporal_scale();
+    let z_in = condition
+        .narrow(1, channels, z)
+        .unwrap()
+        .narrow(2, 0, 1)
+        .unwrap();
+    let expected = pipe.vae.denormalize_latents(&z_in).unwrap();
+    let f = out.final_latents.dim(2).unwrap();
+    let last = out.final_latents.narrow(2, f - 1, 1).unwrap();
+    // Latent grid 4x4, patch 2: token 3 is the bottom-right 2x2 cells.
+    let (outside, inside) = (
+        last.i((.., .., .., 0..2, ..)).unwrap(),
+        last.i((.., .., .., 2.., 2..)).unwrap(),
+    );
+    let (exp_out, exp_in) = (
+        expected.i((.., .., .., 0..2, ..)).unwrap(),
+        expected.i((.., .., .., 2.., 2..)).unwrap(),
+    );
+    let d = max_abs_diff(&outside, &exp_out);
+    assert!(d < 1e-5, "outside the region: {d}");
+    // Inside the region the model's own edit stays.
+    assert!(max_abs_diff(&inside, &exp_in) > 1e-2);
+}
+
+fn physedit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_physedit"))
+}
+
+#[test]
+fn bench_fidelity_to_an_identical_recipe_is_infinite_psnr_and_ssim_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::copy(fixture("heldout").join("input.png"), images.join("a.png")).unwrap();
+    let suite = dir.path().join("suite.json");
+    std::fs::write(
+        &suite,
+        r#"{"a": {"id": "a.png", "prompt": "Make the ball red.", "edit_type": "adjust"},
+            "b": {"id": "a.png", "prompt": "Push the ball to the right.", "edit_type": "action"}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let model = fixture("tiny_a").join("pipeline");
+    let res = physedit()
+        .args(["bench", "--suite"])
+        .arg(&suite)
+        .arg("--images")
+        .arg(&images)
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--recipes",
+            "physedit,physedit+cache=0,physedit+cfgtail=0.5",
+            "--fidelity-to",
+            "physedit",
+            "--steps",
+            "4",
+            "--height",
+            "32",
+            "--width",
+            "32",
+            "--warmup-steps",
+            "0",
+            "--cpu",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{stderr}");
+    let records: Vec<BenchRecord> = read_results(&out.join("results.jsonl")).unwrap();
+    assert_eq!(records.len(), 6);
+    for r in &records {
+        let (p, s) = (r.fidelity_psnr.unwrap(), r.fidelity_ssim.unwrap());
+        if r.recipe == "physedit+cfgtail=0.5" {
+            assert!(p.is_finite() && s < 1.0, "{}: {p} {s}", r.key);
+        } else {
+            assert_eq!((p, s), (f64::INFINITY, 1.0), "{} {}", r.key, r.recipe);
+        }
+    }
+    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert!(text.contains(r#""fidelity_psnr":"inf""#), "{text}");
+    let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
+    assert!(
+        csv.lines().next().unwrap().contains("fidelity_psnr,"),
+        "{csv}"
+    );
+    // An unknown reference is an error naming the flag.
+    let bad = physedit()
+        .args(["bench", "--suite"])
+        .arg(&suite)
+        .arg("--images")
+        .arg(&images)
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(dir.path().join("out2"))
+        .args([
+            "--recipes",
+            "physedit",
+            "--fidelity-to",
+            "no-reasoning",
+            "--cpu",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--fidelity-to"));
+}
