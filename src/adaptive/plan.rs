@@ -22,6 +22,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use super::accel::Acceleration;
 use super::card::{CardInput, Prediction, Predictor, Tier};
 use crate::category::Category;
 
@@ -58,6 +59,10 @@ pub struct Plan {
     /// recipes' 2.0); None: the folder's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_shift: Option<f64>,
+    /// Accelerations stacked on the plan (RPFI, step caching, guidance tail); off for the
+    /// reference recipes.
+    #[serde(skip_serializing_if = "Acceleration::is_off")]
+    pub accel: Acceleration,
     pub reason: String,
 }
 
@@ -137,6 +142,12 @@ pub struct PlanTable {
     pub low: TierPlan,
     pub mid: TierPlan,
     pub high: TierPlan,
+    /// Accelerations of the `physedit` and `card-only` recipes (default: none, the exact plan).
+    #[serde(default)]
+    pub accel: Acceleration,
+    /// Accelerations `physedit-fast` adds on top of `accel`.
+    #[serde(default = "default_fast")]
+    pub fast: Acceleration,
 }
 
 fn default_steps() -> usize {
@@ -147,6 +158,17 @@ fn default_guidance() -> f32 {
 }
 fn default_max_r() -> usize {
     TRAINED_REASONING_FRAMES
+}
+
+/// The `physedit-fast` settings the measurements in BENCHMARKS.md picked (config/plan_table.toml
+/// documents them).
+pub fn default_fast() -> Acceleration {
+    use super::accel::{CachePolicy, CacheSettings, DEFAULT_RPFI_RELAXATION};
+    Acceleration {
+        rpfi: Some(DEFAULT_RPFI_RELAXATION),
+        cache: Some(CacheSettings::new(CachePolicy::Easy, 0.1)),
+        cfg_tail: Some(0.2),
+    }
 }
 
 impl Default for PlanTable {
@@ -171,11 +193,28 @@ impl Default for PlanTable {
                 reasoning_frames: 6,
                 srm: true,
             },
+            accel: Acceleration::default(),
+            fast: default_fast(),
         }
     }
 }
 
 impl PlanTable {
+    /// The paper's own table (config/plan_table_paper.toml documents how its (N_r, r) map here).
+    pub fn paper() -> Self {
+        let tier = |reasoning_steps, reasoning_frames| TierPlan {
+            reasoning_steps,
+            reasoning_frames,
+            srm: reasoning_steps > 0,
+        };
+        PlanTable {
+            low: tier(0, 0),
+            mid: tier(8, 2),
+            high: tier(15, 6),
+            ..PlanTable::default()
+        }
+    }
+
     /// Parse and validate a table; errors name `origin` (a file path or "<string>").
     pub fn from_toml_str(text: &str, origin: &str) -> anyhow::Result<Self> {
         let t: PlanTable =
@@ -209,6 +248,8 @@ impl PlanTable {
                 self.guidance
             );
         }
+        self.accel.validate().context("[accel]")?;
+        self.fast.validate().context("[fast]")?;
         for tier in Tier::ALL {
             let p = self.tier(tier);
             let name = tier.name();
@@ -261,10 +302,13 @@ pub enum Recipe {
     /// CARD and SRM on the distilled sampler: the `physedit` plan with N_r keeping its share of 8
     /// steps, CFG 1, flow shift 2 (needs the distillation LoRA).
     PhyseditDistill,
+    /// The `physedit` plan with the accelerations of the table's `[fast]` section (RPFI, step
+    /// caching, guidance tail).
+    PhyseditFast,
 }
 
 impl Recipe {
-    pub const ALL: [Recipe; 8] = [
+    pub const ALL: [Recipe; 9] = [
         Recipe::ChronoeditReasoning,
         Recipe::ChronoeditShort,
         Recipe::NoReasoning,
@@ -273,6 +317,7 @@ impl Recipe {
         Recipe::SrmOnly,
         Recipe::ChronoeditDistill,
         Recipe::PhyseditDistill,
+        Recipe::PhyseditFast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -285,6 +330,7 @@ impl Recipe {
             Recipe::SrmOnly => "srm-only",
             Recipe::ChronoeditDistill => "chronoedit-distill",
             Recipe::PhyseditDistill => "physedit-distill",
+            Recipe::PhyseditFast => "physedit-fast",
         }
     }
 
@@ -292,7 +338,7 @@ impl Recipe {
     pub fn is_adaptive(self) -> bool {
         matches!(
             self,
-            Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill
+            Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill | Recipe::PhyseditFast
         )
     }
 
@@ -388,7 +434,7 @@ pub fn plan_for_prediction(
             true,
             "fixed recipe".to_string(),
         ),
-        Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill => {
+        Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill | Recipe::PhyseditFast => {
             let t = table.tier(p.tier);
             let srm = recipe != Recipe::CardOnly && t.srm;
             (
@@ -416,6 +462,11 @@ pub fn plan_for_prediction(
         srm: srm && reasoning_steps > 0,
         guidance,
         flow_shift: None,
+        accel: match recipe {
+            Recipe::Physedit | Recipe::CardOnly => table.accel,
+            Recipe::PhyseditFast => table.accel.merged(&table.fast),
+            _ => Acceleration::default(),
+        },
         reason: String::new(),
     };
     if recipe.is_distilled() {
@@ -435,7 +486,12 @@ pub fn plan_for_prediction(
             if plan.srm { " + SRM" } else { "" }
         )
     };
-    plan.reason = format!("{}: {depth} ({}; {})", recipe.name(), why, p.reason);
+    let accel = if plan.accel.is_off() {
+        String::new()
+    } else {
+        format!(" + {}", plan.accel)
+    };
+    plan.reason = format!("{}: {depth}{accel} ({}; {})", recipe.name(), why, p.reason);
     plan
 }
 
@@ -460,6 +516,8 @@ pub struct Overrides {
     pub reasoning_steps: Option<usize>,
     pub num_frames: Option<usize>,
     pub srm: Option<bool>,
+    /// Accelerations set on top of the plan's (`--rpfi`, `--cache`, `--cfg-tail`, bench variants).
+    pub accel: Acceleration,
 }
 
 /// The model facts a plan needs to become a request.
@@ -488,6 +546,9 @@ pub struct Schedule {
     /// Flow shift instead of the model folder's scheduler config (None: the folder's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_shift: Option<f64>,
+    /// Accelerations the pipeline runs (`adaptive::accel`).
+    #[serde(skip_serializing_if = "Acceleration::is_off")]
+    pub accel: Acceleration,
 }
 
 /// A plan with its overrides applied, and the schedule it gives.
@@ -570,6 +631,8 @@ pub fn resolve(plan: &Plan, o: &Overrides, geometry: VideoGeometry) -> anyhow::R
     if let Some(s) = o.srm {
         p.srm = s;
     }
+    o.accel.validate()?;
+    p.accel = p.accel.merged(&o.accel);
     p.srm = p.srm && p.reasoning_steps > 0 && p.reasoning_frames > 0;
     let temporal_positions = if explicit || p.reasoning_steps == 0 {
         None
@@ -590,6 +653,7 @@ pub fn resolve(plan: &Plan, o: &Overrides, geometry: VideoGeometry) -> anyhow::R
         temporal_positions,
         srm: p.srm,
         flow_shift: p.flow_shift,
+        accel: p.accel,
     };
     Ok(Resolved { plan: p, schedule })
 }
@@ -637,5 +701,53 @@ impl Planner {
         let plan = self.plan(recipe, input)?;
         let resolved = resolve(&plan, overrides, geometry)?;
         Ok((plan, resolved))
+    }
+}
+
+/// A recipe with accelerations added, as `physedit bench --recipes` names it:
+/// `physedit+cache=0.1+cfgtail=0.2+rpfi` (see [`Acceleration::apply_part`]); a plain recipe name is a
+/// variant with nothing added.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Variant {
+    pub recipe: Recipe,
+    /// Added on top of the recipe's own plan.
+    pub accel: Acceleration,
+}
+
+impl Variant {
+    pub fn name(&self) -> String {
+        let mut parts = vec![self.recipe.name().to_string()];
+        parts.extend(self.accel.parts());
+        parts.join("+")
+    }
+}
+
+impl From<Recipe> for Variant {
+    fn from(recipe: Recipe) -> Self {
+        Variant {
+            recipe,
+            accel: Acceleration::default(),
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl FromStr for Variant {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let mut parts = s.split('+');
+        let recipe: Recipe = parts.next().unwrap_or_default().parse()?;
+        let mut accel = Acceleration::default();
+        for part in parts {
+            accel
+                .apply_part(part)
+                .with_context(|| format!("in recipe variant {s:?}"))?;
+        }
+        Ok(Variant { recipe, accel })
     }
 }

@@ -254,6 +254,7 @@ fn main() -> Result<()> {
         let req = EditRequest::planned(prompt, &schedule, (args.size, args.size), case as u64);
         let adaptive = AdaptiveOptions {
             srm: if schedule.srm { v.srm.clone() } else { None },
+            accel: schedule.accel,
         };
         let t = Instant::now();
         let out = pipe.edit_with(&image, &req, &adaptive, &mut |_, _| {})?;

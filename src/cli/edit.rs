@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 use clap::Args;
 
+use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
 use crate::adaptive::plan::{Overrides, Recipe, Resolved};
@@ -35,6 +36,10 @@ Examples:
 
   # The same with explicit flags (exactly the reference ChronoEdit behaviour for that video):
   physedit edit --model DIR --image in.png --prompt \"...\" --num-frames 29 --reasoning-steps 50 -o out.png
+
+  # The accelerated recipe (CARD + SRM + RPFI + step caching + guidance tail), or any part of it:
+  physedit edit --image in.png --prompt \"...\" --recipe physedit-fast -o out.png
+  physedit edit --image in.png --prompt \"...\" --cache 0.1 --cfg-tail 0.2 --rpfi --report r.json -o out.png
 
   # Reproduce a run of another implementation from its initial noise:
   physedit edit --model DIR --image in.png --prompt \"...\" --latents noise.safetensors --frames-out frames.safetensors -o out.png
@@ -125,6 +130,21 @@ pub struct EditArgs {
     /// SRM dilation radius in tokens.
     #[arg(long, default_value_t = 1)]
     pub srm_dilate: usize,
+    /// RPFI: during the reasoning steps pull the output frame outside the SRM mask toward the
+    /// re-noised input; optional relaxation (α = min(1, RELAX·(i+1)/N_r), default 1.5).
+    #[arg(long, value_name = "RELAX", num_args = 0..=1, default_missing_value = "1.5", value_parser = non_negative_f32)]
+    pub rpfi: Option<f32>,
+    /// Step caching: reuse the transformer's residual while the predicted change stays below
+    /// THRESH (0.1 is a moderate setting; 0 computes every step).
+    #[arg(long, value_name = "THRESH", value_parser = non_negative_f64)]
+    pub cache: Option<f64>,
+    /// The step cache's indicator: easy (runtime-adaptive) or mag (calibrated by `physedit calibrate`).
+    #[arg(long, value_enum, default_value = "easy", requires = "cache")]
+    pub cache_policy: CachePolicyArg,
+    /// Guidance tail: run only the conditional branch over the last FRACTION of the steps,
+    /// reusing the last guidance difference (no effect at guidance <= 1).
+    #[arg(long, value_name = "FRACTION", value_parser = fraction)]
+    pub cfg_tail: Option<f64>,
     /// Write the SRM mask over the input image (PNG; outside the mask darkened).
     #[arg(long, value_name = "FILE.png")]
     pub mask_out: Option<PathBuf>,
@@ -158,7 +178,48 @@ impl EditArgs {
             reasoning_steps: self.reasoning_steps,
             num_frames: self.num_frames,
             srm: self.srm.map(|s| s == Switch::On),
+            accel: Acceleration {
+                rpfi: self.rpfi,
+                cache: self.cache.map(|t| {
+                    CacheSettings::new(
+                        match self.cache_policy {
+                            CachePolicyArg::Easy => CachePolicy::Easy,
+                            CachePolicyArg::Mag => CachePolicy::Mag,
+                        },
+                        t,
+                    )
+                }),
+                cfg_tail: self.cfg_tail,
+            },
         }
+    }
+}
+
+/// `--cache-policy` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CachePolicyArg {
+    Easy,
+    Mag,
+}
+
+fn non_negative_f32(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a finite number >= 0")),
+    }
+}
+
+fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a finite number >= 0")),
+    }
+}
+
+fn fraction(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a fraction in [0, 1]")),
     }
 }
 
@@ -286,6 +347,7 @@ pub fn run(args: EditArgs) -> Result<()> {
             dilate: args.srm_dilate,
             ..Default::default()
         }),
+        accel: schedule.accel,
     };
 
     let bar = indicatif::ProgressBar::new(schedule.steps as u64);
@@ -364,6 +426,13 @@ pub fn run(args: EditArgs) -> Result<()> {
             "mask_coverage": coverage,
             "tokens_per_step": out.tokens_per_step,
             "forwards_per_step": out.forwards_per_step,
+            "forwards": out.forwards,
+            "accel": {
+                "settings": schedule.accel,
+                "cache_reused_steps": out.reused_steps,
+                "rpfi_ran": out.rpfi_steps.is_some_and(|n| n > 0),
+                "rpfi_steps": out.rpfi_steps,
+            },
             "flops": {
                 "model": dims.source,
                 "estimate": estimate,

@@ -306,6 +306,18 @@ fn plan_table_file_matches_defaults_and_bad_files_are_rejected() {
         PlanTable::from_file(&shipped).unwrap(),
         PlanTable::default()
     );
+    let paper = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/plan_table_paper.toml");
+    let paper = PlanTable::from_file(&paper).unwrap();
+    assert_eq!(paper, PlanTable::paper());
+    // The paper's (N_r, r) with r counting input and output: mid (8, 4), high (15, 8).
+    assert_eq!(
+        (paper.mid.reasoning_steps, paper.mid.reasoning_frames + 2),
+        (8, 4)
+    );
+    assert_eq!(
+        (paper.high.reasoning_steps, paper.high.reasoning_frames + 2),
+        (15, 8)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let ok = "[low]\nreasoning_steps = 0\nreasoning_frames = 0\n[mid]\nreasoning_steps = 5\nreasoning_frames = 2\n[high]\nreasoning_steps = 20\nreasoning_frames = 6\nsrm = true\n";

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use physedit::adaptive::card::{Category, Tier};
 use physedit::adaptive::plan::{
-    resolve, Overrides, Plan, Resolved, Schedule, VideoGeometry, TRAINED_REASONING_FRAMES,
+    resolve, Overrides, Plan, Resolved, Schedule, Variant, VideoGeometry, TRAINED_REASONING_FRAMES,
 };
 use physedit::adaptive::srm::{Probe, SrmConfig};
 use physedit::pipeline::chronoedit::{
@@ -26,6 +26,7 @@ fn plan(steps: usize, reasoning_steps: usize, r: usize, srm: bool) -> Plan {
         srm,
         guidance: 5.0,
         flow_shift: None,
+        accel: Default::default(),
         reason: String::new(),
     }
 }
@@ -69,6 +70,7 @@ fn every_reasoning_depth_runs_with_the_right_shapes() {
                     probe,
                     ..Default::default()
                 }),
+                ..Default::default()
             };
             let out = pipe.edit_with(&image, &req, &opts, &mut |_, _| {}).unwrap();
             let frames = if r > 0 && nr == 2 { 4 * (r + 1) + 1 } else { 5 };
@@ -131,6 +133,7 @@ fn explicit_flags_run_the_reference_behaviour() {
         num_frames: Some(9),
         reasoning_steps: Some(1),
         srm: None,
+        accel: Default::default(),
     };
     let (p, s) = resolve_plan(&mid, &o);
     assert_eq!((s.steps, s.num_frames, s.reasoning_steps), (3, 9, 1));
@@ -345,7 +348,7 @@ fn edit_and_bench_give_the_same_request() {
                 &Planner::default(),
                 &image,
                 prompt,
-                recipe,
+                &Variant::from(recipe),
                 &opts,
                 (pipe.geometry(), pipe.defaults.guidance_scale),
             )
@@ -383,7 +386,7 @@ fn edit_and_bench_give_the_same_request() {
         &Planner::default(),
         &image,
         prompt,
-        Recipe::ChronoeditShort,
+        &Variant::from(Recipe::ChronoeditShort),
         &BenchOptions {
             steps: Some(7),
             ..Default::default()
