@@ -29,6 +29,8 @@ enum Command {
     Score(cli::score::ScoreArgs),
     /// Benchmark recipes over an ImgEdit-format suite (resumable, shardable), with reports.
     Bench(cli::bench::BenchArgs),
+    /// Calibrate the step cache for a model (writes its physedit.json).
+    Calibrate(cli::calibrate::CalibrateArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
         Command::Card(a) => cli::card::run(a),
         Command::Score(a) => cli::score::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Calibrate(a) => cli::calibrate::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

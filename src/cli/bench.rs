@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::adaptive::plan::Recipe;
+use crate::adaptive::plan::Variant;
 use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
 use crate::eval::bench::{
     latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
@@ -20,7 +20,8 @@ use crate::suite::Suite;
 const HELP: &str = "\
 Writes OUT/<recipe>/<key>.png for every case and recipe and appends one JSON line per finished pair
 to OUT/results.jsonl: {key, recipe, edit_type, seconds, reasoning_steps, reasoning_frames, steps,
-mask_coverage, clip_t, clip_i} (CLIP fields with --clip; `error` when the case could not run: a
+mask_coverage, forwards, token_forwards, cached_steps, clip_t, clip_i} (CLIP fields with --clip;
+fidelity_psnr (\"inf\" when identical) and fidelity_ssim with --fidelity-to; `error` when the case could not run: a
 malformed suite entry, a missing or unreadable image, a failed edit; srm_planned/srm_applied say
 whether the plan asked for the spatial reasoning mask and whether it ran). Then writes
 OUT/report.md, report.json, report.csv, speedup.png and clip_t_vs_seconds.png (with text when a
@@ -44,7 +45,10 @@ Examples:
       --out out/bench --recipes chronoedit-reasoning,physedit,card-only --clip models/clip
   physedit bench ... --shard 0/4 --out out/shard0     (and 1/4, 2/4, 3/4 elsewhere)
   physedit bench merge out/shard0 out/shard1 out/shard2 out/shard3 -o out/bench
-  physedit bench report out/bench --baseline chronoedit-reasoning";
+  physedit bench report out/bench --baseline chronoedit-reasoning
+  # accelerations side by side, each picture's fidelity (PSNR / SSIM) to the exact plan's:
+  physedit bench ... --recipes chronoedit-reasoning,physedit,physedit+cache=0.1,physedit-fast \
+      --fidelity-to physedit";
 
 #[derive(Args, Debug)]
 #[command(
@@ -81,12 +85,17 @@ pub struct RunArgs {
     /// Output folder (created; reused to resume).
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
-    /// Comma-separated recipes to run side by side.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Recipe::ChronoeditReasoning, Recipe::Physedit])]
-    pub recipes: Vec<Recipe>,
+    /// Comma-separated recipes to run side by side; a recipe may add accelerations with `+`:
+    /// `physedit+cache=0.1`, `physedit+cfgtail=0.2`, `physedit+rpfi[=RELAX]`, `physedit+magcache=0.05`.
+    #[arg(long, value_delimiter = ',', default_value = "chronoedit-reasoning,physedit", value_parser = parse_variant)]
+    pub recipes: Vec<Variant>,
     /// Recipe the speedups are measured against [default: the first of --recipes].
-    #[arg(long, value_enum)]
-    pub baseline: Option<Recipe>,
+    #[arg(long, value_parser = parse_variant)]
+    pub baseline: Option<Variant>,
+    /// Also measure every picture's PSNR / SSIM against this recipe's picture of the same case and
+    /// seed (one of --recipes; e.g. the exact `physedit` plan for its approximations).
+    #[arg(long, value_parser = parse_variant, value_name = "RECIPE")]
+    pub fidelity_to: Option<Variant>,
     #[command(flatten)]
     pub planner: PlannerArgs,
     /// CLIPModel folder: score every edit (CLIP-T, CLIP-I) as `physedit score` does.
@@ -182,6 +191,11 @@ fn run_suite(a: RunArgs) -> Result<()> {
     if !recipes.contains(&baseline) {
         bail!("--baseline {baseline} is not one of --recipes");
     }
+    if let Some(f) = &a.fidelity_to {
+        if !recipes.contains(f) {
+            bail!("--fidelity-to {f} is not one of --recipes");
+        }
+    }
     let planner = a.planner.planner()?;
     let dtype = a.device.dtype();
     let suite = Suite::from_file(&suite_path)?;
@@ -198,15 +212,16 @@ fn run_suite(a: RunArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the output folder {}", out.display()))?;
-    let names: Vec<String> = recipes.iter().map(|r| r.name().to_string()).collect();
+    let names: Vec<String> = recipes.iter().map(|r| r.name()).collect();
     let mut meta = BenchMeta {
         suite: suite_path.display().to_string(),
         images: images.display().to_string(),
         model: model.display().to_string(),
         recipes: names.clone(),
-        baseline: baseline.name().to_string(),
+        baseline: baseline.name(),
         options: options.clone(),
         clip: a.clip.as_ref().map(|p| p.display().to_string()),
+        fidelity_to: a.fidelity_to.map(|f| f.name()),
     };
     if let Some(prev) = BenchMeta::read(&out)? {
         if prev.options != meta.options {
@@ -261,6 +276,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
         images_root: &images,
         out: &out,
         recipes: &recipes,
+        fidelity_to: a.fidelity_to,
         selection,
         options,
         planner: &planner,
@@ -311,11 +327,7 @@ fn report(out: &Path, baseline: Option<&str>) -> Result<Report> {
     let meta = BenchMeta::read(out)?;
     let recipes: Vec<String> = meta.as_ref().map(|m| m.recipes.clone()).unwrap_or_default();
     let baseline = match baseline {
-        Some(b) => b
-            .parse::<Recipe>()
-            .context("--baseline")?
-            .name()
-            .to_string(),
+        Some(b) => b.parse::<Variant>().context("--baseline")?.name(),
         None => match &meta {
             Some(m) => m.baseline.clone(),
             None => records[0].recipe.clone(),
@@ -356,6 +368,10 @@ fn report(out: &Path, baseline: Option<&str>) -> Result<Report> {
             .join(", ")
     );
     Ok(rep)
+}
+
+fn parse_variant(s: &str) -> std::result::Result<Variant, String> {
+    s.parse::<Variant>().map_err(|e| format!("{e:#}"))
 }
 
 fn merge(m: MergeArgs) -> Result<()> {

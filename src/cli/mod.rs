@@ -1,6 +1,7 @@
 //! Subcommand argument structs and their `run` functions. No model math lives here.
 pub mod args;
 pub mod bench;
+pub mod calibrate;
 pub mod card;
 pub mod cost;
 pub mod edit;

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clip_score::ClipScorer;
 use crate::adaptive::card::{CardInput, ImageCues};
-use crate::adaptive::plan::{Overrides, Plan, Planner, Recipe, Resolved, VideoGeometry};
+use crate::adaptive::plan::{Overrides, Plan, Planner, Resolved, Variant, VideoGeometry};
 use crate::adaptive::srm::SrmConfig;
 use crate::category::Category;
 use crate::eval::clip_score::ClipEmbedder;
@@ -70,6 +70,14 @@ pub struct RecipeOutcome {
     /// Whether the spatial reasoning mask was applied (a plan may ask for it before the pipeline
     /// executes it).
     pub srm_applied: bool,
+    /// Transformer forwards whose blocks ran, and the tokens they computed (Σ tokens × forwards).
+    pub forwards: usize,
+    pub token_forwards: u64,
+    /// Steps where the step cache reused a residual.
+    pub cached_steps: usize,
+    /// Per step: tokens of one forward, forwards whose blocks ran.
+    pub step_tokens: Vec<usize>,
+    pub step_forwards: Vec<usize>,
 }
 
 impl BenchOptions {
@@ -90,7 +98,7 @@ pub fn bench_plan(
     planner: &Planner,
     image: &DynamicImage,
     prompt: &str,
-    recipe: Recipe,
+    variant: &Variant,
     opts: &BenchOptions,
     (geometry, default_guidance): (VideoGeometry, Option<f64>),
 ) -> Result<Resolved> {
@@ -100,8 +108,11 @@ pub fn bench_plan(
         image: Some(&cues),
         ..CardInput::new(prompt)
     };
-    let overrides = opts.overrides(recipe.model_guidance(default_guidance));
-    let (_, resolved) = planner.resolve(recipe, &input, &overrides, geometry)?;
+    let overrides = Overrides {
+        accel: variant.accel,
+        ..opts.overrides(variant.recipe.model_guidance(default_guidance))
+    };
+    let (_, resolved) = planner.resolve(variant.recipe, &input, &overrides, geometry)?;
     Ok(resolved)
 }
 
@@ -111,12 +122,12 @@ pub fn run_recipe(
     planner: &Planner,
     image: &DynamicImage,
     prompt: &str,
-    recipe: Recipe,
+    variant: &Variant,
     opts: &BenchOptions,
     seed: u64,
 ) -> Result<RecipeOutcome> {
     let model = (pipe.geometry(), pipe.defaults.guidance_scale);
-    let Resolved { plan, schedule } = bench_plan(planner, image, prompt, recipe, opts, model)?;
+    let Resolved { plan, schedule } = bench_plan(planner, image, prompt, variant, opts, model)?;
     let size = EditSize::choose(
         pipe.size_multiple(),
         image,
@@ -128,6 +139,7 @@ pub fn run_recipe(
     request.negative_prompt = opts.negative_prompt.clone();
     let adaptive = AdaptiveOptions {
         srm: schedule.srm.then(SrmConfig::default),
+        accel: schedule.accel,
     };
     let start = Instant::now();
     let out = pipe.edit_with(image, &request, &adaptive, &mut |_, _| {})?;
@@ -141,6 +153,16 @@ pub fn run_recipe(
         plan,
         mask_coverage,
         srm_applied: out.srm.is_some(),
+        forwards: out.forwards.iter().sum(),
+        token_forwards: out
+            .tokens_per_step
+            .iter()
+            .zip(&out.forwards)
+            .map(|(&t, &f)| (t * f) as u64)
+            .sum(),
+        cached_steps: out.reused_steps.len(),
+        step_tokens: out.tokens_per_step.clone(),
+        step_forwards: out.forwards.clone(),
     })
 }
 
@@ -163,6 +185,29 @@ pub struct BenchRecord {
     pub srm_applied: Option<bool>,
     pub clip_t: Option<f64>,
     pub clip_i: Option<f64>,
+    /// Transformer forwards whose blocks ran, tokens they computed, steps the cache reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwards: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_forwards: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_steps: Option<usize>,
+    /// Per denoising step: tokens of one forward and forwards whose blocks ran (what
+    /// `bench_width` turns into a time at the real model's width).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_tokens: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_forwards: Vec<usize>,
+    /// PSNR (dB; `"inf"` when identical) and SSIM against the `--fidelity-to` recipe's picture of
+    /// the same case and seed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::eval::fidelity::psnr_serde"
+    )]
+    pub fidelity_psnr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity_ssim: Option<f64>,
     /// What went wrong (a malformed suite entry, an unreadable image, a failed edit or scoring).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -187,6 +232,13 @@ impl BenchRecord {
             srm_applied: None,
             clip_t: None,
             clip_i: None,
+            forwards: None,
+            token_forwards: None,
+            cached_steps: None,
+            step_tokens: Vec::new(),
+            step_forwards: Vec::new(),
+            fidelity_psnr: None,
+            fidelity_ssim: None,
             error: Some(error),
             invalid_entry: false,
         }
@@ -305,6 +357,9 @@ pub struct BenchMeta {
     pub options: BenchOptions,
     #[serde(default)]
     pub clip: Option<String>,
+    /// Recipe whose pictures the others' fidelity is measured against (`--fidelity-to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity_to: Option<String>,
 }
 
 impl BenchMeta {
@@ -424,7 +479,7 @@ pub enum BenchEvent {
     /// Warm-up of one recipe started.
     WarmUp(String),
     /// A pair finished (its line is written).
-    Finished(BenchRecord),
+    Finished(Box<BenchRecord>),
 }
 
 /// Everything a run needs besides the loaded models.
@@ -432,7 +487,10 @@ pub struct BenchRun<'a> {
     pub suite: &'a Suite,
     pub images_root: &'a Path,
     pub out: &'a Path,
-    pub recipes: &'a [Recipe],
+    pub recipes: &'a [Variant],
+    /// Measure every picture's PSNR / SSIM against this recipe's picture of the case (one of
+    /// `recipes`).
+    pub fidelity_to: Option<Variant>,
     pub selection: Selection,
     pub options: BenchOptions,
     /// Plan table and predictor of the adaptive recipes.
@@ -464,6 +522,11 @@ pub fn run_bench(
     }
     std::fs::create_dir_all(run.out)
         .with_context(|| format!("cannot create the output folder {}", run.out.display()))?;
+    if let Some(f) = &run.fidelity_to {
+        if !run.recipes.contains(f) {
+            bail!("the fidelity reference {f} is not one of the recipes run");
+        }
+    }
     for r in run.recipes {
         let d = run.out.join(r.name());
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -480,7 +543,7 @@ pub fn run_bench(
     let mut writer = ResultsWriter::open(&results_path)?;
 
     let entries = select(run.suite, &run.selection)?;
-    let pending_of = |e: &SuiteEntry| -> Vec<Recipe> {
+    let pending_of = |e: &SuiteEntry| -> Vec<Variant> {
         let (key, invalid) = match e {
             SuiteEntry::Case(c) => (&c.key, false),
             SuiteEntry::Invalid(e) => (&e.key, true),
@@ -488,7 +551,7 @@ pub fn run_bench(
         run.recipes
             .iter()
             .copied()
-            .filter(|r| !done.contains(&(key.clone(), r.name().to_string(), invalid)))
+            .filter(|r| !done.contains(&(key.clone(), r.name(), invalid)))
             .collect()
     };
     let total_pairs = entries.len() * run.recipes.len();
@@ -521,14 +584,14 @@ pub fn run_bench(
                 ..run.options.clone()
             };
             for r in run.recipes {
-                progress(BenchEvent::WarmUp(r.name().to_string()));
+                progress(BenchEvent::WarmUp(r.name()));
                 // A failing warm-up is not fatal: the timed run records the error for its case.
                 let _ = run_recipe(
                     pipe,
                     run.planner,
                     &img,
                     &case.prompt,
-                    *r,
+                    r,
                     &opts,
                     case_seed(opts.seed, &case.key),
                 );
@@ -543,7 +606,7 @@ pub fn run_bench(
             continue;
         }
         // Rotate the recipe order per case so no recipe always runs first.
-        let mut order: Vec<Recipe> = run.recipes.to_vec();
+        let mut order: Vec<Variant> = run.recipes.to_vec();
         order.rotate_left(ci % run.recipes.len());
         order.retain(|r| todo.contains(r));
         match entry {
@@ -551,7 +614,7 @@ pub fn run_bench(
                 for r in order {
                     let mut rec = BenchRecord::failed(
                         &e.key,
-                        r.name(),
+                        &r.name(),
                         e.edit_type.clone(),
                         format!("invalid suite entry: {}", e.message),
                     );
@@ -559,28 +622,37 @@ pub fn run_bench(
                     writer.append(&rec)?;
                     summary.errors += 1;
                     summary.ran += 1;
-                    progress(BenchEvent::Finished(rec));
+                    progress(BenchEvent::Finished(Box::new(rec)));
                 }
             }
             SuiteEntry::Case(case) => {
                 let image = open_image(&case.source_path(run.images_root))
                     .with_context(|| format!("source image of case {:?}", case.key));
+                // A case's lines are appended once all its recipes ran, so that each can carry its
+                // fidelity to the reference's picture (a kill loses at most the case in flight).
+                let mut records = Vec::new();
                 for r in order {
                     let rec = match &image {
                         Err(e) => BenchRecord::failed(
                             &case.key,
-                            r.name(),
+                            &r.name(),
                             Some(case.edit_type.to_string()),
                             format!("{e:#}"),
                         ),
-                        Ok(img) => run_pair(run, case, img, r, scorer.as_mut(), pipe)?,
+                        Ok(img) => run_pair(run, case, img, &r, scorer.as_mut(), pipe)?,
                     };
+                    records.push(rec);
+                }
+                if let Some(reference) = &run.fidelity_to {
+                    add_fidelity(run.out, case, reference, &mut records);
+                }
+                for rec in records {
                     if rec.error.is_some() {
                         summary.errors += 1;
                     }
                     writer.append(&rec)?;
                     summary.ran += 1;
-                    progress(BenchEvent::Finished(rec));
+                    progress(BenchEvent::Finished(Box::new(rec)));
                 }
             }
         }
@@ -659,7 +731,7 @@ fn run_pair(
     run: &BenchRun,
     case: &SuiteCase,
     img: &DynamicImage,
-    recipe: Recipe,
+    recipe: &Variant,
     scorer: Option<&mut ClipScorer>,
     pipe: &ChronoEditPipeline,
 ) -> Result<BenchRecord> {
@@ -677,7 +749,7 @@ fn run_pair(
         Err(e) => {
             return Ok(BenchRecord::failed(
                 &case.key,
-                recipe.name(),
+                &recipe.name(),
                 Some(case.edit_type.to_string()),
                 format!("edit failed: {e:#}"),
             ))
@@ -687,7 +759,7 @@ fn run_pair(
     save_png_atomic(&path, &outcome.edited)?;
     let mut rec = BenchRecord {
         key: case.key.clone(),
-        recipe: recipe.name().to_string(),
+        recipe: recipe.name(),
         edit_type: Some(case.edit_type.to_string()),
         seconds: Some(outcome.seconds),
         reasoning_steps: Some(outcome.plan.reasoning_steps),
@@ -698,6 +770,13 @@ fn run_pair(
         srm_applied: Some(outcome.srm_applied),
         clip_t: None,
         clip_i: None,
+        forwards: Some(outcome.forwards),
+        token_forwards: Some(outcome.token_forwards),
+        cached_steps: Some(outcome.cached_steps),
+        step_tokens: outcome.step_tokens,
+        step_forwards: outcome.step_forwards,
+        fidelity_psnr: None,
+        fidelity_ssim: None,
         error: None,
         invalid_entry: false,
     };
@@ -712,6 +791,35 @@ fn run_pair(
         }
     }
     Ok(rec)
+}
+
+/// PSNR / SSIM of every finished picture of `case` against `reference`'s picture, read back from
+/// the PNG files (lossless: the same pixels as the edits produced; the reference may come from an
+/// earlier, resumed part of the run). A failure to compare is noted in the line's error.
+fn add_fidelity(out: &Path, case: &SuiteCase, reference: &Variant, records: &mut [BenchRecord]) {
+    let ref_path = case.edited_path(&out.join(reference.name()));
+    let Ok(ref_img) = image::open(&ref_path).map(|i| i.to_rgb8()) else {
+        return;
+    };
+    for rec in records.iter_mut().filter(|r| r.error.is_none()) {
+        let path = case.edited_path(&out.join(&rec.recipe));
+        let compared = image::open(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|img| {
+                let img = img.to_rgb8();
+                Ok((
+                    crate::eval::fidelity::psnr(&img, &ref_img)?,
+                    crate::eval::fidelity::ssim(&img, &ref_img)?,
+                ))
+            });
+        match compared {
+            Ok((p, s)) => {
+                rec.fidelity_psnr = Some(p);
+                rec.fidelity_ssim = Some(s);
+            }
+            Err(e) => rec.error = Some(format!("fidelity to {}: {e:#}", reference.name())),
+        }
+    }
 }
 
 /// Joins the output folders of shards into `out`: images are copied, result lines merged (the last

@@ -5,7 +5,9 @@
 //! * [`report`]: per-category timing / speedup / CLIP tables with bootstrap intervals, plots.
 //! * [`clip_score`]: CLIP-T / CLIP-I of edited images over a suite, JSON-lines records, summary tables.
 //! * [`confusion`]: confusion matrices of predicted against labelled categories.
+//! * [`fidelity`]: PSNR / SSIM of an approximation's picture to the exact recipe's.
 pub mod bench;
 pub mod clip_score;
 pub mod confusion;
+pub mod fidelity;
 pub mod report;

@@ -46,6 +46,14 @@ pub struct RecipeStats {
     pub speedup: Option<Interval>,
     pub clip_t: Option<Interval>,
     pub clip_i: Option<Interval>,
+    /// PSNR (dB, per-case values capped at `fidelity::PSNR_CAP`) and SSIM to the `--fidelity-to`
+    /// recipe's pictures; `fidelity_identical` counts the pictures equal to the reference's.
+    #[serde(default)]
+    pub fidelity_psnr: Option<Interval>,
+    #[serde(default)]
+    pub fidelity_ssim: Option<Interval>,
+    #[serde(default)]
+    pub fidelity_identical: usize,
 }
 
 /// One category (or the overall group).
@@ -200,6 +208,17 @@ pub fn build_report(records: &[BenchRecord], recipes: &[String], baseline: &str)
             let seed = BOOTSTRAP_SEED ^ ((gi as u64) << 32) ^ ((ri as u64) << 16);
             let ct: Vec<f64> = rs.iter().filter_map(|r| r.clip_t).collect();
             let cim: Vec<f64> = rs.iter().filter_map(|r| r.clip_i).collect();
+            let cap = crate::eval::fidelity::PSNR_CAP;
+            let fp: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.fidelity_psnr)
+                .map(|p| p.min(cap))
+                .collect();
+            let fs: Vec<f64> = rs.iter().filter_map(|r| r.fidelity_ssim).collect();
+            let identical = rs
+                .iter()
+                .filter(|r| r.fidelity_psnr == Some(f64::INFINITY))
+                .count();
             stats.push(RecipeStats {
                 recipe: recipe.clone(),
                 n: secs.len(),
@@ -209,6 +228,18 @@ pub fn build_report(records: &[BenchRecord], recipes: &[String], baseline: &str)
                 speedup: speedup_interval(&pairs, seed),
                 clip_t: mean_interval(&ct, seed ^ 1),
                 clip_i: mean_interval(&cim, seed ^ 2),
+                fidelity_psnr: if !fp.is_empty() && identical == fp.len() {
+                    // Every picture equals the reference's.
+                    Some(Interval {
+                        value: f64::INFINITY,
+                        lo: f64::INFINITY,
+                        hi: f64::INFINITY,
+                    })
+                } else {
+                    mean_interval(&fp, seed ^ 3)
+                },
+                fidelity_ssim: mean_interval(&fs, seed ^ 4),
+                fidelity_identical: identical,
             });
         }
         out.push(GroupReport {
@@ -259,20 +290,22 @@ impl Report {
             let _ = writeln!(s, "## {}\n", g.group);
             let _ = writeln!(
                 s,
-                "| recipe | n | errors | mean s | speedup [95% CI] | CLIP-T [95% CI] | CLIP-I [95% CI] |"
+                "| recipe | n | errors | mean s | speedup [95% CI] | CLIP-T [95% CI] | CLIP-I [95% CI] | fidelity PSNR dB [95% CI] | fidelity SSIM [95% CI] |"
             );
-            let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|");
+            let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|---|");
             for r in &g.recipes {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     r.recipe,
                     r.n,
                     r.errors,
                     fmt_opt(r.mean_seconds, 3),
                     fmt_iv(&r.speedup, 2),
                     fmt_iv(&r.clip_t, 4),
-                    fmt_iv(&r.clip_i, 4)
+                    fmt_iv(&r.clip_i, 4),
+                    fmt_iv(&r.fidelity_psnr, 2),
+                    fmt_iv(&r.fidelity_ssim, 4)
                 );
             }
             s.push('\n');
@@ -312,7 +345,7 @@ impl Report {
     /// One CSV row per (group, recipe).
     pub fn to_csv(&self) -> String {
         let mut s = String::from(
-            "group,recipe,n,errors,mean_seconds,paired_n,speedup,speedup_lo,speedup_hi,clip_t,clip_t_lo,clip_t_hi,clip_i,clip_i_lo,clip_i_hi\n",
+            "group,recipe,n,errors,mean_seconds,paired_n,speedup,speedup_lo,speedup_hi,clip_t,clip_t_lo,clip_t_hi,clip_i,clip_i_lo,clip_i_hi,fidelity_psnr,fidelity_psnr_lo,fidelity_psnr_hi,fidelity_ssim,fidelity_ssim_lo,fidelity_ssim_hi,fidelity_identical\n",
         );
         let iv = |v: &Option<Interval>| match v {
             Some(i) => format!("{},{},{}", i.value, i.lo, i.hi),
@@ -322,7 +355,7 @@ impl Report {
             for r in &g.recipes {
                 let _ = writeln!(
                     s,
-                    "{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{}",
                     csv_field(&g.group),
                     csv_field(&r.recipe),
                     r.n,
@@ -331,7 +364,10 @@ impl Report {
                     r.paired_n,
                     iv(&r.speedup),
                     iv(&r.clip_t),
-                    iv(&r.clip_i)
+                    iv(&r.clip_i),
+                    iv(&r.fidelity_psnr),
+                    iv(&r.fidelity_ssim),
+                    r.fidelity_identical
                 );
             }
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use physedit::adaptive::plan::{Planner, Recipe, VideoGeometry};
+use physedit::adaptive::plan::{Planner, Recipe, Variant, VideoGeometry};
 use physedit::eval::bench::{
     bench_plan, latest_per_pair, read_results, select, BenchOptions, BenchRecord, ResultsWriter,
     Selection, Shard,
@@ -464,6 +464,13 @@ fn torn_last_line_is_ignored_and_cut_before_appending() {
         srm_applied: None,
         clip_t: None,
         clip_i: None,
+        forwards: None,
+        token_forwards: None,
+        cached_steps: None,
+        step_tokens: Vec::new(),
+        step_forwards: Vec::new(),
+        fidelity_psnr: None,
+        fidelity_ssim: None,
         error: None,
         invalid_entry: false,
     };
@@ -547,7 +554,7 @@ fn step_override_keeps_the_reasoning_share() {
             &Planner::default(),
             &img,
             "Push the ball off the table.",
-            r,
+            &Variant::from(r),
             o,
             (geometry, None),
         )
@@ -569,7 +576,7 @@ fn step_override_keeps_the_reasoning_share() {
         &Planner::default(),
         &img,
         "x",
-        Recipe::Physedit,
+        &Variant::from(Recipe::Physedit),
         &BenchOptions::default(),
         (geometry, Some(2.5)),
     )
@@ -580,7 +587,7 @@ fn step_override_keeps_the_reasoning_share() {
         &Planner::default(),
         &img,
         "x",
-        Recipe::ChronoeditDistill,
+        &Variant::from(Recipe::ChronoeditDistill),
         &BenchOptions::default(),
         (geometry, Some(2.5)),
     )
@@ -590,7 +597,7 @@ fn step_override_keeps_the_reasoning_share() {
         &Planner::default(),
         &img,
         "x",
-        Recipe::Physedit,
+        &Variant::from(Recipe::Physedit),
         &BenchOptions {
             steps: Some(0),
             ..Default::default()

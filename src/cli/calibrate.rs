@@ -1,0 +1,178 @@
+//! `physedit calibrate`: the step cache's model-specific coefficients (the `mag` policy's residual
+//! magnitude ratios), measured on a few edits and written into the model folder's `physedit.json`.
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
+use crate::adaptive::plan::{Recipe, Variant};
+use crate::checkpoint::{sampling_defaults, SAMPLING_DEFAULTS_FILE};
+use crate::cli::args::{positive, DeviceArgs, PlannerArgs};
+use crate::cli::edit::bundled_model_dir;
+use crate::eval::bench::{bench_plan, case_seed, BenchOptions};
+use crate::pipeline::chronoedit::{
+    AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize, LoadOptions,
+};
+use crate::suite::load_suite;
+use crate::util::{open_image, write_atomic};
+
+const EXAMPLES: &str = "\
+Runs every step of a few edits (the step cache switched on with threshold 0: residuals recorded,
+none reused), averages the ratio of consecutive residual magnitudes |R_i| / |R_{i-1}| per step, and
+writes it as `cache_mag_ratios` into DIR/physedit.json (other settings kept). `--cache-policy mag`
+(edit) and `magcache=T` (bench variants) read it.
+
+Examples:
+  # the bundled model on the first 2 world cases of every category:
+  physedit calibrate
+  physedit calibrate --model DIR --suite suite.json --images IMAGES --per-category 1 --recipe physedit";
+
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct CalibrateArgs {
+    /// Diffusers ChronoEdit folder [default: the bundled world model]; its physedit.json is written.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Suite of calibration edits [default: the world test split, data/world/test/suite.json].
+    #[arg(long)]
+    pub suite: Option<PathBuf>,
+    /// Root folder of the suite's images [default: the suite's folder].
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Cases per category.
+    #[arg(long, default_value_t = 2, value_parser = positive)]
+    pub per_category: usize,
+    /// Recipe whose schedule is calibrated.
+    #[arg(long, default_value = "physedit")]
+    pub recipe: Recipe,
+    #[command(flatten)]
+    pub planner: PlannerArgs,
+    /// Denoising steps instead of the plans'.
+    #[arg(long, value_parser = positive)]
+    pub steps: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print the ratios without writing physedit.json.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(a: CalibrateArgs) -> Result<()> {
+    let model = a.model.clone().unwrap_or_else(bundled_model_dir);
+    let suite_path = a.suite.clone().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/world/test/suite.json")
+    });
+    let images = match &a.images {
+        Some(p) => p.clone(),
+        None => suite_path
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let suite = load_suite(&suite_path).context("--suite")?;
+    let mut per_cat = std::collections::HashMap::new();
+    let cases: Vec<_> = suite
+        .iter()
+        .filter(|c| {
+            let n = per_cat.entry(c.edit_type).or_insert(0usize);
+            *n += 1;
+            *n <= a.per_category
+        })
+        .collect();
+    if cases.is_empty() {
+        bail!("--suite {}: no valid cases", suite_path.display());
+    }
+    let planner = a.planner.planner()?;
+    let pipe = ChronoEditPipeline::load(
+        &model,
+        &LoadOptions {
+            dtype: a.device.dtype(),
+            device: a.device.device()?,
+            loras: Vec::new(),
+        },
+    )
+    .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
+    let variant = Variant {
+        recipe: a.recipe,
+        accel: Acceleration {
+            cache: Some(CacheSettings::new(CachePolicy::Easy, 0.0)),
+            ..Default::default()
+        },
+    };
+    let opts = BenchOptions {
+        steps: a.steps,
+        ..Default::default()
+    };
+    let pb = ProgressBar::new(cases.len() as u64);
+    if let Ok(st) = ProgressStyle::with_template("calibrate [{bar:40}] {pos}/{len} edits {msg}") {
+        pb.set_style(st.progress_chars("=> "));
+    }
+    // Sum and count of the ratio at each step.
+    let mut sums: Vec<(f64, usize)> = Vec::new();
+    for case in &cases {
+        pb.set_message(case.key.clone());
+        let image = open_image(&case.source_path(&images))?;
+        let model_facts = (pipe.geometry(), pipe.defaults.guidance_scale);
+        let resolved = bench_plan(&planner, &image, &case.prompt, &variant, &opts, model_facts)?;
+        let size = EditSize::choose(
+            pipe.size_multiple(),
+            &image,
+            None,
+            None,
+            pipe.defaults.native_size(),
+        )?;
+        let req = EditRequest::planned(
+            case.prompt.clone(),
+            &resolved.schedule,
+            (size.height, size.width),
+            case_seed(0, &case.key),
+        );
+        let adaptive = AdaptiveOptions {
+            srm: resolved
+                .schedule
+                .srm
+                .then(crate::adaptive::srm::SrmConfig::default),
+            accel: resolved.schedule.accel,
+        };
+        let out = pipe
+            .edit_with(&image, &req, &adaptive, &mut |_, _| {})
+            .with_context(|| format!("calibration edit {}", case.key))?;
+        let steps = req.steps;
+        if sums.len() < steps {
+            sums.resize(steps, (0.0, 0));
+        }
+        for w in out.residual_magnitudes.windows(2) {
+            let ((_, prev), (i, m)) = (w[0], w[1]);
+            if prev > 0.0 && m.is_finite() {
+                sums[i].0 += m / prev;
+                sums[i].1 += 1;
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let ratios: Vec<f64> = sums
+        .iter()
+        .map(|&(s, n)| if n > 0 { s / n as f64 } else { 1.0 })
+        .collect();
+    let text: Vec<String> = ratios.iter().map(|r| format!("{r:.4}")).collect();
+    eprintln!(
+        "calibrated on {} edits ({} steps): residual magnitude ratios {}",
+        cases.len(),
+        ratios.len(),
+        text.join(" ")
+    );
+    if a.dry_run {
+        return Ok(());
+    }
+    let mut defaults = sampling_defaults(&model)?;
+    defaults.cache_mag_ratios = Some(ratios.iter().map(|r| (r * 1e4).round() / 1e4).collect());
+    let path = model.join(SAMPLING_DEFAULTS_FILE);
+    let mut json = serde_json::to_string_pretty(&defaults)?;
+    json.push('\n');
+    write_atomic(&path, json.as_bytes())?;
+    eprintln!("wrote cache_mag_ratios into {}", path.display());
+    Ok(())
+}
