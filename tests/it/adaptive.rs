@@ -991,3 +991,25 @@ fn labelled_sets_are_plan_input_files() {
         );
     }
 }
+
+#[test]
+fn cost_prints_the_paper_tables_prediction_next_to_its_reported_figures() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/world/test/suite.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .args(["cost", "--json", "--suite"])
+        .arg(&suite)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paper = v["paper_table"].as_array().unwrap();
+    assert_eq!(paper[1]["group"], "paper table: overall");
+    assert_eq!(paper[1]["n"], 300);
+    // The paper's table against the reference reasoning recipe: its tiers reason for at most 15 of
+    // 50 steps, so every group is faster than chronoedit-reasoning and than chronoedit-short on
+    // appearance edits (which do not reason at all).
+    assert!(paper[1]["speedup_vs_reasoning"].as_f64().unwrap() > 2.0);
+    assert!(paper[0]["speedup_vs_short"].as_f64().unwrap() > 1.0);
+    assert_eq!(v["paper_reported_wall_clock"][0][1], 1.18);
+    assert_eq!(v["paper_reported_wall_clock"][1][1], 1.52);
+}
