@@ -21,6 +21,9 @@
 //!   computed tokens or the branches differ from the cached step's (the reasoning drop, SRM
 //!   pruning starting, a guidance change), during the warm-up, at the last step, and after
 //!   `max_skips` reuses in a row.
+//! * **Region-aware denoising** (`region`, `pipeline::region_hook`): after a settling fraction of
+//!   the steps, the output frame's tokens outside the edit region (a given mask, else SRM's) are
+//!   held at their last clean estimate instead of computed.
 //! * **Guidance tail** (`cfg_tail`): over the last fraction of the steps only the conditional
 //!   branch runs and the last computed guidance difference `cond − uncond` is reused:
 //!   `cond + (s − 1)·d` instead of `uncond + s·(cond − uncond)`.
@@ -133,6 +136,10 @@ pub struct Acceleration {
     /// Fraction of the last steps that run only the conditional branch (None: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_tail: Option<f64>,
+    /// Region-aware denoising: from this fraction of the steps on, the output frame's tokens
+    /// outside the edit region are held instead of computed (None: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<f64>,
 }
 
 impl Acceleration {
@@ -146,6 +153,7 @@ impl Acceleration {
             rpfi: over.rpfi.or(self.rpfi),
             cache: over.cache.or(self.cache),
             cfg_tail: over.cfg_tail.or(self.cfg_tail),
+            region: over.region.or(self.region),
         }
     }
 
@@ -161,6 +169,11 @@ impl Acceleration {
         if let Some(t) = self.cfg_tail {
             if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
                 anyhow::bail!("cfg_tail must be a fraction in [0, 1], got {t}");
+            }
+        }
+        if let Some(t) = self.region {
+            if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
+                anyhow::bail!("region must be a fraction of the steps in [0, 1], got {t}");
             }
         }
         Ok(())
@@ -188,6 +201,7 @@ impl Acceleration {
             "cache" => self.cache = Some(CacheSettings::new(CachePolicy::Easy, num("cache")?)),
             "magcache" => self.cache = Some(CacheSettings::new(CachePolicy::Mag, num("magcache")?)),
             "cfgtail" => self.cfg_tail = Some(num("cfgtail")?),
+            "region" => self.region = Some(num("region")?),
             "skips" | "warmup" => {
                 let v = num(key)?;
                 let c = self.cache.as_mut().ok_or_else(|| {
@@ -203,7 +217,7 @@ impl Acceleration {
                 }
             }
             other => anyhow::bail!(
-                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION) or cfgtail=FRACTION"
+                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION), cfgtail=FRACTION or region=FRACTION"
             ),
         }
         self.validate()
@@ -235,6 +249,9 @@ impl Acceleration {
         }
         if let Some(t) = self.cfg_tail {
             v.push(format!("cfgtail={t}"));
+        }
+        if let Some(t) = self.region {
+            v.push(format!("region={t}"));
         }
         v
     }

@@ -168,6 +168,7 @@ pub fn default_fast() -> Acceleration {
         rpfi: Some(DEFAULT_RPFI_RELAXATION),
         cache: Some(CacheSettings::new(CachePolicy::Easy, 0.1)),
         cfg_tail: Some(0.2),
+        region: None,
     }
 }
 

@@ -255,6 +255,7 @@ fn main() -> Result<()> {
         let adaptive = AdaptiveOptions {
             srm: if schedule.srm { v.srm.clone() } else { None },
             accel: schedule.accel,
+            region_mask: None,
         };
         let t = Instant::now();
         let out = pipe.edit_with(&image, &req, &adaptive, &mut |_, _| {})?;

@@ -8,7 +8,7 @@
 //!    block is interpolated as `a + b·n + c·n²` through those three points (linear layers grow with
 //!    n, self-attention with n²).
 //! 2. For every line of a bench `results.jsonl`, each step's tokens are rescaled from the world
-//!    model's frame (its tokens per latent frame, `--world-tokens-per-frame`, 16 at 64×64) to
+//!    model's frame (its tokens per latent frame, `--world-tokens-per-frame`, 64 at 64×64) to
 //!    480×832, and the edit's transformer time is `40 blocks × Σ_steps forwards × t(tokens)`. CFG's two
 //!    branches count as two batch-1 forwards (the engine batches them, which this does not credit).
 //!    Steps the step cache served run no blocks (their patch embedding and head are not counted).
@@ -35,8 +35,9 @@ struct Args {
     /// Recipe the ratios are taken against.
     #[arg(long, default_value = "chronoedit-reasoning")]
     baseline: String,
-    /// Tokens per latent frame of the model the bench ran (16 for the bundled model at 64x64).
-    #[arg(long, default_value_t = 16)]
+    /// Tokens per latent frame of the model the bench ran (64 for the bundled model at 64x64: an
+    /// 8x8 latent, patch 1).
+    #[arg(long, default_value_t = 64)]
     world_tokens_per_frame: usize,
     /// Latent frame counts timed at 480x832 (three, for the quadratic).
     #[arg(long, value_delimiter = ',', default_values_t = [2usize, 4, 8])]

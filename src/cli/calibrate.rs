@@ -135,6 +135,7 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
                 .srm
                 .then(crate::adaptive::srm::SrmConfig::default),
             accel: resolved.schedule.accel,
+            region_mask: None,
         };
         let out = pipe
             .edit_with(&image, &req, &adaptive, &mut |_, _| {})

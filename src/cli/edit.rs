@@ -145,6 +145,14 @@ pub struct EditArgs {
     /// reusing the last guidance difference (no effect at guidance <= 1).
     #[arg(long, value_name = "FRACTION", value_parser = fraction)]
     pub cfg_tail: Option<f64>,
+    /// Region-aware denoising: from this fraction of the steps on, the output frame's tokens outside
+    /// the edit region (--mask, else the SRM mask when SRM runs) are held, not computed.
+    #[arg(long, value_name = "FRACTION", value_parser = fraction)]
+    pub region: Option<f64>,
+    /// The edit region as a picture of the input's size: transparent pixels (if it has alpha), else
+    /// white pixels, may change. Used by --region.
+    #[arg(long, value_name = "FILE.png", requires = "region")]
+    pub mask: Option<PathBuf>,
     /// Write the SRM mask over the input image (PNG; outside the mask darkened).
     #[arg(long, value_name = "FILE.png")]
     pub mask_out: Option<PathBuf>,
@@ -190,6 +198,7 @@ impl EditArgs {
                     )
                 }),
                 cfg_tail: self.cfg_tail,
+                region: self.region,
             },
         }
     }
@@ -348,6 +357,28 @@ pub fn run(args: EditArgs) -> Result<()> {
             ..Default::default()
         }),
         accel: schedule.accel,
+        region_mask: match &args.mask {
+            Some(p) => {
+                let picture = open_image(p).context("--mask")?;
+                if (picture.width(), picture.height()) != (image.width(), image.height()) {
+                    bail!(
+                        "--mask {}: {}x{} pixels, but the input image is {}x{}",
+                        p.display(),
+                        picture.width(),
+                        picture.height(),
+                        image.width(),
+                        image.height()
+                    );
+                }
+                let cell = pipe.size_multiple();
+                Some(TokenMask::from_mask_picture(
+                    &picture,
+                    height / cell,
+                    width / cell,
+                ))
+            }
+            None => None,
+        },
     };
 
     let bar = indicatif::ProgressBar::new(schedule.steps as u64);
@@ -432,6 +463,7 @@ pub fn run(args: EditArgs) -> Result<()> {
                 "cache_reused_steps": out.reused_steps,
                 "rpfi_ran": out.rpfi_steps.is_some_and(|n| n > 0),
                 "rpfi_steps": out.rpfi_steps,
+                "region_held_steps": out.region_held_steps,
             },
             "flops": {
                 "model": dims.source,

@@ -140,6 +140,7 @@ pub fn run_recipe(
     let adaptive = AdaptiveOptions {
         srm: schedule.srm.then(SrmConfig::default),
         accel: schedule.accel,
+        region_mask: None,
     };
     let start = Instant::now();
     let out = pipe.edit_with(image, &request, &adaptive, &mut |_, _| {})?;

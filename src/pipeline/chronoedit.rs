@@ -20,6 +20,7 @@ use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::guidance::Guidance;
 use crate::pipeline::hooks::{DenoiseHook, StepState};
+use crate::pipeline::region_hook::RegionHook;
 use crate::pipeline::rpfi_hook::RpfiHook;
 use crate::pipeline::srm_hook::SrmHook;
 use crate::processors::image::ClipImageProcessor;
@@ -136,8 +137,12 @@ pub struct AdaptiveOptions {
     /// The spatial reasoning mask (None: off). It acts only while reasoning frames are present
     /// (r ≥ 1 and N_r ≥ 1).
     pub srm: Option<SrmConfig>,
-    /// RPFI, step caching and the guidance tail (`adaptive::accel`; all off by default).
+    /// RPFI, step caching, the guidance tail and region-aware denoising (`adaptive::accel`; all
+    /// off by default).
     pub accel: Acceleration,
+    /// The edit region given by the caller over one latent frame's token grid (`--mask`), for
+    /// region-aware denoising; None: SRM's mask when it runs.
+    pub region_mask: Option<TokenMask>,
 }
 
 /// What the SRM did in one edit.
@@ -201,6 +206,8 @@ pub struct EditOutput {
     pub reused_steps: Vec<usize>,
     /// Steps RPFI blended the output frame (None: RPFI was not requested or had no reasoning phase).
     pub rpfi_steps: Option<usize>,
+    /// Steps region-aware denoising held the output frame outside the region (None: not requested).
+    pub region_held_steps: Option<usize>,
     /// (step, mean |block-stack residual|) of every computed step, with the step cache on.
     pub residual_magnitudes: Vec<(usize, f64)>,
     pub times: PhaseTimes,
@@ -622,6 +629,18 @@ impl ChronoEditPipeline {
             }
             _ => None,
         };
+        if let Some(m) = &adaptive.region_mask {
+            if (m.h, m.w) != (pph, ppw) {
+                bail!(
+                    "the edit region mask is {}x{} tokens, but this edit has {pph}x{ppw} tokens per frame",
+                    m.h,
+                    m.w
+                );
+            }
+        }
+        let mut region_hook = accel.region.map(|settle| {
+            RegionHook::new(settle, timesteps.len(), adaptive.region_mask.clone(), patch)
+        });
         let decider = match accel.cache {
             Some(settings) => Some(CacheDecider::new(
                 settings,
@@ -668,7 +687,7 @@ impl ChronoEditPipeline {
                 temporal_positions: reasoning_positions(f),
                 ..Default::default()
             };
-            for h in active_hooks(&mut srm_hook, &mut rpfi_hook) {
+            for h in active_hooks(&mut srm_hook, &mut region_hook, &mut rpfi_hook) {
                 h.before_forward(&step, &mut opts)?;
             }
             tokens_per_step.push(match &opts.token_keep {
@@ -681,7 +700,7 @@ impl ChronoEditPipeline {
                 reused_steps.push(i);
             }
             let mut noise_pred = pred.noise_pred;
-            for h in active_hooks(&mut srm_hook, &mut rpfi_hook) {
+            for h in active_hooks(&mut srm_hook, &mut region_hook, &mut rpfi_hook) {
                 h.after_forward(&step, pred.cross_attention.as_ref(), &mut noise_pred)?;
             }
             let mut next = scheduler.step(&noise_pred, i, &latents)?;
@@ -691,7 +710,7 @@ impl ChronoEditPipeline {
                 region: region.as_ref(),
                 ..step
             };
-            for h in active_hooks(&mut srm_hook, &mut rpfi_hook) {
+            for h in active_hooks(&mut srm_hook, &mut region_hook, &mut rpfi_hook) {
                 h.after_step(&step, &mut next)?;
             }
             latents = next;
@@ -714,6 +733,7 @@ impl ChronoEditPipeline {
             forwards,
             reused_steps,
             rpfi_steps: rpfi_hook.map(|h| h.applied_steps),
+            region_held_steps: region_hook.map(|h| h.held_steps),
             residual_magnitudes,
             times: PhaseTimes {
                 encode_s: secs(encode_s),
@@ -725,13 +745,18 @@ impl ChronoEditPipeline {
     }
 }
 
-/// The hooks switched on for this edit, in their order (SRM, then RPFI, which reads SRM's region).
+/// The hooks switched on for this edit, in their order (SRM, then region-aware denoising and RPFI,
+/// which read SRM's region).
 fn active_hooks<'h>(
     srm: &'h mut Option<SrmHook>,
+    region: &'h mut Option<RegionHook>,
     rpfi: &'h mut Option<RpfiHook>,
 ) -> Vec<&'h mut dyn DenoiseHook> {
     let mut hooks: Vec<&'h mut dyn DenoiseHook> = Vec::new();
     if let Some(h) = srm.as_mut() {
+        hooks.push(h);
+    }
+    if let Some(h) = region.as_mut() {
         hooks.push(h);
     }
     if let Some(h) = rpfi.as_mut() {

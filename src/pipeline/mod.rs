@@ -5,9 +5,11 @@
 //! * [`hooks`]: the seams of its denoising loop, one [`hooks::DenoiseHook`] per technique;
 //! * [`guidance`]: classifier-free guidance around the transformer (one guided prediction a step);
 //! * [`srm_hook`]: the spatial reasoning mask as a hook;
-//! * [`rpfi_hook`]: region-preserving feature injection as a hook.
+//! * [`rpfi_hook`]: region-preserving feature injection as a hook;
+//! * [`region_hook`]: region-aware denoising (the unedited region held) as a hook.
 pub mod chronoedit;
 pub mod guidance;
 pub mod hooks;
+pub mod region_hook;
 pub mod rpfi_hook;
 pub mod srm_hook;

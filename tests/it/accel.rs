@@ -57,7 +57,13 @@ fn bits(t: &Tensor) -> Vec<u32> {
 }
 
 fn with(accel: Acceleration, srm: Option<SrmConfig>) -> AdaptiveOptions {
-    AdaptiveOptions { srm, accel }
+    let mut region = TokenMask::empty(2, 2);
+    region.keep[1] = true;
+    AdaptiveOptions {
+        srm,
+        accel,
+        region_mask: Some(region),
+    }
 }
 
 #[test]
@@ -85,6 +91,11 @@ fn switched_off_accelerations_reproduce_the_exact_edit_bit_for_bit() {
             rpfi: Some(0.0),
             ..Default::default()
         },
+        // Settling at the last step: nothing is ever held.
+        Acceleration {
+            region: Some(1.0),
+            ..Default::default()
+        },
     ];
     for accel in off {
         let out = run(&pipe, &req, &with(accel, srm.clone()));
@@ -108,6 +119,10 @@ fn switched_off_accelerations_reproduce_the_exact_edit_bit_for_bit() {
         },
         Acceleration {
             rpfi: Some(1.5),
+            ..Default::default()
+        },
+        Acceleration {
+            region: Some(0.5),
             ..Default::default()
         },
     ];
@@ -333,4 +348,69 @@ fn bench_fidelity_to_an_identical_recipe_is_infinite_psnr_and_ssim_one() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--fidelity-to"));
+}
+
+#[test]
+fn region_aware_denoising_holds_the_output_frame_outside_the_region() {
+    let pipe = load_pipe();
+    let steps = 8;
+    let req = request(5, steps, 0);
+    let out = run(
+        &pipe,
+        &req,
+        &with(
+            Acceleration {
+                region: Some(0.5),
+                ..Default::default()
+            },
+            None,
+        ),
+    );
+    // 2 frames of 4 tokens; from step 4 on the output frame computes only its 1 region token.
+    assert_eq!(out.tokens_per_step, [8, 8, 8, 8, 5, 5, 5, 5]);
+    assert_eq!(out.region_held_steps, Some(4));
+    // A full region holds nothing.
+    let full = AdaptiveOptions {
+        region_mask: Some(TokenMask::full(2, 2)),
+        ..with(
+            Acceleration {
+                region: Some(0.5),
+                ..Default::default()
+            },
+            None,
+        )
+    };
+    let exact = run(&pipe, &req, &AdaptiveOptions::default());
+    assert_eq!(bits(&run(&pipe, &req, &full).frames), bits(&exact.frames));
+    // A mask of the wrong grid is an error naming it.
+    let bad = AdaptiveOptions {
+        region_mask: Some(TokenMask::full(3, 3)),
+        ..full
+    };
+    let err = pipe
+        .edit_with(&image(), &req, &bad, &mut |_, _| {})
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("edit region mask is 3x3"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn a_mask_picture_becomes_the_token_region() {
+    // 8x8 picture, 2x2 tokens: white top-left quarter (no alpha) -> token 0.
+    let mut rgb = image::RgbImage::new(8, 8);
+    for y in 0..4 {
+        for x in 0..4 {
+            rgb.put_pixel(x, y, image::Rgb([255, 255, 255]));
+        }
+    }
+    let m = TokenMask::from_mask_picture(&image::DynamicImage::ImageRgb8(rgb), 2, 2);
+    assert_eq!(m.keep, [true, false, false, false]);
+    // With transparency, transparent pixels are the region (one in the bottom-right quarter).
+    let mut rgba = image::RgbaImage::from_pixel(8, 8, image::Rgba([255, 255, 255, 255]));
+    rgba.put_pixel(6, 7, image::Rgba([0, 0, 0, 0]));
+    let m = TokenMask::from_mask_picture(&image::DynamicImage::ImageRgba8(rgba), 2, 2);
+    assert_eq!(m.keep, [false, false, false, true]);
 }

@@ -1000,7 +1000,11 @@ fn cost_prints_the_paper_tables_prediction_next_to_its_reported_figures() {
         .arg(&suite)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let paper = v["paper_table"].as_array().unwrap();
     assert_eq!(paper[1]["group"], "paper table: overall");
