@@ -4,7 +4,8 @@
 //! 1. One transformer block of the real ChronoEdit-14B width (d 5120, 40 heads × 128, ffn 13 824,
 //!    I2V image projections, a 512-token prompt whose zero padding collapses into one key as in every
 //!    PhysEdit forward, 257 image tokens), random weights, f32, is timed for one forward (batch 1) at
-//!    the token counts of 2, 4 and 8 latent frames at 480×832 (1560 tokens per frame); the time per
+//!    the token counts of three latent frame counts at 480×832 (`--frames`, default 2, 4 and 8; 1560
+//!    tokens per frame) after one untimed warm-up forward at the smallest; the time per
 //!    block is interpolated as `a + b·n + c·n²` through those three points (linear layers grow with
 //!    n, self-attention with n²).
 //! 2. For every line of a bench `results.jsonl`, each step's tokens are rescaled from the world
@@ -39,7 +40,8 @@ struct Args {
     /// 8x8 latent, patch 1).
     #[arg(long, default_value_t = 64)]
     world_tokens_per_frame: usize,
-    /// Latent frame counts timed at 480x832 (three, for the quadratic).
+    /// Latent frame counts timed at 480x832 (three, for the quadratic; beyond the largest it
+    /// extrapolates).
     #[arg(long, value_delimiter = ',', default_values_t = [2usize, 4, 8])]
     frames: Vec<usize>,
     /// Blocks of the real model.
@@ -79,10 +81,23 @@ fn config(dry: bool) -> Result<Config> {
     Ok(Config::from_json_str(&v.to_string())?)
 }
 
+/// The contexts of every timed forward: a 20-token prompt padded with zeros to 512, as the
+/// pipeline hands it over, and 257 image tokens (one pair, so the context K/V cache serves them all).
+fn contexts(cfg: &Config) -> Result<(Tensor, Tensor)> {
+    let dev = Device::Cpu;
+    let real = Tensor::randn(0f32, 1.0, (1, 20, cfg.text_dim), &dev)?;
+    let pad = Tensor::zeros((1, 492, cfg.text_dim), DType::F32, &dev)?;
+    let text = Tensor::cat(&[real, pad], 1)?;
+    let image_dim = cfg.image_dim.context("image_dim")?;
+    let image = Tensor::randn(0f32, 1.0, (1, 257, image_dim), &dev)?;
+    Ok((text, image))
+}
+
 /// Seconds of one forward of the one-block model for `frames` latent frames at 480x832.
 fn time_forward(
     model: &ChronoEditTransformer3DModel,
     cfg: &Config,
+    (text, image): &(Tensor, Tensor),
     frames: usize,
     dry: bool,
 ) -> Result<f64> {
@@ -90,22 +105,8 @@ fn time_forward(
     let (lh, lw) = if dry { (12, 20) } else { (60, 104) };
     let x = Tensor::randn(0f32, 1.0, (1, cfg.in_channels, frames, lh, lw), &dev)?;
     let t = Tensor::new(&[500f32], &dev)?;
-    // A 20-token prompt padded with zeros to 512, as the pipeline hands it over.
-    let real = Tensor::randn(0f32, 1.0, (1, 20, cfg.text_dim), &dev)?;
-    let text = Tensor::cat(
-        &[
-            real,
-            Tensor::zeros((1, 492, cfg.text_dim), DType::F32, &dev)?,
-        ],
-        1,
-    )?;
-    let image_dim = cfg.image_dim.context("image_dim")?;
-    let image = Tensor::randn(0f32, 1.0, (1, 257, image_dim), &dev)?;
-    let opts = ForwardOptions::default();
-    // The first call also fills the context K/V cache; time the second.
-    model.forward_with(&x, &t, &text, Some(&image), &opts)?;
     let start = Instant::now();
-    let out = model.forward_with(&x, &t, &text, Some(&image), &opts)?;
+    let out = model.forward_with(&x, &t, text, Some(image), &ForwardOptions::default())?;
     out.sample.sum_all()?.to_scalar::<f32>()?;
     Ok(start.elapsed().as_secs_f64())
 }
@@ -136,9 +137,13 @@ fn main() -> Result<()> {
     let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
     let model = ChronoEditTransformer3DModel::new(&cfg, vb)?;
     let per_frame = if args.dry_run { 60 } else { 1560 };
+    let ctx = contexts(&cfg)?;
+    // Warm-up (fills the context K/V cache and the allocator) at the smallest size, untimed.
+    let smallest = args.frames.iter().copied().min().unwrap_or(1);
+    time_forward(&model, &cfg, &ctx, smallest, args.dry_run)?;
     let mut points = Vec::new();
     for &f in &args.frames {
-        let s = time_forward(&model, &cfg, f, args.dry_run)?;
+        let s = time_forward(&model, &cfg, &ctx, f, args.dry_run)?;
         eprintln!(
             "one block, {f} latent frames ({} tokens): {s:.3} s",
             f * per_frame
