@@ -7,16 +7,13 @@ use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 use clap::Args;
 
-use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
-use crate::adaptive::plan::{Overrides, Recipe, Resolved};
-use crate::adaptive::srm::{mask_overlay, Probe, SrmConfig, TokenMask};
+use crate::adaptive::plan::{Overrides, Recipe};
+use crate::adaptive::srm::{mask_overlay, Probe, TokenMask};
 use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
-use crate::pipeline::chronoedit::{
-    AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize, LoadOptions,
-    FRAMES_WITHOUT_REASONING,
-};
+use crate::pipeline::chronoedit::{ChronoEditPipeline, EditSize, LoadOptions};
+use crate::pipeline::planned::{self, EditSpec};
 use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
 
 const EXAMPLES: &str = "\
@@ -226,82 +223,59 @@ pub fn run(args: EditArgs) -> Result<()> {
     )?;
     let load_s = t_load.elapsed().as_secs_f64();
 
-    let defaults = &pipe.defaults;
-    let size = EditSize::choose(
+    // The size flags are checked here so that their error names them.
+    EditSize::choose(
         pipe.size_multiple(),
         &image,
         args.height,
         args.width,
-        defaults.native_size(),
+        pipe.defaults.native_size(),
     )
     .context("--height/--width")?;
-    if let Some(w) = &size.warning {
-        eprintln!("{w}");
-    }
-    let (height, width) = (size.height, size.width);
-    let cues = {
-        let rgb = image.to_rgb8();
-        ImageCues::from_rgb(rgb.width(), rgb.height(), rgb.as_raw())
-    };
-    let input = CardInput {
-        prompt: &args.prompt,
-        image: Some(&cues),
-        ..Default::default()
-    };
-    let (
-        plan,
-        Resolved {
-            plan: effective,
-            schedule,
+    let mut spec = EditSpec::new(args.prompt.clone());
+    spec.negative_prompt = args.negative_prompt.clone();
+    spec.recipe = args.recipe;
+    spec.steps = args.steps;
+    spec.guidance = args.guidance;
+    spec.reasoning_steps = args.reasoning_steps;
+    spec.num_frames = args.num_frames;
+    spec.srm = args.srm.map(|s| s == Switch::On);
+    spec.srm_probe = match args.srm_probe {
+        ProbeArg::FirstStep => Probe::FirstStep,
+        ProbeArg::Pass => Probe::Pass {
+            sigma: args.srm_probe_sigma,
         },
-    ) = planner.resolve(
-        args.recipe,
-        &input,
-        &args.overrides(args.recipe.model_guidance(defaults.guidance_scale)),
-        pipe.geometry(),
-    )?;
-    if args.num_frames.is_some()
-        && schedule.reasoning_steps == 0
-        && schedule.num_frames != FRAMES_WITHOUT_REASONING
-    {
-        eprintln!(
-            "note: --num-frames {} is ignored without reasoning steps (5 frames, as in diffusers)",
-            schedule.num_frames
-        );
-    }
-    let mut request =
-        EditRequest::planned(args.prompt.clone(), &schedule, (height, width), args.seed);
-    request.negative_prompt = args.negative_prompt.clone();
-    if let Some(p) = &args.latents {
-        request.latents = Some(load_latents(p, &device)?);
-    }
-    let adaptive = AdaptiveOptions {
-        srm: schedule.srm.then(|| SrmConfig {
-            probe: match args.srm_probe {
-                ProbeArg::FirstStep => Probe::FirstStep,
-                ProbeArg::Pass => Probe::Pass {
-                    sigma: args.srm_probe_sigma,
-                },
-            },
-            dilate: args.srm_dilate,
-            ..Default::default()
-        }),
     };
+    spec.srm_dilate = args.srm_dilate;
+    spec.height = args.height;
+    spec.width = args.width;
+    spec.seed = args.seed;
+    if let Some(p) = &args.latents {
+        spec.latents = Some(load_latents(p, &device)?);
+    }
 
-    let bar = indicatif::ProgressBar::new(schedule.steps as u64);
+    let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "denoise {bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}]",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let out = pipe.edit_with(&image, &request, &adaptive, &mut |_, _| bar.inc(1));
+    let done = planned::run(&pipe, &planner, &image, &spec, &mut |_, n| {
+        bar.set_length(n as u64);
+        bar.inc(1)
+    });
     bar.finish_and_clear();
-    let out = out?;
+    let done = done?;
+    for note in &done.notes {
+        eprintln!("{note}");
+    }
+    let (height, width) = (done.size.height, done.size.width);
+    let out = &done.output;
+    let (plan, effective, schedule) = (&done.plan, &done.effective, &done.schedule);
 
-    let edited = size.finish(tensor_to_rgb(&out.edited()?)?);
     atomic_write(&args.output, |tmp| {
-        edited
+        done.picture
             .save(tmp)
             .with_context(|| format!("cannot write {}", args.output.display()))
     })?;
@@ -343,7 +317,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         let coverage = out.srm.as_ref().map_or(1.0, |s| s.coverage);
         let estimate = edit_cost(
             &dims,
-            &effective,
+            effective,
             &CostOptions {
                 height,
                 width,

@@ -4,8 +4,11 @@
 //! * [`chronoedit`]: the edit pipeline (encode, condition, denoise with temporal reasoning, decode);
 //! * [`hooks`]: the seams of its denoising loop, one [`hooks::DenoiseHook`] per technique;
 //! * [`guidance`]: classifier-free guidance around the transformer (one guided prediction a step);
-//! * [`srm_hook`]: the spatial reasoning mask as a hook.
+//! * [`srm_hook`]: the spatial reasoning mask as a hook;
+//! * [`planned`]: one edit from an instruction (plan, overrides, size, pipeline, picture), the route
+//!   `physedit edit` and `physedit serve` share.
 pub mod chronoedit;
 pub mod guidance;
 pub mod hooks;
+pub mod planned;
 pub mod srm_hook;
