@@ -29,6 +29,10 @@ enum Command {
     Score(cli::score::ScoreArgs),
     /// Benchmark recipes over an ImgEdit-format suite (resumable, shardable), with reports.
     Bench(cli::bench::BenchArgs),
+    /// Serve edits over HTTP (OpenAI's images API and asynchronous jobs) from a job queue.
+    Serve(cli::serve::ServeArgs),
+    /// Run edits from a Redis queue (scale `serve` out: one worker per GPU or machine).
+    Worker(cli::worker::WorkerArgs),
 }
 
 fn main() {
@@ -41,6 +45,8 @@ fn main() {
         Command::Card(a) => cli::card::run(a),
         Command::Score(a) => cli::score::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Serve(a) => cli::serve::run(a),
+        Command::Worker(a) => cli::worker::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
