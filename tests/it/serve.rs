@@ -1397,3 +1397,50 @@ fn redis_queue_bounds_cancels_and_reports_readiness() {
         );
     });
 }
+
+#[test]
+fn a_mask_is_the_spatial_reasoning_region() {
+    let server = Server::start(&[]);
+    let rt = rt();
+    let c = client();
+    let png = test_png();
+    let (w, h) = image::load_from_memory(&png)
+        .unwrap()
+        .to_rgb8()
+        .dimensions();
+    // Transparent (may change) on the left half, opaque on the right.
+    let mask = image::RgbaImage::from_fn(w, h, |x, _| {
+        image::Rgba([0, 0, 0, if x < w / 2 { 0 } else { 255 }])
+    });
+    let mut mask_png = Vec::new();
+    mask.write_to(
+        &mut std::io::Cursor::new(&mut mask_png),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    rt.block_on(async {
+        let form = edit_form(
+            png.clone(),
+            &[("prompt", PROMPT), ("recipe", "srm-only"), ("steps", "2")],
+        )
+        .part(
+            "mask",
+            reqwest::multipart::Part::bytes(mask_png)
+                .file_name("mask.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+        let r = c
+            .post(server.url("/v1/images/edits"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        let pic = &v["physedit"]["report"]["pictures"][0];
+        assert_eq!(pic["mask"], "used as the spatial reasoning mask", "{pic}");
+        assert_eq!(pic["srm"]["probe"], "given", "{pic}");
+        assert_eq!(pic["srm"]["coverage"], 0.5, "{pic}");
+    });
+}

@@ -50,8 +50,9 @@ def main():
         try:
             from PIL import Image
             import io
-            same = list(Image.open(io.BytesIO(png)).convert("RGB").getdata()) == \
-                list(Image.open(a.compare).convert("RGB").getdata())
+            got = Image.open(io.BytesIO(png)).convert("RGB")
+            want = Image.open(a.compare).convert("RGB")
+            same = got.size == want.size and got.tobytes() == want.tobytes()
         except ImportError:
             same = open(a.compare, "rb").read() == png
         print("same picture as the CLI's:", same)
