@@ -282,10 +282,25 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .with_context(|| format!("--listen {}: cannot bind", opts.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("listening on http://{addr}");
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    // On Ctrl-C / SIGTERM: stop accepting, let requests in flight finish, but give up after 30 s
+    // (event streams and long edits would otherwise hold the process).
+    let (sig_tx, sig_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = sig_tx.send(true);
+    });
+    let mut graceful_rx = sig_rx.clone();
+    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
+        let _ = graceful_rx.wait_for(|v| *v).await;
+    });
+    let mut grace_rx = sig_rx;
+    tokio::select! {
+        r = server => r.context("serving HTTP")?,
+        _ = async move {
+            let _ = grace_rx.wait_for(|v| *v).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        } => eprintln!("stopping with connections still open after 30 s"),
+    }
     let _ = stop_tx.send(true);
     if let Some(w) = workers {
         // The job in hand finishes (embedded: its client is gone, but the queue stays consistent).
