@@ -1108,6 +1108,14 @@ fn a_flood_of_malformed_requests_gets_no_5xx() {
         }
         codes
     });
+    let mut by_code = std::collections::BTreeMap::new();
+    for c in &codes {
+        *by_code.entry(*c).or_insert(0) += 1;
+    }
+    eprintln!(
+        "flood: {} requests, answers by status {by_code:?}",
+        codes.len()
+    );
     assert!(codes.len() >= 500);
     let server_errors: Vec<u16> = codes.iter().copied().filter(|&c| c >= 500).collect();
     assert!(
