@@ -102,7 +102,12 @@ fn form(seed: u64, steps: Option<u64>) -> reqwest::multipart::Form {
 fn start_server(extra: &[String]) -> (Proc, String) {
     let p = Proc::spawn(
         Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--queue-capacity", "16"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(if extra.iter().any(|a| a == "--queue-capacity") {
+                vec![]
+            } else {
+                vec!["--queue-capacity", "16"]
+            })
             .args(extra)
             .env("RUST_LOG", "warn"),
     );
@@ -164,6 +169,14 @@ async fn load(base: &str, clients: u64, seconds: u64, steps: Option<u64>) -> Str
         .timeout(Duration::from_secs(600))
         .build()
         .unwrap();
+    let before = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let seed = Arc::new(AtomicU64::new(1000));
     let stop = Instant::now() + Duration::from_secs(seconds);
     let t0 = Instant::now();
@@ -221,8 +234,9 @@ async fn load(base: &str, clients: u64, seconds: u64, steps: Option<u64>) -> Str
         .text()
         .await
         .unwrap();
-    let submitted = metric(&m, "physedit_jobs_total{state=\"submitted\"}");
-    let succeeded = metric(&m, "physedit_jobs_total{state=\"succeeded\"}");
+    let count = |t: &str, s: &str| metric(t, &format!("physedit_jobs_total{{state=\"{s}\"}}"));
+    let submitted = count(&m, "submitted") - count(&before, "submitted");
+    let succeeded = count(&m, "succeeded") - count(&before, "succeeded");
     let ok = lat.len() as f64;
     format!(
         "{} ok in {:.1} s = {:.2} edits/s, p50 {:.3} s, p95 {:.3} s, 429s {}, failed {}, transport errors {}, lost {} (accepted {} - answered {}), duplicated {} (stored {} - accepted {})",
@@ -321,6 +335,15 @@ fn main() {
         println!(
             "embedded, 1 worker: {}",
             rt.block_on(load(&base, clients, seconds, steps))
+        );
+    }
+    {
+        // Overload: twice the clients against a queue of 2.
+        let (_p, base) = start_server(&["--queue-capacity".into(), "2".into()]);
+        println!(
+            "embedded, 1 worker, queue capacity 2, {} clients: {}",
+            2 * clients,
+            rt.block_on(load(&base, 2 * clients, seconds, steps))
         );
     }
     let redis_ok = Command::new("redis-server")
