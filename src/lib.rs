@@ -16,6 +16,7 @@ pub mod models;
 pub mod pipeline;
 pub mod processors;
 pub mod schedulers;
+pub mod serve;
 pub mod suite;
 pub mod train;
 pub mod util;

@@ -31,6 +31,10 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Calibrate the step cache for a model (writes its physedit.json).
     Calibrate(cli::calibrate::CalibrateArgs),
+    /// Serve edits over HTTP (OpenAI's images API and asynchronous jobs) from a job queue.
+    Serve(cli::serve::ServeArgs),
+    /// Run edits from a Redis queue (scale `serve` out: one worker per GPU or machine).
+    Worker(cli::worker::WorkerArgs),
 }
 
 fn main() {
@@ -44,6 +48,8 @@ fn main() {
         Command::Score(a) => cli::score::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Calibrate(a) => cli::calibrate::run(a),
+        Command::Serve(a) => cli::serve::run(a),
+        Command::Worker(a) => cli::worker::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

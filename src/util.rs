@@ -99,3 +99,20 @@ pub fn tensor_to_rgb(frame: &Tensor) -> Result<image::RgbImage> {
         .collect();
     image::RgbImage::from_raw(w as u32, h as u32, bytes).context("frame buffer has the wrong size")
 }
+
+/// The region a mask picture allows to change, as a grey picture (255 = may change): where the
+/// picture has transparency, its transparent pixels (alpha < 128, the OpenAI images API's
+/// convention), else its light pixels (luminance >= 128).
+pub fn mask_region(picture: &image::DynamicImage) -> image::GrayImage {
+    let rgba = picture.to_rgba8();
+    let transparent = rgba.pixels().any(|p| p[3] < 255);
+    image::GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y);
+        let inside = if transparent {
+            p[3] < 128
+        } else {
+            (p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000 >= 128
+        };
+        image::Luma([if inside { 255 } else { 0 }])
+    })
+}

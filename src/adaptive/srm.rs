@@ -157,31 +157,6 @@ impl TokenMask {
 
 /// The middle third of `num_layers` blocks (at least one): early blocks attend diffusely, the last
 
-impl TokenMask {
-    /// The region of a mask picture over an `h × w` token grid: where the picture has transparency,
-    /// its transparent pixels (alpha < 128, the OpenAI images API's convention for "may change"),
-    /// else its light pixels (luminance >= 128). A token is in the region when any pixel of its cell
-    /// is.
-    pub fn from_mask_picture(picture: &image::DynamicImage, h: usize, w: usize) -> TokenMask {
-        let rgba = picture.to_rgba8();
-        let (pw, ph) = (rgba.width() as usize, rgba.height() as usize);
-        let transparent = rgba.pixels().any(|p| p[3] < 255);
-        let mut m = TokenMask::empty(h, w);
-        for (x, y, p) in rgba.enumerate_pixels() {
-            let inside = if transparent {
-                p[3] < 128
-            } else {
-                (p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000 >= 128
-            };
-            if inside {
-                let (ty, tx) = (y as usize * h / ph.max(1), x as usize * w / pw.max(1));
-                m.keep[ty.min(h - 1) * w + tx.min(w - 1)] = true;
-            }
-        }
-        m
-    }
-}
-
 /// ones are specialised for the output projection.
 pub fn default_layers(num_layers: usize) -> Vec<usize> {
     if num_layers == 0 {

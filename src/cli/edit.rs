@@ -8,16 +8,13 @@ use candle_core::{Device, Tensor};
 use clap::Args;
 
 use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
-use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
-use crate::adaptive::plan::{Overrides, Recipe, Resolved};
-use crate::adaptive::srm::{mask_overlay, Probe, SrmConfig, TokenMask};
+use crate::adaptive::plan::{Overrides, Recipe};
+use crate::adaptive::srm::{mask_overlay, Probe, TokenMask};
 use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
-use crate::pipeline::chronoedit::{
-    AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize, LoadOptions,
-    FRAMES_WITHOUT_REASONING,
-};
+use crate::pipeline::chronoedit::{ChronoEditPipeline, EditSize, LoadOptions};
+use crate::pipeline::planned::{self, EditSpec};
 use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
 
 const EXAMPLES: &str = "\
@@ -40,6 +37,7 @@ Examples:
   # The accelerated recipe (CARD + SRM + RPFI + step caching + guidance tail), or any part of it:
   physedit edit --image in.png --prompt \"...\" --recipe physedit-fast -o out.png
   physedit edit --image in.png --prompt \"...\" --cache 0.1 --cfg-tail 0.2 --rpfi --report r.json -o out.png
+  physedit edit --image in.png --prompt \"...\" --mask region.png --region 0.3 -o out.png
 
   # Reproduce a run of another implementation from its initial noise:
   physedit edit --model DIR --image in.png --prompt \"...\" --latents noise.safetensors --frames-out frames.safetensors -o out.png
@@ -149,9 +147,10 @@ pub struct EditArgs {
     /// the edit region (--mask, else the SRM mask when SRM runs) are held, not computed.
     #[arg(long, value_name = "FRACTION", value_parser = fraction)]
     pub region: Option<f64>,
-    /// The edit region as a picture of the input's size: transparent pixels (if it has alpha), else
-    /// white pixels, may change. Used by --region.
-    #[arg(long, value_name = "FILE.png", requires = "region")]
+    /// The region the edit may change, a picture over the input (any size: it is resized):
+    /// transparent pixels where it has transparency, else white pixels. It is the SRM's region
+    /// when the plan runs the SRM, and --region's.
+    #[arg(long, value_name = "FILE.png")]
     pub mask: Option<PathBuf>,
     /// Write the SRM mask over the input image (PNG; outside the mask darkened).
     #[arg(long, value_name = "FILE.png")]
@@ -186,20 +185,25 @@ impl EditArgs {
             reasoning_steps: self.reasoning_steps,
             num_frames: self.num_frames,
             srm: self.srm.map(|s| s == Switch::On),
-            accel: Acceleration {
-                rpfi: self.rpfi,
-                cache: self.cache.map(|t| {
-                    CacheSettings::new(
-                        match self.cache_policy {
-                            CachePolicyArg::Easy => CachePolicy::Easy,
-                            CachePolicyArg::Mag => CachePolicy::Mag,
-                        },
-                        t,
-                    )
-                }),
-                cfg_tail: self.cfg_tail,
-                region: self.region,
-            },
+            accel: self.accel(),
+        }
+    }
+
+    /// The accelerations these flags switch on (on top of the recipe's).
+    pub fn accel(&self) -> Acceleration {
+        Acceleration {
+            rpfi: self.rpfi,
+            cache: self.cache.map(|t| {
+                CacheSettings::new(
+                    match self.cache_policy {
+                        CachePolicyArg::Easy => CachePolicy::Easy,
+                        CachePolicyArg::Mag => CachePolicy::Mag,
+                    },
+                    t,
+                )
+            }),
+            cfg_tail: self.cfg_tail,
+            region: self.region,
         }
     }
 }
@@ -296,105 +300,64 @@ pub fn run(args: EditArgs) -> Result<()> {
     )?;
     let load_s = t_load.elapsed().as_secs_f64();
 
-    let defaults = &pipe.defaults;
-    let size = EditSize::choose(
+    // The size flags are checked here so that their error names them.
+    EditSize::choose(
         pipe.size_multiple(),
         &image,
         args.height,
         args.width,
-        defaults.native_size(),
+        pipe.defaults.native_size(),
     )
     .context("--height/--width")?;
-    if let Some(w) = &size.warning {
-        eprintln!("{w}");
-    }
-    let (height, width) = (size.height, size.width);
-    let cues = {
-        let rgb = image.to_rgb8();
-        ImageCues::from_rgb(rgb.width(), rgb.height(), rgb.as_raw())
-    };
-    let input = CardInput {
-        prompt: &args.prompt,
-        image: Some(&cues),
-        ..Default::default()
-    };
-    let (
-        plan,
-        Resolved {
-            plan: effective,
-            schedule,
+    let mut spec = EditSpec::new(args.prompt.clone());
+    spec.negative_prompt = args.negative_prompt.clone();
+    spec.recipe = args.recipe;
+    spec.steps = args.steps;
+    spec.guidance = args.guidance;
+    spec.reasoning_steps = args.reasoning_steps;
+    spec.num_frames = args.num_frames;
+    spec.srm = args.srm.map(|s| s == Switch::On);
+    spec.srm_probe = match args.srm_probe {
+        ProbeArg::FirstStep => Probe::FirstStep,
+        ProbeArg::Pass => Probe::Pass {
+            sigma: args.srm_probe_sigma,
         },
-    ) = planner.resolve(
-        args.recipe,
-        &input,
-        &args.overrides(args.recipe.model_guidance(defaults.guidance_scale)),
-        pipe.geometry(),
-    )?;
-    if args.num_frames.is_some()
-        && schedule.reasoning_steps == 0
-        && schedule.num_frames != FRAMES_WITHOUT_REASONING
-    {
-        eprintln!(
-            "note: --num-frames {} is ignored without reasoning steps (5 frames, as in diffusers)",
-            schedule.num_frames
-        );
+    };
+    spec.srm_dilate = args.srm_dilate;
+    spec.height = args.height;
+    spec.width = args.width;
+    spec.seed = args.seed;
+    spec.accel = args.accel();
+    if let Some(p) = &args.mask {
+        let picture = open_image(p).context("--mask")?;
+        spec.region = Some(crate::util::mask_region(&picture));
     }
-    let mut request =
-        EditRequest::planned(args.prompt.clone(), &schedule, (height, width), args.seed);
-    request.negative_prompt = args.negative_prompt.clone();
     if let Some(p) = &args.latents {
-        request.latents = Some(load_latents(p, &device)?);
+        spec.latents = Some(load_latents(p, &device)?);
     }
-    let adaptive = AdaptiveOptions {
-        srm: schedule.srm.then(|| SrmConfig {
-            probe: match args.srm_probe {
-                ProbeArg::FirstStep => Probe::FirstStep,
-                ProbeArg::Pass => Probe::Pass {
-                    sigma: args.srm_probe_sigma,
-                },
-            },
-            dilate: args.srm_dilate,
-            ..Default::default()
-        }),
-        accel: schedule.accel,
-        region_mask: match &args.mask {
-            Some(p) => {
-                let picture = open_image(p).context("--mask")?;
-                if (picture.width(), picture.height()) != (image.width(), image.height()) {
-                    bail!(
-                        "--mask {}: {}x{} pixels, but the input image is {}x{}",
-                        p.display(),
-                        picture.width(),
-                        picture.height(),
-                        image.width(),
-                        image.height()
-                    );
-                }
-                let cell = pipe.size_multiple();
-                Some(TokenMask::from_mask_picture(
-                    &picture,
-                    height / cell,
-                    width / cell,
-                ))
-            }
-            None => None,
-        },
-    };
 
-    let bar = indicatif::ProgressBar::new(schedule.steps as u64);
+    let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "denoise {bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}]",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let out = pipe.edit_with(&image, &request, &adaptive, &mut |_, _| bar.inc(1));
+    let done = planned::run(&pipe, &planner, &image, &spec, &mut |_, n| {
+        bar.set_length(n as u64);
+        bar.inc(1)
+    });
     bar.finish_and_clear();
-    let out = out?;
+    let done = done?;
+    for note in &done.notes {
+        eprintln!("{note}");
+    }
+    let (height, width) = (done.size.height, done.size.width);
+    let out = &done.output;
+    let (plan, effective, schedule) = (&done.plan, &done.effective, &done.schedule);
 
-    let edited = size.finish(tensor_to_rgb(&out.edited()?)?);
     atomic_write(&args.output, |tmp| {
-        edited
+        done.picture
             .save(tmp)
             .with_context(|| format!("cannot write {}", args.output.display()))
     })?;
@@ -436,7 +399,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         let coverage = out.srm.as_ref().map_or(1.0, |s| s.coverage);
         let estimate = edit_cost(
             &dims,
-            &effective,
+            effective,
             &CostOptions {
                 height,
                 width,

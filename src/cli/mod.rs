@@ -7,4 +7,6 @@ pub mod cost;
 pub mod edit;
 pub mod plan;
 pub mod score;
+pub mod serve;
+pub mod worker;
 pub mod world;

@@ -6,10 +6,13 @@
 //! * [`guidance`]: classifier-free guidance around the transformer (one guided prediction a step);
 //! * [`srm_hook`]: the spatial reasoning mask as a hook;
 //! * [`rpfi_hook`]: region-preserving feature injection as a hook;
-//! * [`region_hook`]: region-aware denoising (the unedited region held) as a hook.
+//! * [`region_hook`]: region-aware denoising (the unedited region held) as a hook;
+//! * [`planned`]: one edit from an instruction (plan, overrides, size, pipeline, picture), the route
+//!   `physedit edit` and `physedit serve` share.
 pub mod chronoedit;
 pub mod guidance;
 pub mod hooks;
+pub mod planned;
 pub mod region_hook;
 pub mod rpfi_hook;
 pub mod srm_hook;

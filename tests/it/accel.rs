@@ -398,19 +398,21 @@ fn region_aware_denoising_holds_the_output_frame_outside_the_region() {
 }
 
 #[test]
-fn a_mask_picture_becomes_the_token_region() {
-    // 8x8 picture, 2x2 tokens: white top-left quarter (no alpha) -> token 0.
+fn a_mask_picture_becomes_the_region_white_or_transparent() {
+    use physedit::util::mask_region;
+    // No alpha: white pixels may change.
     let mut rgb = image::RgbImage::new(8, 8);
     for y in 0..4 {
         for x in 0..4 {
             rgb.put_pixel(x, y, image::Rgb([255, 255, 255]));
         }
     }
-    let m = TokenMask::from_mask_picture(&image::DynamicImage::ImageRgb8(rgb), 2, 2);
-    assert_eq!(m.keep, [true, false, false, false]);
-    // With transparency, transparent pixels are the region (one in the bottom-right quarter).
+    let r = mask_region(&image::DynamicImage::ImageRgb8(rgb));
+    assert_eq!((r.get_pixel(1, 1)[0], r.get_pixel(6, 6)[0]), (255, 0));
+    // With transparency, transparent pixels may change (whatever their colour).
     let mut rgba = image::RgbaImage::from_pixel(8, 8, image::Rgba([255, 255, 255, 255]));
     rgba.put_pixel(6, 7, image::Rgba([0, 0, 0, 0]));
-    let m = TokenMask::from_mask_picture(&image::DynamicImage::ImageRgba8(rgba), 2, 2);
-    assert_eq!(m.keep, [false, false, false, true]);
+    let r = mask_region(&image::DynamicImage::ImageRgba8(rgba));
+    assert_eq!((r.get_pixel(6, 7)[0], r.get_pixel(1, 1)[0]), (255, 0));
+    assert_eq!(r.pixels().filter(|p| p[0] == 255).count(), 1);
 }

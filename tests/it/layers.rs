@@ -21,6 +21,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("world", 5),
     ("eval", 6),
     ("train", 7),
+    ("serve", 7),
     ("cli", 8),
 ];
 

@@ -16,6 +16,7 @@ mod lora;
 mod pipeline;
 mod recipes;
 mod schedulers;
+mod serve;
 mod srm;
 mod train;
 mod transformer;
