@@ -65,6 +65,19 @@ enum What {
         #[arg(long, value_delimiter = ',', default_value = "tiny_a,tiny_b")]
         cases: Vec<String>,
     },
+    /// Every attention kernel that can run here against the naive one (f32 scores) on random
+    /// inputs: largest difference and seconds per call.
+    Attention {
+        /// B,H,S,D shapes (self-attention), separated by `;`.
+        #[arg(
+            long,
+            value_delimiter = ';',
+            default_value = "2,40,3120,128;2,40,12480,128"
+        )]
+        shapes: Vec<String>,
+        #[arg(long, default_value = "bf16")]
+        dtype: String,
+    },
     /// One transformer forward, CFG batch of two, random weights on the device.
     Forward {
         #[command(flatten)]
@@ -244,6 +257,81 @@ fn parity(device: &Device, cases: &[String]) -> Result<Value> {
         }
     }
     Ok(json!({"runs": rows, "max_diff": worst, "tolerance": 2e-3, "pass": worst <= 2e-3}))
+}
+
+fn attention_check(device: &Device, shapes: &[String], dtype: &str) -> Result<Value> {
+    use physedit::models::attention::{
+        attention, naive_attention, AttentionConfig, AttentionKernel,
+    };
+    let dtype = parse_dtype(dtype)?;
+    let mut rows = Vec::new();
+    let mut worst = 0f32;
+    for shape in shapes {
+        let dims: Vec<usize> = shape
+            .split(',')
+            .map(|x| x.trim().parse::<usize>())
+            .collect::<std::result::Result<_, _>>()
+            .with_context(|| format!("--shapes: `{shape}` is not B,H,S,D"))?;
+        let [b, h, sq, d] = dims[..] else {
+            anyhow::bail!("--shapes: `{shape}` is not B,H,S,D");
+        };
+        let make = || -> Result<Tensor> {
+            Ok(Tensor::randn(0f32, 1.0, (b, h, sq, d), device)?.to_dtype(dtype)?)
+        };
+        let (q, k, v) = (make()?, make()?, make()?);
+        let scale = 1.0 / (d as f64).sqrt();
+        // The naive reference materialises B·H·S² f32 scores: skip it where that exceeds 8 GiB.
+        let reference = if b * h * sq * sq * 4 <= 8 << 30 {
+            Some(naive_attention(&q, &k, &v, scale)?.to_dtype(DType::F32)?)
+        } else {
+            None
+        };
+        for kernel in [
+            AttentionKernel::Auto,
+            AttentionKernel::Flash,
+            AttentionKernel::Chunked,
+        ] {
+            let cfg = AttentionConfig {
+                kernel,
+                ..Default::default()
+            };
+            let resolved = physedit::models::attention::resolve_kernel(
+                kernel,
+                device.is_cpu(),
+                false,
+                physedit::models::attention::flash_supports(&q, &k, &v, None, false),
+            );
+            let out = attention(&q, &k, &v, scale, None, &cfg)?;
+            sync(device)?;
+            let t = Instant::now();
+            let out2 = attention(&q, &k, &v, scale, None, &cfg)?;
+            sync(device)?;
+            let secs = t.elapsed().as_secs_f64();
+            drop(out2);
+            let diff = match &reference {
+                Some(r) => {
+                    let dd = (out.to_dtype(DType::F32)? - r)?
+                        .abs()?
+                        .flatten_all()?
+                        .max(0)?
+                        .to_scalar::<f32>()?;
+                    worst = worst.max(dd);
+                    Some(dd)
+                }
+                None => None,
+            };
+            rows.push(
+                json!({"shape": dims, "requested": kernel.name(), "ran": resolved.name(),
+                             "seconds": secs, "max_diff_vs_naive": diff}),
+            );
+        }
+    }
+    // Outputs in bf16 carry ~2^-8 relative rounding: the bar is 2e-2 on these unit-variance inputs
+    // (f32: 1e-4).
+    let tol = if dtype == DType::F32 { 1e-4 } else { 2e-2 };
+    Ok(
+        json!({"dtype": format!("{dtype:?}"), "runs": rows, "max_diff": worst, "tolerance": tol, "pass": worst <= tol}),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -438,6 +526,7 @@ fn main() -> Result<()> {
     let t0 = Instant::now();
     let result = match &args.what {
         What::Parity { cases } => parity(&device, cases)?,
+        What::Attention { shapes, dtype } => attention_check(&device, shapes, dtype)?,
         What::Forward {
             model,
             frames,

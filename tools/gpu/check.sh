@@ -11,7 +11,9 @@
 #
 # What it measures (each step writes its part of the JSON; a failed step is recorded, not fatal):
 #  1. parity: the committed fixtures (tiny_a, tiny_b) in f32 on the device vs the CPU vs diffusers'
-#     frames; pass when every frame is within 2e-3;
+#     frames; pass when every frame is within 2e-3; then attention: every kernel that runs here
+#     (flash in flash-attn builds, chunked) against the naive one on random bf16 inputs of the 14B's
+#     self-attention shapes (2 and 8 latent frames, CFG batch), within 2e-2 (bf16 outputs);
 #  2. forward: the 14B transformer's config (40 heads x 128, 40 blocks, ffn 13824, text 4096, image
 #     1280; random weights made on the device), bf16, one forward at 480x832 (60x104 latents) with 2
 #     and with 8 latent frames, CFG batch of two: seconds and peak device memory;
@@ -80,6 +82,7 @@ if [ "$DRY" = 1 ]; then
     REC=(--height 64 --width 64 --steps 5)
     TORCH_ARGS=(--heads 2 --head-dim 32 --layers 2 --ffn 128 --text-dim 64 --image-dim 32 --height 8 --width 8 --dtype f32)
     FRAMES=(2 3)
+    ATT=(--shapes "2,2,256,32;1,4,1024,64" --dtype f32)
 else
     DEV=()
     MODEL=(--heads 40 --head-dim 128 --layers 40 --ffn 13824 --dtype bf16)
@@ -87,6 +90,7 @@ else
     REC=(--height 480 --width 832 --steps 5)
     TORCH_ARGS=(--heads 40 --head-dim 128 --layers 40 --ffn 13824 --text-dim 4096 --image-dim 1280 --height 60 --width 104 --dtype bf16)
     FRAMES=(2 8)
+    ATT=(--shapes "2,40,3120,128;2,40,12480,128" --dtype bf16)
 fi
 
 step() { # name, command...: runs it, keeps its JSON line or the error
@@ -107,6 +111,7 @@ EOF
 }
 
 step parity  "$BIN/bench_gpu" "${DEV[@]}" parity
+step attention "$BIN/bench_gpu" "${DEV[@]}" attention "${ATT[@]}"
 step forward "$BIN/bench_gpu" "${DEV[@]}" forward "${MODEL[@]}" "${FWD[@]}"
 
 # diffusers on the same config, when this machine has it (never a guessed figure otherwise).
@@ -149,6 +154,7 @@ report = {
     "binaries": bindir,
     "commit": commit,
     "parity": load("parity"),
+    "attention": load("attention"),
     "forward": load("forward"),
     "diffusers": torch,
     "recipes": load("recipes"),
@@ -169,6 +175,16 @@ if "result" in p:
         print(f"  {row['case']}/{row['run']}: device vs CPU {row['device_vs_cpu']:.2e}, device vs diffusers {row['device_vs_diffusers']:.2e}")
 else:
     print(f"\nparity: {p}")
+a = report["attention"]
+print("\n| attention | shape | requested | ran | seconds | max diff vs naive |")
+print("|---|---|---|---|---|---|")
+if "result" in a:
+    for row in a["result"]["runs"]:
+        d = row["max_diff_vs_naive"]
+        print(f"| {a['result']['dtype']} | {row['shape']} | {row['requested']} | {row['ran']} | {row['seconds']:.4f} | {'-' if d is None else f'{d:.2e}'} |")
+    print(f"attention: max diff {a['result']['max_diff']:.2e} (tolerance {a['result']['tolerance']}) -> {'PASS' if a['result']['pass'] else 'FAIL'}")
+else:
+    print(f"| error | | | | | |\n{a}")
 f = report["forward"]
 print("\n| forward (CFG batch 2) | latent frames | tokens/sample | PhysEdit s | PhysEdit peak | diffusers s | diffusers peak | ratio |")
 print("|---|---|---|---|---|---|---|---|")
@@ -197,9 +213,10 @@ if "result" in rc:
 else:
     print(f"| error | | | | | | | | |\n{rc}")
 print(f"\nJSON: {out}")
-failed = [k for k in ("parity", "forward", "recipes") if "result" not in report[k]]
-if "result" in p and not p["result"]["pass"]:
-    failed.append("parity tolerance")
+failed = [k for k in ("parity", "attention", "forward", "recipes") if "result" not in report[k]]
+for k in ("parity", "attention"):
+    if "result" in report[k] and not report[k]["result"]["pass"]:
+        failed.append(f"{k} tolerance")
 if failed:
     print(f"FAILED: {', '.join(failed)}")
     sys.exit(1)
