@@ -30,7 +30,11 @@
 # Runtime libraries: a binary built with Debian's CUDA 11.8 needs libcublas.so.11, libcublasLt.so.11,
 # libcurand.so.10, libnvrtc.so.11.2 and libcudart.so.11.0 (see build.sh). The script checks with ldd
 # first and stops with the list of missing libraries instead of a loader error; set LD_LIBRARY_PATH
-# to where they are.
+# to where they are. A machine that has only CUDA 12/13 libraries (a PyTorch cu13 image, say) cannot
+# run such a build: the libraries carry versioned symbols, so newer ones renamed do not load, and the
+# CUDA 11 ones are large (libcublasLt.so.11 alone is 548 MB). There, build against that machine's CUDA
+# major version instead (its nvcc, or PyPI's nvidia-cuda-nvcc 13.x wheel, which has an nvcc binary
+# unlike the cu12 wheels); that build has not been tried here.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
