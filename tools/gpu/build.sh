@@ -125,7 +125,7 @@ build() { # feature
         cargo build --release --locked --features "$feature" --bins)
     record "build --features $feature" $(($(now) - t0))
     mkdir -p "$DIST/physedit-$feature"
-    for b in physedit bench_engine bench_recipes bench_attention; do
+    for b in physedit bench_gpu bench_engine bench_recipes bench_attention; do
         cp "$CARGO_TARGET_DIR/release/$b" "$DIST/physedit-$feature/"
     done
     echo "-- CUDA libraries $DIST/physedit-$feature/physedit needs:"
