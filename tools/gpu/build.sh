@@ -23,7 +23,8 @@
 # Target GPUs. Debian's CUDA 11.8 rejects candle's `compute_90a` target (what CUDA_COMPUTE_CAP=90
 # asks for; the `a` targets arrived with CUDA 12.0), so the default is CUDA_COMPUTE_CAP=80:
 #  - candle's own kernels are PTX for compute_80, which the driver JIT-compiles for any newer GPU
-#    (Ampere, Ada, Hopper) when the module loads;
+#    (Ampere, Ada, Hopper) when the module loads; except candle's GGUF/MoE kernels, built as sm_80
+#    machine code, which PhysEdit does not use;
 #  - the flash-attention kernels are different: candle-flash-attn compiles them with
 #    `-gencode=arch=compute_80,code=sm_80`, i.e. sm_80 machine code only and NO PTX, and sm_80 machine
 #    code runs on compute capability 8.x GPUs only (A100, A10, RTX 30xx/40xx, L4, L40), not on Hopper
@@ -116,8 +117,8 @@ build() { # feature
     local feature="$1" t0 extra=()
     t0=$(now)
     if [ "$feature" = flash-attn ]; then
-        # Embed compute_80 PTX next to the sm_80 code (see the header). Only the flash-attention
-        # objects are compiled in this step's new work; candle's PTX kernels are unaffected either way.
+        # Embed compute_80 PTX next to the sm_80 code (see the header). nvcc reads this variable for
+        # every compile of the step: candle's PTX builds are unaffected, its GGUF/MoE objects gain PTX.
         extra=(env "NVCC_APPEND_FLAGS=${NVCC_APPEND_FLAGS:--gencode=arch=compute_80,code=compute_80}")
     fi
     echo "== cargo build --release --locked --features $feature --bins"
