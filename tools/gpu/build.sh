@@ -39,9 +39,9 @@
 #    NVCC_APPEND_FLAGS=-gencode=arch=compute_90,code=sm_90 (CUDA 11.8 knows plain sm_90; about twice
 #    the flash-attention compile time).
 #
-# Runtime libraries. candle links cuBLAS, cuBLASLt, cuRAND and NVRTC of the toolkit it was built with
-# (CUDA 11.8 here: libcublas.so.11, libcublasLt.so.11, libcurand.so.10, libnvrtc.so.11.2; flash-attn
-# adds libcudart.so.11.0). The machine that runs the binary needs those very sonames (they carry
+# Runtime libraries. The binaries link the CUDA libraries of the toolkit they were built with (CUDA
+# 11.8 here, as ldd lists them for the cuda build: libcublas.so.11, libcublasLt.so.11, libcurand.so.10,
+# libcudart.so.11.0, and the driver's libcuda.so.1). The machine that runs the binary needs those very sonames (they carry
 # versioned symbols: a CUDA 12/13 library renamed will not do). The script lists them per binary.
 set -euo pipefail
 
@@ -130,7 +130,7 @@ build() { # feature
         cp "$CARGO_TARGET_DIR/release/$b" "$DIST/physedit-$feature/"
     done
     echo "-- CUDA libraries $DIST/physedit-$feature/physedit needs:"
-    ldd "$DIST/physedit-$feature/physedit" | grep -E 'cu|nvrtc' || true
+    ldd "$DIST/physedit-$feature/physedit" | grep -E 'libcu|nvrtc' || true
 }
 
 [ "$ONLY" = flash-attn ] || build cuda

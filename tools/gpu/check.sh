@@ -28,7 +28,7 @@
 # 64x64 px, so the script is known to work end to end where no GPU is lent.
 #
 # Runtime libraries: a binary built with Debian's CUDA 11.8 needs libcublas.so.11, libcublasLt.so.11,
-# libcurand.so.10, libnvrtc.so.11.2 and libcudart.so.11.0 (see build.sh). The script checks with ldd
+# libcurand.so.10 and libcudart.so.11.0 (see build.sh). The script checks with ldd
 # first and stops with the list of missing libraries instead of a loader error; set LD_LIBRARY_PATH
 # to where they are. A machine that has only CUDA 12/13 libraries (a PyTorch cu13 image, say) cannot
 # run such a build: the libraries carry versioned symbols, so newer ones renamed do not load, and the
