@@ -89,6 +89,134 @@ pub fn describe_device(device: &Device) -> String {
     }
 }
 
+/// Device memory of a GPU run, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceMemory {
+    /// The high-water mark of memory in use in the device's CUDA memory pool since the last
+    /// [`reset_peak_memory`]: every tensor candle allocates (candle allocates from that pool when the
+    /// device supports memory pools; then `pool_supported` is true). Not counted: the CUDA context,
+    /// loaded kernels and library handles (cuBLAS keeps its workspace in the pool).
+    pub peak_in_use: Option<u64>,
+    /// Whether candle allocates from the pool on this device (else `peak_in_use` is None).
+    pub pool_supported: bool,
+    /// Memory in use on the whole device now (total − free, every process), as the driver reports it.
+    pub device_used_now: u64,
+    /// The device's total memory.
+    pub device_total: u64,
+}
+
+/// Resets the peak that [`device_memory`] reports. On the CPU it does nothing.
+pub fn reset_peak_memory(device: &Device) -> candle_core::Result<()> {
+    match device {
+        #[cfg(feature = "cuda")]
+        Device::Cuda(cuda) => cuda_memory::reset_peak(cuda),
+        _ => Ok(()),
+    }
+}
+
+/// Device memory figures (see [`DeviceMemory`]); `None` on the CPU.
+pub fn device_memory(device: &Device) -> candle_core::Result<Option<DeviceMemory>> {
+    match device {
+        #[cfg(feature = "cuda")]
+        Device::Cuda(cuda) => cuda_memory::read(cuda).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The memory line `physedit edit` prints on a GPU.
+pub fn describe_memory(m: &DeviceMemory) -> String {
+    let peak = match m.peak_in_use {
+        Some(p) => format!(
+            "peak device memory {} (CUDA memory pool high-water mark: PhysEdit's tensors)",
+            gib(p)
+        ),
+        None => "peak device memory unknown (this device has no CUDA memory pool)".to_string(),
+    };
+    format!(
+        "{peak}; in use on the device at the end: {} of {}",
+        gib(m.device_used_now),
+        gib(m.device_total)
+    )
+}
+
+/// Bytes in GiB with two decimals, for logs.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+#[cfg(feature = "cuda")]
+mod cuda_memory {
+    use super::DeviceMemory;
+    use candle_core::cuda_backend::cudarc::driver::{result, sys};
+    use candle_core::CudaDevice;
+
+    fn err(what: &str, e: impl std::fmt::Debug) -> candle_core::Error {
+        candle_core::Error::Msg(format!("device memory: {what}: {e:?}"))
+    }
+
+    /// The context bound to this thread, and the device's current pool when candle allocates from it.
+    fn pool(cuda: &CudaDevice) -> candle_core::Result<Option<sys::CUmemoryPool>> {
+        let stream = cuda.cuda_stream();
+        let ctx = stream.context();
+        ctx.bind_to_thread()
+            .map_err(|e| err("binding the context", e))?;
+        if !ctx.has_async_alloc() {
+            return Ok(None);
+        }
+        // SAFETY: the device handle comes from a live context.
+        let pool = unsafe { result::device::get_mem_pool(ctx.cu_device()) }
+            .map_err(|e| err("cuDeviceGetMemPool", e))?;
+        Ok(Some(pool))
+    }
+
+    pub(super) fn reset_peak(cuda: &CudaDevice) -> candle_core::Result<()> {
+        if let Some(pool) = pool(cuda)? {
+            let mut zero: u64 = 0;
+            // SAFETY: USED_MEM_HIGH is a cuuint64_t; resetting it to 0 is what the driver documents.
+            unsafe {
+                result::mem_pool::set_attribute(
+                    pool,
+                    sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_USED_MEM_HIGH,
+                    &mut zero as *mut u64 as *mut core::ffi::c_void,
+                )
+            }
+            .map_err(|e| err("resetting the pool's high-water mark", e))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn read(cuda: &CudaDevice) -> candle_core::Result<DeviceMemory> {
+        let pool = pool(cuda)?;
+        // Memory figures are only meaningful once queued work has run.
+        cuda.cuda_stream()
+            .synchronize()
+            .map_err(|e| err("synchronising the stream", e))?;
+        let peak_in_use = match pool {
+            Some(pool) => {
+                let mut high: u64 = 0;
+                // SAFETY: USED_MEM_HIGH is a cuuint64_t.
+                unsafe {
+                    result::mem_pool::get_attribute(
+                        pool,
+                        sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_USED_MEM_HIGH,
+                        &mut high as *mut u64 as *mut core::ffi::c_void,
+                    )
+                }
+                .map_err(|e| err("reading the pool's high-water mark", e))?;
+                Some(high)
+            }
+            None => None,
+        };
+        let (free, total) = result::mem_get_info().map_err(|e| err("cuMemGetInfo", e))?;
+        Ok(DeviceMemory {
+            peak_in_use,
+            pool_supported: pool.is_some(),
+            device_used_now: (total - free) as u64,
+            device_total: total as u64,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +252,13 @@ mod tests {
             cpu_fallback_notice(""),
             "no usable CUDA GPU (unknown error); running on the CPU"
         );
+    }
+
+    #[test]
+    fn cpu_has_no_device_memory_figures() {
+        assert_eq!(device_memory(&Device::Cpu).unwrap(), None);
+        reset_peak_memory(&Device::Cpu).unwrap();
+        assert_eq!(gib(3 << 29), "1.50 GiB");
     }
 
     #[test]

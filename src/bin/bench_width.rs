@@ -40,8 +40,8 @@ struct Args {
     /// 8x8 latent, patch 1).
     #[arg(long, default_value_t = 64)]
     world_tokens_per_frame: usize,
-    /// Latent frame counts timed at 480x832 (three, for the quadratic; beyond the largest it
-    /// extrapolates).
+    /// Latent frame counts timed at 480x832 (three for the quadratic, or two with the quadratic
+    /// through the origin; beyond the largest it extrapolates).
     #[arg(long, value_delimiter = ',', default_values_t = [2usize, 4, 8])]
     frames: Vec<usize>,
     /// Blocks of the real model.
@@ -111,16 +111,21 @@ fn time_forward(
     Ok(start.elapsed().as_secs_f64())
 }
 
-/// Coefficients (a, b, c) of `a + b·n + c·n²` through three points.
+/// Coefficients (a, b, c) of `a + b·n + c·n²` through three points, or through two points and the
+/// origin (a = 0: a block with no tokens costs nothing but its cached context).
 fn quadratic(points: &[(f64, f64)]) -> Result<(f64, f64, f64)> {
-    if points.len() != 3 {
-        bail!("need three token counts, got {}", points.len());
+    match points {
+        [(x0, y0), (x1, y1), (x2, y2)] => {
+            let c = ((y2 - y0) / (x2 - x0) - (y1 - y0) / (x1 - x0)) / (x2 - x1);
+            let b = (y1 - y0) / (x1 - x0) - c * (x0 + x1);
+            Ok((y0 - b * x0 - c * x0 * x0, b, c))
+        }
+        [(x0, y0), (x1, y1)] => {
+            let c = (y1 / x1 - y0 / x0) / (x1 - x0);
+            Ok((0.0, y0 / x0 - c * x0, c))
+        }
+        _ => bail!("need two or three frame counts, got {}", points.len()),
     }
-    let [(x0, y0), (x1, y1), (x2, y2)] = [points[0], points[1], points[2]];
-    let c = ((y2 - y0) / (x2 - x0) - (y1 - y0) / (x1 - x0)) / (x2 - x1);
-    let b = (y1 - y0) / (x1 - x0) - c * (x0 + x1);
-    let a = y0 - b * x0 - c * x0 * x0;
-    Ok((a, b, c))
 }
 
 fn main() -> Result<()> {

@@ -130,6 +130,9 @@ pub struct RunArgs {
     pub seed: u64,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// Keep only the module in use on the device, as `physedit edit --offload`.
+    #[arg(long)]
+    pub offload: bool,
     /// LoRA fused into the transformer at load, FILE[:SCALE] (scale 1 by default); repeatable.
     /// The distilled recipes need ChronoEdit's distillation LoRA.
     #[arg(long, value_name = "FILE[:SCALE]")]
@@ -249,6 +252,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
             dtype,
             device,
             loras: a.lora.clone(),
+            offload: a.offload,
         },
     )
     .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;

@@ -91,6 +91,7 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
             dtype: a.device.dtype(),
             device: a.device.device()?,
             loras: Vec::new(),
+            ..Default::default()
         },
     )
     .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;

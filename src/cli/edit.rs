@@ -160,6 +160,11 @@ pub struct EditArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// Keep only the module in use on the device (text encoder, image encoder, transformer, VAE in
+    /// turn; the others wait in host memory), as diffusers' `enable_model_cpu_offload`: less GPU
+    /// memory, some time per edit for the copies. On the CPU it saves nothing.
+    #[arg(long)]
+    pub offload: bool,
     /// LoRA fused into the transformer at load, FILE[:SCALE] (scale 1 by default); repeatable.
     /// diffusers/PEFT and Wan/Kohya layouts. The distilled recipes need ChronoEdit's distillation
     /// LoRA (not shipped).
@@ -290,12 +295,14 @@ pub fn run(args: EditArgs) -> Result<()> {
     let planner = args.planner.planner()?;
     let t_load = Instant::now();
     let device = args.device.device()?;
+    crate::device::reset_peak_memory(&device).context("device memory")?;
     let pipe = ChronoEditPipeline::load(
         &model_dir,
         &LoadOptions {
             dtype,
             device: device.clone(),
             loras: args.lora.clone(),
+            offload: args.offload,
         },
     )?;
     let load_s = t_load.elapsed().as_secs_f64();
@@ -355,6 +362,7 @@ pub fn run(args: EditArgs) -> Result<()> {
     let (height, width) = (done.size.height, done.size.width);
     let out = &done.output;
     let (plan, effective, schedule) = (&done.plan, &done.effective, &done.schedule);
+    let memory = crate::device::device_memory(&device).context("device memory")?;
 
     atomic_write(&args.output, |tmp| {
         done.picture
@@ -441,11 +449,25 @@ pub fn run(args: EditArgs) -> Result<()> {
                 "decode_s": out.times.decode_s,
                 "total_s": total_s,
             },
+            "device": {
+                "name": crate::device::describe_device(&device),
+                "offload": args.offload,
+                "attention": crate::models::attention::describe_attention(&device, dtype),
+                "memory": memory,
+            },
         });
         let text = serde_json::to_string_pretty(&report)?;
         write_atomic(p, text.as_bytes())?;
     }
-    eprintln!("device: {}", crate::device::describe_device(&device));
+    eprintln!(
+        "device: {}{}; attention: {}",
+        crate::device::describe_device(&device),
+        if args.offload { " (offload)" } else { "" },
+        crate::models::attention::describe_attention(&device, dtype)
+    );
+    if let Some(m) = &memory {
+        eprintln!("{}", crate::device::describe_memory(m));
+    }
     eprintln!(
         "edited at {}x{} in {:.2} s (load {:.2} s, encode {:.2} s, denoise {:.2} s, decode {:.2} s) -> {}",
         width,

@@ -18,10 +18,16 @@
 //! - [`naive_attention`] is the plain candle formulation (materialised scores) and serves as the
 //!   correctness reference, and as the differentiable path on the CPU.
 //!
-//! [`attention`] picks one per call ([`resolve_kernel`]): by default fused on the CPU, chunked
-//! elsewhere, naive on the CPU when a gradient graph is tracked (the fused kernel has no backward).
+//! - [`flash_attention`] (builds with the `flash-attn` feature only) runs candle-flash-attn's
+//!   FlashAttention-2 kernels: CUDA, bf16/f16, no key bias, no gradient, head dimension a multiple
+//!   of 8 up to 512 ([`flash_supports`]). The transformer's self-attention meets these conditions
+//!   in bf16/f16 on a GPU; its cross-attention with a collapsed text padding (a key bias) does not.
+//!
+//! [`attention`] picks one per call ([`resolve_kernel`]): by default fused on the CPU, flash
+//! attention on CUDA where [`flash_supports`] the call, chunked elsewhere, naive on the CPU when a
+//! gradient graph is tracked (the fused kernel has no backward).
 //! The choice can be forced for the whole process with the environment variable
-//! `PHYSEDIT_ATTENTION=auto|fused|chunked|naive` ([`ATTENTION_ENV`], read once, on first use), or
+//! `PHYSEDIT_ATTENTION=auto|fused|flash|chunked|naive` ([`ATTENTION_ENV`], read once, on first use), or
 //! for the calls made on one thread with [`with_attention_config`] (which also sets the chunked
 //! path's score budget; tests use it, so they never touch the process environment).
 use std::borrow::Cow;
@@ -51,7 +57,7 @@ fn query_block(heads: usize, sq: usize) -> usize {
 }
 
 /// The environment variable that forces the attention implementation for the whole process:
-/// `auto` (the default), `fused`, `chunked` or `naive`, case-insensitive. It is read once, on the
+/// `auto` (the default), `fused`, `flash`, `chunked` or `naive`, case-insensitive. It is read once, on the
 /// first attention call that consults it; an unknown value makes every such call fail with an error
 /// naming the variable.
 pub const ATTENTION_ENV: &str = "PHYSEDIT_ATTENTION";
@@ -65,11 +71,15 @@ pub const DEFAULT_SCORE_BUDGET_BYTES: usize = 1 << 30;
 /// Which attention implementation to run (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AttentionKernel {
-    /// Fused on the CPU, chunked on other devices, naive on the CPU when gradients are tracked.
+    /// Fused on the CPU, flash where [`flash_supports`] the call, chunked on other devices, naive
+    /// on the CPU when gradients are tracked.
     #[default]
     Auto,
     /// The fused CPU kernel; where it cannot run (other devices, gradient tracking) as `Auto`.
     Fused,
+    /// Flash attention (CUDA, bf16/f16, `flash-attn` builds); where it cannot run (a build without
+    /// the feature, the CPU, f32, a key bias, gradient tracking) as `Auto`.
+    Flash,
     /// Query-chunked attention with a bounded score block, on every device.
     Chunked,
     /// Materialised scores (the reference formulation), on every device.
@@ -77,16 +87,29 @@ pub enum AttentionKernel {
 }
 
 impl AttentionKernel {
-    /// Parses `auto`, `fused`, `chunked` or `naive` (case-insensitive, surrounding blanks ignored).
+    /// Parses `auto`, `fused`, `flash`, `chunked` or `naive` (case-insensitive, surrounding blanks
+    /// ignored).
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" => Ok(Self::Auto),
             "fused" => Ok(Self::Fused),
+            "flash" => Ok(Self::Flash),
             "chunked" => Ok(Self::Chunked),
             "naive" => Ok(Self::Naive),
             other => Err(format!(
-                "unknown attention kernel {other:?} (expected auto, fused, chunked or naive)"
+                "unknown attention kernel {other:?} (expected auto, fused, flash, chunked or naive)"
             )),
+        }
+    }
+
+    /// The kernel's name as [`AttentionKernel::parse`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Fused => "fused",
+            Self::Flash => "flash",
+            Self::Chunked => "chunked",
+            Self::Naive => "naive",
         }
     }
 
@@ -168,16 +191,111 @@ pub fn with_attention_config<R>(cfg: AttentionConfig, f: impl FnOnce() -> R) -> 
 }
 
 /// The implementation [`attention`] runs for `kernel` (never `Auto`): see [`AttentionKernel`].
-pub fn resolve_kernel(kernel: AttentionKernel, on_cpu: bool, tracks_grad: bool) -> AttentionKernel {
+/// `flash_ok` is [`flash_supports`] for the call (always false in builds without `flash-attn`).
+pub fn resolve_kernel(
+    kernel: AttentionKernel,
+    on_cpu: bool,
+    tracks_grad: bool,
+    flash_ok: bool,
+) -> AttentionKernel {
     match kernel {
         AttentionKernel::Naive => AttentionKernel::Naive,
         AttentionKernel::Chunked => AttentionKernel::Chunked,
-        AttentionKernel::Auto | AttentionKernel::Fused => match (on_cpu, tracks_grad) {
-            (true, false) => AttentionKernel::Fused,
-            (true, true) => AttentionKernel::Naive,
-            (false, _) => AttentionKernel::Chunked,
-        },
+        AttentionKernel::Auto | AttentionKernel::Fused | AttentionKernel::Flash => {
+            match (on_cpu, tracks_grad) {
+                (true, false) => AttentionKernel::Fused,
+                (true, true) => AttentionKernel::Naive,
+                (false, _) if flash_ok => AttentionKernel::Flash,
+                (false, _) => AttentionKernel::Chunked,
+            }
+        }
     }
+}
+
+/// The attention kernel the transformer's self-attention runs with on `device` in `dtype` under
+/// the configuration in force ([`AttentionConfig::current`]), in words: `fused`, `flash`,
+/// `chunked` or `naive` (an unreadable [`ATTENTION_ENV`] is named).
+pub fn describe_attention(device: &Device, dtype: DType) -> String {
+    let cfg = match AttentionConfig::current() {
+        Ok(cfg) => cfg,
+        Err(e) => return format!("error ({e})"),
+    };
+    let flash_ok =
+        FLASH_ATTENTION_BUILT && device.is_cuda() && matches!(dtype, DType::BF16 | DType::F16);
+    resolve_kernel(cfg.kernel, device.is_cpu(), false, flash_ok)
+        .name()
+        .to_string()
+}
+
+/// Whether this build has flash attention (the `flash-attn` feature).
+pub const FLASH_ATTENTION_BUILT: bool = cfg!(feature = "flash-attn");
+
+/// Whether [`flash_attention`] can run `softmax(q·kᵀ·scale + key_bias)·v` for these inputs: a
+/// `flash-attn` build, q/k/v on a CUDA device in one dtype, bf16 or f16, `(B, H, S, D)` with the
+/// same `B`, `H` and `D` (a multiple of 8, at most 512), no key bias, no gradient tracked.
+pub fn flash_supports(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    key_bias: Option<&Tensor>,
+    tracks_grad: bool,
+) -> bool {
+    if !FLASH_ATTENTION_BUILT || key_bias.is_some() || tracks_grad || !q.device().is_cuda() {
+        return false;
+    }
+    let dtype = q.dtype();
+    if !matches!(dtype, DType::BF16 | DType::F16) || k.dtype() != dtype || v.dtype() != dtype {
+        return false;
+    }
+    match (q.dims4(), k.dims4(), v.dims4()) {
+        (Ok((b, h, _, d)), Ok((bk, hk, sk, dk)), Ok((bv, hv, sv, dv))) => {
+            (bk, hk, dk) == (b, h, d)
+                && (bv, hv, sv, dv) == (b, h, sk, d)
+                && d % 8 == 0
+                && (8..=512).contains(&d)
+                && sk > 0
+        }
+        _ => false,
+    }
+}
+
+/// Flash attention (candle-flash-attn's FlashAttention-2 kernels) for `(B, H, S, D)` inputs,
+/// returning `(B, H, Sq, D)` in `q`'s dtype; scores and softmax in f32 inside the kernel. Only
+/// where [`flash_supports`] the inputs; otherwise an error that says why.
+pub fn flash_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+    if !flash_supports(q, k, v, None, super::tracks_grad(&[q, k, v])) {
+        candle_core::bail!(
+            "flash attention cannot run here: it needs a build with the flash-attn feature{}, q/k/v \
+             on a CUDA device in bf16 or f16 (got {:?} on {:?}), a head dimension that is a \
+             multiple of 8 up to 512 (got {:?}) and no gradient tracking",
+            if FLASH_ATTENTION_BUILT { "" } else { " (this build has none)" },
+            q.dtype(),
+            q.device().location(),
+            q.dims().last()
+        );
+    }
+    flash_attention_impl(q, k, v, scale)
+}
+
+#[cfg(feature = "flash-attn")]
+fn flash_attention_impl(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+    // candle-flash-attn reads (B, S, H, D) through its strides (only the last dimension must be
+    // contiguous), so the transposed views need no copy; its output is contiguous (B, Sq, H, D).
+    let view = |t: &Tensor| -> Result<Tensor> {
+        let t = t.transpose(1, 2)?;
+        if t.stride().last() == Some(&1) {
+            Ok(t)
+        } else {
+            t.contiguous()
+        }
+    };
+    candle_flash_attn::flash_attn(&view(q)?, &view(k)?, &view(v)?, scale as f32, false)?
+        .transpose(1, 2)
+}
+
+#[cfg(not(feature = "flash-attn"))]
+fn flash_attention_impl(_q: &Tensor, _k: &Tensor, _v: &Tensor, _scale: f64) -> Result<Tensor> {
+    candle_core::bail!("flash attention: this build has none (build with --features flash-attn)")
 }
 
 /// `softmax(q·kᵀ·scale + key_bias)·v` with the implementation `cfg` selects
@@ -193,8 +311,11 @@ pub fn attention(
     let mut tensors = vec![q, k, v];
     tensors.extend(key_bias);
     let on_cpu = matches!(q.device(), Device::Cpu);
-    match resolve_kernel(cfg.kernel, on_cpu, super::tracks_grad(&tensors)) {
+    let grad = super::tracks_grad(&tensors);
+    let flash_ok = flash_supports(q, k, v, key_bias, grad);
+    match resolve_kernel(cfg.kernel, on_cpu, grad, flash_ok) {
         AttentionKernel::Naive => naive_attention_with_key_bias(q, k, v, scale, key_bias),
+        AttentionKernel::Flash => flash_attention_impl(q, k, v, scale),
         AttentionKernel::Chunked => {
             chunked_attention(q, k, v, scale, key_bias, cfg.score_budget_bytes)
         }
@@ -438,7 +559,8 @@ pub fn attention_probs(
 /// the result is `(B, H, Sq, Dv)` in `q`'s dtype. Inputs may be non-contiguous and of any float dtype
 /// (f32, f16, bf16, f64): contiguous f32 inputs are read in place, others are gathered and converted
 /// once (in parallel) to contiguous f32 buffers. On devices other than the CPU this falls back to
-/// [`chunked_attention`] (default budget), and to [`naive_attention`] when gradients are tracked
+/// [`flash_attention`] where [`flash_supports`] the call, else to [`chunked_attention`] (default
+/// budget), and to [`naive_attention`] when gradients are tracked
 /// (the fused kernel has no backward). It ignores [`ATTENTION_ENV`]; [`attention`] honours it.
 /// Errors on mismatched shapes or dtypes, a zero head dimension, or zero keys.
 pub fn scaled_dot_product_attention(

@@ -246,7 +246,8 @@ pub struct ForwardOutput {
 
 /// The attention kernel: `softmax(q k^T * scale) v` for contiguous `(B, H, S, D)` inputs, returning
 /// `(B, H, Sq, D)` (callers cast the result to the compute dtype). This is the single place where the
-/// attention implementation is chosen: fused on the CPU, query-chunked elsewhere, unless forced by
+/// attention implementation is chosen: fused on the CPU, flash attention on CUDA in bf16/f16 in
+/// `flash-attn` builds (self-attention and unbiased cross-attention), query-chunked elsewhere, unless forced by
 /// `PHYSEDIT_ATTENTION` or `attention::with_attention_config` (see `attention::attention`).
 fn attend(
     q: &Tensor,

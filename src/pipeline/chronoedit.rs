@@ -20,6 +20,7 @@ use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::guidance::Guidance;
 use crate::pipeline::hooks::{DenoiseHook, StepState};
+use crate::pipeline::offload::{rebuild_var_builder, Held, RecordingBackend, Slot};
 use crate::pipeline::region_hook::RegionHook;
 use crate::pipeline::rpfi_hook::RpfiHook;
 use crate::pipeline::srm_hook::SrmHook;
@@ -43,6 +44,10 @@ pub struct LoadOptions {
     pub device: Device,
     /// LoRAs fused into the transformer's weights at load, in order (`crate::lora`).
     pub loras: Vec<crate::lora::LoraSpec>,
+    /// Keep only the module in use on the device (`crate::pipeline::offload`): the transformer and
+    /// the VAE are held on the CPU and copied to the device for their phase, the encoders built
+    /// there for theirs. On the CPU it changes nothing but when modules are rebuilt.
+    pub offload: bool,
 }
 
 impl Default for LoadOptions {
@@ -51,24 +56,35 @@ impl Default for LoadOptions {
             dtype: DType::F32,
             device: Device::Cpu,
             loras: Vec::new(),
+            offload: false,
         }
     }
 }
 
 /// The loaded ChronoEdit pipeline.
+///
+/// The text and image encoders live in [`Slot`]s: on a GPU they are released once an edit's prompt
+/// and image are encoded (and rebuilt from the checkpoint for the next edit). With
+/// [`LoadOptions::offload`], `transformer` and `vae` are CPU copies (configs, and the source of
+/// the device copies each phase builds), and every module is on the device only for its phase.
 pub struct ChronoEditPipeline {
     pub transformer: ChronoEditTransformer3DModel,
     pub vae: AutoencoderKLWan,
-    pub text_encoder: UMT5EncoderModel,
+    text_encoder: Slot<UMT5EncoderModel>,
     pub tokenizer: PromptTokenizer,
-    pub image_encoder: ClipVisionModel,
+    image_encoder: Slot<ClipVisionModel>,
     pub image_processor: ClipImageProcessor,
     /// The folder's recommended sampling settings (`physedit.json`; empty for folders without it).
     pub defaults: SamplingDefaults,
     scheduler_config: PathBuf,
     image_hidden_size: usize,
+    text_hidden_size: usize,
     dtype: DType,
     device: Device,
+    /// The device copies of the transformer and the VAE under `--offload`.
+    offloaded: Option<(Slot<ChronoEditTransformer3DModel>, Slot<AutoencoderKLWan>)>,
+    /// Release the encoders after encoding: on a GPU, and always when offloading.
+    release_encoders: bool,
 }
 
 /// One edit: everything `ChronoEditPipeline.__call__` takes that PhysEdit uses.
@@ -271,25 +287,65 @@ impl ChronoEditPipeline {
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
         let folder = PipelineFolder::open(dir)?;
         let device = opts.device.clone();
+        // Under offload the transformer and the VAE stay on the CPU between their phases.
+        let home = if opts.offload {
+            Device::Cpu
+        } else {
+            device.clone()
+        };
 
         let t_dir = folder.component("transformer")?;
         let t_cfg: transformer::Config = read_config(&t_dir.join("config.json"))?;
-        let t_vb = crate::lora::fused_var_builder(&t_dir, &opts.loras, opts.dtype, &device)?;
+        let t_vb = crate::lora::fused_var_builder(&t_dir, &opts.loras, opts.dtype, &home)?;
+        // Under offload, the weights served (LoRAs fused) are recorded for the device copies.
+        let (t_vb, t_weights) = if opts.offload {
+            let (vb, seen) = RecordingBackend::var_builder(t_vb, opts.dtype, &home);
+            (vb, Some(seen))
+        } else {
+            (t_vb, None)
+        };
         let transformer = ChronoEditTransformer3DModel::new(&t_cfg, t_vb)
             .with_context(|| format!("cannot build the transformer from {}", t_dir.display()))?;
 
         let v_dir = folder.component("vae")?;
         let v_cfg: vae::Config = read_config(&v_dir.join("config.json"))?;
-        let vae = AutoencoderKLWan::new(&v_cfg, var_builder(&v_dir, DType::F32, &device)?)
-            .with_context(|| format!("cannot build the VAE from {}", v_dir.display()))?;
+        let load_vae = {
+            let (v_dir, v_cfg) = (v_dir.clone(), v_cfg.clone());
+            move |d: &Device| -> Result<AutoencoderKLWan> {
+                AutoencoderKLWan::new(&v_cfg, var_builder(&v_dir, DType::F32, d)?)
+                    .with_context(|| format!("cannot build the VAE from {}", v_dir.display()))
+            }
+        };
+        let vae = load_vae(&home)?;
+        let offloaded = match t_weights {
+            Some(weights) => {
+                let (t_cfg, dtype) = (t_cfg.clone(), opts.dtype);
+                let load_transformer = move |d: &Device| -> Result<ChronoEditTransformer3DModel> {
+                    Ok(ChronoEditTransformer3DModel::new(
+                        &t_cfg,
+                        rebuild_var_builder(&weights, dtype, d)?,
+                    )?)
+                };
+                Some((
+                    Slot::empty("transformer", Box::new(load_transformer)),
+                    Slot::empty("VAE", Box::new(load_vae)),
+                ))
+            }
+            None => None,
+        };
 
         let te_dir = folder.component("text_encoder")?;
         let te_cfg: umt5::Config = read_config(&te_dir.join("config.json"))?;
-        let text_encoder =
-            UMT5EncoderModel::new(&te_cfg, var_builder(&te_dir, DType::F32, &device)?)
-                .with_context(|| {
-                    format!("cannot build the text encoder from {}", te_dir.display())
-                })?;
+        let text_hidden_size = te_cfg.d_model;
+        let load_text_encoder = move |d: &Device| -> Result<UMT5EncoderModel> {
+            UMT5EncoderModel::new(&te_cfg, var_builder(&te_dir, DType::F32, d)?)
+                .with_context(|| format!("cannot build the text encoder from {}", te_dir.display()))
+        };
+        let text_encoder = Slot::resident(
+            "text encoder",
+            load_text_encoder(&device)?,
+            Box::new(load_text_encoder),
+        );
 
         let tok_dir = folder.component("tokenizer")?;
         let tokenizer =
@@ -297,11 +353,17 @@ impl ChronoEditPipeline {
 
         let ie_dir = folder.component("image_encoder")?;
         let ie_cfg: clip_vision::Config = read_config(&ie_dir.join("config.json"))?;
-        let image_encoder =
-            ClipVisionModel::new(&ie_cfg, var_builder(&ie_dir, DType::F32, &device)?)
-                .with_context(|| {
-                    format!("cannot build the image encoder from {}", ie_dir.display())
-                })?;
+        let image_hidden_size = ie_cfg.hidden_size;
+        let load_image_encoder = move |d: &Device| -> Result<ClipVisionModel> {
+            ClipVisionModel::new(&ie_cfg, var_builder(&ie_dir, DType::F32, d)?).with_context(|| {
+                format!("cannot build the image encoder from {}", ie_dir.display())
+            })
+        };
+        let image_encoder = Slot::resident(
+            "image encoder",
+            load_image_encoder(&device)?,
+            Box::new(load_image_encoder),
+        );
 
         let ip_dir = folder.component("image_processor")?;
         let image_processor =
@@ -321,9 +383,12 @@ impl ChronoEditPipeline {
             image_processor,
             defaults: sampling_defaults(dir)?,
             scheduler_config,
-            image_hidden_size: ie_cfg.hidden_size,
+            image_hidden_size,
+            text_hidden_size,
             dtype: opts.dtype,
+            release_encoders: opts.offload || !device.is_cpu(),
             device,
+            offloaded,
         };
         pipe.check_component_shapes()?;
         Ok(pipe)
@@ -347,7 +412,7 @@ impl ChronoEditPipeline {
                 t.out_channels()
             );
         }
-        let d_model = self.text_encoder.config().d_model;
+        let d_model = self.text_hidden_size;
         if t.text_dim != d_model {
             bail!(
                 "transformer text_dim {} does not match the text encoder d_model {d_model}",
@@ -371,6 +436,76 @@ impl ChronoEditPipeline {
 
     pub fn dtype(&self) -> DType {
         self.dtype
+    }
+
+    /// Whether the pipeline was loaded with [`LoadOptions::offload`].
+    pub fn offloads(&self) -> bool {
+        self.offloaded.is_some()
+    }
+
+    /// The modules that have a copy on the device now, by name (under offload the `transformer`
+    /// and `vae` fields are CPU copies and are not counted).
+    pub fn resident_modules(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.text_encoder.is_resident() {
+            names.push("text encoder");
+        }
+        if self.image_encoder.is_resident() {
+            names.push("image encoder");
+        }
+        match &self.offloaded {
+            Some((t, v)) => {
+                if t.is_resident() {
+                    names.push("transformer");
+                }
+                if v.is_resident() {
+                    names.push("VAE");
+                }
+            }
+            None => names.extend(["transformer", "VAE"]),
+        }
+        names
+    }
+
+    /// How many times modules were rebuilt on the device after a release, over the pipeline's life.
+    pub fn module_reloads(&self) -> usize {
+        self.text_encoder.loads()
+            + self.image_encoder.loads()
+            + self
+                .offloaded
+                .as_ref()
+                .map_or(0, |(t, v)| t.loads() + v.loads())
+    }
+
+    /// Drops the device copies of the text and image encoders; they are rebuilt from the checkpoint
+    /// when next needed.
+    pub fn release_encoders(&self) {
+        self.text_encoder.release();
+        self.image_encoder.release();
+    }
+
+    /// The transformer to run on the device: the field, or under offload a device copy.
+    fn transformer_on_device(&self) -> Result<Held<'_, ChronoEditTransformer3DModel>> {
+        Ok(match &self.offloaded {
+            Some((t, _)) => Held::Loaded(t.get(&self.device)?),
+            None => Held::Field(&self.transformer),
+        })
+    }
+
+    /// The VAE to run on the device: the field, or under offload a device copy.
+    fn vae_on_device(&self) -> Result<Held<'_, AutoencoderKLWan>> {
+        Ok(match &self.offloaded {
+            Some((_, v)) => Held::Loaded(v.get(&self.device)?),
+            None => Held::Field(&self.vae),
+        })
+    }
+
+    /// Under offload, drops the device copies of the transformer and the VAE.
+    fn release_offloaded(&self) {
+        if let Some((t, v)) = &self.offloaded {
+            t.release();
+            v.release();
+        }
     }
 
     /// A fresh scheduler from the folder's `scheduler_config.json` (schedulers keep per-run history).
@@ -403,7 +538,7 @@ impl ChronoEditPipeline {
         let len = enc.ids.len();
         let ids = Tensor::from_vec(enc.ids.clone(), (1, len), &self.device)?;
         let mask = Tensor::from_vec(enc.mask.clone(), (1, len), &self.device)?;
-        let hidden = self.text_encoder.forward(&ids, &mask)?;
+        let hidden = self.text_encoder.get(&self.device)?.forward(&ids, &mask)?;
         let real = enc.len.min(len);
         let kept = hidden.narrow(1, 0, real)?;
         let d = hidden.dim(2)?;
@@ -427,7 +562,10 @@ impl ChronoEditPipeline {
             .image_processor
             .preprocess(image)?
             .to_device(&self.device)?;
-        Ok(self.image_encoder.penultimate_hidden_state(&pixels)?)
+        Ok(self
+            .image_encoder
+            .get(&self.device)?
+            .penultimate_hidden_state(&pixels)?)
     }
 
     /// The condition: 4 first-frame mask channels and the normalised VAE latents of a video whose
@@ -437,10 +575,11 @@ impl ChronoEditPipeline {
         let first = image.unsqueeze(2)?;
         let rest = Tensor::zeros((1, c, num_frames - 1, h, w), DType::F32, &self.device)?;
         let video = Tensor::cat(&[first, rest], 2)?;
-        let (mean, _logvar) = self.vae.encode(&video)?;
-        let latent = self.vae.normalize_latents(&mean)?;
+        let vae = self.vae_on_device()?;
+        let (mean, _logvar) = vae.encode(&video)?;
+        let latent = vae.normalize_latents(&mean)?;
         let (_, _, f, lh, lw) = latent.dims5()?;
-        let channels = self.vae.temporal_scale();
+        let channels = vae.temporal_scale();
         let first_mask = Tensor::ones((1, channels, 1, lh, lw), DType::F32, &self.device)?;
         let mask = if f > 1 {
             Tensor::cat(
@@ -469,13 +608,14 @@ impl ChronoEditPipeline {
     /// the reasoning video and the edit are decoded separately and joined, as the reference does.
     pub fn decode(&self, latents: &Tensor, reasoning: bool) -> Result<Tensor> {
         let f = latents.dim(2)?;
+        let vae = self.vae_on_device()?;
         let video = if reasoning && f > 2 {
-            let edit = self.vae.decode(&Self::first_and_last(latents)?)?;
-            let reason = self.vae.decode(&latents.narrow(2, 0, f - 1)?)?;
+            let edit = vae.decode(&Self::first_and_last(latents)?)?;
+            let reason = vae.decode(&latents.narrow(2, 0, f - 1)?)?;
             let t = edit.dim(2)?;
             Tensor::cat(&[reason, edit.narrow(2, 1, t - 1)?], 2)?
         } else {
-            self.vae.decode(latents)?
+            vae.decode(latents)?
         };
         Ok(frames_to_unit(&video)?)
     }
@@ -544,7 +684,13 @@ impl ChronoEditPipeline {
         } else {
             None
         };
+        if self.offloads() {
+            self.text_encoder.release();
+        }
         let image_embeds = self.encode_image(image)?.to_dtype(self.dtype)?;
+        if self.release_encoders {
+            self.release_encoders();
+        }
         let mut scheduler = self.new_scheduler_with_shift(req.flow_shift)?;
         scheduler.set_timesteps(req.steps)?;
         let timesteps: Vec<f64> = scheduler.timesteps().to_vec();
@@ -553,6 +699,7 @@ impl ChronoEditPipeline {
         let video_image =
             image_to_video_tensor(image, req.height, req.width)?.to_device(&self.device)?;
         let mut condition = self.prepare_condition(&video_image, num_frames)?;
+        self.release_offloaded();
         let shape = (1, cfg.z_dim, latent_frames, lh, lw);
         let mut latents = match &req.latents {
             Some(l) => {
@@ -572,6 +719,7 @@ impl ChronoEditPipeline {
         let encode_s = t_encode.elapsed();
 
         let t_denoise = Instant::now();
+        let transformer = self.transformer_on_device()?;
         let patch = self.transformer.config().patch();
         let (pph, ppw) = (lh / patch[1], lw / patch[2]);
         let reasoning_positions = |f: usize| {
@@ -598,6 +746,7 @@ impl ChronoEditPipeline {
         let mut srm_hook = match srm_cfg {
             Some(c) => Some(SrmHook::setup(
                 self,
+                &transformer,
                 c,
                 req,
                 &condition,
@@ -650,7 +799,7 @@ impl ChronoEditPipeline {
             None => None,
         };
         let mut guidance = Guidance::new(
-            &self.transformer,
+            &transformer,
             prompt_embeds,
             negative_embeds,
             image_embeds,
@@ -718,11 +867,15 @@ impl ChronoEditPipeline {
         }
         let forwards_per_step = guidance.forwards_per_step();
         let residual_magnitudes = guidance.residual_magnitudes();
+        drop(guidance);
+        drop(transformer);
+        self.release_offloaded();
         let denoise_s = t_denoise.elapsed();
 
         let t_decode = Instant::now();
         let final_latents = self.vae.denormalize_latents(&latents)?;
         let frames = self.decode(&final_latents, req.reasoning_enabled())?;
+        self.release_offloaded();
         let decode_s = t_decode.elapsed();
 
         Ok(EditOutput {

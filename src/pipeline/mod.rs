@@ -8,10 +8,13 @@
 //! * [`rpfi_hook`]: region-preserving feature injection as a hook;
 //! * [`region_hook`]: region-aware denoising (the unedited region held) as a hook;
 //! * [`planned`]: one edit from an instruction (plan, overrides, size, pipeline, picture), the route
-//!   `physedit edit` and `physedit serve` share.
+//!   `physedit edit` and `physedit serve` share;
+//! * [`offload`]: where the modules live between uses (encoders released after encoding,
+//!   `--offload`).
 pub mod chronoedit;
 pub mod guidance;
 pub mod hooks;
+pub mod offload;
 pub mod planned;
 pub mod region_hook;
 pub mod rpfi_hook;

@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 
 use crate::adaptive::srm::{self, Probe, SrmConfig, TokenMask};
-use crate::models::transformer::{CaptureSpec, ForwardOptions};
+use crate::models::transformer::{CaptureSpec, ChronoEditTransformer3DModel, ForwardOptions};
 use crate::pipeline::chronoedit::{secs, ChronoEditPipeline, EditRequest, SrmOutcome};
 use crate::pipeline::hooks::{DenoiseHook, StepState};
 
@@ -54,6 +54,8 @@ impl SrmHook {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn setup(
         pipe: &ChronoEditPipeline,
+        // The transformer on the compute device (under offload a device copy, not `pipe.transformer`).
+        transformer: &ChronoEditTransformer3DModel,
         c: &SrmConfig,
         req: &EditRequest,
         condition: &Tensor,
@@ -161,7 +163,7 @@ impl SrmHook {
                         let input =
                             Tensor::cat(&[&x_probe, condition], 1)?.to_dtype(pipe.dtype())?;
                         let timestep = Tensor::new(&[(1000.0 * sigma) as f32], &*pipe.device())?;
-                        let out = pipe.transformer.forward_with(
+                        let out = transformer.forward_with(
                             &input,
                             &timestep,
                             prompt_embeds,

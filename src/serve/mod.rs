@@ -114,6 +114,7 @@ pub fn load_engine(m: &ModelOptions, planner: Planner) -> Result<Engine> {
             dtype: m.dtype,
             device: m.device.clone(),
             loras: m.loras.clone(),
+            ..Default::default()
         },
     )?;
     Ok(Engine {

@@ -2,11 +2,11 @@
 //! formulation; the kernel choice.
 use candle_core::{DType, Device, Tensor};
 use physedit::models::attention::{
-    attention, chunked_attention, chunked_attention_blocks, naive_attention,
-    naive_attention_with_key_bias, resolve_kernel, scaled_dot_product_attention,
+    attention, chunked_attention, chunked_attention_blocks, flash_attention, flash_supports,
+    naive_attention, naive_attention_with_key_bias, resolve_kernel, scaled_dot_product_attention,
     scaled_dot_product_attention_blocks, scaled_dot_product_attention_with_key_bias,
     with_attention_config, AttentionConfig, AttentionKernel, ChunkPlan, ATTENTION_ENV,
-    DEFAULT_SCORE_BUDGET_BYTES,
+    DEFAULT_SCORE_BUDGET_BYTES, FLASH_ATTENTION_BUILT,
 };
 
 use crate::common::max_abs_diff;
@@ -541,37 +541,89 @@ fn chunked_gradients_match_naive() {
 #[test]
 fn kernel_resolution() {
     use AttentionKernel::*;
-    // (requested, on CPU, tracks gradients) -> run.
-    for (req, cpu, grad, want) in [
-        (Auto, true, false, Fused),
-        (Auto, true, true, Naive),
-        (Auto, false, false, Chunked),
-        (Auto, false, true, Chunked),
-        (Fused, true, false, Fused),
-        (Fused, true, true, Naive),
-        (Fused, false, false, Chunked),
-        (Chunked, true, false, Chunked),
-        (Chunked, true, true, Chunked),
-        (Naive, true, false, Naive),
-        (Naive, false, false, Naive),
+    // (requested, on CPU, tracks gradients, flash attention supports the call) -> run.
+    for (req, cpu, grad, flash, want) in [
+        (Auto, true, false, false, Fused),
+        (Auto, true, true, false, Naive),
+        (Auto, false, false, false, Chunked),
+        (Auto, false, true, false, Chunked),
+        (Auto, false, false, true, Flash),
+        (Fused, true, false, false, Fused),
+        (Fused, true, true, false, Naive),
+        (Fused, false, false, false, Chunked),
+        (Fused, false, false, true, Flash),
+        (Flash, false, false, true, Flash),
+        (Flash, false, false, false, Chunked),
+        (Flash, true, false, false, Fused),
+        (Flash, true, true, false, Naive),
+        (Chunked, true, false, false, Chunked),
+        (Chunked, true, true, false, Chunked),
+        (Chunked, false, false, true, Chunked),
+        (Naive, true, false, false, Naive),
+        (Naive, false, false, false, Naive),
+        (Naive, false, false, true, Naive),
     ] {
         assert_eq!(
-            resolve_kernel(req, cpu, grad),
+            resolve_kernel(req, cpu, grad, flash),
             want,
-            "{req:?} cpu {cpu} grad {grad}"
+            "{req:?} cpu {cpu} grad {grad} flash {flash}"
         );
     }
     assert_eq!(AttentionKernel::parse(" Chunked ").unwrap(), Chunked);
     assert_eq!(AttentionKernel::parse("naive").unwrap(), Naive);
     assert_eq!(AttentionKernel::parse("FUSED").unwrap(), Fused);
+    assert_eq!(AttentionKernel::parse("Flash").unwrap(), Flash);
     assert_eq!(AttentionKernel::parse("auto").unwrap(), Auto);
+    for k in [Auto, Fused, Flash, Chunked, Naive] {
+        assert_eq!(AttentionKernel::parse(k.name()).unwrap(), k);
+    }
     assert_eq!(AttentionKernel::from_env_value(None).unwrap(), Auto);
     assert_eq!(AttentionKernel::from_env_value(Some("")).unwrap(), Auto);
-    let err = AttentionKernel::from_env_value(Some("flash")).unwrap_err();
+    let err = AttentionKernel::from_env_value(Some("flashy")).unwrap_err();
     assert!(
-        err.contains("PHYSEDIT_ATTENTION=flash") && err.contains("chunked"),
+        err.contains("PHYSEDIT_ATTENTION=flashy") && err.contains("flash, chunked"),
         "{err}"
     );
+}
+
+/// Flash attention needs CUDA: on the CPU no call qualifies (in any build), forcing it runs the
+/// fused kernel (bit for bit), and calling it directly is an error that says what it needs.
+#[test]
+fn flash_request_falls_back_off_cuda() {
+    let q = randn(&[1, 2, 9, 16], 700, 1.0);
+    let k = randn(&[1, 2, 11, 16], 701, 1.0);
+    let v = randn(&[1, 2, 11, 16], 702, 1.0);
+    for dtype in [DType::F32, DType::BF16, DType::F16] {
+        let (q, k, v) = (
+            q.to_dtype(dtype).unwrap(),
+            k.to_dtype(dtype).unwrap(),
+            v.to_dtype(dtype).unwrap(),
+        );
+        assert!(
+            !flash_supports(&q, &k, &v, None, false),
+            "{dtype:?} on the CPU"
+        );
+        let forced = AttentionConfig {
+            kernel: AttentionKernel::Flash,
+            ..AttentionConfig::default()
+        };
+        let out = attention(&q, &k, &v, 0.25, None, &forced).unwrap();
+        let fused = scaled_dot_product_attention(&q, &k, &v, 0.25).unwrap();
+        assert_eq!(out.dtype(), dtype);
+        assert_eq!(
+            max_abs_diff(
+                &out.to_dtype(DType::F32).unwrap(),
+                &fused.to_dtype(DType::F32).unwrap()
+            ),
+            0.0,
+            "{dtype:?}: forced flash on the CPU must be the fused kernel"
+        );
+        let err = flash_attention(&q, &k, &v, 0.25).unwrap_err().to_string();
+        assert!(err.contains("CUDA") && err.contains("flash-attn"), "{err}");
+        if !FLASH_ATTENTION_BUILT {
+            assert!(err.contains("this build has none"), "{err}");
+        }
+    }
 }
 
 #[test]
@@ -649,9 +701,10 @@ fn environment_variable_selects_the_kernel() {
     assert_eq!(probe(None), "KERNEL=Auto");
     assert_eq!(probe(Some("chunked")), "KERNEL=Chunked");
     assert_eq!(probe(Some("NAIVE")), "KERNEL=Naive");
-    let err = probe(Some("flash"));
+    assert_eq!(probe(Some("flash")), "KERNEL=Flash");
+    let err = probe(Some("flashattn"));
     assert!(
-        err.starts_with("ERROR=") && err.contains("PHYSEDIT_ATTENTION=flash"),
+        err.starts_with("ERROR=") && err.contains("PHYSEDIT_ATTENTION=flashattn"),
         "{err}"
     );
 }

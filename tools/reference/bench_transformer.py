@@ -44,6 +44,8 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
     ap.add_argument("--save", default=None, help="save_pretrained the model (and inputs.safetensors) here")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (attention through torch SDPA either way)")
+    ap.add_argument("--batch", type=int, default=1, help="batch size (2: a CFG batch)")
     args = ap.parse_args()
 
     from diffusers import ChronoEditTransformer3DModel
@@ -70,6 +72,10 @@ def main():
         pos_embed_seq_len=None,
         rope_temporal_skip_len=8,
     )
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        # Build the weights on the GPU directly (the 14B in bf16 does not need a host copy).
+        torch.set_default_device(device)
     model = ChronoEditTransformer3DModel(**config).eval()
     dtype = torch.float32 if args.dtype == "f32" else torch.bfloat16
     if dtype != torch.float32:
@@ -81,10 +87,11 @@ def main():
                 module.to(torch.float32)
 
     g = torch.Generator().manual_seed(args.seed + 1)
-    hs = torch.randn(1, args.in_channels, args.frames, args.height, args.width, generator=g).to(dtype)
-    ts = torch.tensor([args.timestep], dtype=torch.float32)
-    ehs = torch.randn(1, args.text_tokens, args.text_dim, generator=g).to(dtype)
-    ehi = torch.randn(1, args.image_tokens, args.image_dim, generator=g).to(dtype)
+    b = args.batch
+    hs = torch.randn(b, args.in_channels, args.frames, args.height, args.width, generator=g, device="cpu").to(device, dtype)
+    ts = torch.tensor([args.timestep] * b, dtype=torch.float32, device=device)
+    ehs = torch.randn(b, args.text_tokens, args.text_dim, generator=g, device="cpu").to(device, dtype)
+    ehi = torch.randn(b, args.image_tokens, args.image_dim, generator=g, device="cpu").to(device, dtype)
 
     if args.save:
         from safetensors.torch import save_file
@@ -106,16 +113,24 @@ def main():
             return_dict=False,
         )[0]
 
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     with torch.inference_mode():
         out = None
         for _ in range(args.warmup):
             out = fwd()
+        sync()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         times = []
         cpu_times = []
         for _ in range(args.iters):
             t0 = time.perf_counter()
             c0 = time.process_time()
             out = fwd()
+            sync()
             times.append(time.perf_counter() - t0)
             cpu_times.append(time.process_time() - c0)
 
@@ -136,11 +151,14 @@ def main():
                 "threads": args.threads,
                 "dtype": args.dtype,
                 "tokens": tokens,
-                "latent_shape": [1, args.in_channels, args.frames, args.height, args.width],
+                "latent_shape": [b, args.in_channels, args.frames, args.height, args.width],
                 "text_tokens": args.text_tokens,
                 "image_tokens": args.image_tokens,
                 "params": sum(p.numel() for p in model.parameters()),
                 "torch": torch.__version__,
+                "device": str(device),
+                "batch": b,
+                "peak_memory_bytes": torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
                 "config": config,
             }
         )
