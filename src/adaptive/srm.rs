@@ -128,6 +128,18 @@ impl TokenMask {
     }
 
     /// Dilated by `r` tokens (square neighbourhood, clipped at the borders).
+    /// The mask on a latent grid of `lh × lw` cells (row-major), each token covering `ph × pw`
+    /// cells (the transformer's spatial patch); cells past the token grid take the last token.
+    pub fn latent_cells(&self, lh: usize, lw: usize, (ph, pw): (usize, usize)) -> Vec<bool> {
+        let mut v = Vec::with_capacity(lh * lw);
+        for y in 0..lh {
+            for x in 0..lw {
+                v.push(self.keep[(y / ph).min(self.h - 1) * self.w + (x / pw).min(self.w - 1)]);
+            }
+        }
+        v
+    }
+
     pub fn dilated(&self, r: usize) -> TokenMask {
         if r == 0 {
             return self.clone();

@@ -103,3 +103,12 @@ pub fn non_negative(s: &str) -> std::result::Result<f64, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+/// Parses a fraction in [0, 1] (`--cfg-tail`, `--region`).
+pub fn fraction(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("must be a fraction in [0, 1], got {v}")),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -11,7 +11,7 @@ use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
 use crate::adaptive::plan::{Overrides, Recipe};
 use crate::adaptive::srm::{mask_overlay, Probe, TokenMask};
-use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{fraction, non_negative, positive, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, EditSize, LoadOptions};
 use crate::pipeline::planned::{self, EditSpec};
@@ -130,11 +130,11 @@ pub struct EditArgs {
     pub srm_dilate: usize,
     /// RPFI: during the reasoning steps pull the output frame outside the SRM mask toward the
     /// re-noised input; optional relaxation (α = min(1, RELAX·(i+1)/N_r), default 1.5).
-    #[arg(long, value_name = "RELAX", num_args = 0..=1, default_missing_value = "1.5", value_parser = non_negative_f32)]
-    pub rpfi: Option<f32>,
+    #[arg(long, value_name = "RELAX", num_args = 0..=1, default_missing_value = "1.5", value_parser = non_negative)]
+    pub rpfi: Option<f64>,
     /// Step caching: reuse the transformer's residual while the predicted change stays below
     /// THRESH (0.1 is a moderate setting; 0 computes every step).
-    #[arg(long, value_name = "THRESH", value_parser = non_negative_f64)]
+    #[arg(long, value_name = "THRESH", value_parser = non_negative)]
     pub cache: Option<f64>,
     /// The step cache's indicator: easy (runtime-adaptive) or mag (calibrated by `physedit calibrate`).
     #[arg(long, value_enum, default_value = "easy", requires = "cache")]
@@ -197,7 +197,7 @@ impl EditArgs {
     /// The accelerations these flags switch on (on top of the recipe's).
     pub fn accel(&self) -> Acceleration {
         Acceleration {
-            rpfi: self.rpfi,
+            rpfi: self.rpfi.map(|r| r as f32),
             cache: self.cache.map(|t| {
                 CacheSettings::new(
                     match self.cache_policy {
@@ -218,27 +218,6 @@ impl EditArgs {
 pub enum CachePolicyArg {
     Easy,
     Mag,
-}
-
-fn non_negative_f32(s: &str) -> std::result::Result<f32, String> {
-    match s.parse::<f32>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a finite number >= 0")),
-    }
-}
-
-fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a finite number >= 0")),
-    }
-}
-
-fn fraction(s: &str) -> std::result::Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?} is not a fraction in [0, 1]")),
-    }
 }
 
 /// The bundled world model, used when no `--model` is given.

@@ -51,13 +51,11 @@ impl RegionHook {
 
     /// `(1, 1, 1, lh, lw)` u8: 1 where the output frame's latent cell is computed.
     fn latent_keep(&self, m: &TokenMask, lh: usize, lw: usize, like: &Tensor) -> Result<Tensor> {
-        let (ph, pw) = (self.patch[1], self.patch[2]);
-        let mut v = vec![0u8; lh * lw];
-        for y in 0..lh {
-            for x in 0..lw {
-                v[y * lw + x] = m.keep[(y / ph).min(m.h - 1) * m.w + (x / pw).min(m.w - 1)] as u8;
-            }
-        }
+        let v: Vec<u8> = m
+            .latent_cells(lh, lw, (self.patch[1], self.patch[2]))
+            .into_iter()
+            .map(u8::from)
+            .collect();
         Ok(Tensor::from_vec(v, (1, 1, 1, lh, lw), like.device())?)
     }
 }

@@ -49,14 +49,11 @@ impl RpfiHook {
 
     /// `(1, 1, 1, lh, lw)` f32: 1 inside the region.
     fn latent_region(&self, m: &TokenMask, lh: usize, lw: usize, like: &Tensor) -> Result<Tensor> {
-        let (ph, pw) = self.patch;
-        let mut v = vec![0f32; lh * lw];
-        for y in 0..lh {
-            for x in 0..lw {
-                let k = m.keep[(y / ph).min(m.h - 1) * m.w + (x / pw).min(m.w - 1)];
-                v[y * lw + x] = k as u8 as f32;
-            }
-        }
+        let v: Vec<f32> = m
+            .latent_cells(lh, lw, self.patch)
+            .into_iter()
+            .map(|k| k as u8 as f32)
+            .collect();
         Ok(Tensor::from_vec(v, (1, 1, 1, lh, lw), like.device())?)
     }
 }

@@ -247,15 +247,11 @@ impl SrmHook {
             }
         }
         let m = self.mask.as_ref().context("SRM: no mask")?;
-        let mut v = vec![0u8; frames * lh * lw];
+        let cells = m.latent_cells(lh, lw, (patch[1], patch[2]));
+        let mut v = Vec::with_capacity(frames * lh * lw);
         for f in 0..frames {
             let whole = f == 0 || f + 1 == frames;
-            for y in 0..lh {
-                for x in 0..lw {
-                    let k = m.keep[(y / patch[1]).min(m.h - 1) * m.w + (x / patch[2]).min(m.w - 1)];
-                    v[(f * lh + y) * lw + x] = (whole || k) as u8;
-                }
-            }
+            v.extend(cells.iter().map(|&k| (whole || k) as u8));
         }
         let t = Tensor::from_vec(v, (1, 1, frames, lh, lw), device)?
             .broadcast_as((1, z, frames, lh, lw))?
