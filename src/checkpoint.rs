@@ -319,3 +319,53 @@ pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuild
         .with_context(|| format!("cannot map the safetensors weights in {}", dir.display()))?;
     Ok(vb)
 }
+
+/// A VarBuilder that makes up random weights of whatever shape a model asks for, for timing and
+/// memory measurements where values do not matter: N(0, 1/fan_in) for matrices, ones for norm
+/// scales (1-D weights whose name holds `norm`), N(0, 1/50) for other vectors.
+///
+/// The weights are plain tensors, not `Var`s: a model built from a `VarMap` tracks a gradient graph
+/// through every forward, which keeps every intermediate tensor alive until the output is dropped and
+/// makes attention take its differentiable (materialised-scores) path — neither is what inference
+/// does.
+pub fn random_var_builder(dtype: DType, device: &Device) -> VarBuilder<'static> {
+    VarBuilder::from_backend(Box::new(RandomWeights), dtype, device.clone())
+}
+
+struct RandomWeights;
+
+impl candle_nn::var_builder::SimpleBackend for RandomWeights {
+    fn get(
+        &self,
+        shape: candle_core::Shape,
+        name: &str,
+        _: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        let dims = shape.dims();
+        if dims.len() == 1 && name.contains("norm") {
+            return candle_core::Tensor::ones(shape, dtype, dev);
+        }
+        let fan_in: usize = if dims.len() >= 2 {
+            dims[1..].iter().product()
+        } else {
+            50
+        };
+        let std = (1.0 / fan_in.max(1) as f64).sqrt() as f32;
+        candle_core::Tensor::randn(0f32, std, shape, dev)?.to_dtype(dtype)
+    }
+
+    fn get_unchecked(
+        &self,
+        name: &str,
+        _: DType,
+        _: &Device,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        candle_core::bail!("random weights: no shape known for {name}")
+    }
+
+    fn contains_tensor(&self, _: &str) -> bool {
+        true
+    }
+}

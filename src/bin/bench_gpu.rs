@@ -17,9 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Shape, Tensor};
-use candle_nn::var_builder::SimpleBackend;
-use candle_nn::VarBuilder;
+use candle_core::{DType, Device, Tensor};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
@@ -117,52 +115,12 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// Random weights generated where they are used: N(0, 1/fan_in) for matrices, ones for norm
-/// scales, small values for other vectors.
-struct RandomWeights {
-    seed: std::sync::atomic::AtomicU64,
-}
-
-impl SimpleBackend for RandomWeights {
-    fn get(
-        &self,
-        s: Shape,
-        name: &str,
-        _: candle_nn::Init,
-        dtype: DType,
-        dev: &Device,
-    ) -> candle_core::Result<Tensor> {
-        let dims = s.dims().to_vec();
-        if dims.len() == 1 && name.contains("norm") {
-            return Tensor::ones(s, dtype, dev);
-        }
-        let fan_in: usize = if dims.len() >= 2 {
-            dims[1..].iter().product()
-        } else {
-            50
-        };
-        let _ = self.seed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Tensor::randn(0f32, (1.0 / fan_in as f64).sqrt() as f32, s, dev)?.to_dtype(dtype)
-    }
-
-    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
-        candle_core::bail!("random weights: no shape known for {name}")
-    }
-
-    fn contains_tensor(&self, _: &str) -> bool {
-        true
-    }
-}
-
 fn random_transformer(
     cfg: &Config,
     dtype: DType,
     device: &Device,
 ) -> Result<ChronoEditTransformer3DModel> {
-    let backend: Box<dyn SimpleBackend> = Box::new(RandomWeights {
-        seed: std::sync::atomic::AtomicU64::new(0),
-    });
-    let vb = VarBuilder::from_backend(backend, dtype, device.clone());
+    let vb = physedit::checkpoint::random_var_builder(dtype, device);
     Ok(ChronoEditTransformer3DModel::new(cfg, vb)?)
 }
 

@@ -138,8 +138,7 @@ fn main() -> Result<()> {
         );
     }
     let cfg = config(args.dry_run)?;
-    let vm = candle_nn::VarMap::new();
-    let vb = candle_nn::VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+    let vb = physedit::checkpoint::random_var_builder(DType::F32, &Device::Cpu);
     let model = ChronoEditTransformer3DModel::new(&cfg, vb)?;
     let per_frame = if args.dry_run { 60 } else { 1560 };
     let ctx = contexts(&cfg)?;

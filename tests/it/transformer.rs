@@ -736,3 +736,29 @@ fn forced_attention_kernels_equal_default_forward() {
         }
     }
 }
+
+/// The random weights the timing tools use are plain tensors: a forward through a model built on
+/// them tracks no gradient graph (which would keep every activation alive and send attention down
+/// its materialised-scores path), unlike one built on a `VarMap`.
+#[test]
+fn random_weights_track_no_graph() {
+    let case = "tiny_a";
+    let dir = fixture_dir(case).join("pipeline").join("transformer");
+    let cfg = Config::from_path(&dir.join("config.json")).expect("transformer config");
+    let inp = inputs(&load_reference(case), "transformer");
+    let model = ChronoEditTransformer3DModel::new(
+        &cfg,
+        physedit::checkpoint::random_var_builder(DType::F32, &Device::Cpu),
+    )
+    .expect("build transformer on random weights");
+    let out = forward(&model, &inp);
+    assert_eq!(out.dims(), inp.output.dims());
+    assert!(!out.track_op(), "random weights must not track a graph");
+    let varmap = candle_nn::VarMap::new();
+    let tracked = ChronoEditTransformer3DModel::new(
+        &cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .expect("build transformer on a VarMap");
+    assert!(forward(&tracked, &inp).track_op(), "a VarMap model tracks (the contrast)");
+}
