@@ -27,14 +27,13 @@
 # --dry-run runs the same steps on the CPU with a tiny transformer (2 heads x 32, 2 blocks) at
 # 64x64 px, so the script is known to work end to end where no GPU is lent.
 #
-# Runtime libraries: a binary built with Debian's CUDA 11.8 needs libcublas.so.11, libcublasLt.so.11,
-# libcurand.so.10 and libcudart.so.11.0 (see build.sh). The script checks with ldd
-# first and stops with the list of missing libraries instead of a loader error; set LD_LIBRARY_PATH
-# to where they are. A machine that has only CUDA 12/13 libraries (a PyTorch cu13 image, say) cannot
-# run such a build: the libraries carry versioned symbols, so newer ones renamed do not load, and the
-# CUDA 11 ones are large (libcublasLt.so.11 alone is 548 MB). There, build against that machine's CUDA
-# major version instead (its nvcc, or PyPI's nvidia-cuda-nvcc 13.x wheel, which has an nvcc binary
-# unlike the cu12 wheels); that build has not been tried here.
+# Runtime libraries: a binary built by build.sh with CUDA 13.0 (its default) needs libcublas.so.13,
+# libcublasLt.so.13, libcurand.so.10, libcudart.so.13 and libnvrtc.so.13; one built with Debian's
+# CUDA 11.8 the .so.11 ones (see build.sh). When the loader cannot find them, the script looks in
+# the NVIDIA wheels of the machine's Python (a PyTorch cu13 installation carries the CUDA 13 ones, in
+# site-packages/nvidia/cu13/lib) and puts those folders on LD_LIBRARY_PATH; if some are still
+# missing it stops with their list instead of a loader error. A CUDA 11.8 build cannot run where
+# only CUDA 12/13 libraries exist (versioned symbols; libcublasLt.so.11 alone is 548 MB).
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,7 +45,7 @@ while [ $# -gt 0 ]; do
         --dry-run) DRY=1 ;;
         --bin) BIN="${2:?--bin needs a folder}"; shift ;;
         --out) OUT="${2:?--out needs a file}"; shift ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "check.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -66,10 +65,23 @@ fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-# Missing CUDA libraries: say which, before anything runs.
-missing=$(ldd "$BIN/bench_gpu" 2>/dev/null | awk '/not found/{print $1}' | tr '\n' ' ')
-if [ -n "$missing" ]; then
-    echo "check.sh: $BIN/bench_gpu needs libraries this machine lacks: $missing" >&2
+# Missing CUDA libraries: look in the Python NVIDIA wheels, then say which are still missing.
+missing() { ldd "$BIN/bench_gpu" 2>/dev/null | awk '/not found/{print $1}' | tr '\n' ' '; }
+if [ -n "$(missing)" ] && command -v python3 >/dev/null; then
+    wheel_libs=$(python3 -c 'import glob, os, sys
+dirs = []
+for s in sys.path:
+    for d in sorted(glob.glob(os.path.join(s, "nvidia", "cu1*", "lib")) + glob.glob(os.path.join(s, "nvidia", "*", "lib"))):
+        if d not in dirs:
+            dirs.append(d)
+print(":".join(dirs))' 2>/dev/null || true)
+    if [ -n "$wheel_libs" ]; then
+        export LD_LIBRARY_PATH="$wheel_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        echo "check.sh: CUDA libraries from the Python NVIDIA wheels: $wheel_libs" >&2
+    fi
+fi
+if [ -n "$(missing)" ]; then
+    echo "check.sh: $BIN/bench_gpu needs libraries this machine lacks: $(missing)" >&2
     echo "  (built against another CUDA toolkit; put them on LD_LIBRARY_PATH or build against this machine's CUDA)" >&2
     exit 1
 fi
