@@ -6,7 +6,8 @@
 #
 # --bin DIR holds bench_gpu (and physedit) built by tools/gpu/build.sh (DIR = .../dist/physedit-flash-attn
 # or .../physedit-cuda) for the GPU run, or any CPU build (target/release, target/debug) for the dry
-# run. Default: target/gpu/dist/physedit-flash-attn, else physedit-cuda, else target/release, else
+# run; --bin FILE.tar.xz takes build.sh's packed binaries (dist/physedit-flash-attn.tar.xz), the form
+# small enough to carry to a GPU machine. Default: target/gpu/dist/physedit-flash-attn, else physedit-cuda, else target/release, else
 # target/debug.
 #
 # What it measures (each step writes its part of the JSON; a failed step is recorded, not fatal):
@@ -50,6 +51,14 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+if [ -f "$BIN" ]; then
+    # A tar.xz packed by build.sh: unpack it here (python3's tarfile, so no xz binary is needed).
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BIN" "$WORK/bin" ||
+        { echo "check.sh: cannot unpack $BIN" >&2; exit 1; }
+    BIN="$(dirname "$(find "$WORK/bin" -name bench_gpu -type f | head -1)")"
+fi
 if [ -z "$BIN" ]; then
     for d in "$REPO/target/gpu/dist/physedit-flash-attn" "$REPO/target/gpu/dist/physedit-cuda" \
              "$REPO/target/release" "$REPO/target/debug"; do
@@ -62,8 +71,6 @@ if [ "$DRY" = 1 ]; then
 else
     OUT="${OUT:-${OUT_DIR:-$REPO/target}/gpu-check.json}"
 fi
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
 
 # Missing CUDA libraries: look in the Python NVIDIA wheels, then say which are still missing.
 missing() { ldd "$BIN/bench_gpu" 2>/dev/null | awk '/not found/{print $1}' | tr '\n' ' '; }
