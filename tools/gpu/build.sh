@@ -8,7 +8,7 @@
 #             components to the apt sources (needs root); for machines with CUDA 11 libraries.
 #             CUDA_COMPUTE_CAP=80 (see "Debian's CUDA 11.8" below).
 #   2. builds `--features cuda` and `--features flash-attn` in release, every binary of the crate;
-#   3. copies the binaries to $DIST (physedit-cuda/, physedit-flash-attn/), packs bench_gpu and physedit
+#   3. copies the binaries to $DIST (physedit-cuda/, physedit-flash-attn/), packs bench_gpu
 #      of each into $DIST/physedit-<feature>.tar.xz (what tools/gpu/check.sh --bin takes on a GPU
 #      machine), and prints the time of each step and the CUDA libraries each binary needs.
 #
@@ -215,11 +215,12 @@ build() { # feature
     done
     echo "-- CUDA libraries $DIST/physedit-$feature/physedit needs:"
     ldd "$DIST/physedit-$feature/physedit" | grep -E 'libcu|nvrtc' | tee -a "$TIMES" || true
-    # What a GPU machine needs for tools/gpu/check.sh and an edit, packed small enough to carry
-    # there (the kernels' machine code compresses about 8x).
+    # bench_gpu, which runs every step of tools/gpu/check.sh, packed small enough to carry to a GPU
+    # machine: the flash-attention build's binaries hold ~260 MB of kernel machine code, which xz
+    # compresses about 13x (physedit alone would be as large again, so it stays out).
     t0=$(now)
-    tar -cJf "$DIST/physedit-$feature.tar.xz" -C "$DIST" "physedit-$feature/bench_gpu" "physedit-$feature/physedit"
-    echo "-- packed $DIST/physedit-$feature.tar.xz: $(du -m "$DIST/physedit-$feature.tar.xz" | cut -f1) MiB (bench_gpu $(du -m "$DIST/physedit-$feature/bench_gpu" | cut -f1) MiB, physedit $(du -m "$DIST/physedit-$feature/physedit" | cut -f1) MiB unpacked)" | tee -a "$TIMES"
+    XZ_OPT="-9 -T0" tar -cJf "$DIST/physedit-$feature.tar.xz" -C "$DIST" "physedit-$feature/bench_gpu"
+    echo "-- packed $DIST/physedit-$feature.tar.xz: $(du -m "$DIST/physedit-$feature.tar.xz" | cut -f1) MiB (bench_gpu $(du -m "$DIST/physedit-$feature/bench_gpu" | cut -f1) MiB unpacked)" | tee -a "$TIMES"
     record "pack $feature" $(($(now) - t0))
 }
 
