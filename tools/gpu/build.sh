@@ -98,6 +98,8 @@ PYPI_WHEELS=(
     "nvidia-cuda-nvcc==13.0.88" "nvidia-cuda-crt==13.0.88" "nvidia-nvvm==13.0.88"
     "nvidia-cuda-runtime==13.0.96" "nvidia-cuda-cccl==13.0.85" "nvidia-cuda-nvrtc==13.0.88"
     "nvidia-cublas==13.0.2.14" "nvidia-curand==10.4.0.35"
+    # Only to inspect the built objects (the oldest cuobjdump wheel; it reads 13.0 objects).
+    "nvidia-cuda-cuobjdump==13.2.51"
 )
 install_pypi() {
     local dir="$1" t0 wheels
@@ -214,7 +216,8 @@ build() { # feature
         cp "$CARGO_TARGET_DIR/release/$b" "$DIST/physedit-$feature/"
     done
     echo "-- CUDA libraries $DIST/physedit-$feature/physedit needs:"
-    ldd "$DIST/physedit-$feature/physedit" | grep -E 'libcu|nvrtc' | tee -a "$TIMES" || true
+    LD_LIBRARY_PATH="${CUDA_DIR:+$CUDA_DIR/lib64${LD_LIBRARY_PATH:+:}}${LD_LIBRARY_PATH:-}" \
+        ldd "$DIST/physedit-$feature/physedit" | grep -E 'libcu|nvrtc' | tee -a "$TIMES" || true
     # bench_gpu, which runs every step of tools/gpu/check.sh, packed small enough to carry to a GPU
     # machine: the flash-attention build's binaries hold ~260 MB of kernel machine code, which xz
     # compresses about 13x (physedit alone would be as large again, so it stays out).
@@ -228,11 +231,21 @@ build() { # feature
 if [ "$ONLY" != cuda ]; then
     build flash-attn
     lib=$(ls -t "$CARGO_TARGET_DIR"/release/build/candle-flash-attn-*/out/libflashattention.a 2>/dev/null | head -1 || true)
-    if [ -n "$lib" ] && command -v cuobjdump >/dev/null; then
-        elf=$(cuobjdump --list-elf "$lib" 2>/dev/null | grep -c cubin || true)
-        ptx=$(cuobjdump --list-ptx "$lib" 2>/dev/null | grep -c '\.ptx' || true)
-        archs=$(cuobjdump --list-elf --list-ptx "$lib" 2>/dev/null | grep -oE 'sm_[0-9]+a?' | sort -u | tr '\n' ' ')
-        echo "-- $lib: $elf machine-code images, $ptx PTX images ($archs)" | tee -a "$TIMES"
+    # What the flash-attention library holds: machine code for which GPUs, and PTX or not. Debian's
+    # 11.8 cuobjdump cannot read CUDA 13 objects, hence the toolkit's own first.
+    objdump=$(command -v "${CUDA_DIR:-/nonexistent}/bin/cuobjdump" cuobjdump 2>/dev/null | head -1 || true)
+    if [ -n "$lib" ] && [ -n "$objdump" ]; then
+        if listing=$("$objdump" --list-elf --list-ptx "$lib" 2>&1); then
+            elf=$(grep -c 'cubin' <<<"$listing" || true)
+            ptx=$(grep -c '\.ptx' <<<"$listing" || true)
+            archs=$(grep -oE 'sm_[0-9]+a?' <<<"$listing" | sort -u | tr '\n' ' ' || true)
+            echo "-- $lib: $elf machine-code images, $ptx PTX images ($archs)" | tee -a "$TIMES"
+            if [ "$ptx" = 0 ]; then
+                echo "   no PTX: these kernels run only on GPUs of the compute capability they were built for" | tee -a "$TIMES"
+            fi
+        else
+            echo "-- $objdump cannot read $lib: $(tail -1 <<<"$listing")" | tee -a "$TIMES"
+        fi
     fi
 fi
 echo "== done; binaries in $DIST, times in $TIMES"
