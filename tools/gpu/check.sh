@@ -7,8 +7,8 @@
 # --bin DIR holds bench_gpu (and physedit) built by tools/gpu/build.sh (DIR = .../dist/physedit-flash-attn
 # or .../physedit-cuda) for the GPU run, or any CPU build (target/release, target/debug) for the dry
 # run; --bin FILE.tar.xz takes build.sh's packed binaries (dist/physedit-flash-attn.tar.xz), the form
-# small enough to carry to a GPU machine. Default: target/gpu/dist/physedit-flash-attn, else physedit-cuda, else target/release, else
-# target/debug.
+# small enough to carry to a GPU machine. Default: the first of target/gpu/dist/physedit-flash-attn,
+# physedit-cuda, physedit-flash-attn.tar.xz, physedit-cuda.tar.xz, target/release, target/debug.
 #
 # What it measures (each step writes its part of the JSON; a failed step is recorded, not fatal):
 #  1. parity: the committed fixtures (tiny_a, tiny_b) in f32 on the device vs the CPU vs diffusers'
@@ -51,19 +51,20 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+if [ -z "$BIN" ]; then
+    for d in "$REPO/target/gpu/dist/physedit-flash-attn" "$REPO/target/gpu/dist/physedit-cuda" \
+             "$REPO/target/gpu/dist/physedit-flash-attn.tar.xz" "$REPO/target/gpu/dist/physedit-cuda.tar.xz" \
+             "$REPO/target/release" "$REPO/target/debug"; do
+        if [ -x "$d/bench_gpu" ] || [ -f "$d" ]; then BIN="$d"; break; fi
+    done
+fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 if [ -f "$BIN" ]; then
     # A tar.xz packed by build.sh: unpack it here (python3's tarfile, so no xz binary is needed).
-    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BIN" "$WORK/bin" ||
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' "$BIN" "$WORK/bin" ||
         { echo "check.sh: cannot unpack $BIN" >&2; exit 1; }
     BIN="$(dirname "$(find "$WORK/bin" -name bench_gpu -type f | head -1)")"
-fi
-if [ -z "$BIN" ]; then
-    for d in "$REPO/target/gpu/dist/physedit-flash-attn" "$REPO/target/gpu/dist/physedit-cuda" \
-             "$REPO/target/release" "$REPO/target/debug"; do
-        if [ -x "$d/bench_gpu" ]; then BIN="$d"; break; fi
-    done
 fi
 [ -n "$BIN" ] && [ -x "$BIN/bench_gpu" ] || { echo "check.sh: no bench_gpu binary (build it: tools/gpu/build.sh, or cargo build --release --bins; or give --bin DIR)" >&2; exit 1; }
 if [ "$DRY" = 1 ]; then
