@@ -760,5 +760,8 @@ fn random_weights_track_no_graph() {
         VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
     )
     .expect("build transformer on a VarMap");
-    assert!(forward(&tracked, &inp).track_op(), "a VarMap model tracks (the contrast)");
+    assert!(
+        forward(&tracked, &inp).track_op(),
+        "a VarMap model tracks (the contrast)"
+    );
 }
