@@ -321,8 +321,9 @@ pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuild
 }
 
 /// A VarBuilder that makes up random weights of whatever shape a model asks for, for timing and
-/// memory measurements where values do not matter: N(0, 1/fan_in) for matrices, ones for norm
-/// scales (1-D weights whose name holds `norm`), N(0, 1/50) for other vectors.
+/// memory measurements where values do not matter ([`random_weight_std`]: N(0, 1/fan_in) for
+/// matrices, ones for norm scales (1-D weights whose name holds `norm`), N(0, 1/50) for other
+/// vectors).
 ///
 /// The weights are plain tensors, not `Var`s: a model built from a `VarMap` tracks a gradient graph
 /// through every forward, which keeps every intermediate tensor alive until the output is dropped and
@@ -330,6 +331,20 @@ pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuild
 /// does.
 pub fn random_var_builder(dtype: DType, device: &Device) -> VarBuilder<'static> {
     VarBuilder::from_backend(Box::new(RandomWeights), dtype, device.clone())
+}
+
+/// The spread of the random weight `name` of shape `dims` ([`random_var_builder`]'s rule): `None`
+/// for a norm scale (all ones), else the standard deviation of its normal distribution.
+pub fn random_weight_std(name: &str, dims: &[usize]) -> Option<f64> {
+    if dims.len() == 1 && name.contains("norm") {
+        return None;
+    }
+    let fan_in: usize = if dims.len() >= 2 {
+        dims[1..].iter().product()
+    } else {
+        50
+    };
+    Some((1.0 / fan_in.max(1) as f64).sqrt())
 }
 
 struct RandomWeights;
@@ -343,17 +358,10 @@ impl candle_nn::var_builder::SimpleBackend for RandomWeights {
         dtype: DType,
         dev: &Device,
     ) -> candle_core::Result<candle_core::Tensor> {
-        let dims = shape.dims();
-        if dims.len() == 1 && name.contains("norm") {
-            return candle_core::Tensor::ones(shape, dtype, dev);
+        match random_weight_std(name, shape.dims()) {
+            None => candle_core::Tensor::ones(shape, dtype, dev),
+            Some(std) => candle_core::Tensor::randn(0f32, std as f32, shape, dev)?.to_dtype(dtype),
         }
-        let fan_in: usize = if dims.len() >= 2 {
-            dims[1..].iter().product()
-        } else {
-            50
-        };
-        let std = (1.0 / fan_in.max(1) as f64).sqrt() as f32;
-        candle_core::Tensor::randn(0f32, std, shape, dev)?.to_dtype(dtype)
     }
 
     fn get_unchecked(

@@ -116,18 +116,18 @@ fn write_transformer(dir: &Path, args: &Args) -> Result<Config> {
         let shape = var.shape().clone();
         let dims = shape.dims().to_vec();
         seed += 1;
-        let t = if dims.len() == 1 && name.contains("norm") {
-            Tensor::ones(shape, DType::F32, &Device::Cpu)?
-        } else {
-            let fan_in: usize = if dims.len() >= 2 {
-                dims[1..].iter().product()
-            } else {
-                50
-            };
-            let n: usize = dims.iter().product();
-            let v =
-                physedit::pipeline::chronoedit::seeded_normal((1, 1, 1, 1, n), seed, &Device::Cpu)?;
-            (v.reshape(dims)? / (fan_in as f64).sqrt())?
+        // The timing tools' rule, with seeded draws so that every run times the same weights.
+        let t = match physedit::checkpoint::random_weight_std(name, &dims) {
+            None => Tensor::ones(shape, DType::F32, &Device::Cpu)?,
+            Some(std) => {
+                let n: usize = dims.iter().product();
+                let v = physedit::pipeline::chronoedit::seeded_normal(
+                    (1, 1, 1, 1, n),
+                    seed,
+                    &Device::Cpu,
+                )?;
+                (v.reshape(dims)? * std)?
+            }
         };
         tensors.insert(name.clone(), t);
     }
