@@ -9,6 +9,8 @@ use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use serde::de::DeserializeOwned;
 
+pub mod keys;
+
 /// File endings of pickle-based checkpoints, which can execute code when loaded.
 pub(crate) const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];
 
@@ -240,6 +242,7 @@ fn shards_from_index(index_path: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut files = Vec::new();
     for shard in shards {
+        check_plain_file_name(index_path, &shard)?;
         if PICKLE_ENDINGS.iter().any(|e| shard.ends_with(e)) {
             bail!(
                 "{} lists the pickle shard {shard}: only safetensors are read",
@@ -256,6 +259,22 @@ fn shards_from_index(index_path: &Path) -> Result<Vec<PathBuf>> {
         files.push(path);
     }
     Ok(files)
+}
+
+/// Refuses a file name from an untrusted listing (an index's shard, a hub listing) that is not a plain
+/// name in its folder: separators, `..`, absolute or empty names could read outside the model folder.
+/// (The folder's files may be symlinks, as in a hub cache, so the check is on the name, not the
+/// resolved path.)
+pub fn check_plain_file_name(listing: &Path, name: &str) -> Result<()> {
+    let plain =
+        !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+    if !plain {
+        bail!(
+            "{} names the file `{name}`, which is not a plain file name in its folder; refusing to read it",
+            listing.display()
+        );
+    }
+    Ok(())
 }
 
 /// Validates a safetensors file's header and that every tensor lies inside the file, so a

@@ -120,6 +120,38 @@ fn sharded_index_is_followed_and_missing_shards_named() {
 }
 
 #[test]
+fn index_shard_names_cannot_leave_the_folder() {
+    // A real file outside the component folder: a path escape would find it and load it.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("transformer");
+    std::fs::create_dir(&dir).unwrap();
+    write_tensor_file(&root.path().join("outside.safetensors"));
+    write_tensor_file(&dir.join("inside.safetensors"));
+    for shard in [
+        "../outside.safetensors",
+        "sub/../../outside.safetensors",
+        "..",
+        "",
+    ] {
+        let index = format!(r#"{{"weight_map": {{"a": "inside.safetensors", "b": {shard:?}}}}}"#);
+        std::fs::write(dir.join("model.safetensors.index.json"), index).unwrap();
+        let e = err_text(weight_files(&dir));
+        assert!(
+            e.contains("not a plain file name") && e.contains("model.safetensors.index.json"),
+            "{shard}: {e}"
+        );
+    }
+    let abs = root.path().join("outside.safetensors");
+    let index = format!(
+        r#"{{"weight_map": {{"b": {:?}}}}}"#,
+        abs.display().to_string()
+    );
+    std::fs::write(dir.join("model.safetensors.index.json"), index).unwrap();
+    let e = err_text(weight_files(&dir));
+    assert!(e.contains("not a plain file name"), "{e}");
+}
+
+#[test]
 fn sampling_defaults_are_read_checked_and_optional() {
     use physedit::checkpoint::{sampling_defaults, SamplingDefaults};
     let tmp = tempfile::tempdir().unwrap();
