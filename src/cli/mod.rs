@@ -6,6 +6,7 @@ pub mod card;
 pub mod cost;
 pub mod edit;
 pub mod plan;
+pub mod quantize;
 pub mod score;
 pub mod serve;
 pub mod worker;
