@@ -37,6 +37,8 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Run edits from a Redis queue (scale `serve` out: one worker per GPU or machine).
     Worker(cli::worker::WorkerArgs),
+    /// Write a model's transformer as a GGUF (Q8_0, Q4_K) or scaled-fp8 single file.
+    Quantize(cli::quantize::QuantizeArgs),
 }
 
 fn main() {
@@ -53,6 +55,7 @@ fn main() {
         Command::Calibrate(a) => cli::calibrate::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Worker(a) => cli::worker::run(a),
+        Command::Quantize(a) => cli::quantize::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -9,8 +9,11 @@ use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use serde::de::DeserializeOwned;
 
+pub mod gguf;
 pub mod keys;
 pub mod memory;
+pub mod quantize;
+pub mod single_file;
 
 /// File endings of pickle-based checkpoints, which can execute code when loaded.
 pub(crate) const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];

@@ -112,3 +112,50 @@ pub fn fraction(s: &str) -> std::result::Result<f64, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+/// Single files that replace components of `--model`: `--transformer`, `--vae`, `--text-encoder`,
+/// `--image-encoder`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ComponentArgs {
+    /// The transformer from one file instead of the model folder's: safetensors with diffusers' or
+    /// the original Wan / ComfyUI key names (with or without `model.diffusion_model.`), plain or
+    /// ComfyUI-scaled fp8 (kept fp8 in memory), or a GGUF (city96 / QuantStack, or `physedit
+    /// quantize`; quantized Linear weights stay quantized). Its architecture, read from its shapes,
+    /// must be the folder's.
+    #[arg(long, value_name = "FILE")]
+    pub transformer: Option<PathBuf>,
+    /// The VAE from one safetensors file (diffusers key names).
+    #[arg(long, value_name = "FILE")]
+    pub vae: Option<PathBuf>,
+    /// The umT5 text encoder from one safetensors file (transformers key names; fp8 widened at
+    /// load).
+    #[arg(long, value_name = "FILE")]
+    pub text_encoder: Option<PathBuf>,
+    /// The CLIP image encoder from one safetensors file (transformers key names).
+    #[arg(long, value_name = "FILE")]
+    pub image_encoder: Option<PathBuf>,
+}
+
+impl ComponentArgs {
+    /// The files, each checked to exist (errors name the flag).
+    pub fn files(&self) -> Result<crate::checkpoint::single_file::ComponentFiles> {
+        for (flag, f) in [
+            ("--transformer", &self.transformer),
+            ("--vae", &self.vae),
+            ("--text-encoder", &self.text_encoder),
+            ("--image-encoder", &self.image_encoder),
+        ] {
+            if let Some(f) = f {
+                if !f.is_file() {
+                    anyhow::bail!("{flag} {}: no such file", f.display());
+                }
+            }
+        }
+        Ok(crate::checkpoint::single_file::ComponentFiles {
+            transformer: self.transformer.clone(),
+            vae: self.vae.clone(),
+            text_encoder: self.text_encoder.clone(),
+            image_encoder: self.image_encoder.clone(),
+        })
+    }
+}

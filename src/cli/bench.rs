@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::adaptive::plan::Variant;
-use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::eval::bench::{
     latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
     BenchRecord, BenchRun, Selection, Shard, RESULTS_FILE,
@@ -82,6 +82,8 @@ pub struct RunArgs {
     /// Diffusers ChronoEdit pipeline folder.
     #[arg(long, required = true, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     /// Output folder (created; reused to resume).
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
@@ -253,6 +255,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
             device,
             loras: a.lora.clone(),
             offload: a.offload,
+            files: a.components.files()?,
         },
     )
     .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::plan::{Recipe, Variant};
 use crate::checkpoint::{sampling_defaults, SAMPLING_DEFAULTS_FILE};
-use crate::cli::args::{positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::cli::edit::bundled_model_dir;
 use crate::eval::bench::{bench_plan, case_seed, BenchOptions};
 use crate::pipeline::chronoedit::{
@@ -35,6 +35,8 @@ pub struct CalibrateArgs {
     /// Diffusers ChronoEdit folder [default: the bundled world model]; its physedit.json is written.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     /// Suite of calibration edits [default: the world test split, data/world/test/suite.json].
     #[arg(long)]
     pub suite: Option<PathBuf>,
@@ -91,6 +93,7 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
             dtype: a.device.dtype(),
             device: a.device.device()?,
             loras: Vec::new(),
+            files: a.components.files()?,
             ..Default::default()
         },
     )

@@ -11,7 +11,7 @@ use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
 use crate::adaptive::plan::{Overrides, Recipe};
 use crate::adaptive::srm::{mask_overlay, Probe, TokenMask};
-use crate::cli::args::{fraction, non_negative, positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{fraction, non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, EditSize, LoadOptions};
 use crate::pipeline::planned::{self, EditSpec};
@@ -74,6 +74,8 @@ pub struct EditArgs {
     /// world model, models/physedit-world].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     /// Input image (PNG, JPEG, WebP, GIF, BMP).
     #[arg(long, value_name = "IN.png")]
     pub image: PathBuf,
@@ -305,6 +307,7 @@ pub fn run(args: EditArgs) -> Result<()> {
 
     // Flags that name files are checked before the (long) model load.
     let planner = args.planner.planner()?;
+    let files = args.components.files()?;
     let t_load = Instant::now();
     let device = args.device.device()?;
     crate::device::reset_peak_memory(&device).context("device memory")?;
@@ -318,6 +321,7 @@ pub fn run(args: EditArgs) -> Result<()> {
             device: device.clone(),
             loras: args.lora.clone(),
             offload: args.offload,
+            files,
         },
     )?;
     let load_s = t_load.elapsed().as_secs_f64();

@@ -7,6 +7,7 @@ pub mod cost;
 pub mod edit;
 pub mod memory;
 pub mod plan;
+pub mod quantize;
 pub mod score;
 pub mod serve;
 pub mod worker;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use crate::cli::args::{positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
 use crate::serve::http::Limits;
 use crate::serve::job::PixelLimits;
@@ -41,6 +41,8 @@ pub struct ModelArgs {
     /// Diffusers ChronoEdit pipeline folder [default: the bundled world model, models/physedit-world].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     #[command(flatten)]
     pub planner: PlannerArgs,
     #[command(flatten)]
@@ -79,6 +81,7 @@ impl ModelArgs {
             dtype: self.device.dtype(),
             device: self.device.device()?,
             loras: self.lora.clone(),
+            files: self.components.files()?,
             limits: PixelLimits {
                 max_input_pixels: self.max_image_pixels,
                 max_work_pixels: self.max_size_pixels,

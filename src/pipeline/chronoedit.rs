@@ -10,6 +10,7 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 
 use crate::adaptive::accel::CacheDecider;
 use crate::adaptive::plan::{round_num_frames, VideoGeometry};
+use crate::checkpoint::single_file::{component_var_builder, ComponentFiles, TransformerFile};
 use crate::checkpoint::{
     read_config, sampling_defaults, var_builder, PipelineFolder, SamplingDefaults,
 };
@@ -19,7 +20,7 @@ use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::guidance::Guidance;
 use crate::pipeline::hooks::{DenoiseHook, StepState};
-use crate::pipeline::offload::{rebuild_var_builder, Held, RecordingBackend, Slot};
+use crate::pipeline::offload::{rebuild_var_builder, Held, Loader, RecordingBackend, Slot};
 use crate::pipeline::region_hook::RegionHook;
 pub use crate::pipeline::request::{secs, AdaptiveOptions, EditRequest, SrmOutcome};
 use crate::pipeline::rpfi_hook::RpfiHook;
@@ -48,6 +49,9 @@ pub struct LoadOptions {
     /// the VAE are held on the CPU and copied to the device for their phase, the encoders built
     /// there for theirs. On the CPU it changes nothing but when modules are rebuilt.
     pub offload: bool,
+    /// Single files replacing components of the folder (`--transformer FILE`, ...;
+    /// `crate::checkpoint::single_file`).
+    pub files: ComponentFiles,
 }
 
 impl Default for LoadOptions {
@@ -57,6 +61,7 @@ impl Default for LoadOptions {
             device: Device::Cpu,
             loras: Vec::new(),
             offload: false,
+            files: ComponentFiles::default(),
         }
     }
 }
@@ -183,6 +188,54 @@ impl EditOutput {
 /// Called after every denoising step with (step index, total steps).
 pub type StepCallback<'a> = &'a mut dyn FnMut(usize, usize);
 
+/// The transformer on `home`, from the folder `t_dir` (LoRAs fused) or from `--transformer FILE`;
+/// under offload also the loader of its device copies.
+fn load_transformer(
+    t_dir: &Path,
+    t_cfg: &transformer::Config,
+    opts: &LoadOptions,
+    home: &Device,
+) -> Result<(
+    ChronoEditTransformer3DModel,
+    Option<Loader<ChronoEditTransformer3DModel>>,
+)> {
+    let (t_cfg, dtype) = (t_cfg.clone(), opts.dtype);
+    if let Some(path) = &opts.files.transformer {
+        if !opts.loras.is_empty() {
+            bail!(
+                "--lora cannot be combined with --transformer {} yet: LoRAs are fused into the weights \
+                 of a diffusers transformer folder",
+                path.display()
+            );
+        }
+        let file = TransformerFile::open(path, Some(t_cfg.attention_head_dim))?;
+        let transformer = file.build(&t_cfg, dtype, home)?;
+        let loader: Option<Loader<ChronoEditTransformer3DModel>> = opts
+            .offload
+            .then(|| Box::new(move |d: &Device| file.build(&t_cfg, dtype, d)) as Loader<_>);
+        return Ok((transformer, loader));
+    }
+    let t_vb = crate::lora::fused_var_builder(t_dir, &opts.loras, dtype, home)?;
+    // Under offload, the weights served (LoRAs fused) are recorded for the device copies.
+    let (t_vb, t_weights) = if opts.offload {
+        let (vb, seen) = RecordingBackend::var_builder(t_vb, dtype, home);
+        (vb, Some(seen))
+    } else {
+        (t_vb, None)
+    };
+    let transformer = ChronoEditTransformer3DModel::new(&t_cfg, t_vb)
+        .with_context(|| format!("cannot build the transformer from {}", t_dir.display()))?;
+    let loader = t_weights.map(|weights| {
+        Box::new(move |d: &Device| -> Result<ChronoEditTransformer3DModel> {
+            Ok(ChronoEditTransformer3DModel::new(
+                &t_cfg,
+                rebuild_var_builder(&weights, dtype, d)?,
+            )?)
+        }) as Loader<_>
+    });
+    Ok((transformer, loader))
+}
+
 impl ChronoEditPipeline {
     /// Loads every component of a diffusers `ChronoEditPipeline` folder.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
@@ -197,50 +250,47 @@ impl ChronoEditPipeline {
 
         let t_dir = folder.component("transformer")?;
         let t_cfg: transformer::Config = read_config(&t_dir.join("config.json"))?;
-        let t_vb = crate::lora::fused_var_builder(&t_dir, &opts.loras, opts.dtype, &home)?;
-        // Under offload, the weights served (LoRAs fused) are recorded for the device copies.
-        let (t_vb, t_weights) = if opts.offload {
-            let (vb, seen) = RecordingBackend::var_builder(t_vb, opts.dtype, &home);
-            (vb, Some(seen))
-        } else {
-            (t_vb, None)
-        };
-        let transformer = ChronoEditTransformer3DModel::new(&t_cfg, t_vb)
-            .with_context(|| format!("cannot build the transformer from {}", t_dir.display()))?;
+        let (transformer, load_transformer) = load_transformer(&t_dir, &t_cfg, opts, &home)?;
 
         let v_dir = folder.component("vae")?;
         let v_cfg: vae::Config = read_config(&v_dir.join("config.json"))?;
         let load_vae = {
             let (v_dir, v_cfg) = (v_dir.clone(), v_cfg.clone());
+            let file = opts.files.vae.clone();
             move |d: &Device| -> Result<AutoencoderKLWan> {
-                AutoencoderKLWan::new(&v_cfg, var_builder(&v_dir, DType::F32, d)?)
-                    .with_context(|| format!("cannot build the VAE from {}", v_dir.display()))
+                let (vb, from) = match &file {
+                    Some(f) => (
+                        component_var_builder(f, "VAE", &["vae."], DType::F32, d)?,
+                        f,
+                    ),
+                    None => (var_builder(&v_dir, DType::F32, d)?, &v_dir),
+                };
+                AutoencoderKLWan::new(&v_cfg, vb)
+                    .with_context(|| format!("cannot build the VAE from {}", from.display()))
             }
         };
         let vae = load_vae(&home)?;
-        let offloaded = match t_weights {
-            Some(weights) => {
-                let (t_cfg, dtype) = (t_cfg.clone(), opts.dtype);
-                let load_transformer = move |d: &Device| -> Result<ChronoEditTransformer3DModel> {
-                    Ok(ChronoEditTransformer3DModel::new(
-                        &t_cfg,
-                        rebuild_var_builder(&weights, dtype, d)?,
-                    )?)
-                };
-                Some((
-                    Slot::empty("transformer", Box::new(load_transformer)),
-                    Slot::empty("VAE", Box::new(load_vae)),
-                ))
-            }
-            None => None,
-        };
+        let offloaded = load_transformer.map(|load_transformer| {
+            (
+                Slot::empty("transformer", load_transformer),
+                Slot::empty("VAE", Box::new(load_vae) as Loader<AutoencoderKLWan>),
+            )
+        });
 
         let te_dir = folder.component("text_encoder")?;
         let te_cfg: umt5::Config = read_config(&te_dir.join("config.json"))?;
         let text_hidden_size = te_cfg.d_model;
+        let te_file = opts.files.text_encoder.clone();
         let load_text_encoder = move |d: &Device| -> Result<UMT5EncoderModel> {
-            UMT5EncoderModel::new(&te_cfg, var_builder(&te_dir, DType::F32, d)?)
-                .with_context(|| format!("cannot build the text encoder from {}", te_dir.display()))
+            let (vb, from) = match &te_file {
+                Some(f) => (
+                    component_var_builder(f, "text encoder", &["text_encoder."], DType::F32, d)?,
+                    f,
+                ),
+                None => (var_builder(&te_dir, DType::F32, d)?, &te_dir),
+            };
+            UMT5EncoderModel::new(&te_cfg, vb)
+                .with_context(|| format!("cannot build the text encoder from {}", from.display()))
         };
         let text_encoder = Slot::resident(
             "text encoder",
@@ -255,10 +305,17 @@ impl ChronoEditPipeline {
         let ie_dir = folder.component("image_encoder")?;
         let ie_cfg: clip_vision::Config = read_config(&ie_dir.join("config.json"))?;
         let image_hidden_size = ie_cfg.hidden_size;
+        let ie_file = opts.files.image_encoder.clone();
         let load_image_encoder = move |d: &Device| -> Result<ClipVisionModel> {
-            ClipVisionModel::new(&ie_cfg, var_builder(&ie_dir, DType::F32, d)?).with_context(|| {
-                format!("cannot build the image encoder from {}", ie_dir.display())
-            })
+            let (vb, from) = match &ie_file {
+                Some(f) => (
+                    component_var_builder(f, "image encoder", &["image_encoder."], DType::F32, d)?,
+                    f,
+                ),
+                None => (var_builder(&ie_dir, DType::F32, d)?, &ie_dir),
+            };
+            ClipVisionModel::new(&ie_cfg, vb)
+                .with_context(|| format!("cannot build the image encoder from {}", from.display()))
         };
         let image_encoder = Slot::resident(
             "image encoder",

@@ -103,6 +103,8 @@ pub struct ModelOptions {
     pub dtype: DType,
     pub device: Device,
     pub loras: Vec<LoraSpec>,
+    /// Single files replacing components of `dir` (`--transformer FILE`, ...).
+    pub files: crate::checkpoint::single_file::ComponentFiles,
     pub limits: PixelLimits,
 }
 
@@ -114,6 +116,7 @@ pub fn load_engine(m: &ModelOptions, planner: Planner) -> Result<Engine> {
             dtype: m.dtype,
             device: m.device.clone(),
             loras: m.loras.clone(),
+            files: m.files.clone(),
             ..Default::default()
         },
     )?;

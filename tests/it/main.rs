@@ -23,4 +23,5 @@ mod srm;
 mod train;
 mod transformer;
 mod vae;
+mod weights;
 mod world;
