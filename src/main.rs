@@ -35,6 +35,8 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Run edits from a Redis queue (scale `serve` out: one worker per GPU or machine).
     Worker(cli::worker::WorkerArgs),
+    /// Inspect LoRA files: layout, ranks, layers touched, what is applied or skipped, fit to a model.
+    Lora(cli::lora::LoraArgs),
 }
 
 fn main() {
@@ -50,6 +52,7 @@ fn main() {
         Command::Calibrate(a) => cli::calibrate::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Worker(a) => cli::worker::run(a),
+        Command::Lora(a) => cli::lora::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -10,6 +10,7 @@ use candle_nn::VarBuilder;
 use serde::de::DeserializeOwned;
 
 pub mod keys;
+pub mod lora;
 
 /// File endings of pickle-based checkpoints, which can execute code when loaded.
 pub(crate) const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];

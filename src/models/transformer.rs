@@ -260,11 +260,14 @@ fn attend(
     super::attention::attention(q, k, v, scale, key_bias, &cfg)
 }
 
-/// Linear layer applied on the last dimension (`x W^T + b`).
+/// Linear layer applied on the last dimension (`x W^T + b`), plus the per-request adapters active
+/// for its name (`super::adapter`).
 #[derive(Debug, Clone)]
 struct Lin {
     w: Tensor,
     b: Tensor,
+    /// diffusers' module name (`blocks.0.attn1.to_q`), which adapters are keyed by.
+    name: String,
 }
 
 impl Lin {
@@ -272,6 +275,7 @@ impl Lin {
         Ok(Self {
             w: vb.get((out_dim, in_dim), "weight")?,
             b: vb.get(out_dim, "bias")?,
+            name: vb.prefix(),
         })
     }
 
@@ -279,10 +283,9 @@ impl Lin {
         let dims = x.dims().to_vec();
         let in_dim = dims[dims.len() - 1];
         let rows = x.elem_count() / in_dim.max(1);
-        let y = x
-            .reshape((rows, in_dim))?
-            .matmul(&self.w.t()?)?
-            .broadcast_add(&self.b)?;
+        let x2 = x.reshape((rows, in_dim))?;
+        let y = x2.matmul(&self.w.t()?)?.broadcast_add(&self.b)?;
+        let y = super::adapter::apply(&self.name, &x2, y)?;
         let mut out_dims = dims;
         let last = out_dims.len() - 1;
         out_dims[last] = self.b.dim(0)?;
