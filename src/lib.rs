@@ -11,7 +11,8 @@ pub mod checkpoint;
 pub mod cli;
 pub mod device;
 pub mod eval;
-pub mod lora;
+/// LoRA loading lives with the rest of checkpoint loading; `physedit::lora` stays its public path.
+pub use checkpoint::lora;
 pub mod models;
 pub mod pipeline;
 pub mod processors;

@@ -39,6 +39,8 @@ enum Command {
     Worker(cli::worker::WorkerArgs),
     /// Write a model's transformer as a GGUF (Q8_0, Q4_K) or scaled-fp8 single file.
     Quantize(cli::quantize::QuantizeArgs),
+    /// Inspect LoRA files: layout, ranks, layers touched, what is applied or skipped, fit to a model.
+    Lora(cli::lora::LoraArgs),
 }
 
 fn main() {
@@ -56,6 +58,7 @@ fn main() {
         Command::Serve(a) => cli::serve::run(a),
         Command::Worker(a) => cli::worker::run(a),
         Command::Quantize(a) => cli::quantize::run(a),
+        Command::Lora(a) => cli::lora::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -184,6 +184,23 @@ pub fn diffusers_to_wan(name: &str) -> Option<String> {
     wan_to_diffusers_via(name, Column::Diffusers, Column::Wan)
 }
 
+/// The original Wan name of a module spelled with `_` for every `.`, as kohya's and musubi-tuner's
+/// `lora_unet_` LoRA keys spell them: `blocks_0_cross_attn_k_img` -> `blocks.0.cross_attn.k_img`.
+/// `None` for a name outside the table.
+pub fn wan_from_underscored(name: &str) -> Option<String> {
+    let flat = |wan: &str| wan.replace('.', "_");
+    if let Some(rest) = name.strip_prefix("blocks_") {
+        let (n, inner) = rest.split_once('_')?;
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let row = PER_BLOCK.iter().find(|row| flat(row.0) == inner)?;
+        return Some(format!("blocks.{n}.{}", row.0));
+    }
+    let row = TOP_LEVEL.iter().find(|row| flat(row.0) == name)?;
+    Some(row.0.to_string())
+}
+
 /// Name fragments only one of the two layouts uses.
 const WAN_MARKERS: [&str; 8] = [
     ".self_attn.",
@@ -550,6 +567,29 @@ mod tests {
             "foo.weight",
         ] {
             assert_eq!(wan_to_diffusers(unknown), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn reads_underscored_names() {
+        let pairs = [
+            ("blocks_0_self_attn_q", "blocks.0.self_attn.q"),
+            ("blocks_12_cross_attn_k_img", "blocks.12.cross_attn.k_img"),
+            ("blocks_3_ffn_0", "blocks.3.ffn.0"),
+            ("head_head", "head.head"),
+            ("time_projection_1", "time_projection.1"),
+            ("img_emb_proj_3", "img_emb.proj.3"),
+        ];
+        for (flat, wan) in pairs {
+            assert_eq!(wan_from_underscored(flat).as_deref(), Some(wan), "{flat}");
+        }
+        for unknown in [
+            "blocks_x_self_attn_q",
+            "blocks_0_self_attn",
+            "head",
+            "blocks_0",
+        ] {
+            assert_eq!(wan_from_underscored(unknown), None, "{unknown}");
         }
     }
 

@@ -51,6 +51,15 @@ pub struct ModelArgs {
     /// (`lora` field). Repeatable.
     #[arg(long, value_name = "FILE[:SCALE]")]
     pub lora: Vec<LoraSpec>,
+    /// Folder of per-request adapters: a request's `lora` field names them as `NAME[:SCALE]` (several
+    /// separated by commas; NAME is the stem of DIR/NAME.safetensors), applied unfused on the one
+    /// loaded base model. Nothing outside DIR can be named.
+    #[arg(long, value_name = "DIR")]
+    pub lora_dir: Option<PathBuf>,
+    /// Most bytes the per-request adapters loaded from --lora-dir may hold on the device (least
+    /// recently used out).
+    #[arg(long, value_name = "BYTES", default_value_t = 2 << 30)]
+    pub lora_cache_bytes: usize,
     /// Most pixels of an uploaded picture (checked from its header before decoding).
     #[arg(long, default_value_t = 4096 * 4096)]
     pub max_image_pixels: u64,
@@ -82,6 +91,8 @@ impl ModelArgs {
             device: self.device.device()?,
             loras: self.lora.clone(),
             files: self.components.files()?,
+            lora_dir: self.lora_dir.clone(),
+            lora_cache_bytes: self.lora_cache_bytes,
             limits: PixelLimits {
                 max_input_pixels: self.max_image_pixels,
                 max_work_pixels: self.max_size_pixels,

@@ -113,11 +113,14 @@ impl QuantMatmul {
 /// tensor (`blocks.0.attn1.to_q.weight`). Layers not listed load dense from the `VarBuilder`.
 pub type LinearStore = std::collections::HashMap<String, LinearWeight>;
 
-/// Linear layer applied on the last dimension (`x W^T + b`).
+/// Linear layer applied on the last dimension (`x W^T + b`), plus the per-request adapters active
+/// for its name (`super::adapter`).
 #[derive(Debug, Clone)]
 pub struct Linear {
     w: LinearWeight,
     b: Tensor,
+    /// diffusers' module name (`blocks.0.attn1.to_q`), which adapters are keyed by.
+    name: String,
 }
 
 impl Linear {
@@ -142,6 +145,7 @@ impl Linear {
         Ok(Self {
             w,
             b: vb.get(out_dim, "bias")?,
+            name: vb.prefix(),
         })
     }
 
@@ -169,6 +173,7 @@ impl Linear {
             }
         };
         let y = y.broadcast_add(&self.b)?;
+        let y = super::adapter::apply(&self.name, &x2, y)?;
         let mut out_dims = dims;
         let last = out_dims.len() - 1;
         out_dims[last] = self.b.dim(0)?;

@@ -1,4 +1,5 @@
 //! Pure neural-network modules, each built from its checkpoint's `config.json` and weights.
+pub mod adapter;
 pub mod attention;
 pub mod clip;
 pub mod clip_vision;

@@ -535,19 +535,10 @@ fn parse_params(state: &AppState, f: &BTreeMap<String, String>) -> Result<JobPar
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
     if let Some(l) = &lora {
-        if !state.facts.loras.contains(l) {
-            return Err(ApiError::bad_request(
-                Some("lora"),
-                format!(
-                    "unknown lora {l:?}; this server has {}",
-                    if state.facts.loras.is_empty() {
-                        "none (start it with --lora FILE)".to_string()
-                    } else {
-                        state.facts.loras.join(", ")
-                    }
-                ),
-            ));
-        }
+        state
+            .facts
+            .check_lora(l)
+            .map_err(|e| ApiError::bad_request(Some("lora"), e))?;
     }
     Ok(JobParams {
         prompt,

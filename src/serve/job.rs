@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adaptive::cost::ModelDims;
 use crate::adaptive::plan::{Planner, Recipe};
+use crate::models::adapter::{with_adapters, AdapterSet};
 use crate::pipeline::chronoedit::ChronoEditPipeline;
 use crate::pipeline::planned::{self, EditSpec};
 
@@ -39,7 +40,8 @@ pub struct JobParams {
     /// The client's `model` field, echoed (the server serves one model).
     pub model: Option<String>,
     pub user: Option<String>,
-    /// The LoRA the client named (one the server fused at load).
+    /// The client's `lora` field: per-request adapters `NAME[:SCALE],...` from the server's
+    /// `--lora-dir`, or the name of a LoRA fused at load.
     pub lora: Option<String>,
 }
 
@@ -303,6 +305,8 @@ pub struct Engine {
     pub dims: ModelDims,
     /// Names of the LoRAs fused at load (file stems), which requests may name.
     pub loras: Vec<String>,
+    /// Per-request adapters (`--lora-dir`), applied unfused.
+    pub adapters: Option<Arc<crate::serve::adapters::AdapterCache>>,
     pub limits: PixelLimits,
 }
 
@@ -323,7 +327,11 @@ pub fn execute(
     };
     let p = &input.params;
     let recipe: Recipe = p.recipe.parse().map_err(|e| client(format!("{e:#}")))?;
-    if let Some(l) = &p.lora {
+    let adapters = match (&p.lora, &engine.adapters) {
+        (Some(l), Some(cache)) => cache.set_for(l).map_err(|e| client(format!("{e:#}")))?,
+        _ => AdapterSet::default(),
+    };
+    if let (Some(l), None) = (&p.lora, &engine.adapters) {
         if !engine.loras.iter().any(|k| k == l) {
             return Err(client(format!(
                 "lora {l:?} is not loaded on this worker (loaded: {})",
@@ -375,8 +383,10 @@ pub fn execute(
     for i in 0..p.n {
         spec.seed = p.seed.wrapping_add(i as u64);
         let mut on_step = |s: usize, n: usize| progress(done_before + s, n * p.n);
-        let done = planned::run(&engine.pipe, &engine.planner, &image, &spec, &mut on_step)
-            .map_err(server)?;
+        let done = with_adapters(adapters.clone(), || {
+            planned::run(&engine.pipe, &engine.planner, &image, &spec, &mut on_step)
+        })
+        .map_err(server)?;
         done_before += done.schedule.steps;
         let mut png = Vec::new();
         image::DynamicImage::ImageRgb8(done.picture.clone())

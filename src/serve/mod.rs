@@ -19,6 +19,7 @@
 //! be cancelled. One request edits one picture (`n` variants of it by seed). Every worker must
 //! serve the same model as the `serve` process reads its facts from (size multiple, native size).
 //! There is no authentication or TLS: put the service behind a proxy that provides them.
+pub mod adapters;
 pub mod error;
 pub mod http;
 pub mod job;
@@ -55,6 +56,8 @@ pub struct ModelFacts {
     pub native: Option<(usize, usize)>,
     /// Names of the LoRAs fused at load (file stems).
     pub loras: Vec<String>,
+    /// Where per-request adapters are read from (`--lora-dir`), when the server has one.
+    pub lora_dir: Option<PathBuf>,
 }
 
 impl ModelFacts {
@@ -84,7 +87,31 @@ impl ModelFacts {
             size_multiple: scale * patch,
             native: defaults.native_size(),
             loras: lora_names(loras),
+            lora_dir: None,
         })
+    }
+
+    /// Checks a request's `lora` field: with `--lora-dir`, a list of `NAME[:SCALE]` whose files are in
+    /// the folder; without, the name of a LoRA fused at load.
+    pub fn check_lora(&self, field: &str) -> std::result::Result<(), String> {
+        if let Some(dir) = &self.lora_dir {
+            let reqs = adapters::parse_request(field)?;
+            for r in reqs {
+                adapters::adapter_file(dir, &r.name).map_err(|e| format!("{e:#}"))?;
+            }
+            return Ok(());
+        }
+        if self.loras.iter().any(|l| l == field) {
+            return Ok(());
+        }
+        Err(format!(
+            "unknown lora {field:?}; this server has {}",
+            if self.loras.is_empty() {
+                "none (start it with --lora FILE or --lora-dir DIR)".to_string()
+            } else {
+                self.loras.join(", ")
+            }
+        ))
     }
 }
 
@@ -105,6 +132,9 @@ pub struct ModelOptions {
     pub loras: Vec<LoraSpec>,
     /// Single files replacing components of `dir` (`--transformer FILE`, ...).
     pub files: crate::checkpoint::single_file::ComponentFiles,
+    /// Per-request adapters: the folder requests name them from, and the cache bound in bytes.
+    pub lora_dir: Option<PathBuf>,
+    pub lora_cache_bytes: usize,
     pub limits: PixelLimits,
 }
 
@@ -120,11 +150,22 @@ pub fn load_engine(m: &ModelOptions, planner: Planner) -> Result<Engine> {
             ..Default::default()
         },
     )?;
+    let adapters = match &m.lora_dir {
+        Some(d) => Some(Arc::new(adapters::AdapterCache::new(
+            d,
+            m.lora_cache_bytes,
+            &m.dir.join("transformer"),
+            m.dtype,
+            &m.device,
+        )?)),
+        None => None,
+    };
     Ok(Engine {
         pipe,
         planner,
         dims: ModelDims::from_model_dir(&m.dir)?,
         loras: lora_names(&m.loras),
+        adapters,
         limits: m.limits,
     })
 }
@@ -252,8 +293,15 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     if opts.workers == 0 && opts.queue.url.is_none() {
         bail!("--workers 0 needs --queue redis://...: with the embedded queue nothing would run the jobs");
     }
-    let facts = ModelFacts::read(&opts.model.dir, &opts.model.loras)
+    let mut facts = ModelFacts::read(&opts.model.dir, &opts.model.loras)
         .with_context(|| format!("reading the model folder {}", opts.model.dir.display()))?;
+    facts.lora_dir = match &opts.model.lora_dir {
+        Some(d) => Some(
+            d.canonicalize()
+                .with_context(|| format!("--lora-dir {}", d.display()))?,
+        ),
+        None => None,
+    };
     let queue = opts.queue.open().await?;
     let ready = Arc::new(AtomicBool::new(opts.workers == 0));
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -6,7 +6,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use physedit::lora::{fused_var_builder, read_lora_file, LoraFormat, LoraSpec};
+use std::sync::Arc;
+
+use physedit::lora::{
+    checkpoint_shapes, fused_var_builder, read_lora_file, Kind, LoraFormat, LoraSpec,
+};
+use physedit::models::adapter::{with_adapters, Adapter, AdapterSet};
 use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
 
 use crate::common::max_abs_diff;
@@ -46,17 +51,23 @@ fn lora_meta() -> serde_json::Value {
 
 /// tiny_a's `plain` run (the one the LoRA fixtures ran), from the committed tiny_a fixture.
 fn plain_frames(loras: Vec<LoraSpec>) -> Tensor {
+    let opts = LoadOptions {
+        loras,
+        ..Default::default()
+    };
+    let dir = fixtures().join("tiny_a");
+    let pipe = ChronoEditPipeline::load(&dir.join("pipeline"), &opts).expect("load pipeline");
+    plain_run(&pipe)
+}
+
+/// tiny_a's `plain` run on a loaded pipeline.
+fn plain_run(pipe: &ChronoEditPipeline) -> Tensor {
     let dir = fixtures().join("tiny_a");
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
     let run = &meta["runs"]["plain"];
     let reference = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu)
         .expect("tiny_a reference");
-    let opts = LoadOptions {
-        loras,
-        ..Default::default()
-    };
-    let pipe = ChronoEditPipeline::load(&dir.join("pipeline"), &opts).expect("load pipeline");
     let image = physedit::util::open_image(&dir.join("input.png")).unwrap();
     let req = EditRequest {
         prompt: run["prompt"].as_str().unwrap().to_string(),
@@ -444,36 +455,32 @@ fn a_shape_mismatch_with_the_weight_is_named() {
 #[test]
 fn unsupported_keys_are_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let (path, err) = fuse_error(
-        tmp.path(),
-        "bias.safetensors",
-        &[
-            (
-                "diffusion_model.blocks.0.self_attn.q.lora_down.weight",
-                vec![2, 24],
-                ramp(48),
-            ),
-            (
-                "diffusion_model.blocks.0.self_attn.q.lora_up.weight",
-                vec![24, 2],
-                ramp(48),
-            ),
-            (
-                "diffusion_model.blocks.0.self_attn.q.diff_b",
-                vec![24],
-                ramp(24),
-            ),
-        ],
-        None,
-    );
-    assert_names(
-        &err,
-        &[
-            &path.display().to_string(),
-            "diffusion_model.blocks.0.self_attn.q.diff_b",
-            "bias",
-        ],
-    );
+    for (suffix, what) in [
+        ("dora_scale", "DoRA"),
+        ("hada_t1", "Tucker"),
+        ("lokr_t2", "Tucker"),
+    ] {
+        let key = format!("diffusion_model.blocks.0.self_attn.q.{suffix}");
+        let (path, err) = fuse_error(
+            tmp.path(),
+            &format!("{suffix}.safetensors"),
+            &[
+                (
+                    "diffusion_model.blocks.0.self_attn.q.lora_down.weight",
+                    vec![2, 24],
+                    ramp(48),
+                ),
+                (
+                    "diffusion_model.blocks.0.self_attn.q.lora_up.weight",
+                    vec![24, 2],
+                    ramp(48),
+                ),
+                (&key, vec![24], ramp(24)),
+            ],
+            None,
+        );
+        assert_names(&err, &[&path.display().to_string(), &key, what]);
+    }
 }
 
 #[test]
@@ -664,4 +671,701 @@ fn cli_lora_flag() {
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(!res.status.success() && err.contains("style.pt"), "{err}");
     assert!(!out.exists());
+}
+
+fn layouts_reference() -> HashMap<String, Tensor> {
+    let path = fixtures().join("lora").join("layouts.safetensors");
+    candle_core::safetensors::load(&path, &Device::Cpu)
+        .unwrap_or_else(|e| panic!("missing LoRA fixture {}: {e}", path.display()))
+}
+
+/// The last frame (the edited picture) with `file` fused at 0.7 against the reference script's
+/// (diffusers' `load_lora_weights` + `fuse_lora`, plus the explicit merges meta.json lists), to the
+/// whole-pipeline bar [`FRAME_TOL`]; the LoRA must move that frame by more than 20x the tolerance.
+fn check_layout(file: &str, reference: &str, format: LoraFormat) -> physedit::lora::LoraFile {
+    let path = fixtures().join("lora").join(format!("{file}.safetensors"));
+    let lora = read_lora_file(&path).unwrap();
+    assert_eq!(lora.format, format, "{file}");
+    let frames = plain_frames(vec![LoraSpec::new(&path, LORA_SCALE).unwrap()]);
+    let n = frames.dim(0).unwrap();
+    let last = frames.get(n - 1).unwrap();
+    let theirs = &layouts_reference()[&format!("{reference}.last_frame")];
+    let d = max_abs_diff(&last, theirs);
+    let meta = lora_meta();
+    let change = meta["layouts"][reference]["max_abs_last_frame_change_vs_no_lora"]
+        .as_f64()
+        .unwrap();
+    eprintln!("{file}: last frame {d:.2e} from the reference (the LoRA moves it by {change:.3})");
+    assert!(
+        change > 20.0 * FRAME_TOL as f64,
+        "{file}: LoRA effect {change} too small"
+    );
+    assert!(
+        d <= FRAME_TOL,
+        "{file}: last frame differs from the reference by {d} (> {FRAME_TOL})"
+    );
+    lora
+}
+
+#[test]
+fn unprefixed_wan_lora_matches_diffusers() {
+    let lora = check_layout("bare", "bare", LoraFormat::WanBare);
+    // Every block layer of both blocks and five non-block layers.
+    assert_eq!(lora.layers.len(), 24 + 5);
+    for t in [
+        "condition_embedder.text_embedder.linear_2.weight",
+        "condition_embedder.time_embedder.linear_1.weight",
+        "condition_embedder.image_embedder.ff.net.2.weight",
+        "proj_out.weight",
+        "condition_embedder.time_proj.weight",
+    ] {
+        assert!(lora.layers.iter().any(|l| l.target == t), "{t}");
+    }
+}
+
+#[test]
+fn peft_adapter_name_lora_matches_diffusers() {
+    let lora = check_layout("peft_default", "bare", LoraFormat::WanBare);
+    assert_eq!(lora.adapter_name.as_deref(), Some("default"));
+}
+
+#[test]
+fn musubi_lora_matches_diffusers() {
+    let lora = check_layout("musubi", "musubi", LoraFormat::Musubi);
+    assert_eq!(lora.layers.len(), 24);
+    assert!(lora.layers.iter().all(|l| l.alpha.is_some()));
+}
+
+#[test]
+fn distill_lora_with_diffs_matches_diffusers_and_the_explicit_merge() {
+    let lora = check_layout("distill", "distill", LoraFormat::Wan);
+    // 4 zero norm diffs and 1 zero norm bias diff per block are skipped, as diffusers skips them.
+    assert_eq!(lora.skipped.len(), 10, "{:?}", lora.skipped);
+    assert!(lora.skipped.iter().all(|s| s.reason.contains("norm")));
+    let bias_updates = lora
+        .layers
+        .iter()
+        .filter(|l| l.target.ends_with(".bias"))
+        .count();
+    // diff_b on the 23 block layers with factors, head.head and time_projection.1.
+    assert_eq!(bias_updates, 23 + 2);
+    let full: Vec<&str> = lora
+        .layers
+        .iter()
+        .filter(|l| l.update.kind() == Kind::Diff && l.target.ends_with(".weight"))
+        .map(|l| l.target.as_str())
+        .collect();
+    assert_eq!(full, ["blocks.1.ffn.net.2.weight", "proj_out.weight"]);
+}
+
+#[test]
+fn loha_matches_the_explicit_merge() {
+    let lora = check_layout("loha", "loha", LoraFormat::Wan);
+    assert!(lora.layers.iter().all(|l| l.update.kind() == Kind::LoHa));
+    assert_eq!(lora.layers.len(), 25);
+}
+
+#[test]
+fn lokr_matches_the_explicit_merge() {
+    let lora = check_layout("lokr", "lokr", LoraFormat::Musubi);
+    assert!(lora.layers.iter().all(|l| l.update.kind() == Kind::LoKr));
+    assert_eq!(lora.layers.len(), 25);
+}
+
+/// A file that mixes layouts, a factor without its partner, two kinds of update of one weight, two
+/// PEFT adapter names, and LyCORIS shapes that do not fit: each an error naming the keys and file.
+#[test]
+fn malformed_layouts_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q_down = (
+        "diffusion_model.blocks.0.self_attn.q.lora_down.weight",
+        vec![2, 24],
+        ramp(48),
+    );
+    let q_up = (
+        "diffusion_model.blocks.0.self_attn.q.lora_up.weight",
+        vec![24, 2],
+        ramp(48),
+    );
+    let cases: Vec<(&str, Vec<(&str, Vec<usize>, Vec<f32>)>, Vec<&str>)> = vec![
+        (
+            "mixed_musubi.safetensors",
+            vec![
+                q_down.clone(),
+                q_up.clone(),
+                (
+                    "lora_unet_blocks_0_self_attn_k.lora_down.weight",
+                    vec![2, 24],
+                    ramp(48),
+                ),
+            ],
+            vec![
+                "mixes layouts",
+                "lora_unet_blocks_0_self_attn_k.lora_down.weight",
+            ],
+        ),
+        (
+            "mixed_names.safetensors",
+            vec![
+                ("blocks.0.attn1.to_q.lora_A.weight", vec![2, 24], ramp(48)),
+                ("blocks.0.attn1.to_q.lora_B.weight", vec![24, 2], ramp(48)),
+                ("blocks.0.self_attn.k.lora_A.weight", vec![2, 24], ramp(48)),
+                ("blocks.0.self_attn.k.lora_B.weight", vec![24, 2], ramp(48)),
+            ],
+            vec!["mixes", "blocks.0.attn1.to_q", "blocks.0.self_attn.k"],
+        ),
+        (
+            "mixed_adapters.safetensors",
+            vec![
+                (
+                    "blocks.0.self_attn.q.lora_A.default.weight",
+                    vec![2, 24],
+                    ramp(48),
+                ),
+                (
+                    "blocks.0.self_attn.q.lora_B.default.weight",
+                    vec![24, 2],
+                    ramp(48),
+                ),
+                (
+                    "blocks.0.self_attn.k.lora_A.style.weight",
+                    vec![2, 24],
+                    ramp(48),
+                ),
+                (
+                    "blocks.0.self_attn.k.lora_B.style.weight",
+                    vec![24, 2],
+                    ramp(48),
+                ),
+            ],
+            vec!["adapter names", "blocks.0.self_attn.k.lora_A.style.weight"],
+        ),
+        (
+            "two_kinds.safetensors",
+            vec![
+                q_down.clone(),
+                q_up.clone(),
+                (
+                    "diffusion_model.blocks.0.self_attn.q.diff",
+                    vec![24, 24],
+                    ramp(576),
+                ),
+            ],
+            vec![
+                "two different kinds",
+                "diffusion_model.blocks.0.self_attn.q.diff",
+            ],
+        ),
+        (
+            "loha_half.safetensors",
+            vec![
+                (
+                    "diffusion_model.blocks.0.ffn.0.hada_w1_a",
+                    vec![32, 2],
+                    ramp(64),
+                ),
+                (
+                    "diffusion_model.blocks.0.ffn.0.hada_w1_b",
+                    vec![2, 24],
+                    ramp(48),
+                ),
+                (
+                    "diffusion_model.blocks.0.ffn.0.hada_w2_a",
+                    vec![32, 2],
+                    ramp(64),
+                ),
+            ],
+            vec!["diffusion_model.blocks.0.ffn.0.hada_w1_a", "hada_w2_b"],
+        ),
+        (
+            "lokr_half.safetensors",
+            vec![("lora_unet_blocks_0_ffn_0.lokr_w1", vec![4, 4], ramp(16))],
+            vec!["lora_unet_blocks_0_ffn_0.lokr_w1", "lokr_w2"],
+        ),
+        (
+            "lokr_shape.safetensors",
+            vec![
+                ("lora_unet_blocks_0_ffn_0.lokr_w1", vec![4, 4], ramp(16)),
+                ("lora_unet_blocks_0_ffn_0.lokr_w2", vec![6, 6], ramp(36)),
+            ],
+            vec![
+                "shape mismatch",
+                "lora_unet_blocks_0_ffn_0.lokr_w1",
+                "[24, 24]",
+                "[32, 24]",
+            ],
+        ),
+        (
+            "diff_shape.safetensors",
+            vec![("diffusion_model.head.head.diff", vec![24, 24], ramp(576))],
+            vec![
+                "shape mismatch",
+                "diffusion_model.head.head.diff",
+                "proj_out.weight",
+            ],
+        ),
+    ];
+    for (file, tensors, parts) in cases {
+        let (path, err) = fuse_error(tmp.path(), file, &tensors, None);
+        let mut want = vec![path.display().to_string()];
+        want.extend(parts.iter().map(|p| p.to_string()));
+        let want: Vec<&str> = want.iter().map(String::as_str).collect();
+        assert_names(&err, &want);
+    }
+}
+
+/// A norm difference that is not zero is applied (as ComfyUI applies it), a zero one skipped.
+#[test]
+fn norm_differences_apply_unless_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("norms.safetensors");
+    write_lora(
+        &path,
+        &[
+            ("diffusion_model.blocks.0.norm3.diff", vec![24], ramp(24)),
+            (
+                "diffusion_model.blocks.1.norm3.diff",
+                vec![24],
+                vec![0.0; 24],
+            ),
+            (
+                "diffusion_model.blocks.0.self_attn.q.lora_down.weight",
+                vec![2, 24],
+                ramp(48),
+            ),
+            (
+                "diffusion_model.blocks.0.self_attn.q.lora_up.weight",
+                vec![24, 2],
+                ramp(48),
+            ),
+        ],
+        None,
+    );
+    let lora = read_lora_file(&path).unwrap();
+    assert_eq!(lora.skipped.len(), 1);
+    assert_eq!(lora.skipped[0].key, "diffusion_model.blocks.1.norm3.diff");
+    let t_dir = transformer_dir();
+    let fused = fused_var_builder(
+        &t_dir,
+        &[LoraSpec::new(&path, 0.5).unwrap()],
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let plain = physedit::checkpoint::var_builder(&t_dir, DType::F32, &Device::Cpu).unwrap();
+    // Original norm3 is diffusers' norm2.
+    let w = "blocks.0.norm2.weight";
+    let moved = (fused.get_unchecked(w).unwrap() - plain.get_unchecked(w).unwrap()).unwrap();
+    let expected = Tensor::new(ramp(24), &Device::Cpu)
+        .unwrap()
+        .affine(0.5, 0.0)
+        .unwrap();
+    assert!(max_abs_diff(&moved, &expected) < 1e-7);
+}
+
+/// Fused and unfused against each other: the same update summed in another order
+/// (`x (W + s ΔW)ᵀ` versus `x Wᵀ + s (x Aᵀ) Bᵀ`) in f32, through 4 denoising steps and the VAE.
+/// Measured: up to about 1e-6; the bar leaves room for other BLAS blockings, far below the 2e-3
+/// parity bar and the LoRAs' effect (> 0.4).
+const UNFUSED_TOL: f32 = 1e-4;
+
+fn adapter_of(file: &str) -> Arc<physedit::models::adapter::Adapter> {
+    let shapes = checkpoint_shapes(&transformer_dir()).unwrap();
+    let lora =
+        read_lora_file(&fixtures().join("lora").join(format!("{file}.safetensors"))).unwrap();
+    Arc::new(
+        Adapter::from_lora(
+            &lora,
+            |n| shapes.get(n).cloned(),
+            "tiny_a",
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap(),
+    )
+}
+
+/// One loaded base model, several adapters per request: each request's frames are the fused
+/// model's, and the base model's frames are unchanged afterwards (bit for bit).
+#[test]
+fn unfused_adapters_match_fusing_and_leave_the_base_unchanged() {
+    let dir = fixtures().join("tiny_a");
+    let base = ChronoEditPipeline::load(&dir.join("pipeline"), &LoadOptions::default()).unwrap();
+    let before = plain_run(&base);
+    let lora = |f: &str| fixtures().join("lora").join(format!("{f}.safetensors"));
+    let cases: Vec<Vec<(&str, f64)>> = vec![
+        vec![("wan", 0.7)],
+        vec![("distill", 0.7)],
+        vec![("loha", 0.7)],
+        vec![("lokr", -0.4)],
+        vec![("peft", 0.5), ("musubi", 1.0)],
+    ];
+    for case in cases {
+        let set = AdapterSet {
+            adapters: case.iter().map(|(f, s)| (adapter_of(f), *s)).collect(),
+        };
+        let unfused = with_adapters(set, || plain_run(&base));
+        let specs = case
+            .iter()
+            .map(|(f, s)| LoraSpec::new(lora(f), *s).unwrap())
+            .collect();
+        let fused = plain_frames(specs);
+        let d = max_abs_diff(&unfused, &fused);
+        let moved = max_abs_diff(&fused, &before);
+        eprintln!("{case:?}: unfused vs fused {d:.2e} (the adapters move frames by {moved:.3})");
+        assert!(
+            moved > 0.1,
+            "{case:?}: the adapters barely change the frames"
+        );
+        assert!(
+            d <= UNFUSED_TOL,
+            "{case:?}: unfused differs from fused by {d}"
+        );
+    }
+    let after = plain_run(&base);
+    assert_eq!(max_abs_diff(&before, &after), 0.0, "the base model changed");
+}
+
+/// Per-request adapters apply to linear layers only: a norm update is refused, naming the key.
+#[test]
+fn unfused_adapters_refuse_non_linear_updates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("norm.safetensors");
+    write_lora(
+        &path,
+        &[("diffusion_model.blocks.0.norm3.diff", vec![24], ramp(24))],
+        None,
+    );
+    let lora = read_lora_file(&path).unwrap();
+    let shapes = checkpoint_shapes(&transformer_dir()).unwrap();
+    let err = Adapter::from_lora(
+        &lora,
+        |n| shapes.get(n).cloned(),
+        "tiny_a",
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_names(
+        &err,
+        &[
+            &path.display().to_string(),
+            "diffusion_model.blocks.0.norm3.diff",
+            "not a linear layer",
+        ],
+    );
+}
+
+/// A `physedit serve` process killed on drop.
+struct ServeProc(std::process::Child);
+
+impl Drop for ServeProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `physedit serve` on tiny_a with `--lora-dir`; returns the process and its base URL.
+fn start_serve(lora_dir: &Path) -> (ServeProc, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--model",
+        ])
+        .arg(fixtures().join("tiny_a").join("pipeline"))
+        .arg("--lora-dir")
+        .arg(lora_dir)
+        .args(["--lora-cache-bytes", "120000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let proc = ServeProc(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("listening on ").nth(1) {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("serve did not start");
+    (proc, base)
+}
+
+/// Polls `/readyz` until the model has loaded.
+fn wait_ready(base: &str) {
+    use std::io::{Read, Write};
+    let host = base.strip_prefix("http://").unwrap().to_string();
+    let t0 = std::time::Instant::now();
+    loop {
+        let ok = std::net::TcpStream::connect(&host)
+            .and_then(|mut s| {
+                write!(
+                    s,
+                    "GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                )?;
+                let mut buf = String::new();
+                s.read_to_string(&mut buf)?;
+                Ok(buf.starts_with("HTTP/1.1 200"))
+            })
+            .unwrap_or(false);
+        if ok {
+            return;
+        }
+        assert!(t0.elapsed().as_secs() < 120, "serve did not become ready");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+const SERVE_PROMPT: &str = "Turn the red apple into a yellow banana.";
+
+/// `physedit edit` on tiny_a with `extra` flags: the picture.
+fn cli_picture(extra: &[String]) -> image::RgbImage {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.png");
+    let dir = fixtures().join("tiny_a");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .arg("edit")
+        .arg("--model")
+        .arg(dir.join("pipeline"))
+        .arg("--image")
+        .arg(dir.join("input.png"))
+        .args([
+            "--prompt",
+            SERVE_PROMPT,
+            "--steps",
+            "2",
+            "--recipe",
+            "no-reasoning",
+            "--seed",
+            "5",
+        ])
+        .args(extra)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    image::open(&out).unwrap().to_rgb8()
+}
+
+/// The largest per-channel difference of two pictures of one size, in 8-bit levels.
+fn max_level_diff(a: &image::RgbImage, b: &image::RgbImage) -> u8 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Interleaved requests with different adapters through one `serve` (one worker, one loaded base):
+/// each picture is the one `physedit edit --lora FILE:SCALE` makes with the LoRA fused, within one
+/// 8-bit level (the frames agree to [`UNFUSED_TOL`]; a value that close to a rounding boundary may
+/// round either way), and the base picture, asked for after them, is the plain edit's bit for bit.
+/// A name outside the folder or unknown is a 400 naming the field.
+#[test]
+fn serve_applies_per_request_adapters_from_one_base() {
+    use base64::Engine as _;
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["wan", "loha", "lokr"] {
+        std::fs::copy(
+            fixtures().join("lora").join(format!("{f}.safetensors")),
+            tmp.path().join(format!("{f}.safetensors")),
+        )
+        .unwrap();
+    }
+    let (_proc, base) = start_serve(tmp.path());
+    wait_ready(&base);
+    let png = std::fs::read(fixtures().join("tiny_a").join("input.png")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let ask = |lora: Option<&'static str>| {
+        let part = reqwest::multipart::Part::bytes(png.clone())
+            .file_name("image.png")
+            .mime_str("image/png")
+            .unwrap();
+        let mut form = reqwest::multipart::Form::new()
+            .part("image", part)
+            .text("prompt", SERVE_PROMPT)
+            .text("steps", "2")
+            .text("recipe", "no-reasoning")
+            .text("seed", "5");
+        if let Some(l) = lora {
+            form = form.text("lora", l);
+        }
+        let req = client
+            .post(format!("{base}/v1/images/edits"))
+            .multipart(form);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let picture = |body: &serde_json::Value| {
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(body["data"][0]["b64_json"].as_str().unwrap())
+            .unwrap();
+        image::load_from_memory(&b).unwrap().to_rgb8()
+    };
+    let (a, b, c, d) = rt.block_on(async {
+        tokio::join!(
+            ask(Some("wan:0.7")),
+            ask(Some("loha:0.5,lokr:-0.4")),
+            ask(Some("wan:0.7")),
+            ask(Some("lokr")),
+        )
+    });
+    let (plain, bad, outside) = rt.block_on(async {
+        tokio::join!(ask(None), ask(Some("missing")), ask(Some("../lora/wan")))
+    });
+    for (status, body) in [&a, &b, &c, &d, &plain] {
+        assert_eq!(*status, 200, "{body}");
+    }
+    for (status, body) in [&bad, &outside] {
+        assert_eq!(*status, 400, "{body}");
+        assert_eq!(body["error"]["param"], "lora", "{body}");
+    }
+    let lora = |f: &str, s: &str| {
+        vec![
+            "--lora".to_string(),
+            format!(
+                "{}:{s}",
+                fixtures()
+                    .join("lora")
+                    .join(format!("{f}.safetensors"))
+                    .display()
+            ),
+        ]
+    };
+    let fused_wan = cli_picture(&lora("wan", "0.7"));
+    let mut two = lora("loha", "0.5");
+    two.extend(lora("lokr", "-0.4"));
+    let fused_two = cli_picture(&two);
+    let fused_lokr = cli_picture(&lora("lokr", "1"));
+    let plain_cli = cli_picture(&[]);
+    for (name, got, want) in [
+        ("wan:0.7", picture(&a.1), &fused_wan),
+        ("loha:0.5,lokr:-0.4", picture(&b.1), &fused_two),
+        ("wan:0.7 again", picture(&c.1), &fused_wan),
+        ("lokr", picture(&d.1), &fused_lokr),
+    ] {
+        let diff = max_level_diff(&got, want);
+        assert!(
+            diff <= 1,
+            "{name}: the served picture differs from the fused edit by {diff} levels"
+        );
+        assert!(
+            max_level_diff(&got, &plain_cli) > 8,
+            "{name}: the adapter changed nothing"
+        );
+    }
+    assert_eq!(
+        picture(&plain.1),
+        plain_cli,
+        "the base picture changed after adapter requests"
+    );
+}
+
+/// `physedit lora inspect FILE [--model M]` on the fixtures: layout, ranks, alphas, the layers by block
+/// and kind, what is skipped and why, and the fit (a non-zero exit when the file does not fit).
+#[test]
+fn cli_lora_inspect_explains_each_layout() {
+    let inspect = |file: &str, model: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_physedit"));
+        cmd.args(["lora", "inspect"])
+            .arg(fixtures().join("lora").join(format!("{file}.safetensors")));
+        if let Some(m) = model {
+            cmd.arg("--model").arg(fixtures().join(m).join("pipeline"));
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let expect = [
+        (
+            "wan",
+            vec![
+                "layout: wan",
+                "ranks: 3 (29 layers)",
+                "alphas: ",
+                "head.head",
+            ],
+        ),
+        (
+            "peft",
+            vec!["layout: diffusers", "ranks: 4 (25 layers), 2 (1 layer)"],
+        ),
+        (
+            "bare",
+            vec![
+                "layout: wan-bare",
+                "ranks: 2 (29 layers)",
+                "diffusion_model.",
+            ],
+        ),
+        (
+            "peft_default",
+            vec!["PEFT adapter name in the keys: `default`"],
+        ),
+        (
+            "musubi",
+            vec!["layout: musubi", "ranks: 4 (24 layers)", "blocks 0-1"],
+        ),
+        (
+            "distill",
+            vec![
+                "bias difference (diff_b)",
+                "full weight difference (diff)",
+                "skipped: 10 keys",
+                "`diffusion_model.blocks.0.norm3.diff`: an all-zero difference of a norm layer",
+                "diffusers 0.42 drops them",
+            ],
+        ),
+        ("loha", vec!["LoHa, rank 3", "ComfyUI"]),
+        ("lokr", vec!["LoKr, rank 2", "LoKr, rank 3", "ComfyUI"]),
+    ];
+    for (file, parts) in expect {
+        let (ok, out, err) = inspect(file, Some("tiny_a"));
+        assert!(ok, "{file}: {err}");
+        assert!(out.contains("fits (every update matches"), "{file}: {out}");
+        for p in parts {
+            assert!(out.contains(p), "{file}: no `{p}` in\n{out}");
+        }
+    }
+    // tiny_b is 60 wide: the tiny_a LoRA does not fit, and the command says where.
+    let (ok, out, err) = inspect("wan", Some("tiny_b"));
+    assert!(!ok);
+    assert!(
+        out.contains("does NOT fit") && out.contains("shape mismatch"),
+        "{out}"
+    );
+    assert!(
+        err.contains("wan.safetensors") && err.contains("does not fit"),
+        "{err}"
+    );
+    // Without --model: no fit line, success.
+    let (ok, out, _) = inspect("wan", None);
+    assert!(ok && !out.contains("fits"), "{out}");
 }
