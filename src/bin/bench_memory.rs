@@ -194,6 +194,7 @@ fn case_edit(name: &str, dir: &Path, image: &Path, steps: usize) -> Result<Measu
             device: Device::Cpu,
             loras: vec![],
             offload: false,
+            ..Default::default()
         },
     )?;
     let mut spec = EditSpec::new("Make the red ball roll to the left.");
