@@ -23,6 +23,8 @@ enum Command {
     Plan(cli::plan::PlanArgs),
     /// FLOP cost model of recipes and plans.
     Cost(cli::cost::CostArgs),
+    /// Predicted peak device memory of an edit per phase, and which cards run it.
+    Memory(cli::memory::MemoryArgs),
     /// Fit or inspect the learned CARD predictor.
     Card(cli::card::CardArgs),
     /// CLIP-T / CLIP-I scores of edited images over an ImgEdit-format suite.
@@ -46,6 +48,7 @@ fn main() {
         Command::World(a) => cli::world::run(a),
         Command::Plan(a) => cli::plan::run(a),
         Command::Cost(a) => cli::cost::run(a),
+        Command::Memory(a) => cli::memory::run(a),
         Command::Card(a) => cli::card::run(a),
         Command::Score(a) => cli::score::run(a),
         Command::Bench(a) => cli::bench::run(a),

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 pub mod gguf;
 pub mod keys;
+pub mod memory;
 pub mod quantize;
 pub mod single_file;
 

@@ -222,6 +222,39 @@ pub enum CachePolicyArg {
     Mag,
 }
 
+/// On a GPU, before loading: prints the memory plan, and stops with its advice when the edit will
+/// not fit the device's free memory.
+fn check_memory(
+    args: &EditArgs,
+    model_dir: &Path,
+    image: &image::DynamicImage,
+    planner: &crate::adaptive::plan::Planner,
+    device: &Device,
+) -> Result<()> {
+    let dtype = args.device.dtype();
+    let Some(mem) = crate::device::device_memory(device).context("device memory")? else {
+        return Ok(());
+    };
+    let flash = crate::models::attention::describe_attention(device, dtype) == "flash";
+    let input = crate::cli::memory::edit_plan_input(
+        model_dir,
+        image,
+        args.height,
+        args.width,
+        args.recipe,
+        &planner.table,
+        args.num_frames,
+        args.guidance,
+        dtype,
+        args.offload,
+        flash,
+    )?;
+    let free = mem.device_total.saturating_sub(mem.device_used_now);
+    let (_, text) = crate::cli::memory::preflight(model_dir, &input, free)?;
+    eprint!("{text}");
+    Ok(())
+}
+
 /// The bundled world model, used when no `--model` is given.
 pub fn bundled_model_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -278,6 +311,9 @@ pub fn run(args: EditArgs) -> Result<()> {
     let t_load = Instant::now();
     let device = args.device.device()?;
     crate::device::reset_peak_memory(&device).context("device memory")?;
+    if device.is_cuda() {
+        check_memory(&args, &model_dir, &image, &planner, &device)?;
+    }
     let pipe = ChronoEditPipeline::load(
         &model_dir,
         &LoadOptions {

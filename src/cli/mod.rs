@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod card;
 pub mod cost;
 pub mod edit;
+pub mod memory;
 pub mod plan;
 pub mod quantize;
 pub mod score;

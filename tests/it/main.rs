@@ -13,6 +13,7 @@ mod clip_score;
 mod encoders;
 mod layers;
 mod lora;
+mod memory;
 mod offload;
 mod pipeline;
 mod recipes;
