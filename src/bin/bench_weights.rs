@@ -3,7 +3,8 @@
 //! `block`: one transformer block of the real ChronoEdit-14B width (d 5120, 40 heads × 128, ffn 13 824,
 //! I2V image projections, a 512-token prompt with 20 real rows, 257 image tokens) with seeded random
 //! weights (the timing tools' N(0, 1/fan_in) rule), its block Linear weights stored as f32, bf16, fp8
-//! (ComfyUI's scaled form), Q8_0 and Q4_K; the rest f32 (bf16 for the bf16 form, which also computes
+//! (ComfyUI's scaled form), Q8_0 and Q4_K (multiplied by dequantizing per use, PhysEdit's default; the
+//! forms `q8_0-kernel` and `q4_k-kernel` use candle's quantized matmul kernel instead); the rest f32 (bf16 for the bf16 form, which also computes
 //! in bf16; the others compute in f32). Each form runs in its own child process on the same weights
 //! and input (so peak resident memories do not mix): one untimed warm-up forward (it also computes
 //! the cached context keys and values), then `--reps` timed forwards of `--frames` latent frames of
@@ -51,7 +52,7 @@ enum Cmd {
 #[derive(clap::Args, Debug, Clone)]
 struct BlockArgs {
     /// Storage forms, in order (the first must be f32: the others' error is measured against it).
-    #[arg(long, value_delimiter = ',', default_values_t = ["f32".to_string(), "bf16".into(), "fp8".into(), "q8_0".into(), "q4_k".into()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["f32".to_string(), "bf16".into(), "fp8".into(), "q8_0".into(), "q4_k".into(), "q8_0-kernel".into(), "q4_k-kernel".into()])]
     forms: Vec<String>,
     /// Latent frames of the input.
     #[arg(long, default_value_t = 1)]
@@ -132,6 +133,9 @@ fn build(cfg: &Config, form: &str) -> Result<(ChronoEditTransformer3DModel, usiz
     let mut dense = HashMap::new();
     let mut store = LinearStore::new();
     let mut linear_bytes = 0usize;
+    // `-kernel`: the same storage multiplied by candle's quantized matmul kernel (the parent sets
+    // PHYSEDIT_QMATMUL=kernel for the child).
+    let form = form.strip_suffix("-kernel").unwrap_or(form);
     for (i, (name, dims)) in list.iter().enumerate() {
         if dense.contains_key(name) || store.contains_key(name) {
             continue;
@@ -264,6 +268,9 @@ fn block(a: BlockArgs) -> Result<()> {
             .arg(&out);
         if a.dry_run {
             cmd.arg("--dry-run");
+        }
+        if form.ends_with("-kernel") {
+            cmd.env("PHYSEDIT_QMATMUL", "kernel");
         }
         let o = cmd.output()?;
         if !o.status.success() {

@@ -383,6 +383,13 @@ pub fn component_var_builder(
         .find(|p| weights.iter().all(|k| k.starts_with(**p)))
         .copied()
         .unwrap_or("");
+    if what == "VAE" && weights.iter().any(|k| k.ends_with("encoder.conv1.weight")) {
+        bail!(
+            "{file} names its weights with the original Wan VAE names (`encoder.conv1.weight`), \
+             which PhysEdit does not read yet; give a VAE file with diffusers' names \
+             (AutoencoderKLWan's state dict) or the folder's VAE"
+        );
+    }
     let scales = fp8_scales(&st, &file, &keys)?;
     let names = weights
         .iter()

@@ -45,15 +45,20 @@ fn reference() -> HashMap<String, Tensor> {
 
 /// tiny_a's `plain` run with the transformer from `file` (the folder's when `None`).
 fn plain_frames(file: Option<&Path>) -> Tensor {
+    plain_frames_with(ComponentFiles {
+        transformer: file.map(Path::to_path_buf),
+        ..Default::default()
+    })
+}
+
+/// tiny_a's `plain` run with components replaced by `files`.
+fn plain_frames_with(files: ComponentFiles) -> Tensor {
     let dir = fixture("tiny_a");
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
     let run = &meta["runs"]["plain"];
     let opts = LoadOptions {
-        files: ComponentFiles {
-            transformer: file.map(Path::to_path_buf),
-            ..Default::default()
-        },
+        files,
         ..Default::default()
     };
     let pipe = ChronoEditPipeline::load(&dir.join("pipeline"), &opts).expect("load pipeline");
@@ -456,4 +461,128 @@ fn a_t2v_file_for_the_i2v_model_and_unknown_keys_are_refused() {
             "maps to no weight",
         ],
     );
+}
+
+/// A component folder's weights as one file, every key under `prefix`.
+fn one_file(component: &str, prefix: &str, out: &Path) {
+    let dir = fixture("tiny_a").join("pipeline").join(component);
+    let mut all = HashMap::new();
+    for f in physedit::checkpoint::weight_files(&dir).unwrap() {
+        for (k, v) in candle_core::safetensors::load(&f, &Device::Cpu).unwrap() {
+            all.insert(format!("{prefix}{k}"), v);
+        }
+    }
+    candle_core::safetensors::save(&all, out).unwrap();
+}
+
+#[test]
+fn vae_and_encoders_from_single_files_give_the_folders_frames() {
+    let dir = temp_dir();
+    let p = |n: &str| dir.path().join(n);
+    one_file("vae", "vae.", &p("vae.safetensors"));
+    one_file("text_encoder", "", &p("umt5.safetensors"));
+    one_file("image_encoder", "image_encoder.", &p("clip.safetensors"));
+    let frames = plain_frames_with(ComponentFiles {
+        transformer: Some(single("wan_comfy.safetensors")),
+        vae: Some(p("vae.safetensors")),
+        text_encoder: Some(p("umt5.safetensors")),
+        image_encoder: Some(p("clip.safetensors")),
+    });
+    let d = max_abs_diff(&frames, &reference()["full.frames"]);
+    assert!(d <= FRAME_TOL, "frames differ by {d}");
+    // A VAE file with the original Wan names is refused by name.
+    let wan_vae = p("wan_vae.safetensors");
+    candle_core::safetensors::save(
+        &HashMap::from([(
+            "encoder.conv1.weight".to_string(),
+            Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap(),
+        )]),
+        &wan_vae,
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        files: ComponentFiles {
+            vae: Some(wan_vae),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = format!(
+        "{:#}",
+        ChronoEditPipeline::load(&fixture("tiny_a").join("pipeline"), &opts)
+            .err()
+            .expect("original VAE names are not read")
+    );
+    assert_names(&err, &["wan_vae.safetensors", "original Wan VAE"]);
+}
+
+fn physedit_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_quantize_then_edit_from_the_file() {
+    let dir = temp_dir();
+    let tiny = fixture("tiny_a");
+    let model = tiny.join("pipeline");
+    let gguf = dir.path().join("t.gguf");
+    let o = physedit_cli(&[
+        "quantize".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--type".as_ref(),
+        "q8_0".as_ref(),
+        "-o".as_ref(),
+        gguf.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("out.png");
+    let edit = |transformer: &Path| {
+        physedit_cli(&[
+            "edit".as_ref(),
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--transformer".as_ref(),
+            transformer.as_os_str(),
+            "--image".as_ref(),
+            tiny.join("input.png").as_os_str(),
+            "--prompt".as_ref(),
+            "make the ball red".as_ref(),
+            "--steps".as_ref(),
+            "1".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ])
+    };
+    let o = edit(&gguf);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.is_file());
+    std::fs::remove_file(&out).unwrap();
+    let o = edit(&dir.path().join("missing.gguf"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--transformer") && err.contains("missing.gguf"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // The file type must match the extension; nothing is left behind.
+    let bad = dir.path().join("t.safetensors");
+    let o = physedit_cli(&[
+        "quantize".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--type".as_ref(),
+        "q4_k".as_ref(),
+        "-o".as_ref(),
+        bad.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("t.safetensors") && err.contains(".gguf"),
+        "{err}"
+    );
+    assert!(!bad.exists());
 }
