@@ -1369,3 +1369,54 @@ fn cli_lora_inspect_explains_each_layout() {
     let (ok, out, _) = inspect("wan", None);
     assert!(ok && !out.contains("fits"), "{out}");
 }
+
+/// The adapter cache: least recently used out when the next adapter would pass the byte bound, an
+/// adapter larger than the bound refused naming the flag, and names that would leave the folder
+/// (a path, a link pointing outside) refused.
+#[test]
+fn adapter_cache_is_bounded_lru_and_stays_in_its_folder() {
+    use physedit::serve::adapters::AdapterCache;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("loras");
+    std::fs::create_dir(&dir).unwrap();
+    for f in ["wan", "musubi", "peft", "loha"] {
+        std::fs::copy(
+            fixtures().join("lora").join(format!("{f}.safetensors")),
+            dir.join(format!("{f}.safetensors")),
+        )
+        .unwrap();
+    }
+    let outside = tmp.path().join("secret.safetensors");
+    std::fs::copy(fixtures().join("lora").join("wan.safetensors"), &outside).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, dir.join("escape.safetensors")).unwrap();
+
+    let bytes = |f: &str| adapter_of(f).bytes();
+    let cap = bytes("wan") + bytes("musubi");
+    let cache = AdapterCache::new(&dir, cap, &transformer_dir(), DType::F32, &Device::Cpu).unwrap();
+    cache.get("wan").unwrap();
+    cache.get("musubi").unwrap();
+    assert_eq!(cache.cached(), ["wan", "musubi"]);
+    cache.get("wan").unwrap(); // now the most recently used
+    assert_eq!(cache.cached(), ["musubi", "wan"]);
+    cache.get("peft").unwrap();
+    let cached = cache.cached();
+    assert!(!cached.contains(&"musubi".to_string()), "{cached:?}");
+    assert_eq!(cached.last().map(String::as_str), Some("peft"));
+    let held: usize = cached.iter().map(|n| bytes(n)).sum();
+    assert!(held <= cap, "{held} > {cap}");
+
+    let small =
+        AdapterCache::new(&dir, 1000, &transformer_dir(), DType::F32, &Device::Cpu).unwrap();
+    let e = format!("{:#}", small.get("loha").unwrap_err());
+    assert!(e.contains("--lora-cache-bytes"), "{e}");
+    for bad in ["../secret", "missing"] {
+        let e = format!("{:#}", cache.get(bad).unwrap_err());
+        assert!(e.contains(bad), "{e}");
+    }
+    #[cfg(unix)]
+    {
+        let e = format!("{:#}", cache.get("escape").unwrap_err());
+        assert!(e.contains("outside"), "{e}");
+    }
+}
