@@ -1333,6 +1333,32 @@ mod tests {
             "b":"diffusion_pytorch_model-00002-of-00002.safetensors"}}"#;
         let t = select_weights(&listing, "transformer", Some(("i", index))).unwrap();
         assert_eq!(t.len(), 2);
+        // A single model (a CLIP repo): its root's configs, tokenizer files and safetensors.
+        let clip = Listing {
+            commit: "0".repeat(40),
+            files: [
+                "config.json",
+                "merges.txt",
+                "model.safetensors",
+                "pytorch_model.bin",
+                "tf_model.h5",
+                "tokenizer.json",
+                "vocab.json",
+                "sub/other.json",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        };
+        let small = select_files(&clip, None);
+        assert_eq!(
+            small,
+            ["config.json", "merges.txt", "tokenizer.json", "vocab.json"]
+        );
+        assert_eq!(
+            select_weights(&clip, "", None).unwrap(),
+            ["model.safetensors"]
+        );
         let evil = r#"{"weight_map":{"a":"../../../x.safetensors"}}"#;
         assert!(select_weights(&listing, "transformer", Some(("i", evil))).is_err());
     }

@@ -14,13 +14,21 @@ Entries: `blobs/<etag> <size>`, `refs/<rev> = <commit>`, `snapshots/<commit>/<pa
 the tree listing cache (`trees/`), `.no_exist/` and the lock folder are left out (PhysEdit writes
 none of them; huggingface_hub does not need them to read a snapshot).
 
-Usage: /work/venv-ref/bin/python tools/reference/hub_layout.py
+Usage: /work/venv-ref/bin/python tools/reference/hub_layout.py [--physedit target/debug/physedit]
+
+With --physedit, also checks that the two share one cache (nothing is written then): PhysEdit fetches
+the pipeline from the same loopback hub into a fresh cache, which diffusers then loads offline
+(`ChronoEditPipeline.from_pretrained(repo, local_files_only=True)`); and PhysEdit edits offline from
+the cache huggingface_hub wrote.
 """
+import argparse
+import subprocess
 import hashlib
 import http.server
 import json
 import os
 import pathlib
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -134,7 +142,38 @@ def layout(repo_dir):
     return sorted(entries)
 
 
+def physedit_edit(binary, cache, endpoint, offline):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_HUB_CACHE=cache, HF_HOME=os.path.join(cache, "home"), HF_ENDPOINT=endpoint)
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    out = os.path.join(cache, "out.png")
+    subprocess.run(
+        [binary, "edit", "--model", REPO, "--image", str(PIPELINE.parent / "input.png"),
+         "--prompt", "Turn the red apple into a yellow banana.", "--steps", "2", "--height", "32",
+         "--width", "48", "--num-frames", "5", "-o", out],
+        env=env, check=True)
+
+
+def check_sharing(binary, endpoint, python_cache):
+    physedit_edit(binary, python_cache, endpoint, offline=True)
+    print("PhysEdit edited offline from the cache huggingface_hub wrote")
+    with tempfile.TemporaryDirectory() as cache:
+        physedit_edit(binary, cache, endpoint, offline=False)
+        code = (
+            "import diffusers;"
+            f"p = diffusers.ChronoEditPipeline.from_pretrained('{REPO}', local_files_only=True);"
+            "print(type(p).__name__, sorted(p.components))"
+        )
+        env = dict(os.environ, HF_HUB_CACHE=cache, HF_HUB_OFFLINE="1")
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        print("diffusers loaded offline the pipeline PhysEdit fetched")
+
+
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--physedit", help="check cache sharing with this physedit binary")
+    args = ap.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     cdn = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     CDN_PORT[0] = cdn.server_address[1]
@@ -152,6 +191,11 @@ def main():
         assert pathlib.Path(snapshot) == repo_dir / "snapshots" / COMMIT, snapshot
         for f, data in FILES.items():
             assert (pathlib.Path(snapshot) / f).read_bytes() == data, f
+        if args.physedit:
+            check_sharing(args.physedit, os.environ["HF_ENDPOINT"], cache)
+            server.shutdown()
+            cdn.shutdown()
+            return
         result = {
             "made_by": f"huggingface_hub {huggingface_hub.__version__} snapshot_download",
             "repo": REPO,
