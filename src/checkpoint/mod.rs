@@ -1,6 +1,9 @@
 //! Loading the diffusers pipeline folder layout (`model_index.json` at the root, one sub-folder per
 //! component), component configs, and safetensors weights — single files or shards listed in a
-//! `*.safetensors.index.json`. Pickle checkpoints are never read.
+//! `*.safetensors.index.json`. Pickle checkpoints are never read. Models named by Hugging Face id
+//! are found (and fetched) in the hub cache by [`hub`].
+pub mod hub;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

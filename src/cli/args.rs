@@ -1,14 +1,50 @@
 //! Argument groups shared by several subcommands (flattened into their `Args`), so a flag means the
 //! same, reads the same in `--help`, and is parsed in one place.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use clap::{Args, ValueEnum};
 
 use crate::adaptive::card::{Predictor, RulePredictor};
 use crate::adaptive::learned::LearnedPredictor;
 use crate::adaptive::plan::{PlanTable, Planner};
+use crate::checkpoint::hub::Want;
+
+/// The folder a model flag names: a local folder as it is, or a Hugging Face id found in (or
+/// fetched into) the hub cache by [`crate::checkpoint::hub::resolve_model`]. Every command's model
+/// flags pass through here; errors name the flag.
+pub fn model_folder(flag: &str, value: &Path) -> Result<PathBuf> {
+    model_folder_with(flag, value, Want::Weights)
+}
+
+/// [`model_folder`] for commands that read only configs (no weights are fetched).
+pub fn model_folder_with(flag: &str, value: &Path, want: Want) -> Result<PathBuf> {
+    crate::checkpoint::hub::resolve_model_with(value, want)
+        .with_context(|| format!("{flag} {}", value.display()))
+}
+
+/// The bundled world model, used when no `--model` is given.
+pub fn bundled_model_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join("physedit-world")
+}
+
+/// `--model` resolved by [`model_folder`], or the bundled world model when none is given.
+pub fn model_or_bundled(value: Option<&Path>) -> Result<PathBuf> {
+    if let Some(v) = value {
+        return model_folder("--model", v);
+    }
+    let dir = bundled_model_dir();
+    if !dir.join("model_index.json").is_file() {
+        anyhow::bail!(
+            "no --model given and the bundled model is not present at {}",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
 
 /// Where the adaptive recipes take their plans from: `--table` and `--card`.
 #[derive(Args, Debug, Clone, Default)]

@@ -79,8 +79,9 @@ pub struct RunArgs {
     /// Root folder of the source images.
     #[arg(long, required = true)]
     pub images: Option<PathBuf>,
-    /// Diffusers ChronoEdit pipeline folder.
-    #[arg(long, required = true, value_name = "DIR")]
+    /// Diffusers ChronoEdit pipeline: a folder or a Hugging Face id ORG/NAME[@REVISION] (hub cache,
+    /// fetched when missing; HF_HUB_OFFLINE=1: cache only).
+    #[arg(long, required = true, value_name = "DIR|ORG/NAME[@REV]")]
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub components: ComponentArgs,
@@ -100,8 +101,9 @@ pub struct RunArgs {
     pub fidelity_to: Option<Variant>,
     #[command(flatten)]
     pub planner: PlannerArgs,
-    /// CLIPModel folder: score every edit (CLIP-T, CLIP-I) as `physedit score` does.
-    #[arg(long, value_name = "DIR")]
+    /// CLIPModel folder or Hugging Face id (e.g. openai/clip-vit-base-patch32): score every edit
+    /// (CLIP-T, CLIP-I) as `physedit score` does.
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub clip: Option<PathBuf>,
     /// Run only the first N suite entries (after --categories).
     #[arg(long)]
@@ -181,7 +183,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
     let need = |v: Option<PathBuf>, flag: &str| v.with_context(|| format!("{flag} is required"));
     let suite_path = need(a.suite, "--suite")?;
     let images = need(a.images, "--images")?;
-    let model = need(a.model, "--model")?;
+    let model = super::args::model_folder("--model", &need(a.model, "--model")?)?;
     let out = need(a.out, "--out")?;
     let recipes = a.recipes.clone();
     for (i, r) in recipes.iter().enumerate() {
@@ -261,7 +263,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
     .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
     let clip = match &a.clip {
         Some(p) => Some(
-            ClipEmbedder::load(p)
+            ClipEmbedder::load(&super::args::model_folder("--clip", p)?)
                 .with_context(|| format!("loading the CLIP model (--clip {})", p.display()))?,
         ),
         None => None,

@@ -18,8 +18,9 @@ use crate::suite::load_suite;
 #[derive(Args, Debug)]
 pub struct CostArgs {
     /// Diffusers model folder (reads transformer/config.json, and text_encoder/, image_encoder/, vae/
-    /// config.json when present); default: the built-in ChronoEdit-14B numbers.
-    #[arg(long)]
+    /// config.json when present), or a Hugging Face id ORG/NAME[@REVISION] (only its configs are
+    /// fetched); default: the built-in ChronoEdit-14B numbers.
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub model: Option<PathBuf>,
     /// Picture height in pixels (the reference's 480).
     #[arg(long, default_value_t = 480)]
@@ -183,7 +184,11 @@ fn group_out(name: &str, g: &Group) -> GroupOut {
 
 pub fn run(args: CostArgs) -> anyhow::Result<()> {
     let model = match &args.model {
-        Some(d) => ModelDims::from_model_dir(d)?,
+        Some(d) => ModelDims::from_model_dir(&crate::cli::args::model_folder_with(
+            "--model",
+            d,
+            crate::checkpoint::hub::Want::ConfigsOnly,
+        )?)?,
         None => ModelDims::chronoedit_14b(),
     };
     if !args.height.is_multiple_of(16)

@@ -199,7 +199,15 @@ fn target_of(t: TargetArg, dtype: DTypeArg) -> Target {
     }
 }
 
-pub fn run(args: MemoryArgs) -> Result<()> {
+pub fn run(mut args: MemoryArgs) -> Result<()> {
+    // A hub id is resolved to its snapshot; only configs are needed (nothing is downloaded but them).
+    if let Some(m) = &args.model {
+        args.model = Some(crate::cli::args::model_folder_with(
+            "--model",
+            m,
+            crate::checkpoint::hub::Want::ConfigsOnly,
+        )?);
+    }
     let (sizes, stored) = model_sizes(args.model.as_deref(), args.transformer.as_deref())?;
     let native = match &args.model {
         Some(dir) => crate::checkpoint::sampling_defaults(dir)?.native_size(),

@@ -33,10 +33,7 @@ pub struct QuantizeArgs {
 }
 
 pub fn run(args: QuantizeArgs) -> Result<()> {
-    let model = args
-        .model
-        .clone()
-        .unwrap_or_else(super::edit::bundled_model_dir);
+    let model = crate::cli::args::model_or_bundled(args.model.as_deref())?;
     let folder = PipelineFolder::open(&model)?;
     let dir = folder.component("transformer")?;
     let want = match args.ty {

@@ -38,8 +38,10 @@ GET /v1/models, /healthz, /readyz, /metrics. Log level: RUST_LOG (default info).
 /// The model every worker of this process loads.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Diffusers ChronoEdit pipeline folder [default: the bundled world model, models/physedit-world].
-    #[arg(long, value_name = "DIR")]
+    /// Diffusers ChronoEdit pipeline: a folder or a Hugging Face id ORG/NAME[@REVISION] (hub cache,
+    /// fetched when missing; HF_HUB_OFFLINE=1: cache only) [default: the bundled world model,
+    /// models/physedit-world].
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub components: ComponentArgs,
@@ -70,21 +72,9 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn options(&self) -> Result<ModelOptions> {
-        let dir = match &self.model {
-            Some(m) => m.clone(),
-            None => {
-                let dir = crate::cli::edit::bundled_model_dir();
-                if !dir.join("model_index.json").is_file() {
-                    anyhow::bail!(
-                        "no --model given and the bundled model is not present at {}",
-                        dir.display()
-                    );
-                }
-                dir
-            }
-        };
-        // Checked now, so that a bad --table/--card stops the command before it listens.
+        // Checked first, so that a bad --table/--card stops the command before a download.
         self.planner.planner()?;
+        let dir = crate::cli::args::model_or_bundled(self.model.as_deref())?;
         Ok(ModelOptions {
             dir,
             dtype: self.device.dtype(),

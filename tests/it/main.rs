@@ -11,6 +11,7 @@ mod checkpoint;
 mod cli;
 mod clip_score;
 mod encoders;
+mod hub;
 mod layers;
 mod lora;
 mod memory;
