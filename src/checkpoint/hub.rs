@@ -28,8 +28,11 @@
 //! (401/403/404) or cannot be reached falls back to the cache, as `snapshot_download` does.
 //!
 //! Parity: the layout (paths, symlink targets, refs) is tested against one that
-//! `huggingface_hub.snapshot_download` wrote from the same loopback server
-//! (tests/fixtures/hub_layout, made by tools/reference/hub_layout.py). `huggingface_hub` since 1.x
+//! `huggingface_hub.snapshot_download` (2.4.0) wrote from a loopback hub serving the same files under
+//! the same rules (tests/fixtures/hub_layout, made by tools/reference/hub_layout.py, whose
+//! `--physedit` run also checks that diffusers loads offline what PhysEdit fetched, and the reverse).
+//! The tests (tests/it/hub.rs) run against a loopback hub only, never huggingface.co itself; proxies
+//! come from `HTTP(S)_PROXY` / `NO_PROXY` as for any reqwest client. `huggingface_hub` since 1.x
 //! writes partial downloads under a per-process name and does not resume them across runs; PhysEdit
 //! keeps one `<etag>.incomplete` and resumes it. Xet-backed transfers are not used (plain HTTP, which
 //! the hub serves for every file).

@@ -130,7 +130,8 @@ fn physedit(home: &Path, endpoint: &str) -> Command {
     }
     c.env("HF_HOME", home.join("hf-home"))
         .env("HF_HUB_CACHE", home.join("cache"))
-        .env("HF_ENDPOINT", endpoint);
+        .env("HF_ENDPOINT", endpoint)
+        .env("NO_PROXY", "127.0.0.1,localhost");
     c
 }
 
