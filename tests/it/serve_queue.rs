@@ -653,3 +653,42 @@ fn sigterm_lets_a_worker_finish_its_job_and_take_no_other() {
         assert_eq!(v["worker"], "w2");
     });
 }
+
+#[test]
+fn a_job_that_kills_the_embedded_serve_cannot_crash_every_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().to_str().unwrap();
+    let poison_prompt = "Crash the server, please.";
+    let env = [("PHYSEDIT_TEST_CRASH_ON_PROMPT", poison_prompt)];
+    let args = ["--state", dir, "--max-attempts", "2"];
+    let rt = rt();
+    let c = client();
+    let mut server = Server::spawn(&args, &env);
+    server.wait_ready();
+    let (poison, good) = rt.block_on(async {
+        let r = submit_async(&c, &server, &[("prompt", poison_prompt), ("steps", "2")]).await;
+        assert_eq!(r.status(), 202);
+        let poison = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (poison, submit(&c, &server, "2").await)
+    });
+    // Its first and second starts each take the process down (acknowledged jobs stay on disk).
+    for start in 1..=2 {
+        let st = wait_exit(&mut server.proc, Duration::from_secs(60));
+        assert_eq!(st.code(), Some(70), "start {start}:\n{}", server.proc.log());
+        server = Server::spawn(&args, &env);
+    }
+    server.wait_ready();
+    rt.block_on(async {
+        let v = wait_terminal(&c, &server, &poison, Duration::from_secs(60)).await;
+        assert_eq!(v["status"], "failed", "{v}");
+        assert_eq!(v["attempts"], 2, "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("dead letter"), "{msg}");
+        let v = wait_terminal(&c, &server, &good, Duration::from_secs(60)).await;
+        assert_eq!(v["status"], "succeeded", "{v}");
+    });
+    assert!(server.proc.alive());
+}
