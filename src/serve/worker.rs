@@ -4,12 +4,14 @@
 //! The job in hand stops at its next step when the queue says it is no longer this worker's
 //! (cancelled, or claimed by another worker after this one stalled), when it runs past the job
 //! timeout (it fails), or when the worker drains and the drain timeout has passed (it goes back in
-//! the queue). The worker heartbeats (Redis) only while the step counter moves, so a job stuck
-//! inside a step is claimed by another worker after the visibility timeout.
+//! the queue). Between its first and last steps the worker heartbeats (Redis) only while the step
+//! counter moves, so a job stuck inside a step is claimed by another worker after the visibility
+//! timeout (a hang while encoding or decoding is ended by the job timeout).
 //!
-//! Test hook: in debug builds only, a job whose prompt equals the environment variable
-//! `PHYSEDIT_TEST_CRASH_ON_PROMPT` ends the worker process at once (exit 70) (how the tests make a job that kills
-//! its worker); release builds never read it.
+//! Test hooks, in debug builds only (release builds never read them): a job whose prompt equals
+//! the environment variable `PHYSEDIT_TEST_CRASH_ON_PROMPT` ends the worker process at once (exit
+//! 70), one whose prompt equals `PHYSEDIT_TEST_STALL_ON_PROMPT` hangs after its first step; how the
+//! tests make a job that kills or stalls its worker.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +104,17 @@ fn test_crash_hook(job: &Claimed) {
 #[cfg(not(debug_assertions))]
 fn test_crash_hook(_: &Claimed) {}
 
+/// Test hook (debug builds): whether this job should hang after its first step.
+#[cfg(debug_assertions)]
+fn test_stall_hook(job: &Claimed) -> bool {
+    std::env::var("PHYSEDIT_TEST_STALL_ON_PROMPT").is_ok_and(|p| p == job.input.params.prompt)
+}
+
+#[cfg(not(debug_assertions))]
+fn test_stall_hook(_: &Claimed) -> bool {
+    false
+}
+
 /// Runs one job on a blocking thread, forwarding progress and heartbeats, until it ends or is
 /// halted.
 async fn run_job(
@@ -123,9 +136,13 @@ async fn run_job(
     let (tx, mut rx) = watch::channel((0usize, 0usize));
     let halted = Arc::new(AtomicBool::new(false));
     let (eng, input, h) = (engine.clone(), job.input.clone(), halted.clone());
+    let stall = test_stall_hook(job);
     let mut handle = tokio::task::spawn_blocking(move || {
         execute(&eng, &input, &mut |s, n| {
             let _ = tx.send((s, n));
+            if stall && s >= 1 {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
             !h.load(Ordering::Acquire)
         })
     });
@@ -135,8 +152,8 @@ async fn run_job(
     let mut halt = None;
     let mut beat = tokio::time::interval(pace.heartbeat);
     beat.tick().await;
-    // Moved since the last heartbeat (starting counts as a move).
-    let mut moved = true;
+    // The step counter moved since the last heartbeat; the last (step, steps) seen.
+    let (mut moved, mut at) = (false, (0usize, 0usize));
     let outcome = loop {
         let until = drain_at.map_or(deadline, |d| d.min(deadline));
         tokio::select! {
@@ -147,7 +164,7 @@ async fn run_job(
             c = rx.changed(), if halt.is_none() => {
                 if c.is_ok() {
                     let (s, n) = *rx.borrow_and_update();
-                    moved = true;
+                    (moved, at) = (true, (s, n));
                     match queue.progress(job, name, s, n).await {
                         Ok(true) => {}
                         Ok(false) => halt = Some(Halt::Gone),
@@ -156,7 +173,10 @@ async fn run_job(
                 }
             }
             _ = beat.tick() => {
-                if std::mem::take(&mut moved) {
+                // Before the first step (encoding) and after the last (decoding) on time; in
+                // between only when a step was done since the last beat.
+                let outside = at.0 == 0 || at.0 >= at.1;
+                if std::mem::take(&mut moved) || outside {
                     if let Err(e) = queue.heartbeat(link, name, job).await {
                         tracing::warn!(job = job.id, "heartbeat failed: {e:#}");
                     }

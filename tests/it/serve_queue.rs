@@ -692,3 +692,33 @@ fn a_job_that_kills_the_embedded_serve_cannot_crash_every_restart() {
     });
     assert!(server.proc.alive());
 }
+
+#[test]
+fn a_worker_stuck_inside_a_step_loses_its_job_to_another() {
+    let redis = Redis::start();
+    let vis = ["--visibility-timeout", "1"];
+    let server = Server::start(&["--queue", &redis.url(), "--workers", "0"]);
+    let mut w1 = Proc::spawn(
+        "w1",
+        Command::new(BIN)
+            .args(["worker", "--queue", &redis.url(), "--name", "w1"])
+            .args(vis)
+            .env("PHYSEDIT_TEST_STALL_ON_PROMPT", PROMPT),
+    );
+    w1.wait_line("ready", Duration::from_secs(60));
+    let rt = rt();
+    let c = client();
+    rt.block_on(async {
+        let a = submit(&c, &server, "4").await;
+        let v = wait_running(&c, &server, &a, 1).await;
+        assert_eq!(v["worker"], "w1");
+        // w1 hangs after its first step: its heartbeats stop with its step counter, and w2
+        // claims the job once it has been silent for the visibility timeout.
+        let _w2 = start_worker(&redis, "w2", &vis);
+        let v = wait_terminal(&c, &server, &a, Duration::from_secs(60)).await;
+        assert_eq!(v["status"], "succeeded", "{v}");
+        assert_eq!(v["worker"], "w2", "{v}");
+        assert_eq!(v["attempts"], 2, "{v}");
+    });
+    assert!(w1.alive(), "w1 was meant to hang, not die");
+}
