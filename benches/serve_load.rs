@@ -100,9 +100,18 @@ fn form(seed: u64, steps: Option<u64>) -> reqwest::multipart::Form {
 }
 
 fn start_server(extra: &[String]) -> (Proc, String) {
+    // The embedded queue's state file in a fresh directory (removed by the next run's start).
+    let state = std::env::temp_dir().join(format!("serve_load_state_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let state_args: Vec<String> = if extra.iter().any(|a| a == "--queue") {
+        vec![]
+    } else {
+        vec!["--state".into(), state.display().to_string()]
+    };
     let p = Proc::spawn(
         Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&state_args)
             .args(if extra.iter().any(|a| a == "--queue-capacity") {
                 vec![]
             } else {

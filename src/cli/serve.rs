@@ -9,6 +9,7 @@ use crate::cli::args::{positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
 use crate::serve::http::Limits;
 use crate::serve::job::PixelLimits;
+use crate::serve::queue::Rules;
 use crate::serve::{ModelOptions, QueueOptions, ServeOptions};
 
 const EXAMPLES: &str = "\
@@ -29,6 +30,10 @@ Examples:
   # Several machines: jobs on Redis, this process only answers HTTP; one worker per GPU:
   physedit serve --queue redis://queue-host:6379 --workers 0 --listen 0.0.0.0:8080
   physedit worker --queue redis://queue-host:6379 --model ChronoEdit-14B-Diffusers   # on each GPU machine
+
+  # The embedded queue's jobs and results in a chosen directory (they survive a crash or restart);
+  # on SIGTERM the job in hand gets 60 s to finish, else it is requeued:
+  physedit serve --state /var/lib/physedit --drain-timeout 60 --max-attempts 3
 
 Endpoints: POST /v1/images/edits (OpenAI's, multipart: image, prompt, mask, n, size, response_format,
 model, user; PhysEdit's: recipe, steps, guidance, seed, negative_prompt, lora), POST /v1/edits,
@@ -94,47 +99,113 @@ impl ModelArgs {
 /// Where jobs wait.
 #[derive(Args, Debug, Clone)]
 pub struct QueueArgs {
-    /// Job queue: `redis://HOST:PORT[/DB]` for a Redis Stream shared with `physedit worker`s
-    /// [default: embedded in this process].
+    /// Job queue: `redis://[USER:PASSWORD@]HOST:PORT[/DB]` (`rediss://` for TLS) for a Redis
+    /// Stream shared with `physedit worker`s [default: embedded in this process, kept in --state].
     #[arg(long, value_name = "URL")]
     pub queue: Option<String>,
+    /// CA certificate (PEM) that signed the Redis server's certificate, for `rediss://` with a
+    /// private CA [default: the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub redis_ca: Option<PathBuf>,
+    /// Directory of the embedded queue's state file (jobs, uploads, results; survives restarts;
+    /// one `serve` per directory) [default: $XDG_DATA_HOME/physedit/state, else
+    /// ~/.local/share/physedit/state].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
     /// Most unfinished jobs (queued and running); past it requests get 429 with Retry-After.
     #[arg(long, default_value_t = 64, value_parser = positive)]
     pub queue_capacity: usize,
     /// Seconds a finished job's pictures and report are kept.
     #[arg(long, default_value_t = 3600)]
     pub result_ttl: u64,
-    /// Seconds a running job's worker may stay silent before another worker claims and reruns it
-    /// (Redis; workers heartbeat every quarter of it).
+    /// Most bytes of result pictures kept; past it the oldest results are forgotten first (the
+    /// newest is always kept).
+    #[arg(long, default_value_t = 1 << 30)]
+    pub result_max_bytes: u64,
+    /// Most times a job is started; a job whose worker died or stalled that often fails and goes
+    /// to the dead letter (Redis: the stream PREFIX:dead).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Seconds one job may run before it is stopped and fails [default: no limit].
+    #[arg(long, value_name = "SECONDS")]
+    pub job_timeout: Option<f64>,
+    /// Seconds the job in hand has to finish after SIGTERM before it is stopped and put back in
+    /// the queue.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub drain_timeout: f64,
+    /// Seconds a running job's worker may go without progress before another worker claims and
+    /// reruns it (Redis; workers heartbeat every quarter of it while their step counter moves).
     #[arg(long, default_value_t = 60.0)]
     pub visibility_timeout: f64,
+    /// Seconds a queued or running job's record lives in Redis (a finished one: --result-ttl).
+    #[arg(long, default_value_t = 86400)]
+    pub job_ttl: u64,
     /// Prefix of the Redis keys (several services can share one Redis).
     #[arg(long, default_value = "physedit")]
     pub redis_prefix: String,
 }
 
+/// `$XDG_DATA_HOME/physedit/state`, else `~/.local/share/physedit/state`.
+pub fn default_state_dir() -> Result<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = env("XDG_DATA_HOME") {
+        return Ok(d.join("physedit").join("state"));
+    }
+    match env("HOME") {
+        Some(h) => Ok(h.join(".local/share/physedit/state")),
+        None => anyhow::bail!("no --state given and neither XDG_DATA_HOME nor HOME is set"),
+    }
+}
+
+fn seconds(flag: &str, v: f64, min: f64) -> Result<Duration> {
+    if !(v.is_finite() && v >= min) {
+        anyhow::bail!("{flag} must be at least {min} s, got {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
 impl QueueArgs {
     pub fn options(&self) -> Result<QueueOptions> {
-        if !(self.visibility_timeout.is_finite() && self.visibility_timeout >= 0.1) {
-            anyhow::bail!("--visibility-timeout must be at least 0.1 s");
-        }
+        let visibility = seconds("--visibility-timeout", self.visibility_timeout, 0.1)?;
         if let Some(u) = &self.queue {
-            if !(u.starts_with("redis://")
-                || u.starts_with("unix://")
-                || u.starts_with("redis+unix://"))
-            {
-                anyhow::bail!("--queue {u}: expected redis://HOST:PORT");
+            let ok = ["redis://", "rediss://", "unix://", "redis+unix://"];
+            if !ok.iter().any(|p| u.starts_with(p)) {
+                anyhow::bail!(
+                    "--queue {}: expected redis://HOST:PORT or rediss://HOST:PORT",
+                    crate::serve::redis_queue::redact(u)
+                );
             }
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             anyhow::bail!("--redis-prefix must be a non-empty word");
         }
+        let state = match (&self.state, &self.queue) {
+            (Some(d), _) => d.clone(),
+            (None, Some(_)) => PathBuf::new(),
+            (None, None) => default_state_dir()?,
+        };
         Ok(QueueOptions {
             url: self.queue.clone(),
-            capacity: self.queue_capacity,
-            result_ttl: Duration::from_secs(self.result_ttl.max(1)),
-            visibility: Duration::from_secs_f64(self.visibility_timeout),
+            redis_ca: self.redis_ca.clone(),
+            state,
+            rules: Rules {
+                capacity: self.queue_capacity,
+                result_ttl: Duration::from_secs(self.result_ttl.max(1)),
+                result_budget: self.result_max_bytes,
+                max_attempts: self.max_attempts,
+            },
+            job_ttl: Duration::from_secs(self.job_ttl.max(1)),
+            visibility,
             prefix: self.redis_prefix.clone(),
+            job_timeout: self
+                .job_timeout
+                .map(|t| seconds("--job-timeout", t, 0.001))
+                .transpose()?,
+            drain_timeout: seconds("--drain-timeout", self.drain_timeout, 0.0)?,
         })
     }
 }
@@ -199,8 +270,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
         public_url: args.public_url,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
     };
-    tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(crate::serve::serve(opts))
+        .build()?;
+    let r = rt.block_on(crate::serve::serve(opts));
+    // A job halted by the drain may still be inside its last step: do not wait for it.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    r
 }

@@ -783,7 +783,7 @@ async fn cancel_edit(
         CancelOutcome::TooLate(st) => Err(ApiError::conflict(
             "not_cancellable",
             format!(
-                "edit {id} is {}: only a queued edit can be cancelled",
+                "edit {id} is {}: only a queued or running edit can be cancelled",
                 st.name()
             ),
         )),

@@ -310,9 +310,35 @@ pub struct Engine {
     pub limits: PixelLimits,
 }
 
+/// Carried out of the pipeline's step callback (by unwinding, which prints nothing) when the
+/// job's worker halts it; the pipeline's callback has no way to say "stop".
+struct Halted;
+
 /// Runs one job: `n` pictures with seeds `seed..seed+n`, each exactly as `physedit edit --seed`
-/// makes it, encoded as PNG. `progress` gets (steps done, steps in all) over all pictures.
+/// makes it, encoded as PNG. `progress` gets (steps done, steps in all) over all pictures; when it
+/// answers false the job stops after that step and fails with "halted".
 pub fn execute(
+    engine: &Engine,
+    input: &JobInput,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> std::result::Result<JobResult, JobFailure> {
+    let mut on_step = |s: usize, n: usize| {
+        if !progress(s, n) {
+            std::panic::resume_unwind(Box::new(Halted));
+        }
+    };
+    let run = std::panic::AssertUnwindSafe(|| execute_steps(engine, input, &mut on_step));
+    match std::panic::catch_unwind(run) {
+        Ok(r) => r,
+        Err(payload) if payload.is::<Halted>() => Err(JobFailure {
+            message: "halted".into(),
+            client: false,
+        }),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+fn execute_steps(
     engine: &Engine,
     input: &JobInput,
     progress: &mut dyn FnMut(usize, usize),

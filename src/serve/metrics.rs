@@ -33,6 +33,11 @@ pub fn failed() -> Deltas {
     vec![("jobs|failed".into(), 1.0)]
 }
 
+/// A job failed after `--max-attempts` starts (its worker died or stalled each time).
+pub fn dead_lettered() -> Deltas {
+    vec![("jobs|failed".into(), 1.0), ("dead_letter".into(), 1.0)]
+}
+
 /// A job succeeded: its edit time by recipe and tier, its transformer FLOPs.
 pub fn succeeded(recipe: &str, tier: &str, seconds: f64, flops: f64) -> Deltas {
     let recipe = clean(recipe);
@@ -115,6 +120,11 @@ pub fn render(stats: &BTreeMap<String, f64>, gauges: &Gauges, http: &BTreeMap<u1
         out,
         "# HELP physedit_rejected_total Requests refused with 429 because the queue was full.\n# TYPE physedit_rejected_total counter\nphysedit_rejected_total {}",
         get("rejected|queue_full")
+    );
+    let _ = writeln!(
+        out,
+        "# HELP physedit_dead_letters_total Jobs failed because their worker died or stalled in them --max-attempts times.\n# TYPE physedit_dead_letters_total counter\nphysedit_dead_letters_total {}",
+        get("dead_letter")
     );
     let _ = writeln!(
         out,

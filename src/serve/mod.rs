@@ -4,30 +4,35 @@
 //! * [`http`]: the endpoints (`POST /v1/images/edits` as OpenAI's, `POST/GET/DELETE /v1/edits...`
 //!   for asynchronous jobs with server-sent progress, `/healthz`, `/readyz`, `/metrics`), request
 //!   validation and limits, errors in OpenAI's shape ([`error`]);
-//! * [`queue`]: the queue, embedded (in the `serve` process) or on Redis Streams
-//!   ([`redis_queue`]) for workers on several machines;
+//! * [`queue`]: the queue, embedded (in the `serve` process, durable in a state file: [`embedded`])
+//!   or on Redis Streams ([`redis_queue`]) for workers on several machines; [`queue_types`] is
+//!   the vocabulary both speak;
 //! * [`worker`]: one job at a time on a loaded model; [`job`]: jobs, their validation and
 //!   [`job::execute`], which runs each picture through [`crate::pipeline::planned::run`] (the route
 //!   `physedit edit` takes, so a seed gives the same picture bit for bit);
 //! * [`metrics`]: the Prometheus text format.
 //!
-//! Limits, stated: the embedded queue lives in memory (jobs and results are lost when the process
-//! stops); with Redis a job is executed at least once and answered exactly once (a worker that dies
-//! mid-job has its job rerun by another after the visibility timeout; the first stored answer
-//! stands). Results (pictures as PNG) live in the queue's store (memory or Redis) for the result
-//! TTL; pictures are not written to disk. A job runs to its end once started: only queued jobs can
-//! be cancelled. One request edits one picture (`n` variants of it by seed). Every worker must
-//! serve the same model as the `serve` process reads its facts from (size multiple, native size).
-//! There is no authentication or TLS: put the service behind a proxy that provides them.
+//! Limits, stated: a job is executed at least once and answered exactly once, with either queue (a
+//! `serve` killed mid-job reruns it at its next start; a Redis worker that dies mid-job has its job
+//! rerun by another after the visibility timeout; the first stored answer stands), at most
+//! `--max-attempts` times (then it fails: the dead letter). Results (pictures as PNG) live in the
+//! queue's store (the state file or Redis) for the result TTL and within the result byte budget.
+//! Cancelling a running job stops it at its next step. SIGTERM drains: readiness fails at once, no
+//! new job is taken, the job in hand finishes within `--drain-timeout` or goes back in the queue.
+//! One request edits one picture (`n` variants of it by seed). Every worker must serve the same
+//! model as the `serve` process reads its facts from (size multiple, native size).
 pub mod adapters;
+pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod job;
 pub mod metrics;
 pub mod queue;
+pub mod queue_types;
 pub mod redis_queue;
 pub mod worker;
 
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,8 +47,9 @@ use crate::adaptive::plan::Planner;
 use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 use job::{Engine, PixelLimits};
-use queue::{Embedded, Queue};
-use redis_queue::RedisQueue;
+use queue::{Embedded, Queue, Rules};
+use redis_queue::{RedisQueue, RedisTarget};
+use worker::Pace;
 
 /// What the server needs to know of the model without loading it.
 #[derive(Debug, Clone)]
@@ -173,32 +179,51 @@ pub fn load_engine(m: &ModelOptions, planner: Planner) -> Result<Engine> {
 /// Where jobs wait.
 #[derive(Debug, Clone)]
 pub struct QueueOptions {
-    /// `redis://HOST:PORT[/DB]`; None: the embedded queue.
+    /// `redis://HOST:PORT[/DB]` (or `rediss://`, with `user:password@`); None: the embedded queue.
     pub url: Option<String>,
-    pub capacity: usize,
-    pub result_ttl: Duration,
+    /// CA certificate (PEM) for `rediss://` with a private CA.
+    pub redis_ca: Option<PathBuf>,
+    /// The embedded queue's state directory.
+    pub state: PathBuf,
+    pub rules: Rules,
+    /// Life of a queued or running job's record (Redis).
+    pub job_ttl: Duration,
     pub visibility: Duration,
     pub prefix: String,
+    pub job_timeout: Option<Duration>,
+    pub drain_timeout: Duration,
 }
 
 impl QueueOptions {
     pub async fn open(&self) -> Result<Queue> {
-        if self.capacity == 0 {
+        if self.rules.capacity == 0 {
             bail!("--queue-capacity must be at least 1");
         }
         Ok(match &self.url {
-            None => Queue::Embedded(Arc::new(Embedded::new(self.capacity, self.result_ttl))),
+            None => Queue::Embedded(Arc::new(Embedded::open(&self.state, self.rules.clone())?)),
             Some(url) => Queue::Redis(Arc::new(
                 RedisQueue::connect(
-                    url,
+                    &RedisTarget {
+                        url: url.clone(),
+                        ca: self.redis_ca.clone(),
+                    },
                     &self.prefix,
-                    self.capacity,
-                    self.result_ttl,
+                    self.rules.clone(),
+                    self.job_ttl,
                     self.visibility,
                 )
                 .await?,
             )),
         })
+    }
+
+    /// How workers pace themselves: heartbeats every quarter of the visibility timeout.
+    pub fn pace(&self) -> Pace {
+        Pace {
+            heartbeat: self.visibility / 4,
+            job_timeout: self.job_timeout,
+            drain_timeout: self.drain_timeout,
+        }
     }
 }
 
@@ -253,7 +278,7 @@ fn start_workers(
     queue: Queue,
     model: ModelOptions,
     planner: Planner,
-    heartbeat: Duration,
+    pace: Pace,
     ready: Arc<AtomicBool>,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -278,7 +303,7 @@ fn start_workers(
                 queue.clone(),
                 engine.clone(),
                 worker_name(i),
-                heartbeat,
+                pace,
                 stop.clone(),
             )));
         }
@@ -311,7 +336,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             queue.clone(),
             opts.model.clone(),
             (opts.planner)()?,
-            opts.queue.visibility / 4,
+            opts.queue.pace(),
             ready.clone(),
             stop_rx,
         ))
@@ -319,7 +344,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         None
     };
     let state = Arc::new(http::AppState {
-        queue,
+        queue: queue.clone(),
         facts,
         planner: (opts.planner)()?,
         limits: opts.limits,
@@ -334,34 +359,48 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .with_context(|| format!("--listen {}: cannot bind", opts.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("listening on http://{addr}");
-    // On Ctrl-C / SIGTERM: stop accepting, let requests in flight finish, but give up after 30 s
-    // (event streams and long edits would otherwise hold the process).
-    let (sig_tx, sig_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = sig_tx.send(true);
-    });
-    let mut graceful_rx = sig_rx.clone();
+    let (http_stop_tx, mut http_stop_rx) = watch::channel(false);
     let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
-        let _ = graceful_rx.wait_for(|v| *v).await;
+        let _ = http_stop_rx.wait_for(|v| *v).await;
     });
-    let mut grace_rx = sig_rx;
+    let mut server = tokio::spawn(server.into_future());
     tokio::select! {
-        r = server => r.context("serving HTTP")?,
-        _ = async move {
-            let _ = grace_rx.wait_for(|v| *v).await;
-            tokio::time::sleep(Duration::from_secs(30)).await;
-        } => eprintln!("stopping with connections still open after 30 s"),
+        r = &mut server => return r.context("the HTTP server stopped")?.context("serving HTTP"),
+        _ = shutdown_signal() => {}
     }
-    let _ = stop_tx.send(true);
-    if let Some(w) = workers {
-        // The job in hand finishes (embedded: its client is gone, but the queue stays consistent).
-        let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
+    drain(&queue, workers, stop_tx, opts.queue.drain_timeout).await;
+    // Requests in flight get their answers; event streams and waits on requeued jobs are cut.
+    let _ = http_stop_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .is_err()
+    {
+        eprintln!("stopping with connections still open after 5 s");
     }
     Ok(())
 }
 
-/// `physedit worker`: runs jobs from a Redis queue until stopped.
+/// SIGTERM: the queue refuses new jobs and reports not ready at once; workers take no new job and
+/// their jobs in hand finish within `drain_timeout` or go back in the queue.
+async fn drain(
+    queue: &Queue,
+    workers: Option<tokio::task::JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    drain_timeout: Duration,
+) {
+    queue.drain();
+    eprintln!(
+        "draining: no new jobs; the jobs in hand have {} s to finish",
+        drain_timeout.as_secs_f64()
+    );
+    let _ = stop.send(true);
+    if let Some(w) = workers {
+        // A halted job stops at its next step; the margin covers one step and the requeue.
+        let _ = tokio::time::timeout(drain_timeout + Duration::from_secs(30), w).await;
+    }
+}
+
+/// `physedit worker`: runs jobs from a Redis queue until stopped (SIGTERM drains).
 pub async fn work(
     queue: QueueOptions,
     model: ModelOptions,
@@ -380,15 +419,14 @@ pub async fn work(
     eprintln!("worker {name} ready");
     let (stop_tx, stop_rx) = watch::channel(false);
     let handle = tokio::spawn(worker::run(
-        q,
+        q.clone(),
         Arc::new(engine),
         name,
-        queue.visibility / 4,
+        queue.pace(),
         stop_rx,
     ));
     shutdown_signal().await;
-    eprintln!("stopping: finishing the job in hand");
-    let _ = stop_tx.send(true);
-    let _ = handle.await;
+    drain(&q, Some(handle), stop_tx, queue.drain_timeout).await;
+    eprintln!("stopped");
     Ok(())
 }

@@ -1,50 +1,27 @@
 //! The job queue: bounded, first in first out, one job at a time per worker. Two backends behind
-//! one type: [`Embedded`] (in the `serve` process: nothing else to start, jobs lost when the
-//! process stops) and [`super::redis_queue::RedisQueue`] (a Redis Stream read by a consumer group:
-//! workers on any machine, jobs survive a worker's death).
+//! one type: [`Embedded`] (in the `serve` process: nothing else to start, durable in a state file)
+//! and [`RedisQueue`] (a Redis Stream read by a consumer group: workers on any machine, jobs
+//! survive a worker's death).
 //!
 //! A job counts against the capacity from the moment it is accepted until it finishes (queued or
 //! running); past it, `submit` answers [`SubmitError::Full`]. Finished jobs (their pictures and
-//! reports) are kept for the result TTL, then forgotten.
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+//! reports) are kept for the result TTL and within the result byte budget, then forgotten. A job
+//! claimed `--max-attempts` times without an outcome fails (the dead letter). Cancelling a running
+//! job finishes it at once; its worker stops at its next step. Draining (SIGTERM) makes the queue
+//! refuse new jobs and workers take none.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
-use super::job::{now, JobFailure, JobInput, JobResult, JobStatus, State};
-use super::metrics::{self, Deltas, Gauges};
-use super::redis_queue::{RedisLink, RedisQueue};
-
-/// Why a job was not accepted.
-#[derive(Debug)]
-pub enum SubmitError {
-    /// The queue holds `capacity` unfinished jobs.
-    Full { capacity: usize },
-    /// The backend failed (Redis unreachable).
-    Backend(anyhow::Error),
-}
-
-/// What a cancel did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CancelOutcome {
-    Cancelled,
-    NotFound,
-    /// The job is past the queue (running or finished): it cannot be cancelled.
-    TooLate(State),
-}
-
-/// A job a worker took.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub id: String,
-    pub input: JobInput,
-    /// The Redis Stream entry (None for the embedded queue).
-    pub entry: Option<String>,
-    /// 1 the first time the job runs, 2 when a worker reruns it after another died in it.
-    pub attempt: u32,
-}
+pub use super::embedded::Embedded;
+use super::job::{JobFailure, JobInput, JobResult, JobStatus};
+use super::metrics::{self, Gauges};
+pub use super::queue_types::{CancelOutcome, Claimed, Rules, SubmitError};
+use super::redis_queue::RedisLink;
+pub use super::redis_queue::RedisQueue;
 
 /// A worker's connection to the queue (Redis: its own connection for blocking reads).
 pub enum WorkerLink {
@@ -52,22 +29,20 @@ pub enum WorkerLink {
     Redis(RedisLink),
 }
 
-/// Wakes a waiter when a job may have changed.
-pub enum Watcher {
-    Embedded(watch::Receiver<u64>),
-    /// Redis: polled.
-    Poll(Duration),
+/// Wakes a waiter when a job may have changed: the embedded queue's own signal, or Redis pub/sub
+/// messages the workers publish.
+pub struct Watcher {
+    rx: watch::Receiver<u64>,
+    /// Longest sleep without a signal (Redis: messages published while the subscription is being
+    /// re-established are lost; every waiter is woken when it is back, and looks again at least
+    /// this often in any case).
+    safety: Duration,
 }
 
 impl Watcher {
-    /// Returns after a change (embedded) or one poll interval (Redis), at most `timeout`.
+    /// Returns after a change, at most `timeout`.
     pub async fn changed(&mut self, timeout: Duration) {
-        match self {
-            Watcher::Embedded(rx) => {
-                let _ = tokio::time::timeout(timeout, rx.changed()).await;
-            }
-            Watcher::Poll(d) => tokio::time::sleep((*d).min(timeout)).await,
-        }
+        let _ = tokio::time::timeout(timeout.min(self.safety), self.rx.changed()).await;
     }
 }
 
@@ -81,8 +56,8 @@ pub enum Queue {
 impl Queue {
     pub fn capacity(&self) -> usize {
         match self {
-            Queue::Embedded(q) => q.capacity,
-            Queue::Redis(q) => q.capacity,
+            Queue::Embedded(q) => q.rules.capacity,
+            Queue::Redis(q) => q.rules.capacity,
         }
     }
 
@@ -104,22 +79,31 @@ impl Queue {
     /// Picture `index` of a finished job (PNG).
     pub async fn image(&self, id: &str, index: usize) -> Result<Option<Vec<u8>>> {
         match self {
-            Queue::Embedded(q) => Ok(q.image(id, index)),
+            Queue::Embedded(q) => q.image(id, index),
             Queue::Redis(q) => q.image(id, index).await,
         }
     }
 
     pub async fn cancel(&self, id: &str) -> Result<CancelOutcome> {
         match self {
-            Queue::Embedded(q) => Ok(q.cancel(id)),
+            Queue::Embedded(q) => q.cancel(id),
             Queue::Redis(q) => q.cancel(id).await,
         }
     }
 
     pub fn watcher(&self) -> Watcher {
         match self {
-            Queue::Embedded(q) => Watcher::Embedded(q.changed.subscribe()),
-            Queue::Redis(_) => Watcher::Poll(Duration::from_millis(20)),
+            Queue::Embedded(q) => Watcher {
+                rx: q.changed.subscribe(),
+                safety: Duration::from_secs(3600),
+            },
+            Queue::Redis(q) => {
+                q.listen();
+                Watcher {
+                    rx: q.changed.subscribe(),
+                    safety: Duration::from_secs(10),
+                }
+            }
         }
     }
 
@@ -133,16 +117,35 @@ impl Queue {
 
     pub async fn stats(&self) -> Result<BTreeMap<String, f64>> {
         match self {
-            Queue::Embedded(q) => Ok(q.inner.lock().unwrap().stats.clone()),
+            Queue::Embedded(q) => Ok(q.stats()),
             Queue::Redis(q) => q.stats().await,
         }
     }
 
-    /// Whether the backend answers.
+    /// Whether the queue takes jobs: not draining, and (Redis) the server answers and the
+    /// consumer group exists (it is recreated when Redis lost it).
     pub async fn ping(&self) -> Result<()> {
+        if self.is_draining() {
+            anyhow::bail!("this server is shutting down and takes no new jobs");
+        }
         match self {
             Queue::Embedded(_) => Ok(()),
-            Queue::Redis(q) => q.ping().await,
+            Queue::Redis(q) => q.ensure_group().await,
+        }
+    }
+
+    /// SIGTERM: refuse new jobs; workers take none.
+    pub fn drain(&self) {
+        match self {
+            Queue::Embedded(q) => q.drain(),
+            Queue::Redis(q) => q.drain(),
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        match self {
+            Queue::Embedded(q) => q.is_draining(),
+            Queue::Redis(q) => q.is_draining(),
         }
     }
 
@@ -175,19 +178,32 @@ impl Queue {
         wait: Duration,
     ) -> Result<Option<Claimed>> {
         match (self, link) {
-            (Queue::Embedded(q), _) => Ok(q.next(worker, wait).await),
+            (Queue::Embedded(q), _) => q.next(worker, wait).await,
             (Queue::Redis(q), WorkerLink::Redis(l)) => q.next(l, worker, wait).await,
             _ => anyhow::bail!("worker link of another queue"),
         }
     }
 
-    pub async fn progress(&self, job: &Claimed, step: usize, steps: usize) -> Result<()> {
+    /// Records progress; false when the job is no longer this run's (cancelled, or taken over by
+    /// another worker): the worker stops it.
+    pub async fn progress(
+        &self,
+        job: &Claimed,
+        worker: &str,
+        step: usize,
+        steps: usize,
+    ) -> Result<bool> {
         match self {
-            Queue::Embedded(q) => {
-                q.progress(&job.id, step, steps);
-                Ok(())
-            }
-            Queue::Redis(q) => q.progress(&job.id, step, steps).await,
+            Queue::Embedded(q) => Ok(q.progress(&job.id, step, steps)),
+            Queue::Redis(q) => q.progress(&job.id, worker, step, steps).await,
+        }
+    }
+
+    /// Puts a running job back in the queue, its attempt not counted (the worker is draining).
+    pub async fn requeue(&self, job: &Claimed, worker: &str) -> Result<()> {
+        match self {
+            Queue::Embedded(q) => q.requeue(&job.id),
+            Queue::Redis(q) => q.requeue(job, worker).await,
         }
     }
 
@@ -217,220 +233,8 @@ impl Queue {
             Err(_) => metrics::failed(),
         };
         match self {
-            Queue::Embedded(q) => Ok(q.finish(&job.id, outcome, deltas)),
+            Queue::Embedded(q) => q.finish(&job.id, outcome, deltas),
             Queue::Redis(q) => q.finish(job, outcome, deltas).await,
         }
-    }
-}
-
-struct Record {
-    status: JobStatus,
-    input: Option<JobInput>,
-    images: Vec<Vec<u8>>,
-}
-
-#[derive(Default)]
-struct Inner {
-    order: VecDeque<String>,
-    jobs: HashMap<String, Record>,
-    /// Finished jobs by finishing time, for the TTL.
-    finished: VecDeque<(Instant, String)>,
-    stats: BTreeMap<String, f64>,
-    active: usize,
-}
-
-impl Inner {
-    fn add(&mut self, deltas: Deltas) {
-        for (k, v) in deltas {
-            *self.stats.entry(k).or_insert(0.0) += v;
-        }
-    }
-
-    fn expire(&mut self, ttl: Duration) {
-        while let Some((t, _)) = self.finished.front() {
-            if t.elapsed() < ttl {
-                break;
-            }
-            let (_, id) = self.finished.pop_front().unwrap();
-            self.jobs.remove(&id);
-        }
-    }
-
-    fn finished(&mut self, id: &str) {
-        self.active = self.active.saturating_sub(1);
-        self.finished.push_back((Instant::now(), id.to_string()));
-    }
-}
-
-/// The in-process queue.
-pub struct Embedded {
-    inner: Mutex<Inner>,
-    work: Notify,
-    changed: watch::Sender<u64>,
-    pub capacity: usize,
-    ttl: Duration,
-}
-
-impl Embedded {
-    pub fn new(capacity: usize, ttl: Duration) -> Self {
-        Embedded {
-            inner: Mutex::new(Inner::default()),
-            work: Notify::new(),
-            changed: watch::channel(0).0,
-            capacity,
-            ttl,
-        }
-    }
-
-    fn bump(&self) {
-        self.changed.send_modify(|v| *v += 1);
-    }
-
-    fn submit(&self, input: JobInput) -> Result<JobStatus, SubmitError> {
-        let mut g = self.inner.lock().unwrap();
-        g.expire(self.ttl);
-        if g.active >= self.capacity {
-            g.add(metrics::rejected());
-            return Err(SubmitError::Full {
-                capacity: self.capacity,
-            });
-        }
-        let id = super::job::new_id();
-        let status = JobStatus::new(id.clone(), &input, now());
-        g.jobs.insert(
-            id.clone(),
-            Record {
-                status: status.clone(),
-                input: Some(input),
-                images: Vec::new(),
-            },
-        );
-        g.order.push_back(id);
-        g.active += 1;
-        g.add(metrics::submitted());
-        drop(g);
-        self.work.notify_one();
-        self.bump();
-        Ok(status)
-    }
-
-    fn status(&self, id: &str) -> Option<JobStatus> {
-        let mut g = self.inner.lock().unwrap();
-        g.expire(self.ttl);
-        g.jobs.get(id).map(|r| r.status.clone())
-    }
-
-    fn image(&self, id: &str, index: usize) -> Option<Vec<u8>> {
-        let g = self.inner.lock().unwrap();
-        g.jobs.get(id).and_then(|r| r.images.get(index).cloned())
-    }
-
-    fn cancel(&self, id: &str) -> CancelOutcome {
-        let mut g = self.inner.lock().unwrap();
-        let state = match g.jobs.get(id) {
-            None => return CancelOutcome::NotFound,
-            Some(r) => r.status.status,
-        };
-        if state != State::Queued {
-            return CancelOutcome::TooLate(state);
-        }
-        g.order.retain(|j| j != id);
-        if let Some(r) = g.jobs.get_mut(id) {
-            r.status.status = State::Cancelled;
-            r.status.finished = Some(now());
-            r.input = None;
-        }
-        g.finished(id);
-        g.add(metrics::cancelled());
-        drop(g);
-        self.bump();
-        CancelOutcome::Cancelled
-    }
-
-    fn depth(&self) -> (u64, u64) {
-        let g = self.inner.lock().unwrap();
-        let queued = g.order.len() as u64;
-        (queued, (g.active as u64).saturating_sub(queued))
-    }
-
-    async fn next(&self, worker: &str, wait: Duration) -> Option<Claimed> {
-        let deadline = Instant::now() + wait;
-        loop {
-            {
-                let mut g = self.inner.lock().unwrap();
-                while let Some(id) = g.order.pop_front() {
-                    if let Some(r) = g.jobs.get_mut(&id) {
-                        if r.status.status != State::Queued {
-                            continue;
-                        }
-                        r.status.status = State::Running;
-                        r.status.started = Some(now());
-                        r.status.attempts += 1;
-                        r.status.worker = Some(worker.to_string());
-                        let claimed = Claimed {
-                            id: id.clone(),
-                            input: r.input.clone()?,
-                            entry: None,
-                            attempt: r.status.attempts,
-                        };
-                        drop(g);
-                        self.bump();
-                        return Some(claimed);
-                    }
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let _ = tokio::time::timeout(left, self.work.notified()).await;
-        }
-    }
-
-    fn progress(&self, id: &str, step: usize, steps: usize) {
-        let mut g = self.inner.lock().unwrap();
-        if let Some(r) = g.jobs.get_mut(id) {
-            if r.status.status == State::Running {
-                r.status.step = step;
-                r.status.steps = steps;
-            }
-        }
-        drop(g);
-        self.bump();
-    }
-
-    fn finish(
-        &self,
-        id: &str,
-        outcome: &std::result::Result<JobResult, JobFailure>,
-        deltas: Deltas,
-    ) -> bool {
-        let mut g = self.inner.lock().unwrap();
-        let Some(r) = g.jobs.get_mut(id) else {
-            return false;
-        };
-        if r.status.status.is_terminal() {
-            return false;
-        }
-        r.status.finished = Some(now());
-        r.input = None;
-        match outcome {
-            Ok(res) => {
-                r.status.status = State::Succeeded;
-                r.status.step = r.status.steps.max(r.status.step);
-                r.status.result = Some(res.report.clone());
-                r.images = res.images.clone();
-            }
-            Err(f) => {
-                r.status.status = State::Failed;
-                r.status.error = Some(f.message.clone());
-                r.status.error_is_client = f.client;
-            }
-        }
-        g.finished(id);
-        g.add(deltas);
-        drop(g);
-        self.bump();
-        true
     }
 }

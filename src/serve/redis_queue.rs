@@ -5,44 +5,61 @@
 //!   group `workers` (`XREADGROUP`); its length is the number of unfinished jobs (an entry is
 //!   deleted when its job finishes or is cancelled), which bounds the queue;
 //! * `{prefix}:job:{id}` — a hash per job: its state, progress, parameters, the uploaded picture
-//!   until the job finishes, then the pictures (`img:0`, ...) and the report, expiring after the
-//!   result TTL;
-//! * `{prefix}:stats` — counters shared by every process (jobs by outcome, edit seconds, FLOPs).
+//!   until the job finishes, then the pictures (`img:0`, ...) and the report; it expires after the
+//!   job TTL while the job waits or runs, after the result TTL once it has finished;
+//! * `{prefix}:results`, `{prefix}:result_sizes`, `{prefix}:result_bytes` — finished results by
+//!   finishing time and their sizes, so that the oldest are forgotten past the byte budget;
+//! * `{prefix}:dead` — the dead letter: a stream entry per job that used up its attempts;
+//! * `{prefix}:stats` — counters shared by every process (jobs by outcome, edit seconds, FLOPs);
+//! * `{prefix}:events` — a pub/sub channel: the job id on every change, which wakes the requests
+//!   and event streams waiting on it.
 //!
-//! A worker claims an entry, marks the job running, runs it, then stores the outcome and
-//! acknowledges the entry (`XACK`) in one script, so an entry is never acknowledged before its
-//! result is stored. While it runs, the worker resets the entry's idle time every quarter of the
-//! visibility timeout; a worker that dies leaves its entry pending and idle, and the next worker
-//! looking for work claims it with `XAUTOCLAIM` once the visibility timeout has passed and reruns
-//! it. The store script refuses a second outcome for a job, so a rerun (of a job whose first
-//! worker was only slow) cannot give a second answer. Jobs are at-least-once executed and
-//! exactly-once answered. Progress and state are read by polling the job's hash (every 20 ms).
+//! A worker claims an entry, marks the job running (counting the attempt; a job past
+//! `--max-attempts` fails and goes to the dead letter instead), runs it, then stores the outcome
+//! and acknowledges the entry (`XACK`) in one script, so an entry is never acknowledged before its
+//! result is stored. While its step counter moves, the worker resets the entry's idle time every
+//! quarter of the visibility timeout; a worker that dies or stalls leaves its entry idle, and the
+//! next worker looking for work claims it with `XAUTOCLAIM` once the visibility timeout has passed
+//! and reruns it. The store script refuses a second outcome for a job, so a rerun (of a job whose
+//! first worker was only slow) cannot give a second answer; progress from a worker the job no
+//! longer belongs to (cancelled, claimed by another) is refused, which stops that worker. Jobs are
+//! at-least-once executed and exactly-once answered. When Redis answers NOGROUP (it restarted
+//! without its data) the group is recreated. Scripts touch keys they build from the prefix (the
+//! budget's evictions), so the queue needs one Redis, not a cluster.
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Script, Value};
+use tokio::sync::watch;
 
 use super::job::{now, JobFailure, JobInput, JobParams, JobResult, JobStatus, State};
 use super::metrics::Deltas;
-use super::queue::{CancelOutcome, Claimed, SubmitError};
+use super::queue_types::{dead_letter_message, CancelOutcome, Claimed, Rules, SubmitError};
 
 const GROUP: &str = "workers";
 
+/// KEYS: stream, job, stats. ARGV: capacity, id, job TTL (s), fields...
 const SUBMIT: &str = r#"
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
   redis.call('HINCRBYFLOAT', KEYS[3], 'rejected|queue_full', 1)
   return false
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
 local entry = redis.call('XADD', KEYS[1], '*', 'id', ARGV[2])
 redis.call('HSET', KEYS[2], 'entry', entry)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('HINCRBYFLOAT', KEYS[3], 'jobs|submitted', 1)
 return entry
 "#;
 
+/// KEYS: job, stream, stats, dead letter stream. ARGV: group, entry, worker, now, max attempts,
+/// result TTL (s), channel, dead-letter message, id, job TTL (s). Returns nil (nothing to run), 0 (moved to the
+/// dead letter) or the attempt number.
 const START: &str = r#"
 local s = redis.call('HGET', KEYS[1], 'state')
 if (not s) or s == 'succeeded' or s == 'failed' or s == 'cancelled' then
@@ -50,49 +67,123 @@ if (not s) or s == 'succeeded' or s == 'failed' or s == 'cancelled' then
   redis.call('XDEL', KEYS[2], ARGV[2])
   return false
 end
+local a = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+if a >= tonumber(ARGV[5]) then
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'finished', ARGV[4], 'error', ARGV[8], 'error_client', '0')
+  redis.call('HDEL', KEYS[1], 'image', 'mask')
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'id', ARGV[9], 'attempts', a, 'last_worker', ARGV[3], 'time', ARGV[4])
+  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[2], ARGV[2])
+  redis.call('HINCRBYFLOAT', KEYS[3], 'jobs|failed', 1)
+  redis.call('HINCRBYFLOAT', KEYS[3], 'dead_letter', 1)
+  redis.call('PUBLISH', ARGV[7], ARGV[9])
+  return 0
+end
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[3], 'started', ARGV[4], 'step', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[10])
+redis.call('PUBLISH', ARGV[7], ARGV[9])
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 "#;
 
+/// KEYS: job. ARGV: step, steps, worker, channel, id. Returns 0 when the job is no longer this
+/// worker's to run (cancelled, or claimed by another worker).
 const PROGRESS: &str = r#"
-if redis.call('HGET', KEYS[1], 'state') == 'running' then
+if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'worker') == ARGV[3] then
   redis.call('HSET', KEYS[1], 'step', ARGV[1], 'steps', ARGV[2])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+  return 1
 end
-return 1
+return 0
 "#;
 
+/// KEYS: job, stream. ARGV: group, entry, worker. Resets the entry's idle time while the job is
+/// still this worker's.
+const HEARTBEAT: &str = r#"
+if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'worker') == ARGV[3] then
+  redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+  return 1
+end
+return 0
+"#;
+
+/// KEYS: job, stream. ARGV: group, entry, worker, idle ms, channel, id. A draining worker hands its
+/// job back: queued again, its attempt not counted, its entry idle long enough for the next worker
+/// to claim it at once (it keeps its place).
+const REQUEUE: &str = r#"
+if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'worker') == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'state', 'queued', 'step', 0)
+  redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+  redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[3], 0, ARGV[2], 'IDLE', ARGV[4], 'JUSTID')
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+  return 1
+end
+return 0
+"#;
+
+/// KEYS: job, stream, stats, results (zset id -> finish ms), result sizes (hash), result bytes.
+/// ARGV: group, entry, result TTL (s), n field args, fields..., then
+/// [now ms, budget, job key prefix, channel, id, bytes], then counter deltas.
 const FINISH: &str = r#"
+local nf = tonumber(ARGV[4])
+local t = 5 + nf
+local now_ms, budget, kp, channel, id, bytes = tonumber(ARGV[t]), tonumber(ARGV[t + 1]), ARGV[t + 2], ARGV[t + 3], ARGV[t + 4], tonumber(ARGV[t + 5])
 local s = redis.call('HGET', KEYS[1], 'state')
 local stored = 0
+local function forget(rid)
+  local size = tonumber(redis.call('HGET', KEYS[5], rid) or '0')
+  redis.call('HDEL', KEYS[5], rid)
+  redis.call('ZREM', KEYS[4], rid)
+  redis.call('DECRBY', KEYS[6], size)
+end
 if s == 'queued' or s == 'running' then
-  local nf = tonumber(ARGV[4])
   redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + nf))
   redis.call('HDEL', KEYS[1], 'image', 'mask')
   redis.call('HINCRBY', KEYS[1], 'stores', 1)
-  for i = 5 + nf, #ARGV, 2 do
+  for i = t + 6, #ARGV, 2 do
     redis.call('HINCRBYFLOAT', KEYS[3], ARGV[i], ARGV[i + 1])
   end
   redis.call('EXPIRE', KEYS[1], ARGV[3])
+  if bytes > 0 then
+    redis.call('ZADD', KEYS[4], now_ms, id)
+    redis.call('HSET', KEYS[5], id, bytes)
+    redis.call('INCRBY', KEYS[6], bytes)
+  end
   stored = 1
 end
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[2], ARGV[2])
+for _, rid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now_ms - 1000 * tonumber(ARGV[3]))) do
+  forget(rid)
+end
+while tonumber(redis.call('GET', KEYS[6]) or '0') > budget and redis.call('ZCARD', KEYS[4]) > 1 do
+  local rid = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+  forget(rid)
+  redis.call('DEL', kp .. rid)
+end
+redis.call('PUBLISH', channel, id)
 return stored
 "#;
 
+/// KEYS: job, stream, stats. ARGV: group, result TTL (s), now, channel, id. A queued job is
+/// cancelled; so is a running one (its worker stops at its next step).
 const CANCEL: &str = r#"
 local s = redis.call('HGET', KEYS[1], 'state')
 if not s then return 'missing' end
-if s ~= 'queued' then return s end
+if s ~= 'queued' and s ~= 'running' then return s end
 local entry = redis.call('HGET', KEYS[1], 'entry')
 if entry then
   redis.call('XACK', KEYS[2], ARGV[1], entry)
   redis.call('XDEL', KEYS[2], entry)
 end
 redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished', ARGV[3])
+if s == 'running' then
+  redis.call('HSET', KEYS[1], 'error', 'cancelled', 'error_client', '1')
+end
 redis.call('HDEL', KEYS[1], 'image', 'mask')
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('HINCRBYFLOAT', KEYS[3], 'jobs|cancelled', 1)
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 'cancelled'
 "#;
 
@@ -124,12 +215,19 @@ pub struct RedisQueue {
     client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
-    pub capacity: usize,
-    ttl: Duration,
+    pub rules: Rules,
+    /// How long a queued or running job's record lives.
+    job_ttl: Duration,
     visibility: Duration,
+    draining: AtomicBool,
+    /// Bumped on every job change the workers publish (once the listener runs).
+    pub(super) changed: watch::Sender<u64>,
+    listening: Once,
     submit: Script,
     start: Script,
     progress: Script,
+    heartbeat: Script,
+    requeue: Script,
     finish: Script,
     cancel: Script,
 }
@@ -143,17 +241,71 @@ fn to_string(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// `url` with its password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((auth, host)) => {
+                let user = auth.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+fn millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Where the Redis is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct RedisTarget {
+    /// `redis://`, `rediss://` (TLS), with `user:password@` when Redis asks for them.
+    pub url: String,
+    /// PEM file of the certificate authority that signed the server's certificate (`rediss://`
+    /// with a private CA); None: the system's roots.
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl RedisTarget {
+    fn client(&self) -> Result<redis::Client> {
+        let shown = redact(&self.url);
+        match &self.ca {
+            None => {
+                redis::Client::open(self.url.as_str()).with_context(|| format!("--queue {shown}"))
+            }
+            Some(ca) => {
+                let pem = std::fs::read(ca)
+                    .with_context(|| format!("--redis-ca {}: cannot read it", ca.display()))?;
+                redis::Client::build_with_tls(
+                    self.url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem),
+                    },
+                )
+                .with_context(|| format!("--queue {shown} with --redis-ca {}", ca.display()))
+            }
+        }
+    }
+}
+
 impl RedisQueue {
-    /// Connects to `url` (`redis://HOST:PORT[/DB]`) and creates the stream and its consumer group
-    /// when they do not exist.
+    /// Connects (`redis://HOST:PORT[/DB]`, `rediss://` for TLS, `user:password@` for AUTH) and
+    /// creates the stream and its consumer group when they do not exist.
     pub async fn connect(
-        url: &str,
+        target: &RedisTarget,
         prefix: &str,
-        capacity: usize,
-        ttl: Duration,
+        rules: Rules,
+        job_ttl: Duration,
         visibility: Duration,
     ) -> Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("--queue {url}"))?;
+        let client = target.client()?;
         let cfg = ConnectionManagerConfig::new()
             .set_response_timeout(Some(Duration::from_secs(10)))
             .set_connection_timeout(Some(Duration::from_secs(5)))
@@ -165,17 +317,22 @@ impl RedisQueue {
         .await
         .map_err(|_| anyhow::anyhow!("timed out"))
         .and_then(|r| r.map_err(anyhow::Error::from))
-        .with_context(|| format!("cannot connect to Redis at {url}"))?;
+        .with_context(|| format!("cannot connect to Redis at {}", redact(&target.url)))?;
         let q = RedisQueue {
             client,
             conn,
             prefix: prefix.to_string(),
-            capacity,
-            ttl,
+            rules,
+            job_ttl,
             visibility,
+            draining: AtomicBool::new(false),
+            changed: watch::channel(0).0,
+            listening: Once::new(),
             submit: Script::new(SUBMIT),
             start: Script::new(START),
             progress: Script::new(PROGRESS),
+            heartbeat: Script::new(HEARTBEAT),
+            requeue: Script::new(REQUEUE),
             finish: Script::new(FINISH),
             cancel: Script::new(CANCEL),
         };
@@ -183,7 +340,49 @@ impl RedisQueue {
         Ok(q)
     }
 
-    async fn ensure_group(&self) -> Result<()> {
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Starts (once) the task that turns the workers' pub/sub messages into [`Self::changed`]
+    /// bumps, reconnecting when Redis goes away.
+    pub fn listen(&self) {
+        self.listening.call_once(|| {
+            let (client, channel, tx) = (self.client.clone(), self.channel(), self.changed.clone());
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                loop {
+                    if let Ok(mut ps) = client.get_async_pubsub().await {
+                        if ps.subscribe(&channel).await.is_ok() {
+                            // Changes made while unsubscribed: every waiter looks again.
+                            tx.send_modify(|v| *v += 1);
+                            let mut msgs = ps.on_message();
+                            while msgs.next().await.is_some() {
+                                tx.send_modify(|v| *v += 1);
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            });
+        });
+    }
+
+    fn channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
+    fn dead_key(&self) -> String {
+        format!("{}:dead", self.prefix)
+    }
+
+    /// Creates the consumer group (and the stream) unless it exists: at start, and whenever
+    /// Redis answers NOGROUP (it restarted without its data) or readiness is checked.
+    pub async fn ensure_group(&self) -> Result<()> {
         let mut c = self.conn.clone();
         let r: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
@@ -212,13 +411,12 @@ impl RedisQueue {
         format!("{}:stats", self.prefix)
     }
 
-    pub async fn ping(&self) -> Result<()> {
-        let mut c = self.conn.clone();
-        let _: String = redis::cmd("PING").query_async(&mut c).await?;
-        Ok(())
-    }
-
     pub async fn submit(&self, input: JobInput) -> Result<JobStatus, SubmitError> {
+        if self.is_draining() {
+            return Err(SubmitError::Backend(anyhow::anyhow!(
+                "this server is shutting down and takes no new jobs"
+            )));
+        }
         let id = super::job::new_id();
         let created = now();
         let status = JobStatus::new(id.clone(), &input, created);
@@ -230,8 +428,9 @@ impl RedisQueue {
         inv.key(self.stream())
             .key(self.job_key(&id))
             .key(self.stats_key())
-            .arg(self.capacity)
+            .arg(self.rules.capacity)
             .arg(&id)
+            .arg(self.job_ttl.as_secs().max(1))
             .arg("state")
             .arg("queued")
             .arg("created")
@@ -255,7 +454,7 @@ impl RedisQueue {
         match entry {
             Some(_) => Ok(status),
             None => Err(SubmitError::Full {
-                capacity: self.capacity,
+                capacity: self.rules.capacity,
             }),
         }
     }
@@ -323,8 +522,10 @@ impl RedisQueue {
             .key(self.stream())
             .key(self.stats_key())
             .arg(GROUP)
-            .arg(self.ttl.as_secs().max(1))
+            .arg(self.rules.result_ttl.as_secs().max(1))
             .arg(now())
+            .arg(self.channel())
+            .arg(id)
             .invoke_async(&mut c)
             .await?;
         Ok(match r.as_str() {
@@ -386,7 +587,30 @@ impl RedisQueue {
         worker: &str,
         wait: Duration,
     ) -> Result<Option<Claimed>> {
-        // First a job whose worker has been silent for the visibility timeout.
+        if self.is_draining() {
+            return Ok(None);
+        }
+        match self.read_entry(link, worker, wait).await {
+            Ok(Some(entry)) => self.start_entry(link, worker, entry).await,
+            Ok(None) => Ok(None),
+            Err(e) if e.code() == Some("NOGROUP") => {
+                tracing::warn!(
+                    "the consumer group is gone (Redis restarted empty?): recreating it"
+                );
+                self.ensure_group().await?;
+                Ok(None)
+            }
+            Err(e) => Err(anyhow::Error::from(e).context("reading the queue")),
+        }
+    }
+
+    /// First an entry whose worker has been silent for the visibility timeout, else a new one.
+    async fn read_entry(
+        &self,
+        link: &mut RedisLink,
+        worker: &str,
+        wait: Duration,
+    ) -> redis::RedisResult<Option<redis::streams::StreamId>> {
         let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(self.stream())
             .arg(GROUP)
@@ -396,29 +620,33 @@ impl RedisQueue {
             .arg("COUNT")
             .arg(1)
             .query_async(&mut link.conn)
-            .await
-            .context("XAUTOCLAIM")?;
-        let mut entry = claimed.claimed.into_iter().next();
-        if entry.is_none() {
-            let read: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(GROUP)
-                .arg(worker)
-                .arg("COUNT")
-                .arg(1)
-                .arg("BLOCK")
-                .arg(wait.as_millis().max(1) as u64)
-                .arg("STREAMS")
-                .arg(self.stream())
-                .arg(">")
-                .query_async(&mut link.conn)
-                .await
-                .context("XREADGROUP")?;
-            entry = read.and_then(|r| r.keys.into_iter().next()?.ids.into_iter().next());
+            .await?;
+        if let Some(e) = claimed.claimed.into_iter().next() {
+            return Ok(Some(e));
         }
-        let Some(entry) = entry else {
-            return Ok(None);
-        };
+        let read: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(worker)
+            .arg("COUNT")
+            .arg(1)
+            .arg("BLOCK")
+            .arg(wait.as_millis().max(1) as u64)
+            .arg("STREAMS")
+            .arg(self.stream())
+            .arg(">")
+            .query_async(&mut link.conn)
+            .await?;
+        Ok(read.and_then(|r| r.keys.into_iter().next()?.ids.into_iter().next()))
+    }
+
+    /// Marks the entry's job running (or moves it to the dead letter) and reads its input.
+    async fn start_entry(
+        &self,
+        link: &mut RedisLink,
+        worker: &str,
+        entry: redis::streams::StreamId,
+    ) -> Result<Option<Claimed>> {
         let id = to_string(entry.map.get("id")).unwrap_or_default();
         if !super::job::valid_id(&id) {
             // Not one of ours: drop it so that it does not come back.
@@ -441,16 +669,33 @@ impl RedisQueue {
             .start
             .key(self.job_key(&id))
             .key(self.stream())
+            .key(self.stats_key())
+            .key(self.dead_key())
             .arg(GROUP)
             .arg(&entry.id)
             .arg(worker)
             .arg(now())
+            .arg(self.rules.max_attempts)
+            .arg(self.rules.result_ttl.as_secs().max(1))
+            .arg(self.channel())
+            .arg(dead_letter_message(self.rules.max_attempts))
+            .arg(&id)
+            .arg(self.job_ttl.as_secs().max(1))
             .invoke_async(&mut link.conn)
             .await
             .context("starting a job")?;
-        let Some(attempt) = attempt else {
+        let attempt = match attempt {
             // Finished, cancelled or expired: acknowledged by the script.
-            return Ok(None);
+            None => return Ok(None),
+            Some(0) => {
+                tracing::warn!(
+                    job = id,
+                    "moved to the dead letter after {} attempts",
+                    self.rules.max_attempts
+                );
+                return Ok(None);
+            }
+            Some(a) => a,
         };
         let (params, image, mask, plan): (
             Option<String>,
@@ -481,30 +726,63 @@ impl RedisQueue {
         }))
     }
 
-    pub async fn progress(&self, id: &str, step: usize, steps: usize) -> Result<()> {
+    /// Records progress; false when the job is no longer this worker's (cancelled, claimed by
+    /// another after this one stalled).
+    pub async fn progress(
+        &self,
+        id: &str,
+        worker: &str,
+        step: usize,
+        steps: usize,
+    ) -> Result<bool> {
         let mut c = self.conn.clone();
-        let _: i64 = self
+        let going: i64 = self
             .progress
             .key(self.job_key(id))
             .arg(step)
             .arg(steps)
+            .arg(worker)
+            .arg(self.channel())
+            .arg(id)
             .invoke_async(&mut c)
             .await?;
-        Ok(())
+        Ok(going == 1)
     }
 
+    /// Resets the entry's idle time (only while the job is still this worker's).
     pub async fn heartbeat(&self, link: &mut RedisLink, worker: &str, job: &Claimed) -> Result<()> {
         let Some(entry) = &job.entry else {
             return Ok(());
         };
-        let _: Value = redis::cmd("XCLAIM")
-            .arg(self.stream())
+        let _: i64 = self
+            .heartbeat
+            .key(self.job_key(&job.id))
+            .key(self.stream())
             .arg(GROUP)
-            .arg(worker)
-            .arg(0)
             .arg(entry)
-            .arg("JUSTID")
-            .query_async(&mut link.conn)
+            .arg(worker)
+            .invoke_async(&mut link.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Hands a running job back (draining): the next worker claims it at once.
+    pub async fn requeue(&self, job: &Claimed, worker: &str) -> Result<()> {
+        let Some(entry) = &job.entry else {
+            return Ok(());
+        };
+        let mut c = self.conn.clone();
+        let _: i64 = self
+            .requeue
+            .key(self.job_key(&job.id))
+            .key(self.stream())
+            .arg(GROUP)
+            .arg(entry)
+            .arg(worker)
+            .arg(self.visibility.as_millis() as u64 * 10 + 1000)
+            .arg(self.channel())
+            .arg(&job.id)
+            .invoke_async(&mut c)
             .await?;
         Ok(())
     }
@@ -518,12 +796,14 @@ impl RedisQueue {
         let entry = job.entry.clone().unwrap_or_default();
         let mut fields: Vec<(String, Vec<u8>)> =
             vec![("finished".into(), now().to_string().into_bytes())];
+        let mut bytes = 0u64;
         match outcome {
             Ok(r) => {
                 fields.push(("state".into(), b"succeeded".to_vec()));
                 fields.push(("result".into(), serde_json::to_vec(&r.report)?));
                 for (i, img) in r.images.iter().enumerate() {
                     fields.push((format!("img:{i}"), img.clone()));
+                    bytes += img.len() as u64;
                 }
             }
             Err(f) => {
@@ -543,13 +823,22 @@ impl RedisQueue {
         inv.key(self.job_key(&job.id))
             .key(self.stream())
             .key(self.stats_key())
+            .key(format!("{}:results", self.prefix))
+            .key(format!("{}:result_sizes", self.prefix))
+            .key(format!("{}:result_bytes", self.prefix))
             .arg(GROUP)
             .arg(&entry)
-            .arg(self.ttl.as_secs().max(1))
+            .arg(self.rules.result_ttl.as_secs().max(1))
             .arg(fields.len() * 2);
         for (k, v) in &fields {
             inv.arg(k).arg(&v[..]);
         }
+        inv.arg(millis())
+            .arg(self.rules.result_budget)
+            .arg(format!("{}:job:", self.prefix))
+            .arg(self.channel())
+            .arg(&job.id)
+            .arg(bytes);
         for (k, v) in &deltas {
             inv.arg(k).arg(v);
         }

@@ -102,3 +102,68 @@ fn imports_run_downhill() {
         uphill.join("\n")
     );
 }
+
+/// The files of one folder (`super::NAME` and `crate::MOD::NAME` paths between them) import each
+/// other without a cycle either: within `src/serve`, `queue` sits above both of its backends, and
+/// they share a module below them instead of importing it from `queue`.
+#[test]
+fn sibling_files_import_without_cycles() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/serve");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let names: BTreeSet<String> = files
+        .iter()
+        .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let from = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(f).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for prefix in ["super::", "crate::serve::"] {
+                let mut rest = line;
+                while let Some(i) = rest.find(prefix) {
+                    rest = &rest[i + prefix.len()..];
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if names.contains(&name) && name != from && from != "mod" {
+                        edges.entry(from.clone()).or_default().insert(name);
+                    }
+                }
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    fn visit(
+        n: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == n) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n.to_string());
+        for m in edges.get(n).into_iter().flatten() {
+            if let Some(c) = visit(m, edges, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for n in &names {
+        if let Some(c) = visit(n, &edges, &mut Vec::new(), &mut done) {
+            panic!("src/serve files import each other: {}", c.join(" -> "));
+        }
+    }
+}

@@ -11,30 +11,30 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_physedit");
-const PROMPT: &str = "Swap the scenery behind the objects for plain peach.";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_physedit");
+pub(crate) const PROMPT: &str = "Swap the scenery behind the objects for plain peach.";
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn test_image() -> PathBuf {
+pub(crate) fn test_image() -> PathBuf {
     root().join("data/world/test/images/test_000023.png")
 }
 
-fn test_png() -> Vec<u8> {
+pub(crate) fn test_png() -> Vec<u8> {
     std::fs::read(test_image()).unwrap()
 }
 
 /// A child process killed (SIGKILL) and reaped on drop; its stderr is collected.
-struct Proc {
-    child: Child,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
     log: Arc<Mutex<Vec<String>>>,
     name: String,
 }
 
 impl Proc {
-    fn spawn(name: &str, cmd: &mut Command) -> Proc {
+    pub(crate) fn spawn(name: &str, cmd: &mut Command) -> Proc {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -57,7 +57,7 @@ impl Proc {
     }
 
     /// Waits for a stderr line containing `needle`; returns it.
-    fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
+    pub(crate) fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
         let t0 = Instant::now();
         loop {
             if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
@@ -80,15 +80,15 @@ impl Proc {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
-    fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -100,7 +100,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -109,13 +109,18 @@ fn free_port() -> u16 {
 }
 
 /// A throwaway `redis-server` on a loopback port, no persistence.
-struct Redis {
-    _proc: Proc,
-    port: u16,
+pub(crate) struct Redis {
+    pub(crate) proc: Proc,
+    pub(crate) port: u16,
 }
 
 impl Redis {
-    fn start() -> Redis {
+    pub(crate) fn start() -> Redis {
+        Self::start_with(free_port(), &["--save", "", "--appendonly", "no"])
+    }
+
+    /// On `port`, with more `redis-server` arguments.
+    pub(crate) fn start_with(port: u16, args: &[&str]) -> Redis {
         let found = Command::new("redis-server")
             .arg("--version")
             .output()
@@ -125,19 +130,11 @@ impl Redis {
             found,
             "redis-server is not installed: the Redis queue tests need it (Debian: apt-get install -y redis-server; .ci/run installs it)"
         );
-        let port = free_port();
         let proc = Proc::spawn(
             "redis-server",
-            Command::new("redis-server").args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ]),
+            Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(args),
         );
         let t0 = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -147,15 +144,15 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Redis { _proc: proc, port }
+        Redis { proc, port }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// One command over RESP; the reply's first line.
-    fn cmd(&self, args: &[&str]) -> String {
+    pub(crate) fn cmd(&self, args: &[&str]) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let mut req = format!("*{}\r\n", args.len());
         for a in args {
@@ -169,20 +166,35 @@ impl Redis {
 }
 
 /// A running `physedit serve` on a free loopback port.
-struct Server {
-    proc: Proc,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) proc: Proc,
+    pub(crate) base: String,
+    /// The embedded queue's state directory, when the test did not name one.
+    _state: Option<tempfile::TempDir>,
 }
 
 impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut proc = Proc::spawn(
-            "physedit serve",
-            Command::new(BIN)
-                .args(["serve", "--listen", "127.0.0.1:0"])
-                .args(args)
-                .env("RUST_LOG", "warn"),
-        );
+    /// Started and ready; with the embedded queue in a fresh state directory unless `args` name
+    /// `--state` or `--queue`.
+    pub(crate) fn start(args: &[&str]) -> Server {
+        let s = Self::spawn(args, &[]);
+        s.wait_ready();
+        s
+    }
+
+    /// Started (listening), not waited for readiness; `env`: more environment variables.
+    pub(crate) fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let state = (!args.iter().any(|a| *a == "--state" || *a == "--queue"))
+            .then(|| tempfile::tempdir().unwrap());
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied());
+        if let Some(d) = &state {
+            cmd.arg("--state").arg(d.path());
+        }
+        let mut proc = Proc::spawn("physedit serve", &mut cmd);
         let line = proc.wait_line("listening on http://", Duration::from_secs(60));
         let base = line
             .split("listening on ")
@@ -190,12 +202,14 @@ impl Server {
             .unwrap()
             .trim()
             .to_string();
-        let s = Server { proc, base };
-        s.wait_ready();
-        s
+        Server {
+            proc,
+            base,
+            _state: state,
+        }
     }
 
-    fn wait_ready(&self) {
+    pub(crate) fn wait_ready(&self) {
         let t0 = Instant::now();
         loop {
             if let Ok(r) = reqwest::blocking_get(&format!("{}/readyz", self.base)) {
@@ -212,13 +226,13 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
 
 /// A tiny blocking GET (status only), so the helpers need no runtime.
-mod reqwest {
+pub(crate) mod reqwest {
     pub use ::reqwest::*;
     pub fn blocking_get(url: &str) -> std::io::Result<u16> {
         use std::io::{Read, Write};
@@ -240,14 +254,14 @@ mod reqwest {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
         .build()
         .unwrap()
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -256,7 +270,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// A form like the `openai` Python client's: the image as a file part, the rest as text fields.
-fn edit_form(image: Vec<u8>, fields: &[(&str, &str)]) -> reqwest::multipart::Form {
+pub(crate) fn edit_form(image: Vec<u8>, fields: &[(&str, &str)]) -> reqwest::multipart::Form {
     let part = reqwest::multipart::Part::bytes(image)
         .file_name("image.png")
         .mime_str("image/png")
@@ -268,7 +282,7 @@ fn edit_form(image: Vec<u8>, fields: &[(&str, &str)]) -> reqwest::multipart::For
     form
 }
 
-fn decode_png(bytes: &[u8]) -> image::RgbImage {
+pub(crate) fn decode_png(bytes: &[u8]) -> image::RgbImage {
     image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
         .unwrap()
         .to_rgb8()
@@ -291,7 +305,7 @@ fn cli_edit(seed: u64, extra: &[&str]) -> image::RgbImage {
 }
 
 /// Checks OpenAI's error shape and returns the message.
-fn assert_error_shape(body: &Value) -> String {
+pub(crate) fn assert_error_shape(body: &Value) -> String {
     let e = &body["error"];
     assert!(e["message"].is_string(), "no error.message in {body}");
     assert!(e["type"].is_string(), "no error.type in {body}");
@@ -300,7 +314,12 @@ fn assert_error_shape(body: &Value) -> String {
     e["message"].as_str().unwrap().to_string()
 }
 
-async fn wait_terminal(c: &reqwest::Client, s: &Server, id: &str, timeout: Duration) -> Value {
+pub(crate) async fn wait_terminal(
+    c: &reqwest::Client,
+    s: &Server,
+    id: &str,
+    timeout: Duration,
+) -> Value {
     let t0 = Instant::now();
     loop {
         let v: Value = c
@@ -323,7 +342,7 @@ async fn wait_terminal(c: &reqwest::Client, s: &Server, id: &str, timeout: Durat
     }
 }
 
-async fn submit_async(
+pub(crate) async fn submit_async(
     c: &reqwest::Client,
     s: &Server,
     fields: &[(&str, &str)],
@@ -1217,13 +1236,13 @@ fn the_file_loaders_survive_malformed_files() {
 }
 
 /// `/metrics` value of one series.
-fn metric(text: &str, series: &str) -> f64 {
+pub(crate) fn metric(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
         .unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
-fn start_worker(redis: &Redis, name: &str, extra: &[&str]) -> Proc {
+pub(crate) fn start_worker(redis: &Redis, name: &str, extra: &[&str]) -> Proc {
     let mut w = Proc::spawn(
         name,
         Command::new(BIN)
