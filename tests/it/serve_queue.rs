@@ -666,13 +666,24 @@ fn a_job_that_kills_the_embedded_serve_cannot_crash_every_restart() {
     let mut server = Server::spawn(&args, &env);
     server.wait_ready();
     let (poison, good) = rt.block_on(async {
+        // Both queued behind a long job, which is then cancelled: the worker takes the poison
+        // job only once both are acknowledged.
+        let first = submit(&c, &server, LONG).await;
+        wait_running(&c, &server, &first, 0).await;
         let r = submit_async(&c, &server, &[("prompt", poison_prompt), ("steps", "2")]).await;
         assert_eq!(r.status(), 202);
         let poison = r.json::<Value>().await.unwrap()["id"]
             .as_str()
             .unwrap()
             .to_string();
-        (poison, submit(&c, &server, "2").await)
+        let good = submit(&c, &server, "2").await;
+        let del = c
+            .delete(server.url(&format!("/v1/edits/{first}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(del.status(), 200);
+        (poison, good)
     });
     // Its first and second starts each take the process down (acknowledged jobs stay on disk).
     for start in 1..=2 {
