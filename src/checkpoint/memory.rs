@@ -972,6 +972,8 @@ pub struct CardRow {
     pub reasoning: bool,
     pub peak: u64,
     pub peak_offload: u64,
+    /// The transformer phase's peak with `--offload` (what the transformer itself needs).
+    pub transformer_offload: u64,
     /// Per card: "yes", "--offload" or "no".
     pub cells: Vec<String>,
 }
@@ -1016,11 +1018,19 @@ pub fn card_table(
                     }
                 })
                 .collect();
+            let transformer_offload = po
+                .phases
+                .iter()
+                .filter(|ph| ph.name.starts_with("transformer"))
+                .map(|ph| ph.peak)
+                .max()
+                .unwrap_or(0);
             rows.push(CardRow {
                 storage: s,
                 reasoning: f > 2,
                 peak: p.peak,
                 peak_offload: po.peak,
+                transformer_offload,
                 cells,
             });
         }
