@@ -291,13 +291,13 @@ pub fn run(mut args: MemoryArgs) -> Result<()> {
     writeln!(
         out,
         "\ncards (an \"N GB\" card holds N GiB = N x 1.074 GB; {} kept free for the CUDA context; \
-         yes = fits as is, --offload = fits with it):",
+         yes = fits as is, --offload = fits with it; transformer: its phase's peak with --offload):",
         gb(CARD_RESERVE_BYTES)
     )?;
     write!(
         out,
-        "{:<10} {:<10} {:>9} {:>9}",
-        "storage", "reasoning", "peak", "offload"
+        "{:<10} {:<10} {:>9} {:>9} {:>12}",
+        "storage", "reasoning", "peak", "offload", "transformer"
     )?;
     for (label, _) in CARDS {
         write!(out, " {label:>9}")?;
@@ -311,11 +311,12 @@ pub fn run(mut args: MemoryArgs) -> Result<()> {
         };
         write!(
             out,
-            "{:<10} {:<10} {:>9} {:>9}",
+            "{:<10} {:<10} {:>9} {:>9} {:>12}",
             name,
             if r.reasoning { "yes" } else { "no" },
             gb(r.peak),
-            gb(r.peak_offload)
+            gb(r.peak_offload),
+            gb(r.transformer_offload)
         )?;
         for c in &r.cells {
             write!(out, " {c:>9}")?;
