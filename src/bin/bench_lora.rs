@@ -2,7 +2,7 @@
 //!
 //! 1. One transformer block of the real ChronoEdit-14B width (d 5120, 40 heads × 128, ffn 13 824,
 //!    I2V image projections, a 512-token prompt padded with zeros, 257 image tokens), random weights,
-//!    f32, batch 1, `--frames` latent frames at 480×832 (1560 tokens each). A fused LoRA costs exactly
+//!    f32, batch 1, `--frames` latent frames of `--latent` (default 60×104: 480×832, 1560 tokens each). A fused LoRA costs exactly
 //!    the plain block (the update is in the weights), so the plain block is the fused figure. The
 //!    unfused block adds `s·(x Aᵀ) Bᵀ` to each of its 12 linear layers, for each rank of `--ranks`.
 //!    The variants run interleaved, `--iters` rounds after one untimed warm-up round; the median
@@ -30,9 +30,12 @@ struct Args {
     /// Ranks of the unfused adapters timed against the plain (fused) block.
     #[arg(long, value_delimiter = ',', default_values_t = [32usize, 128])]
     ranks: Vec<usize>,
-    /// Latent frames at 480x832 (1560 tokens each).
+    /// Latent frames.
     #[arg(long, default_value_t = 1)]
     frames: usize,
+    /// Latent height and width of a frame (60x104: 480x832 pictures, 1560 tokens a frame).
+    #[arg(long, default_value = "60x104")]
+    latent: String,
     /// Timed rounds (after one warm-up round).
     #[arg(long, default_value_t = 3)]
     iters: usize,
@@ -114,7 +117,15 @@ fn time_block(args: &Args, cfg: &Config) -> Result<()> {
     let dev = Device::Cpu;
     let vb = physedit::checkpoint::random_var_builder(DType::F32, &dev);
     let model = ChronoEditTransformer3DModel::new(cfg, vb)?;
-    let (lh, lw) = if args.dry_run { (12, 20) } else { (60, 104) };
+    let (lh, lw) = if args.dry_run {
+        (12, 20)
+    } else {
+        let (h, w) = args
+            .latent
+            .split_once('x')
+            .context("--latent: expected HxW, e.g. 60x104")?;
+        (h.parse()?, w.parse()?)
+    };
     let x = Tensor::randn(0f32, 1.0, (1, cfg.in_channels, args.frames, lh, lw), &dev)?;
     let text = Tensor::cat(
         &[

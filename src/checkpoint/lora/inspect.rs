@@ -121,6 +121,16 @@ pub fn report(
     if !alphas.is_empty() {
         let _ = writeln!(s, "alphas: {}", tally(alphas));
     }
+    let scalings: Vec<String> = file
+        .layers
+        .iter()
+        .map(|l| format!("{:.4}", l.scaling))
+        .collect();
+    let _ = writeln!(
+        s,
+        "scaling before the strength (alpha / rank, PEFT's lora_alpha / r): {}",
+        tally(scalings)
+    );
     let mb = file.bytes() as f64 / 1e6;
     let _ = writeln!(
         s,
