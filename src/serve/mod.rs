@@ -11,6 +11,11 @@
 //!   `physedit edit` takes, so a seed gives the same picture bit for bit);
 //! * [`metrics`]: the Prometheus text format.
 //!
+//! * [`auth`]: API keys (`Authorization: Bearer`); [`admission`]: the limits checked before a
+//!   request's body is read (capacity, per-key caps, rate, idempotency, event streams, decoder
+//!   slots); [`listen`]: the connection loop and its header and body timeouts; [`access`]: request
+//!   ids and the access log.
+//!
 //! Limits, stated: the embedded queue lives in memory (jobs and results are lost when the process
 //! stops); with Redis a job is executed at least once and answered exactly once (a worker that dies
 //! mid-job has its job rerun by another after the visibility timeout; the first stored answer
@@ -18,10 +23,15 @@
 //! TTL; pictures are not written to disk. A job runs to its end once started: only queued jobs can
 //! be cancelled. One request edits one picture (`n` variants of it by seed). Every worker must
 //! serve the same model as the `serve` process reads its facts from (size multiple, native size).
-//! There is no authentication or TLS: put the service behind a proxy that provides them.
+//! Keys are checked here; there is no TLS: put the service behind a proxy that provides it when
+//! it leaves the machine. Without keys it listens on loopback only unless `--insecure-no-auth`.
+pub mod access;
+pub mod admission;
+pub mod auth;
 pub mod error;
 pub mod http;
 pub mod job;
+pub mod listen;
 pub mod metrics;
 pub mod queue;
 pub mod redis_queue;
@@ -29,7 +39,7 @@ pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -158,6 +168,16 @@ impl QueueOptions {
     }
 }
 
+/// Who may call the service.
+#[derive(Debug, Clone, Default)]
+pub struct AuthOptions {
+    pub api_keys: Vec<String>,
+    pub api_keys_file: Option<PathBuf>,
+    pub metrics_key: Option<String>,
+    /// Listen beyond loopback without keys.
+    pub insecure_no_auth: bool,
+}
+
 /// Everything `physedit serve` takes.
 pub struct ServeOptions {
     pub listen: String,
@@ -166,8 +186,41 @@ pub struct ServeOptions {
     pub queue: QueueOptions,
     pub workers: usize,
     pub limits: http::Limits,
+    pub admission: admission::AdmissionLimits,
+    pub auth: AuthOptions,
     pub public_url: Option<String>,
     pub request_timeout: Duration,
+}
+
+/// Re-reads the keys file on each SIGHUP.
+fn reload_keys_on_hangup(keys: Arc<auth::KeyRing>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match keys.reload() {
+                Ok(n) => tracing::info!("SIGHUP: {n} API keys in force"),
+                Err(e) => tracing::error!("SIGHUP: keys not reloaded, the old ones stay: {e:#}"),
+            }
+        }
+    });
+}
+
+/// Refuses to listen beyond loopback without keys (unless told to).
+fn check_exposure(
+    addr: std::net::SocketAddr,
+    keys: &auth::KeyRing,
+    auth: &AuthOptions,
+) -> Result<()> {
+    if !keys.enabled() && !auth.insecure_no_auth && !addr.ip().is_loopback() {
+        bail!(
+            "--listen {addr}: without --api-key or --api-keys-file anyone who reaches this address could run edits; give keys, listen on 127.0.0.1, or pass --insecure-no-auth"
+        );
+    }
+    Ok(())
 }
 
 /// A name for this worker: host and process id (and a number for several in one process).
@@ -251,6 +304,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     }
     let facts = ModelFacts::read(&opts.model.dir, &opts.model.loras)
         .with_context(|| format!("reading the model folder {}", opts.model.dir.display()))?;
+    let keys = Arc::new(auth::KeyRing::load(
+        &opts.auth.api_keys,
+        opts.auth.api_keys_file.as_deref(),
+        opts.auth.metrics_key.as_deref(),
+    )?);
+    // Bound before anything starts, so that a refusal costs nothing.
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("--listen {}: cannot bind", opts.listen))?;
+    let addr = listener.local_addr()?;
+    check_exposure(addr, &keys, &opts.auth)?;
     let queue = opts.queue.open().await?;
     let ready = Arc::new(AtomicBool::new(opts.workers == 0));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -267,6 +331,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     } else {
         None
     };
+    let header_timeout = opts.limits.header_timeout;
+    reload_keys_on_hangup(keys.clone());
     let state = Arc::new(http::AppState {
         queue,
         facts,
@@ -274,14 +340,21 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         limits: opts.limits,
         model_ready: ready,
         local_workers: opts.workers as u64,
-        public_url: opts.public_url,
+        base_url: opts
+            .public_url
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{addr}")),
         request_timeout: opts.request_timeout,
-        responses: Mutex::new(Default::default()),
+        keys: keys.clone(),
+        admission: admission::Admission::new(opts.admission),
+        early_queue_full: Default::default(),
+        http: Default::default(),
     });
-    let listener = tokio::net::TcpListener::bind(&opts.listen)
-        .await
-        .with_context(|| format!("--listen {}: cannot bind", opts.listen))?;
-    let addr = listener.local_addr()?;
+    if keys.enabled() {
+        eprintln!("API keys required");
+    } else {
+        eprintln!("no API keys: open to whoever reaches this address");
+    }
     eprintln!("listening on http://{addr}");
     // On Ctrl-C / SIGTERM: stop accepting, let requests in flight finish, but give up after 30 s
     // (event streams and long edits would otherwise hold the process).
@@ -291,12 +364,12 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         let _ = sig_tx.send(true);
     });
     let mut graceful_rx = sig_rx.clone();
-    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
+    let server = listen::serve_http(listener, http::router(state), header_timeout, async move {
         let _ = graceful_rx.wait_for(|v| *v).await;
     });
     let mut grace_rx = sig_rx;
     tokio::select! {
-        r = server => r.context("serving HTTP")?,
+        _ = server => {},
         _ = async move {
             let _ = grace_rx.wait_for(|v| *v).await;
             tokio::time::sleep(Duration::from_secs(30)).await;

@@ -18,6 +18,7 @@ mod pipeline;
 mod recipes;
 mod schedulers;
 mod serve;
+mod serve_edge;
 mod srm;
 mod train;
 mod transformer;

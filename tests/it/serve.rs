@@ -11,30 +11,30 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_physedit");
-const PROMPT: &str = "Swap the scenery behind the objects for plain peach.";
+pub(super) const BIN: &str = env!("CARGO_BIN_EXE_physedit");
+pub(super) const PROMPT: &str = "Swap the scenery behind the objects for plain peach.";
 
-fn root() -> PathBuf {
+pub(super) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn test_image() -> PathBuf {
+pub(super) fn test_image() -> PathBuf {
     root().join("data/world/test/images/test_000023.png")
 }
 
-fn test_png() -> Vec<u8> {
+pub(super) fn test_png() -> Vec<u8> {
     std::fs::read(test_image()).unwrap()
 }
 
 /// A child process killed (SIGKILL) and reaped on drop; its stderr is collected.
-struct Proc {
-    child: Child,
+pub(super) struct Proc {
+    pub(super) child: Child,
     log: Arc<Mutex<Vec<String>>>,
     name: String,
 }
 
 impl Proc {
-    fn spawn(name: &str, cmd: &mut Command) -> Proc {
+    pub(super) fn spawn(name: &str, cmd: &mut Command) -> Proc {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -57,7 +57,7 @@ impl Proc {
     }
 
     /// Waits for a stderr line containing `needle`; returns it.
-    fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
+    pub(super) fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
         let t0 = Instant::now();
         loop {
             if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
@@ -80,15 +80,15 @@ impl Proc {
         }
     }
 
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
-    fn alive(&mut self) -> bool {
+    pub(super) fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
-    fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -100,7 +100,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -169,19 +169,24 @@ impl Redis {
 }
 
 /// A running `physedit serve` on a free loopback port.
-struct Server {
-    proc: Proc,
-    base: String,
+pub(super) struct Server {
+    pub(super) proc: Proc,
+    pub(super) base: String,
 }
 
 impl Server {
-    fn start(args: &[&str]) -> Server {
+    pub(super) fn start(args: &[&str]) -> Server {
+        Self::start_logging(args, "warn")
+    }
+
+    /// With `RUST_LOG` set to `log` (the access log is at info).
+    pub(super) fn start_logging(args: &[&str], log: &str) -> Server {
         let mut proc = Proc::spawn(
             "physedit serve",
             Command::new(BIN)
                 .args(["serve", "--listen", "127.0.0.1:0"])
                 .args(args)
-                .env("RUST_LOG", "warn"),
+                .env("RUST_LOG", log),
         );
         let line = proc.wait_line("listening on http://", Duration::from_secs(60));
         let base = line
@@ -195,7 +200,7 @@ impl Server {
         s
     }
 
-    fn wait_ready(&self) {
+    pub(super) fn wait_ready(&self) {
         let t0 = Instant::now();
         loop {
             if let Ok(r) = reqwest::blocking_get(&format!("{}/readyz", self.base)) {
@@ -212,7 +217,7 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
@@ -240,14 +245,14 @@ mod reqwest {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
         .build()
         .unwrap()
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(super) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -256,7 +261,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// A form like the `openai` Python client's: the image as a file part, the rest as text fields.
-fn edit_form(image: Vec<u8>, fields: &[(&str, &str)]) -> reqwest::multipart::Form {
+pub(super) fn edit_form(image: Vec<u8>, fields: &[(&str, &str)]) -> reqwest::multipart::Form {
     let part = reqwest::multipart::Part::bytes(image)
         .file_name("image.png")
         .mime_str("image/png")
@@ -268,7 +273,7 @@ fn edit_form(image: Vec<u8>, fields: &[(&str, &str)]) -> reqwest::multipart::For
     form
 }
 
-fn decode_png(bytes: &[u8]) -> image::RgbImage {
+pub(super) fn decode_png(bytes: &[u8]) -> image::RgbImage {
     image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
         .unwrap()
         .to_rgb8()
@@ -291,7 +296,7 @@ fn cli_edit(seed: u64, extra: &[&str]) -> image::RgbImage {
 }
 
 /// Checks OpenAI's error shape and returns the message.
-fn assert_error_shape(body: &Value) -> String {
+pub(super) fn assert_error_shape(body: &Value) -> String {
     let e = &body["error"];
     assert!(e["message"].is_string(), "no error.message in {body}");
     assert!(e["type"].is_string(), "no error.type in {body}");
@@ -300,7 +305,12 @@ fn assert_error_shape(body: &Value) -> String {
     e["message"].as_str().unwrap().to_string()
 }
 
-async fn wait_terminal(c: &reqwest::Client, s: &Server, id: &str, timeout: Duration) -> Value {
+pub(super) async fn wait_terminal(
+    c: &reqwest::Client,
+    s: &Server,
+    id: &str,
+    timeout: Duration,
+) -> Value {
     let t0 = Instant::now();
     loop {
         let v: Value = c
@@ -323,7 +333,7 @@ async fn wait_terminal(c: &reqwest::Client, s: &Server, id: &str, timeout: Durat
     }
 }
 
-async fn submit_async(
+pub(super) async fn submit_async(
     c: &reqwest::Client,
     s: &Server,
     fields: &[(&str, &str)],
@@ -1061,9 +1071,21 @@ fn malformed_request(g: &mut Gen, png: &[u8], jpeg: &[u8]) -> (String, String, V
     }
 }
 
+/// The flood runs with keys on: most requests carry the key, one in ten none and one in ten a
+/// wrong one (those must all be 401, whatever their body).
 #[test]
 fn a_flood_of_malformed_requests_gets_no_5xx() {
-    let server = Server::start(&["--queue-capacity", "2", "--max-body-bytes", "200000"]);
+    const KEY: &str = "sk-flood-0123456789";
+    let server = Server::start(&[
+        "--queue-capacity",
+        "2",
+        "--max-body-bytes",
+        "200000",
+        "--api-key",
+        KEY,
+        "--rate-limit",
+        "0",
+    ]);
     let rt = rt();
     let c = client();
     let png = test_png();
@@ -1079,7 +1101,7 @@ fn a_flood_of_malformed_requests_gets_no_5xx() {
             let (c, url, sem) = (c.clone(), server.url(&path), sem.clone());
             handles.push(tokio::spawn(async move {
                 let _p = sem.acquire().await.unwrap();
-                let rb = if body.is_empty() && ct.is_empty() {
+                let mut rb = if body.is_empty() && ct.is_empty() {
                     c.get(&url)
                 } else {
                     let mut rb = c.post(&url).body(body);
@@ -1088,11 +1110,25 @@ fn a_flood_of_malformed_requests_gets_no_5xx() {
                     }
                     rb
                 };
+                let keyed = match i % 10 {
+                    7 => false,
+                    8 => {
+                        rb = rb.bearer_auth("sk-flood-wrong-00000");
+                        false
+                    }
+                    _ => {
+                        rb = rb.bearer_auth(KEY);
+                        true
+                    }
+                };
                 let r = rb
                     .send()
                     .await
                     .unwrap_or_else(|e| panic!("request {i} {url}: no answer: {e}"));
                 let code = r.status().as_u16();
+                if !keyed {
+                    assert_eq!(code, 401, "request {i} {url} without a valid key");
+                }
                 if code >= 400 {
                     let body: Value = r.json().await.unwrap_or_else(|e| {
                         panic!("request {i} {url}: {code} without a JSON body: {e}")
@@ -1124,9 +1160,11 @@ fn a_flood_of_malformed_requests_gets_no_5xx() {
         server.proc.log()
     );
     assert!(codes.iter().filter(|&&c| (400..500).contains(&c)).count() >= 500);
+    assert_eq!(by_code.get(&401), Some(&120), "{by_code:?}");
     rt.block_on(async {
         let ok = c
             .post(server.url("/v1/images/edits"))
+            .bearer_auth(KEY)
             .multipart(edit_form(test_png(), &[("prompt", PROMPT), ("steps", "2")]))
             .send()
             .await
@@ -1217,7 +1255,7 @@ fn the_file_loaders_survive_malformed_files() {
 }
 
 /// `/metrics` value of one series.
-fn metric(text: &str, series: &str) -> f64 {
+pub(super) fn metric(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
         .unwrap_or_else(|| panic!("no {series} in\n{text}"))
