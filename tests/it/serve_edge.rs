@@ -320,9 +320,11 @@ fn eight_concurrent_32_mib_uploads_keep_peak_memory_bounded() {
         }
         let grew = peak_rss_kib(pid).saturating_sub(before) / 1024;
         eprintln!("8 concurrent 32 MiB uploads: peak resident memory grew by {grew} MiB");
-        // 8 bodies held at once (256 MiB) and one decoded picture at a time (32 MiB) with the
-        // decoder's buffers; without the decoder slots and with regrowing body buffers the same
-        // requests take over 800 MiB.
+        // Bound: 8 bodies held at once (256 MiB) and a decoded picture (32 MiB) with the
+        // decoder's buffers, plus margin. Measured on the 2-core machine: 198 MiB with the decoder
+        // slots, 243 MiB with the binary before them (this scenario staggers the uploads, so the
+        // older binary stays under the bound too: this test guards the bound, it does not
+        // separate the two).
         assert!(grew < 480, "peak resident memory grew by {grew} MiB");
     });
 }
@@ -768,7 +770,7 @@ fn without_keys_only_loopback_is_served() {
 fn the_openai_client_uses_keys() {
     let python = std::env::var("PHYSEDIT_PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
-        .args(["-c", "import openai, httpx"])
+        .args(["-c", "import openai"])
         .output();
     match probe {
         Ok(o) if o.status.success() => {}

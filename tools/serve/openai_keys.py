@@ -9,8 +9,9 @@ fetch the job. tests/it/serve_edge.rs runs it when Python has the `openai` packa
 """
 import argparse
 import sys
+import urllib.error
+import urllib.request
 
-import httpx
 import openai
 from openai import OpenAI
 
@@ -49,8 +50,13 @@ def main():
     # The job's status: another key sees nothing; the owner sees it.
     url = f"{a.base_url}/edits/{job}"
     for label, key in [("another key on the job", a.other_key), ("the owner on the job", a.key)]:
-        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"})
-        print(f"{label}: {r.status_code}")
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(req) as r:
+                code = r.status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        print(f"{label}: {code}")
     return 0
 
 
