@@ -215,8 +215,8 @@ pub struct ServeArgs {
     /// Most event streams one key (or client address) may hold open.
     #[arg(long, default_value_t = 16, value_parser = positive)]
     pub max_event_streams_per_key: usize,
-    /// Seconds a client has to send a request's head (also the longest an idle kept-alive
-    /// connection stays open).
+    /// Seconds a client has to send a request's head (hyper's header read timeout; its reach
+    /// over idle kept-alive connections is hyper's, not tested here).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub header_timeout: f64,
     /// Seconds a client has to send a request's body once its head has arrived (then 408).

@@ -1,6 +1,6 @@
 //! The HTTP/1.1 connection loop (hyper), with the timeouts a slow client must not outlast: the
-//! request head must arrive within the header timeout (hyper's `header_read_timeout`, also the
-//! longest a kept-alive connection may sit idle before its next request), and a request's body
+//! request head must arrive within the header timeout (hyper's `header_read_timeout`; tested for
+//! a head that stops mid-way, not for idle kept-alive connections), and a request's body
 //! within the body timeout from the end of its head ([`body_deadline`], answered 408). Each request
 //! carries its peer's address (axum's `ConnectInfo`).
 use std::future::Future;

@@ -769,9 +769,7 @@ fn without_keys_only_loopback_is_served() {
 #[test]
 fn the_openai_client_uses_keys() {
     let python = std::env::var("PHYSEDIT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python)
-        .args(["-c", "import openai"])
-        .output();
+    let probe = Command::new(&python).args(["-c", "import openai"]).output();
     match probe {
         Ok(o) if o.status.success() => {}
         Ok(o) => {
