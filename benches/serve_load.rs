@@ -1,8 +1,15 @@
 //! Load benchmark of `physedit serve` on loopback, bounded in clients, time and jobs:
 //!
 //! ```text
-//! cargo bench --locked --bench serve_load -- [--clients 4] [--seconds 20] [--steps N] [--edits 10]
+//! cargo bench --locked --bench serve_load -- [--clients 4] [--seconds 20] [--steps N] [--edits 10] \
+//!     [--baseline-bin PATH]
 //! ```
+//!
+//! The service runs as deployed by default: with an API key (every request sends it) and the access
+//! log on (`RUST_LOG=info`, one line a request). `--baseline-bin` names another `physedit` binary
+//! (such as one built from an earlier commit) run without keys and with the log at `warn`: the
+//! embedded scenario and the overhead are then measured for it and for this build in turn
+//! (baseline, this, baseline, this), side by side in one run.
 //!
 //! Scenarios: the embedded queue (one worker in the `serve` process), and Redis with 1 and 2
 //! `physedit worker` processes (`redis-server` on the PATH). Each runs `--clients` clients that send
@@ -21,6 +28,20 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_physedit");
 const PROMPT: &str = "Swap the scenery behind the objects for plain peach.";
+const KEY: &str = "sk-bench-0123456789";
+
+/// How a server is started and called.
+#[derive(Clone, Copy)]
+struct Mode {
+    bin: &'static str,
+    /// Keys and the access log on.
+    deployed: bool,
+}
+
+const DEPLOYED: Mode = Mode {
+    bin: BIN,
+    deployed: true,
+};
 
 struct Proc {
     child: Child,
@@ -99,7 +120,7 @@ fn form(seed: u64, steps: Option<u64>) -> reqwest::multipart::Form {
     f
 }
 
-fn start_server(extra: &[String]) -> (Proc, String) {
+fn start_server(mode: Mode, extra: &[String]) -> (Proc, String) {
     // The embedded queue's state file in a fresh directory (removed by the next run's start).
     let state = std::env::temp_dir().join(format!("serve_load_state_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
@@ -109,7 +130,7 @@ fn start_server(extra: &[String]) -> (Proc, String) {
         vec!["--state".into(), state.display().to_string()]
     };
     let p = Proc::spawn(
-        Command::new(BIN)
+        Command::new(mode.bin)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(&state_args)
             .args(if extra.iter().any(|a| a == "--queue-capacity") {
@@ -117,8 +138,13 @@ fn start_server(extra: &[String]) -> (Proc, String) {
             } else {
                 vec!["--queue-capacity", "16"]
             })
+            .args(if mode.deployed {
+                vec!["--api-key", KEY]
+            } else {
+                vec![]
+            })
             .args(extra)
-            .env("RUST_LOG", "warn"),
+            .env("RUST_LOG", if mode.deployed { "info" } else { "warn" }),
     );
     let line = p.wait_line("listening on ");
     let base = line
@@ -173,7 +199,16 @@ fn metric(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn load(base: &str, clients: u64, seconds: u64, steps: Option<u64>) -> String {
+/// A request with the key when the server has keys.
+fn authed(rb: reqwest::RequestBuilder, mode: Mode) -> reqwest::RequestBuilder {
+    if mode.deployed {
+        rb.bearer_auth(KEY)
+    } else {
+        rb
+    }
+}
+
+async fn load(mode: Mode, base: &str, clients: u64, seconds: u64, steps: Option<u64>) -> String {
     let c = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
@@ -198,8 +233,7 @@ async fn load(base: &str, clients: u64, seconds: u64, steps: Option<u64>) -> Str
             while Instant::now() < stop {
                 let s = seed.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
-                let r = c
-                    .post(format!("{base}/v1/images/edits"))
+                let r = authed(c.post(format!("{base}/v1/images/edits")), mode)
                     .multipart(form(s, steps))
                     .send()
                     .await;
@@ -266,13 +300,12 @@ async fn load(base: &str, clients: u64, seconds: u64, steps: Option<u64>) -> Str
     )
 }
 
-async fn overhead(base: &str, edits: u64, steps: Option<u64>) -> (f64, f64) {
+async fn overhead(mode: Mode, base: &str, edits: u64, steps: Option<u64>) -> (f64, f64) {
     let c = reqwest::Client::new();
     let (mut service, mut inproc) = (Vec::new(), Vec::new());
     for i in 0..edits + 1 {
         let t = Instant::now();
-        let v: Value = c
-            .post(format!("{base}/v1/images/edits"))
+        let v: Value = authed(c.post(format!("{base}/v1/images/edits")), mode)
             .multipart(form(i, steps))
             .send()
             .await
@@ -333,9 +366,30 @@ fn main() {
     println!("serve_load: {clients} clients x {seconds} s, steps {steps:?}, binary {BIN}");
 
     let (cli_wall, cli_edit) = cli_edit_seconds(edits.min(5), steps);
+    if let Some(pos) = std::env::args().position(|a| a == "--baseline-bin") {
+        let path = std::env::args().nth(pos + 1).expect("--baseline-bin PATH");
+        let baseline = Mode {
+            bin: Box::leak(path.into_boxed_str()),
+            deployed: false,
+        };
+        for round in 1..=2 {
+            for (label, mode) in [
+                ("baseline binary, no keys, log at warn", baseline),
+                ("this build, a key and the access log", DEPLOYED),
+            ] {
+                let (_p, base) = start_server(mode, &[]);
+                let (svc, inproc) = rt.block_on(overhead(mode, &base, edits, steps));
+                println!(
+                    "round {round}, {label}: overhead p50 {svc:.4} s vs in-process {inproc:.4} s (+{:.4} s); embedded, 1 worker: {}",
+                    svc - inproc,
+                    rt.block_on(load(mode, &base, clients, seconds, steps))
+                );
+            }
+        }
+    }
     {
-        let (_p, base) = start_server(&[]);
-        let (svc, inproc) = rt.block_on(overhead(&base, edits, steps));
+        let (_p, base) = start_server(DEPLOYED, &[]);
+        let (svc, inproc) = rt.block_on(overhead(DEPLOYED, &base, edits, steps));
         println!(
             "overhead: service p50 {svc:.4} s per edit vs in-process edit p50 {inproc:.4} s -> +{:.4} s ({:+.1} %); physedit edit: process p50 {cli_wall:.3} s (edit {cli_edit:.4} s, the rest is start-up and model load)",
             svc - inproc,
@@ -343,16 +397,16 @@ fn main() {
         );
         println!(
             "embedded, 1 worker: {}",
-            rt.block_on(load(&base, clients, seconds, steps))
+            rt.block_on(load(DEPLOYED, &base, clients, seconds, steps))
         );
     }
     {
         // Overload: twice the clients against a queue of 2.
-        let (_p, base) = start_server(&["--queue-capacity".into(), "2".into()]);
+        let (_p, base) = start_server(DEPLOYED, &["--queue-capacity".into(), "2".into()]);
         println!(
             "embedded, 1 worker, queue capacity 2, {} clients: {}",
             2 * clients,
-            rt.block_on(load(&base, 2 * clients, seconds, steps))
+            rt.block_on(load(DEPLOYED, &base, 2 * clients, seconds, steps))
         );
     }
     let redis_ok = Command::new("redis-server")
@@ -381,12 +435,15 @@ fn main() {
         ]));
         std::thread::sleep(Duration::from_millis(300));
         let url = format!("redis://127.0.0.1:{port}");
-        let (_p, base) = start_server(&[
-            "--queue".into(),
-            url.clone(),
-            "--workers".into(),
-            "0".into(),
-        ]);
+        let (_p, base) = start_server(
+            DEPLOYED,
+            &[
+                "--queue".into(),
+                url.clone(),
+                "--workers".into(),
+                "0".into(),
+            ],
+        );
         let ws: Vec<Proc> = (0..workers)
             .map(|i| {
                 let w = Proc::spawn(
@@ -399,12 +456,12 @@ fn main() {
             })
             .collect();
         if workers == 1 {
-            let (svc, inproc) = rt.block_on(overhead(&base, edits, steps));
+            let (svc, inproc) = rt.block_on(overhead(DEPLOYED, &base, edits, steps));
             println!("overhead (Redis, 1 worker): service p50 {svc:.4} s vs in-process p50 {inproc:.4} s -> +{:.4} s ({:+.1} %)", svc - inproc, 100.0 * (svc - inproc) / inproc);
         }
         println!(
             "redis, {workers} worker(s): {}",
-            rt.block_on(load(&base, clients, seconds, steps))
+            rt.block_on(load(DEPLOYED, &base, clients, seconds, steps))
         );
         drop(ws);
     }

@@ -62,6 +62,25 @@ fn extension_of(path: &Path) -> String {
 }
 
 /// Opens an image, naming the file in every error (missing, unreadable, zero-sized, undecodable).
+/// A picture file's (width, height) read from its header, without decoding its pixels.
+pub fn image_dimensions(path: &Path) -> Result<(u32, u32)> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    if meta.len() == 0 {
+        bail!("image {} is empty (0 bytes)", path.display());
+    }
+    let (w, h) = image::ImageReader::open(path)
+        .with_context(|| format!("cannot open image {}", path.display()))?
+        .with_guessed_format()
+        .with_context(|| format!("cannot read image {}", path.display()))?
+        .into_dimensions()
+        .with_context(|| format!("cannot read the header of image {}", path.display()))?;
+    if w == 0 || h == 0 {
+        bail!("image {} has no pixels ({w}x{h})", path.display());
+    }
+    Ok((w, h))
+}
+
 pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read image {}", path.display()))?;

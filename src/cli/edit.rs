@@ -15,9 +15,13 @@ use crate::cli::args::{
     fraction, model_or_bundled, non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs,
 };
 use crate::lora::LoraSpec;
-use crate::pipeline::chronoedit::{ChronoEditPipeline, EditSize, LoadOptions};
+use crate::pipeline::chronoedit::{
+    ChronoEditPipeline, EditSize, LoadOptions, SizeLimit, SizeLimits,
+};
 use crate::pipeline::planned::{self, EditSpec};
-use crate::util::{atomic_write, open_image, save_png_atomic, tensor_to_rgb, write_atomic};
+use crate::util::{
+    atomic_write, image_dimensions, open_image, save_png_atomic, tensor_to_rgb, write_atomic,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -121,6 +125,13 @@ pub struct EditArgs {
     /// Working width (default: as for --height).
     #[arg(long)]
     pub width: Option<usize>,
+    /// Most pixels of the working size (height x width), the size chosen from the picture
+    /// included; checked from the picture's header before it is decoded.
+    #[arg(long, value_name = "PIXELS", default_value_t = SizeLimits::DEFAULT.max_pixels)]
+    pub max_size_pixels: u64,
+    /// Most long side / short side of the input picture and of the working size.
+    #[arg(long, value_name = "RATIO", default_value_t = SizeLimits::DEFAULT.max_aspect)]
+    pub max_aspect_ratio: f64,
     /// Video frames, 4k + 1: 5 = no reasoning, 29 = the reference reasoning video (reference behaviour, see below).
     #[arg(long, value_parser = positive)]
     pub num_frames: Option<usize>,
@@ -193,6 +204,23 @@ pub struct EditArgs {
 }
 
 impl EditArgs {
+    /// `--max-size-pixels` and `--max-aspect-ratio`, checked.
+    pub fn size_limits(&self) -> Result<SizeLimits> {
+        if !(self.max_aspect_ratio.is_finite() && self.max_aspect_ratio >= 1.0) {
+            bail!(
+                "--max-aspect-ratio must be a number of at least 1, got {}",
+                self.max_aspect_ratio
+            );
+        }
+        if self.max_size_pixels == 0 {
+            bail!("--max-size-pixels must be at least 1");
+        }
+        Ok(SizeLimits {
+            max_pixels: self.max_size_pixels,
+            max_aspect: self.max_aspect_ratio,
+        })
+    }
+
     /// The plan overrides these flags give (`guidance` falls back to the model's default).
     pub fn overrides(&self, default_guidance: Option<f64>) -> Overrides {
         Overrides {
@@ -292,6 +320,16 @@ pub fn run(args: EditArgs) -> Result<()> {
             );
         }
     }
+    let limits = args.size_limits()?;
+    // The picture's header first: an absurd aspect is refused before any pixel is decoded.
+    let dims = image_dimensions(&args.image)?;
+    limits
+        .check_aspect(
+            &format!("--image {}", args.image.display()),
+            dims.0 as u64,
+            dims.1 as u64,
+        )
+        .map_err(|m| anyhow::anyhow!("{m} (--max-aspect-ratio)"))?;
     let image = open_image(&args.image)?;
 
     // Flags that name files are checked before the (long) model load or download.
@@ -317,14 +355,26 @@ pub fn run(args: EditArgs) -> Result<()> {
     let load_s = t_load.elapsed().as_secs_f64();
 
     // The size flags are checked here so that their error names them.
-    EditSize::choose(
+    let size = EditSize::choose_for(
         pipe.size_multiple(),
-        &image,
+        dims,
         args.height,
         args.width,
         pipe.defaults.native_size(),
     )
     .context("--height/--width")?;
+    if let Err((which, m)) = limits.check_work(&size) {
+        let flag = match which {
+            SizeLimit::Pixels => "--max-size-pixels",
+            SizeLimit::Aspect => "--max-aspect-ratio",
+        };
+        let from = if args.height.is_some() || args.width.is_some() {
+            "--height/--width".to_string()
+        } else {
+            format!("the picture --image {}", args.image.display())
+        };
+        bail!("{m} (chosen from {from}; raise {flag} to allow it)");
+    }
     let mut spec = EditSpec::new(args.prompt.clone());
     spec.negative_prompt = args.negative_prompt.clone();
     spec.recipe = args.recipe;

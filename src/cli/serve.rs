@@ -7,10 +7,12 @@ use clap::Args;
 
 use crate::cli::args::{positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
+use crate::pipeline::chronoedit::SizeLimits;
+use crate::serve::admission::AdmissionLimits;
 use crate::serve::http::Limits;
 use crate::serve::job::PixelLimits;
 use crate::serve::queue::Rules;
-use crate::serve::{ModelOptions, QueueOptions, ServeOptions};
+use crate::serve::{AuthOptions, ModelOptions, QueueOptions, ServeOptions};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -27,8 +29,15 @@ Examples:
   curl -sN http://127.0.0.1:8080/v1/edits/edit_.../events   # server-sent events
   curl -s http://127.0.0.1:8080/v1/edits/edit_.../image -o out.png
 
+  # On a network: keys (Authorization: Bearer KEY), picture URLs as clients reach the service:
+  physedit serve --listen 0.0.0.0:8080 --api-keys-file /etc/physedit/keys \\
+      --public-url https://edits.example.com --log-format json
+  curl -s https://edits.example.com/v1/edits -H \"Authorization: Bearer $KEY\" \\
+      -H \"Idempotency-Key: order-77\" -F image=@in.png -F prompt=\"Make the ball red\"
+  kill -HUP $(pidof physedit)                                 # re-read the keys file
+
   # Several machines: jobs on Redis, this process only answers HTTP; one worker per GPU:
-  physedit serve --queue redis://queue-host:6379 --workers 0 --listen 0.0.0.0:8080
+  physedit serve --queue redis://queue-host:6379 --workers 0 --listen 0.0.0.0:8080 --api-key $KEY
   physedit worker --queue redis://queue-host:6379 --model ChronoEdit-14B-Diffusers   # on each GPU machine
 
   # The embedded queue's jobs and results in a chosen directory (they survive a crash or restart);
@@ -38,7 +47,9 @@ Examples:
 Endpoints: POST /v1/images/edits (OpenAI's, multipart: image, prompt, mask, n, size, response_format,
 model, user; PhysEdit's: recipe, steps, guidance, seed, negative_prompt, lora), POST /v1/edits,
 GET/DELETE /v1/edits/{id}, GET /v1/edits/{id}/image[?index=i], GET /v1/edits/{id}/events,
-GET /v1/models, /healthz, /readyz, /metrics. Log level: RUST_LOG (default info).";
+GET /v1/models, /healthz, /readyz, /metrics. Without keys the service listens on loopback only
+(--insecure-no-auth lifts that); /metrics wants --metrics-key or a loopback client. Log level:
+RUST_LOG (default info; the access log is target physedit::access at info).";
 
 /// The model every worker of this process loads.
 #[derive(Args, Debug, Clone)]
@@ -70,15 +81,25 @@ pub struct ModelArgs {
     /// Most pixels of an uploaded picture (checked from its header before decoding).
     #[arg(long, default_value_t = 4096 * 4096)]
     pub max_image_pixels: u64,
-    /// Most pixels of the working size a request may ask for (`size`).
+    /// Most pixels of the working size, whether the request names it (`size`) or `auto` picks it
+    /// from the picture; checked from the picture's header before it is decoded.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_size_pixels: u64,
+    /// Most long side / short side of an uploaded picture and of the working size.
+    #[arg(long, value_name = "RATIO", default_value_t = SizeLimits::DEFAULT.max_aspect)]
+    pub max_aspect_ratio: f64,
 }
 
 impl ModelArgs {
     pub fn options(&self) -> Result<ModelOptions> {
         // Checked first, so that a bad --table/--card stops the command before a download.
         self.planner.planner()?;
+        if !(self.max_aspect_ratio.is_finite() && self.max_aspect_ratio >= 1.0) {
+            anyhow::bail!(
+                "--max-aspect-ratio must be a number of at least 1, got {}",
+                self.max_aspect_ratio
+            );
+        }
         let dir = crate::cli::args::model_or_bundled(self.model.as_deref())?;
         Ok(ModelOptions {
             dir,
@@ -91,6 +112,7 @@ impl ModelArgs {
             limits: PixelLimits {
                 max_input_pixels: self.max_image_pixels,
                 max_work_pixels: self.max_size_pixels,
+                max_aspect: self.max_aspect_ratio,
             },
         })
     }
@@ -235,24 +257,112 @@ pub struct ServeArgs {
     /// Seconds POST /v1/images/edits waits for its edit (then 504; the job keeps running).
     #[arg(long, default_value_t = 600)]
     pub request_timeout: u64,
-    /// Base of picture URLs in `url` answers [default: http:// + the request's Host header].
+    /// Base of picture URLs in `url` answers, as clients reach this service (such as
+    /// https://edits.example.com) [default: http:// + the address listened on; never the
+    /// request's Host header].
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// An API key clients must send as `Authorization: Bearer KEY` (repeatable; at least 8
+    /// printable characters). Jobs belong to the key that made them.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Vec<String>,
+    /// A file of API keys, one a line: `KEY [NAME]` (`#` comments); re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// The key `/metrics` takes (Bearer) [default: /metrics answers loopback clients only].
+    #[arg(long, value_name = "KEY")]
+    pub metrics_key: Option<String>,
+    /// Listen beyond loopback without API keys (anyone who reaches the port can run edits).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Most edits one key (or, without keys, one client address) may have queued or running.
+    #[arg(long, default_value_t = 16, value_parser = positive)]
+    pub max_queued_per_key: usize,
+    /// Edit requests a minute one key (or client address) may make, a token bucket; 0: no limit.
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = 600)]
+    pub rate_limit: u32,
+    /// Edit requests one key may make at once before the rate limit applies (the bucket's size).
+    #[arg(long, default_value_t = 60)]
+    pub rate_burst: u32,
+    /// Most event streams (GET /v1/edits/{id}/events) open at once, in all.
+    #[arg(long, default_value_t = 256, value_parser = positive)]
+    pub max_event_streams: usize,
+    /// Most event streams one key (or client address) may hold open.
+    #[arg(long, default_value_t = 16, value_parser = positive)]
+    pub max_event_streams_per_key: usize,
+    /// Seconds a client has to send a request's head (hyper's header read timeout; its reach
+    /// over idle kept-alive connections is hyper's, not tested here).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Seconds a client has to send a request's body once its head has arrived (then 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub body_timeout: f64,
+    /// Access log format on stderr: text, or json (one object a line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
-pub fn init_logging() {
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A timeout flag: positive and at most a day.
+fn timeout_seconds(flag: &str, v: f64) -> Result<Duration> {
+    if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+        anyhow::bail!("{flag} must be between 0 and 86400 seconds, got {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => fmt.try_init(),
+        LogFormat::Json => fmt.json().flatten_event(true).try_init(),
+    };
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    init_logging();
+    init_logging(args.log_format);
     let model = args.model.options()?;
     let queue = args.queue.options()?;
+    let limits = Limits {
+        max_body: args.max_body_bytes,
+        pixels: model.limits,
+        max_prompt_bytes: args.max_prompt_bytes,
+        max_steps: args.max_steps,
+        header_timeout: timeout_seconds("--header-timeout", args.header_timeout)?,
+        body_timeout: timeout_seconds("--body-timeout", args.body_timeout)?,
+    };
+    let admission = AdmissionLimits {
+        capacity: queue.rules.capacity,
+        max_queued_per_key: args.max_queued_per_key,
+        rate_per_minute: args.rate_limit,
+        rate_burst: args.rate_burst,
+        max_streams: args.max_event_streams,
+        max_streams_per_key: args.max_event_streams_per_key,
+        // One picture decoded at a time per local worker (at least one; a few without them).
+        decode_slots: if args.workers > 0 {
+            args.workers
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
+        },
+        idempotency_ttl: queue.rules.result_ttl,
+    };
+    if let Some(u) = &args.public_url {
+        if !(u.starts_with("http://") || u.starts_with("https://"))
+            || u.contains(char::is_whitespace)
+        {
+            anyhow::bail!("--public-url {u}: expected http://HOST[:PORT][/PATH] or https://...");
+        }
+    }
     let planner_args = args.model.planner.clone();
     let opts = ServeOptions {
         listen: args.listen,
@@ -260,12 +370,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
         planner: Box::new(move || planner_args.planner()),
         queue,
         workers: args.workers,
-        limits: Limits {
-            max_body: args.max_body_bytes,
-            max_input_pixels: args.model.max_image_pixels,
-            max_work_pixels: args.model.max_size_pixels,
-            max_prompt_bytes: args.max_prompt_bytes,
-            max_steps: args.max_steps,
+        limits,
+        admission,
+        auth: AuthOptions {
+            api_keys: args.api_key,
+            api_keys_file: args.api_keys_file,
+            metrics_key: args.metrics_key,
+            insecure_no_auth: args.insecure_no_auth,
         },
         public_url: args.public_url,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),

@@ -2,7 +2,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::cli::serve::{init_logging, ModelArgs, QueueArgs};
+use crate::cli::serve::{init_logging, LogFormat, ModelArgs, QueueArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -35,7 +35,7 @@ pub struct WorkerArgs {
 }
 
 pub fn run(args: WorkerArgs) -> Result<()> {
-    init_logging();
+    init_logging(LogFormat::Text);
     let model = args.model.options()?;
     let queue = args.queue.options()?;
     let planner = args.model.planner.planner()?;

@@ -890,9 +890,23 @@ pub fn output_size(
     height: Option<usize>,
     width: Option<usize>,
 ) -> Result<(usize, usize)> {
+    output_size_of(multiple, (image.width(), image.height()), height, width)
+}
+
+/// [`output_size`] from the input's (width, height) alone, so that a size can be chosen (and
+/// refused) from a picture's header before its pixels are decoded.
+pub fn output_size_of(
+    multiple: usize,
+    (iw, ih): (u32, u32),
+    height: Option<usize>,
+    width: Option<usize>,
+) -> Result<(usize, usize)> {
     const MAX_AREA: f64 = 720.0 * 1280.0;
     let m = multiple.max(1);
-    let (iw, ih) = (image.width() as f64, image.height() as f64);
+    if iw == 0 || ih == 0 {
+        bail!("the picture has no pixels ({iw}x{ih})");
+    }
+    let (iw, ih) = (iw as f64, ih as f64);
     let area = (iw * ih).min(MAX_AREA);
     let aspect = ih / iw;
     let round = |x: f64| ((x.round() as usize) / m * m).max(m);
@@ -904,6 +918,65 @@ pub fn output_size(
         }
     }
     Ok((h, w))
+}
+
+/// Bounds on the pictures an edit reads and the size it works at: pixels, and the ratio of the
+/// long side to the short one. Without them a picture of 16,777,216 x 1 pixels passes a pixel
+/// check yet, kept at its aspect, asks for a working size of 16 x 3,932,160 (~63 megapixels).
+/// `physedit edit` and `physedit serve` check a picture's header and the working size chosen from
+/// it against these before any pixel is decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SizeLimits {
+    /// Most pixels of the working size (height x width).
+    pub max_pixels: u64,
+    /// Most long side / short side, of the picture and of the working size.
+    pub max_aspect: f64,
+}
+
+/// Which limit a size broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeLimit {
+    Pixels,
+    Aspect,
+}
+
+impl SizeLimits {
+    /// The defaults of `physedit edit` (`serve` takes a smaller pixel budget by default).
+    pub const DEFAULT: SizeLimits = SizeLimits {
+        max_pixels: 2048 * 2048,
+        max_aspect: 8.0,
+    };
+
+    /// Refuses a picture of `w` x `h` whose long side is over `max_aspect` times its short side.
+    pub fn check_aspect(&self, what: &str, w: u64, h: u64) -> std::result::Result<(), String> {
+        let (long, short) = (w.max(h), w.min(h).max(1));
+        if long as f64 > self.max_aspect * short as f64 {
+            return Err(format!(
+                "{what} is {w}x{h}, an aspect ratio of {:.1}:1, over the limit of {}:1",
+                long as f64 / short as f64,
+                self.max_aspect
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a working size over the pixel or aspect limit, saying which.
+    pub fn check_work(&self, size: &EditSize) -> std::result::Result<(), (SizeLimit, String)> {
+        let (w, h) = (size.width as u64, size.height as u64);
+        self.check_aspect("the working size", w, h)
+            .map_err(|m| (SizeLimit::Aspect, m))?;
+        let pixels = w.saturating_mul(h);
+        if pixels > self.max_pixels {
+            return Err((
+                SizeLimit::Pixels,
+                format!(
+                    "the working size {w}x{h} is {pixels} pixels, over the limit of {}",
+                    self.max_pixels
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The size an edit runs at, and the size its picture is returned at.
@@ -930,6 +1003,23 @@ impl EditSize {
         width: Option<usize>,
         native: Option<(usize, usize)>,
     ) -> Result<Self> {
+        Self::choose_for(
+            multiple,
+            (image.width(), image.height()),
+            height,
+            width,
+            native,
+        )
+    }
+
+    /// [`EditSize::choose`] from the input's (width, height) alone (a picture's header).
+    pub fn choose_for(
+        multiple: usize,
+        input: (u32, u32),
+        height: Option<usize>,
+        width: Option<usize>,
+        native: Option<(usize, usize)>,
+    ) -> Result<Self> {
         if height.is_none() && width.is_none() {
             if let Some((h, w)) = native {
                 let m = multiple.max(1);
@@ -939,12 +1029,12 @@ impl EditSize {
                 return Ok(EditSize {
                     height: h,
                     width: w,
-                    output: (image.width(), image.height()),
+                    output: input,
                     warning: None,
                 });
             }
         }
-        let (h, w) = output_size(multiple, image, height, width)?;
+        let (h, w) = output_size_of(multiple, input, height, width)?;
         let warning = native.filter(|&n| n != (h, w)).map(|(nh, nw)| {
             format!(
                 "note: this model was trained at {nw}x{nh} (width x height); at {w}x{h} expect a poorer edit"

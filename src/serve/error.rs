@@ -4,6 +4,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// The code of an error answer, kept in the response's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 /// One error answer.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -74,6 +78,47 @@ impl ApiError {
         e
     }
 
+    /// 429 with `Retry-After` for a limit other than the queue's capacity (`code` says which).
+    pub fn too_many(code: &'static str, retry_after: u64, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message);
+        e.code = Some(code);
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// 401 as OpenAI answers it: no key (`code` null) or a wrong one (`invalid_api_key`).
+    pub fn unauthorized(presented: bool) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            if presented {
+                "Incorrect API key provided. Send one of this server's keys as `Authorization: Bearer KEY`."
+            } else {
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            },
+        );
+        e.code = presented.then_some("invalid_api_key");
+        e
+    }
+
+    /// 403: the caller is known but may not use this endpoint.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::FORBIDDEN, "invalid_request_error", message);
+        e.code = Some("forbidden");
+        e
+    }
+
+    /// 408: the client did not send its request in time.
+    pub fn request_timeout(message: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            message,
+        );
+        e.code = Some("request_timeout");
+        e
+    }
+
     /// 503: the model is not loaded yet or the queue is unreachable.
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message);
@@ -134,6 +179,15 @@ impl IntoResponse for ApiError {
             tracing::warn!(status = self.status.as_u16(), "{}", self.message);
         }
         let mut resp = (self.status, axum::Json(self.body())).into_response();
+        // For the access log and the rejection counts.
+        resp.extensions_mut()
+            .insert(ErrorCode(self.code.unwrap_or_else(|| {
+                self.status.canonical_reason().unwrap_or("error")
+            })));
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);

@@ -2,13 +2,13 @@
 //! health, readiness and metrics. Handlers validate everything they can before a job is queued
 //! (a bad request never reaches a worker) and answer errors in OpenAI's shape.
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Extension, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,39 +18,50 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::json;
 
+use super::access::{Caller, RequestId};
+use super::admission::{Admission, Refusal, Ticket};
+use super::auth::{bearer, KeyRing};
 use super::error::ApiError;
 use super::job::{
-    decode_image, mask_region, now, valid_id, BadImage, JobInput, JobParams, JobStatus,
-    ResponseFormat, State as JobState,
+    decode_image, mask_region, now, read_header, valid_id, BadImage, JobInput, JobParams,
+    JobStatus, PixelLimits, ResponseFormat, State as JobState,
 };
+use super::metrics::HttpStats;
 use super::queue::{CancelOutcome, Queue, SubmitError};
 use super::ModelFacts;
 use crate::adaptive::card::{CardInput, ImageCues};
 use crate::adaptive::plan::{Planner, Recipe};
+use crate::pipeline::chronoedit::{EditSize, SizeLimit, SizeLimits};
 
 /// Request limits (configurable on the command line).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Bytes of a request body.
     pub max_body: usize,
-    /// Pixels of an uploaded picture.
-    pub max_input_pixels: u64,
-    /// Pixels of the working size (`size`).
-    pub max_work_pixels: u64,
+    /// Pixels and aspect of uploaded pictures and of working sizes.
+    pub pixels: PixelLimits,
     /// Bytes of a prompt (or negative prompt).
     pub max_prompt_bytes: usize,
     /// Denoising steps a request may ask for.
     pub max_steps: usize,
+    /// Time for a request's head, and for its body after the head.
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body: 32 << 20,
-            max_input_pixels: 4096 * 4096,
-            max_work_pixels: 1024 * 1024,
+            pixels: PixelLimits {
+                max_input_pixels: 4096 * 4096,
+                max_work_pixels: 1024 * 1024,
+                max_aspect: SizeLimits::DEFAULT.max_aspect,
+            },
             max_prompt_bytes: 4000,
             max_steps: 200,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -64,18 +75,26 @@ pub struct AppState {
     /// The model is loaded where this process runs jobs (true at once without local workers).
     pub model_ready: Arc<AtomicBool>,
     pub local_workers: u64,
-    /// Base of the picture URLs (`url` responses); None: `http://` + the request's Host.
-    pub public_url: Option<String>,
+    /// Base of the picture URLs (`url` answers): `--public-url`, else the address listened on
+    /// (never the request's Host header).
+    pub base_url: String,
     /// How long `POST /v1/images/edits` waits for its job.
     pub request_timeout: Duration,
-    pub responses: Mutex<BTreeMap<u16, u64>>,
+    pub keys: Arc<KeyRing>,
+    pub admission: Arc<Admission>,
+    /// Edits refused as the queue was full before their body was read (added to the queue's own
+    /// count of such refusals in `/metrics`).
+    pub early_queue_full: AtomicU64,
+    pub http: Arc<Mutex<HttpStats>>,
 }
 
-type Shared = Arc<AppState>;
+pub type Shared = Arc<AppState>;
 
-/// The router with its layers (body limit, errors in OpenAI's shape, panics as 500, tracing).
+/// The router with its layers (from the outside in: access log and request id, panics as 500,
+/// errors in OpenAI's shape, keys, the body's deadline and size limit).
 pub fn router(state: Shared) -> Router {
     let max_body = state.limits.max_body;
+    let body_timeout = state.limits.body_timeout;
     Router::new()
         .route("/v1/images/edits", post(images_edits))
         .route("/v1/edits", post(create_edit))
@@ -89,9 +108,16 @@ pub fn router(state: Shared) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| super::listen::body_deadline(body_timeout, req, next),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             refuse_oversize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -102,8 +128,31 @@ pub fn router(state: Shared) -> Router {
                 ApiError::internal("the server hit an internal error").into_response()
             },
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.http.clone(),
+            super::access::access_log,
+        ))
         .with_state(state)
+}
+
+/// Resolves the caller of `/v1/...` from `Authorization: Bearer` (401 without a valid key when
+/// the service has keys). `/metrics` checks its own key in its handler.
+async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
+    let caller = if req.uri().path().starts_with("/v1/") && state.keys.enabled() {
+        match bearer(req.headers()) {
+            None => return ApiError::unauthorized(false).into_response(),
+            Some(t) => match state.keys.identify(t) {
+                Some(name) => Caller(Some(name)),
+                None => return ApiError::unauthorized(true).into_response(),
+            },
+        }
+    } else {
+        Caller(None)
+    };
+    req.extensions_mut().insert(caller.clone());
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(caller);
+    resp
 }
 
 /// Answers 413 to a body whose Content-Length is over the limit, after reading (and dropping) up
@@ -183,6 +232,9 @@ async fn shape_errors(State(state): State<Shared>, req: Request, next: Next) -> 
             e = e.with_code("body_too_large");
         }
         let mut out = e.into_response();
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            out.extensions_mut().insert(c.clone());
+        }
         for (k, v) in parts.headers.iter() {
             if k == header::RETRY_AFTER || k == header::ALLOW {
                 out.headers_mut().insert(k.clone(), v.clone());
@@ -199,12 +251,6 @@ async fn shape_errors(State(state): State<Shared>, req: Request, next: Next) -> 
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    *state
-        .responses
-        .lock()
-        .unwrap()
-        .entry(resp.status().as_u16())
-        .or_insert(0) += 1;
     resp
 }
 
@@ -247,10 +293,25 @@ fn multipart_rejection(r: MultipartRejection) -> ApiError {
     .with_code("unsupported_media_type")
 }
 
-/// Reads and validates an edit request's multipart body into a job.
+/// A file part's bytes, in one buffer sized from the request's length (no regrowth, so a 32 MiB
+/// upload takes 32 MiB).
+async fn read_field(
+    mut field: axum::extract::multipart::Field<'_>,
+    size_hint: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut buf = Vec::with_capacity(size_hint);
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// Reads and validates an edit request's multipart body into a job; `size_hint` is the body's
+/// announced length (bounded by the body limit).
 async fn parse_edit(
     state: &AppState,
     multipart: Result<Multipart, MultipartRejection>,
+    size_hint: usize,
 ) -> Result<JobInput, ApiError> {
     let mut mp = multipart.map_err(multipart_rejection)?;
     let mut image: Option<Vec<u8>> = None;
@@ -269,13 +330,13 @@ async fn parse_edit(
                         "send one image: this model edits one picture at a time",
                     ));
                 }
-                image = Some(field.bytes().await.map_err(multipart_error)?.to_vec());
+                image = Some(read_field(field, size_hint).await?);
             }
             "mask" => {
                 if mask.is_some() {
                     return Err(ApiError::bad_request(Some("mask"), "send at most one mask"));
                 }
-                mask = Some(field.bytes().await.map_err(multipart_error)?.to_vec());
+                mask = Some(Vec::from(field.bytes().await.map_err(multipart_error)?));
             }
             _ => {
                 let bytes = field.bytes().await.map_err(multipart_error)?;
@@ -309,23 +370,44 @@ async fn parse_edit(
             "missing the `image` file (PNG, JPEG or WebP)",
         )
     })?;
-    // Decode once here (a bad picture is the client's error, answered now); the worker decodes
-    // the same bytes again.
-    let max_px = state.limits.max_input_pixels;
+    // The picture's size and the working size it asks for are checked from its header, before
+    // any pixel is decoded.
+    let lim = state.limits.pixels;
+    let (_, w, h) = read_header(&image, "image", &lim).map_err(|e| bad_image("image", e))?;
+    check_working_size(state, &params, (w, h))?;
+    // Decode once here (a bad picture is the client's error, answered now), a few at a time; the
+    // worker decodes the same bytes again.
     let recipe: Recipe = params.recipe.parse().expect("checked by parse_params");
     let prompt = params.prompt.clone();
-    let ((image, mask), cues) = tokio::task::spawn_blocking(move || {
-        let img = decode_image(&image, "image", max_px).map_err(|e| bad_image("image", e))?;
+    let _slot = state
+        .admission
+        .decode
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("the server is stopping"))?;
+    let t0 = Instant::now();
+    let decoded = tokio::task::spawn_blocking(move || {
+        let img = decode_image(&image, "image", lim.max_input_pixels)
+            .map_err(|e| bad_image("image", e))?;
         if let Some(m) = &mask {
-            mask_region(m, (img.width(), img.height()), max_px)
+            mask_region(m, (img.width(), img.height()), lim.max_input_pixels)
                 .map_err(|e| bad_image("mask", e))?;
         }
         let rgb = img.to_rgb8();
+        drop(img);
         let cues = ImageCues::from_rgb(rgb.width(), rgb.height(), rgb.as_raw());
         Ok::<_, ApiError>(((image, mask), cues))
     })
-    .await
-    .map_err(|e| ApiError::internal(format!("decoding the picture: {e}")))??;
+    .await;
+    state
+        .http
+        .lock()
+        .unwrap()
+        .decoded(t0.elapsed().as_secs_f64());
+    let ((image, mask), cues) = decoded.map_err(|e| {
+        tracing::error!("decoding a picture panicked: {e}");
+        ApiError::internal("the server failed to decode the picture")
+    })??;
     let plan = state
         .planner
         .plan(
@@ -343,6 +425,45 @@ async fn parse_edit(
         mask,
         plan: serde_json::to_value(&plan).ok(),
     })
+}
+
+/// Refuses a request whose working size (`size`, or the one `auto` picks for this picture) is over
+/// the pixel or aspect limit: 413, naming `size` (or `image` for `auto`).
+fn check_working_size(
+    state: &AppState,
+    params: &JobParams,
+    (w, h): (u32, u32),
+) -> Result<(), ApiError> {
+    let param = if params.size.is_some() {
+        "size"
+    } else {
+        "image"
+    };
+    let size = EditSize::choose_for(
+        state.facts.size_multiple,
+        (w, h),
+        params.size.map(|s| s.0),
+        params.size.map(|s| s.1),
+        state.facts.native,
+    )
+    .map_err(|e| ApiError::bad_request(Some("size"), format!("`size`: {e:#}")))?;
+    state
+        .limits
+        .pixels
+        .size()
+        .check_work(&size)
+        .map_err(|(which, m)| {
+            let how = match (params.size.is_some(), which) {
+                (true, _) => format!("`size`: {m}"),
+                (false, SizeLimit::Pixels) => format!(
+                    "{m}: `size` auto works at this {w}x{h} picture's size; send a smaller picture or an explicit `size`"
+                ),
+                (false, SizeLimit::Aspect) => format!(
+                    "{m}: `size` auto keeps this {w}x{h} picture's aspect; send a picture nearer to square or an explicit `size`"
+                ),
+            };
+            ApiError::too_large(Some(param), "size_too_large", how)
+        })
 }
 
 /// The fields besides the pictures. OpenAI's `quality`, `input_fidelity` and `moderation` are
@@ -474,13 +595,13 @@ fn parse_params(state: &AppState, f: &BTreeMap<String, String>) -> Result<JobPar
                     format!("`size` {s} has no pixels"),
                 ));
             }
-            if w.saturating_mul(h) > lim.max_work_pixels {
+            if w.saturating_mul(h) > lim.pixels.max_work_pixels {
                 return Err(ApiError::too_large(
                     Some("size"),
                     "size_too_large",
                     format!(
                         "`size` {w}x{h} is over this server's limit of {} pixels",
-                        lim.max_work_pixels
+                        lim.pixels.max_work_pixels
                     ),
                 ));
             }
@@ -553,47 +674,196 @@ fn parse_params(state: &AppState, f: &BTreeMap<String, String>) -> Result<JobPar
         model: f.get("model").cloned(),
         user: f.get("user").cloned(),
         lora,
+        owner: None,
+        request_id: None,
     })
 }
 
-async fn submit(state: &AppState, input: JobInput) -> Result<JobStatus, ApiError> {
-    if !state.model_ready.load(Ordering::Acquire) {
-        return Err(ApiError::unavailable("the model is still loading"));
-    }
-    match state.queue.submit(input).await {
-        Ok(s) => Ok(s),
-        Err(SubmitError::Full { capacity }) => {
-            let stats = state.queue.stats().await.unwrap_or_default();
-            let (queued, _) = state.queue.depth().await.unwrap_or((capacity as u64, 0));
-            let workers = state.local_workers.max(1) as f64;
-            let wait = super::metrics::mean_edit_seconds(&stats)
-                .map(|m| m * (queued as f64 + 1.0) / workers)
-                .unwrap_or(1.0);
-            Err(ApiError::queue_full(
-                capacity,
-                wait.ceil().clamp(1.0, 60.0) as u64,
-            ))
-        }
-        Err(SubmitError::Backend(e)) => Err(ApiError::unavailable(format!(
-            "the queue is unreachable: {e:#}"
-        ))),
+/// The queue failed: the chain goes to the log, the client hears only that it may retry.
+fn queue_down(e: anyhow::Error) -> ApiError {
+    tracing::warn!("queue error: {e:#}");
+    ApiError::unavailable("the job queue is unreachable; retry shortly")
+}
+
+/// Seconds until a place in the queue is likely free (for `Retry-After`).
+async fn queue_wait(state: &AppState) -> u64 {
+    let stats = state.queue.stats().await.unwrap_or_default();
+    let capacity = state.queue.capacity() as u64;
+    let (queued, _) = state.queue.depth().await.unwrap_or((capacity, 0));
+    let workers = state.local_workers.max(1) as f64;
+    let wait = super::metrics::mean_edit_seconds(&stats)
+        .map(|m| m * (queued as f64 + 1.0) / workers)
+        .unwrap_or(1.0);
+    wait.ceil().clamp(1.0, 60.0) as u64
+}
+
+/// The bucket a caller's limits count in: its key's name, or its address without keys.
+fn bucket(caller: &Caller, peer: std::net::SocketAddr) -> String {
+    match &caller.0 {
+        Some(name) => name.clone(),
+        None => format!("ip:{}", peer.ip()),
     }
 }
 
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &state.public_url {
-        return u.trim_end_matches('/').to_string();
+async fn refusal(state: &AppState, r: Refusal) -> ApiError {
+    match r {
+        Refusal::QueueFull => {
+            state.early_queue_full.fetch_add(1, Ordering::Relaxed);
+            ApiError::queue_full(state.queue.capacity(), queue_wait(state).await)
+        }
+        Refusal::TooManyJobs { max } => ApiError::too_many(
+            "too_many_jobs",
+            queue_wait(state).await,
+            format!("this key has {max} edits queued or running, its limit; wait for one to finish"),
+        ),
+        Refusal::RateLimited { retry_after } => ApiError::too_many(
+            "rate_limited",
+            retry_after,
+            format!("too many requests with this key; retry after {retry_after} s"),
+        ),
+        Refusal::TooManyStreams { per_key, max } => ApiError::too_many(
+            "too_many_streams",
+            5,
+            if per_key {
+                format!("this key has {max} event streams open, its limit; close one")
+            } else {
+                format!("this server has {max} event streams open, its limit; retry later")
+            },
+        ),
+        Refusal::IdempotencyInFlight => ApiError::conflict(
+            "idempotency_key_in_use",
+            "a request with this Idempotency-Key is still being handled; retry when it has been answered",
+        ),
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    format!("http://{host}")
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .ok()
+        .filter(|s| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()));
+    match s {
+        Some(s) => Ok(Some(s.to_string())),
+        None => Err(ApiError::bad_request(
+            Some("Idempotency-Key"),
+            "the Idempotency-Key header must be 1-255 printable characters",
+        )),
+    }
+}
+
+/// A request to start an edit, as the handlers receive it.
+struct EditRequest {
+    caller: Caller,
+    request_id: RequestId,
+    peer: std::net::SocketAddr,
+    headers: HeaderMap,
+}
+
+/// How an edit request ended up: a new job, or the job an earlier request with the same
+/// `Idempotency-Key` made.
+enum Started {
+    New(JobStatus),
+    Replayed(JobStatus),
+}
+
+/// Everything up to a queued job, refusals first (before the body is read): readiness, the rate,
+/// an idempotent replay, the queue's and the caller's capacity; then the body, its checks and
+/// the queue.
+async fn start_edit(
+    state: &AppState,
+    r: &EditRequest,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Started, ApiError> {
+    if !state.model_ready.load(Ordering::Acquire) {
+        return Err(ApiError::unavailable("the model is still loading"));
+    }
+    let who = bucket(&r.caller, r.peer);
+    let adm = &state.admission;
+    if let Err(e) = adm.check_rate(&who) {
+        return Err(refusal(state, e).await);
+    }
+    let idem = idempotency_key(&r.headers)?;
+    if let Some(k) = &idem {
+        match adm.idempotency(&who, k) {
+            Ok(Some(id)) => return Ok(Started::Replayed(find(state, &r.caller, &id).await?)),
+            Ok(None) => {}
+            Err(e) => return Err(refusal(state, e).await),
+        }
+    }
+    let ticket = admit(state, &who, &r.caller).await;
+    let ticket = match ticket {
+        Ok(t) => t.with_idempotency(idem),
+        Err(e) => {
+            if let Some(k) = &idem {
+                adm.forget_idempotency(&who, k);
+            }
+            return Err(e);
+        }
+    };
+    let size_hint = r
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(state.limits.max_body);
+    let mut input = parse_edit(state, multipart, size_hint).await?;
+    input.params.owner = r.caller.0.clone();
+    input.params.request_id = Some(r.request_id.0.clone());
+    let job = submit(state, input).await?;
+    ticket.queued(&job.id);
+    tracing::info!(request_id = %r.request_id.0, job = %job.id, "queued");
+    Ok(Started::New(job))
+}
+
+async fn admit(state: &AppState, who: &str, caller: &Caller) -> Result<Ticket, ApiError> {
+    let (queued, running) = state.queue.depth().await.map_err(queue_down)?;
+    let unfinished = |id: String| async move {
+        match state.queue.status(&id).await {
+            Ok(Some(s)) => s.owner == caller.0 && !s.status.is_terminal(),
+            Ok(None) => false,
+            // Unknown: count it.
+            Err(_) => true,
+        }
+    };
+    match state
+        .admission
+        .admit(who, queued + running, unfinished)
+        .await
+    {
+        Ok(t) => Ok(t),
+        Err(e) => Err(refusal(state, e).await),
+    }
+}
+
+async fn submit(state: &AppState, input: JobInput) -> Result<JobStatus, ApiError> {
+    match state.queue.submit(input).await {
+        Ok(s) => Ok(s),
+        Err(SubmitError::Full { capacity }) => {
+            Err(ApiError::queue_full(capacity, queue_wait(state).await))
+        }
+        Err(SubmitError::Backend(e)) => Err(queue_down(e)),
+    }
 }
 
 fn image_url(base: &str, id: &str, i: usize) -> String {
     format!("{base}/v1/edits/{id}/image?index={i}")
+}
+
+/// What a client is told of a failed job: its own mistake in full, the server's in general terms
+/// (the details are in the log under the request id).
+fn failure_message(s: &JobStatus) -> String {
+    match (&s.error, s.error_is_client) {
+        (Some(e), true) => e.clone(),
+        _ => format!(
+            "the edit failed on the server; the operator can find why under request id {}",
+            s.request_id.as_deref().unwrap_or("-")
+        ),
+    }
 }
 
 /// A job as the API shows it.
@@ -601,12 +871,14 @@ fn status_json(s: &JobStatus, base: &str) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
     let o = v.as_object_mut().unwrap();
     o.remove("error_is_client");
+    o.remove("owner");
+    o.remove("response_format");
     o.insert("progress".into(), json!({"step": s.step, "steps": s.steps}));
-    if let Some(e) = &s.error {
+    if s.error.is_some() {
         o.insert(
             "error".into(),
             json!({
-                "message": e,
+                "message": failure_message(s),
                 "type": if s.error_is_client { "invalid_request_error" } else { "server_error" },
             }),
         );
@@ -622,24 +894,65 @@ fn status_json(s: &JobStatus, base: &str) -> serde_json::Value {
     v
 }
 
+/// A replayed answer: the body of the retried request may be unread, so the connection closes.
+fn replayed(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+fn edit_request(
+    caller: Caller,
+    request_id: RequestId,
+    peer: std::net::SocketAddr,
+    headers: HeaderMap,
+) -> EditRequest {
+    EditRequest {
+        caller,
+        request_id,
+        peer,
+        headers,
+    }
+}
+
 /// `POST /v1/images/edits`: OpenAI's synchronous edit, through the queue.
 async fn images_edits(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let input = parse_edit(&state, multipart).await?;
-    let format = input.params.response_format;
-    let job = submit(&state, input).await?;
+    let r = edit_request(caller, request_id, peer, headers);
+    let (job, replay) = match start_edit(&state, &r, multipart).await? {
+        Started::New(j) => (j, false),
+        Started::Replayed(j) => (j, true),
+    };
+    let resp = answer_sync(&state, &r, job).await?;
+    Ok(if replay { replayed(resp) } else { resp })
+}
+
+/// Waits for `job` and answers as OpenAI's images API does.
+async fn answer_sync(
+    state: &AppState,
+    r: &EditRequest,
+    job: JobStatus,
+) -> Result<Response, ApiError> {
+    let format = job.response_format.unwrap_or(ResponseFormat::B64Json);
     let deadline = Instant::now() + state.request_timeout;
     let mut watcher = state.queue.watcher();
     let done = loop {
-        let s = state
-            .queue
-            .status(&job.id)
-            .await
-            .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?
-            .ok_or_else(|| ApiError::internal(format!("job {} vanished from the queue", job.id)))?;
+        let s = state.queue.status(&job.id).await.map_err(queue_down)?;
+        let Some(s) = s else {
+            tracing::error!(request_id = %r.request_id.0, job = %job.id, "the job vanished from the queue");
+            return Err(ApiError::internal(format!(
+                "the edit was lost by the server (request id {})",
+                r.request_id.0
+            )));
+        };
         if s.status.is_terminal() {
             break s;
         }
@@ -657,7 +970,10 @@ async fn images_edits(
     match done.status {
         JobState::Succeeded => {}
         JobState::Failed => {
-            let msg = done.error.unwrap_or_else(|| "the edit failed".into());
+            let msg = failure_message(&done);
+            if !done.error_is_client {
+                tracing::warn!(request_id = %r.request_id.0, job = %done.id, "edit failed: {}", done.error.as_deref().unwrap_or(""));
+            }
             return Err(if done.error_is_client {
                 ApiError::bad_request(None, msg)
             } else {
@@ -671,22 +987,22 @@ async fn images_edits(
             ))
         }
     }
-    let base = base_url(&state, &headers);
+    let base = &state.base_url;
     let mut data = Vec::with_capacity(done.n);
     let mut size = String::new();
     for i in 0..done.n {
         let entry = match format {
             ResponseFormat::Url => {
-                json!({"url": image_url(&base, &done.id, i), "revised_prompt": done.prompt})
+                json!({"url": image_url(base, &done.id, i), "revised_prompt": done.prompt})
             }
             ResponseFormat::B64Json => {
                 let png = state
                     .queue
                     .image(&done.id, i)
                     .await
-                    .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?
+                    .map_err(queue_down)?
                     .ok_or_else(|| {
-                        ApiError::internal(format!("picture {i} of job {} is missing", done.id))
+                        ApiError::not_found(format!("picture {i} of edit {} has expired", done.id))
                     })?;
                 if size.is_empty() {
                     if let Ok((w, h)) = image::ImageReader::with_format(
@@ -716,6 +1032,7 @@ async fn images_edits(
             "worker": done.worker,
             "plan": done.plan,
             "report": done.result,
+            "request_id": done.request_id,
         },
     });
     if !size.is_empty() {
@@ -727,57 +1044,59 @@ async fn images_edits(
 /// `POST /v1/edits`: the same request, answered at once with the job.
 async fn create_edit(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let input = parse_edit(&state, multipart).await?;
-    let job = submit(&state, input).await?;
-    let base = base_url(&state, &headers);
-    let mut resp = (StatusCode::ACCEPTED, Json(status_json(&job, &base))).into_response();
+    let r = edit_request(caller, request_id, peer, headers);
+    let (job, replay) = match start_edit(&state, &r, multipart).await? {
+        Started::New(j) => (j, false),
+        Started::Replayed(j) => (j, true),
+    };
+    let mut resp = (
+        StatusCode::ACCEPTED,
+        Json(status_json(&job, &state.base_url)),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/edits/{}", job.id)) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
-    Ok(resp)
+    Ok(if replay { replayed(resp) } else { resp })
 }
 
-async fn find(state: &AppState, id: &str) -> Result<JobStatus, ApiError> {
+/// The job `id` if `caller` owns it: another key's job is as unknown as a missing one.
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<JobStatus, ApiError> {
+    let missing = || ApiError::not_found(format!("no edit {id} (unknown, or its result expired)"));
     if !valid_id(id) {
         return Err(ApiError::not_found(format!("no edit {id:?}")));
     }
-    state
-        .queue
-        .status(id)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no edit {id} (unknown, or its result expired)"))
-        })
+    match state.queue.status(id).await.map_err(queue_down)? {
+        Some(s) if s.owner == caller.0 => Ok(s),
+        _ => Err(missing()),
+    }
 }
 
 async fn get_edit(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let s = find(&state, &id).await?;
-    Ok(Json(status_json(&s, &base_url(&state, &headers))))
+    let s = find(&state, &caller, &id).await?;
+    Ok(Json(status_json(&s, &state.base_url)))
 }
 
 async fn cancel_edit(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    find(&state, &id).await?;
-    match state
-        .queue
-        .cancel(&id)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?
-    {
+    find(&state, &caller, &id).await?;
+    match state.queue.cancel(&id).await.map_err(queue_down)? {
         CancelOutcome::Cancelled => {
-            let s = find(&state, &id).await?;
-            Ok(Json(status_json(&s, &base_url(&state, &headers))))
+            let s = find(&state, &caller, &id).await?;
+            Ok(Json(status_json(&s, &state.base_url)))
         }
         CancelOutcome::NotFound => Err(ApiError::not_found(format!("no edit {id}"))),
         CancelOutcome::TooLate(st) => Err(ApiError::conflict(
@@ -797,10 +1116,11 @@ struct ImageQuery {
 
 async fn edit_image(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<ImageQuery>,
 ) -> Result<Response, ApiError> {
-    let s = find(&state, &id).await?;
+    let s = find(&state, &caller, &id).await?;
     let index = q.index.unwrap_or(0);
     if s.status != JobState::Succeeded {
         return Err(ApiError::conflict(
@@ -824,38 +1144,42 @@ async fn edit_image(
         .queue
         .image(&id, index)
         .await
-        .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?
+        .map_err(queue_down)?
         .ok_or_else(|| ApiError::not_found(format!("picture {index} of edit {id} has expired")))?;
     Ok(([(header::CONTENT_TYPE, "image/png")], Body::from(png)).into_response())
 }
 
 /// `GET /v1/edits/{id}/events`: server-sent events, one `status` event per change (state or
-/// step), the last one when the job has finished.
+/// step), the last one when the job has finished. Open streams are capped per key and in all.
 async fn edit_events(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let first = find(&state, &id).await?;
-    let base = base_url(&state, &headers);
+    let first = find(&state, &caller, &id).await?;
+    let ticket = match state.admission.open_stream(&bucket(&caller, peer)) {
+        Ok(t) => t,
+        Err(e) => return Err(refusal(&state, e).await),
+    };
     struct S {
         state: Shared,
         id: String,
-        base: String,
         last: Option<JobStatus>,
         pending: Option<JobStatus>,
         watcher: super::queue::Watcher,
         done: bool,
+        _ticket: super::admission::StreamTicket,
     }
     let watcher = state.queue.watcher();
     let init = S {
         state: state.clone(),
         id,
-        base,
         last: None,
         pending: Some(first),
         watcher,
         done: false,
+        _ticket: ticket,
     };
     let stream = futures_util::stream::unfold(init, |mut s| async move {
         if s.done {
@@ -864,10 +1188,7 @@ async fn edit_events(
         loop {
             let cur = match s.pending.take() {
                 Some(p) => Some(p),
-                None => match s.state.queue.status(&s.id).await {
-                    Ok(v) => v,
-                    Err(_) => None,
-                },
+                None => s.state.queue.status(&s.id).await.unwrap_or_default(),
             };
             let Some(cur) = cur else {
                 s.done = true;
@@ -883,7 +1204,7 @@ async fn edit_events(
             if changed {
                 let ev = Event::default()
                     .event("status")
-                    .data(status_json(&cur, &s.base).to_string());
+                    .data(status_json(&cur, &s.state.base_url).to_string());
                 s.done = cur.status.is_terminal();
                 s.last = Some(cur);
                 return Some((Ok(ev), s));
@@ -911,11 +1232,7 @@ async fn readyz(State(state): State<Shared>) -> Result<Json<serde_json::Value>, 
     if !state.model_ready.load(Ordering::Acquire) {
         return Err(ApiError::unavailable("the model is still loading"));
     }
-    state
-        .queue
-        .ping()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?;
+    state.queue.ping().await.map_err(queue_down)?;
     Ok(Json(json!({
         "status": "ready",
         "model": state.facts.name,
@@ -924,20 +1241,41 @@ async fn readyz(State(state): State<Shared>) -> Result<Json<serde_json::Value>, 
     })))
 }
 
-async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> {
+/// `/metrics`: with `--metrics-key`, for that key only; without, for loopback clients only.
+async fn metrics(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if state.keys.has_metrics_key() {
+        match bearer(&headers) {
+            None => return Err(ApiError::unauthorized(false)),
+            Some(t) if !state.keys.is_metrics_key(t) => {
+                return Err(if state.keys.identify(t).is_some() {
+                    ApiError::forbidden("/metrics takes the metrics key, not an API key")
+                } else {
+                    ApiError::unauthorized(true)
+                })
+            }
+            Some(_) => {}
+        }
+    } else if !peer.ip().is_loopback() {
+        return Err(ApiError::forbidden(
+            "/metrics answers loopback clients only; start the server with --metrics-key to read it from elsewhere",
+        ));
+    }
     let ready = state.model_ready.load(Ordering::Acquire) && state.queue.ping().await.is_ok();
     let gauges = state
         .queue
         .gauges(ready, state.local_workers)
         .await
-        .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?;
-    let stats = state
-        .queue
-        .stats()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("the queue is unreachable: {e:#}")))?;
-    let http = state.responses.lock().unwrap().clone();
-    let text = super::metrics::render(&stats, &gauges, &http);
+        .map_err(queue_down)?;
+    let mut stats = state.queue.stats().await.map_err(queue_down)?;
+    *stats.entry("rejected|queue_full".into()).or_insert(0.0) +=
+        state.early_queue_full.load(Ordering::Relaxed) as f64;
+    let http = state.http.lock().unwrap().clone();
+    let mut text = super::metrics::render(&stats, &gauges, &http.by_status());
+    text.push_str(&super::metrics::render_http(&http));
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::adaptive::cost::ModelDims;
 use crate::adaptive::plan::{Planner, Recipe};
 use crate::models::adapter::{with_adapters, AdapterSet};
-use crate::pipeline::chronoedit::ChronoEditPipeline;
+use crate::pipeline::chronoedit::{ChronoEditPipeline, EditSize, SizeLimits};
 use crate::pipeline::planned::{self, EditSpec};
 
 /// How pictures come back (OpenAI's `response_format`).
@@ -43,6 +43,13 @@ pub struct JobParams {
     /// The client's `lora` field: per-request adapters `NAME[:SCALE],...` from the server's
     /// `--lora-dir`, or the name of a LoRA fused at load.
     pub lora: Option<String>,
+    /// The API key's name that made the job (None when the service runs without keys): only
+    /// that key sees the job.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The `x-request-id` of the request that made the job, for the logs.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// A job as queued: the parameters and the uploaded bytes as received.
@@ -123,6 +130,15 @@ pub struct JobStatus {
     pub plan: Option<serde_json::Value>,
     /// The finished edit's report (plan that ran, request, timings, FLOPs).
     pub result: Option<serde_json::Value>,
+    /// The key's name that made the job (see [`JobParams::owner`]); never shown to clients.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The request id of the request that made the job.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// How the pictures are answered (for a replay of the request that made the job).
+    #[serde(default)]
+    pub response_format: Option<ResponseFormat>,
 }
 
 impl JobStatus {
@@ -145,6 +161,9 @@ impl JobStatus {
             n: input.params.n,
             plan: input.plan.clone(),
             result: None,
+            owner: input.params.owner.clone(),
+            request_id: input.params.request_id.clone(),
+            response_format: Some(input.params.response_format),
         }
     }
 }
@@ -190,8 +209,20 @@ pub fn valid_id(s: &str) -> bool {
 pub struct PixelLimits {
     /// Most pixels of an uploaded picture (checked from its header before decoding).
     pub max_input_pixels: u64,
-    /// Most pixels of the working size (`size`).
+    /// Most pixels of the working size (`size`, `auto` included).
     pub max_work_pixels: u64,
+    /// Most long side / short side of a picture and of the working size.
+    pub max_aspect: f64,
+}
+
+impl PixelLimits {
+    /// The bounds on working sizes.
+    pub fn size(&self) -> SizeLimits {
+        SizeLimits {
+            max_pixels: self.max_work_pixels,
+            max_aspect: self.max_aspect,
+        }
+    }
 }
 
 /// Why an uploaded picture was refused.
@@ -211,14 +242,32 @@ impl std::fmt::Display for BadImage {
     }
 }
 
-/// Decodes an uploaded picture (PNG, JPEG or WebP, sniffed from its bytes): the size is read from
-/// the header and checked against the limit before any pixel is decoded (a decompression bomb is
-/// refused without being inflated), and the decoder's own allocation limit stays on.
-pub fn decode_image(
+/// An uploaded picture's format and (width, height), read from its header (PNG, JPEG or WebP,
+/// sniffed from its bytes) and checked against the pixel and aspect limits; no pixel is decoded.
+pub fn read_header(
     bytes: &[u8],
     what: &str,
-    max_pixels: u64,
-) -> std::result::Result<image::DynamicImage, BadImage> {
+    limits: &PixelLimits,
+) -> std::result::Result<(image::ImageFormat, u32, u32), BadImage> {
+    let (format, w, h) = sniff(bytes, what)?;
+    let pixels = w as u64 * h as u64;
+    if pixels > limits.max_input_pixels {
+        return Err(BadImage::TooLarge(format!(
+            "{what} is {w}x{h} = {pixels} pixels, over this server's limit of {}",
+            limits.max_input_pixels
+        )));
+    }
+    limits
+        .size()
+        .check_aspect(what, w as u64, h as u64)
+        .map_err(BadImage::TooLarge)?;
+    Ok((format, w, h))
+}
+
+fn sniff(
+    bytes: &[u8],
+    what: &str,
+) -> std::result::Result<(image::ImageFormat, u32, u32), BadImage> {
     use image::ImageFormat;
     if bytes.is_empty() {
         return Err(BadImage::Invalid(format!("{what} is empty (0 bytes)")));
@@ -236,13 +285,25 @@ pub fn decode_image(
             "{what} is a {format:?} picture; send PNG, JPEG or WebP"
         )));
     }
-    let reader = || image::ImageReader::with_format(Cursor::new(bytes), format);
-    let (w, h) = reader()
+    let (w, h) = image::ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
         .map_err(|e| BadImage::Invalid(format!("{what} has an unreadable header: {e}")))?;
     if w == 0 || h == 0 {
         return Err(BadImage::Invalid(format!("{what} has no pixels ({w}x{h})")));
     }
+    Ok((format, w, h))
+}
+
+/// Decodes an uploaded picture (PNG, JPEG or WebP, sniffed from its bytes): the size is read from
+/// the header and checked against the limit before any pixel is decoded (a decompression bomb is
+/// refused without being inflated), and the decoder's own allocation limit stays on.
+pub fn decode_image(
+    bytes: &[u8],
+    what: &str,
+    max_pixels: u64,
+) -> std::result::Result<image::DynamicImage, BadImage> {
+    let (format, w, h) = sniff(bytes, what)?;
+    let reader = || image::ImageReader::with_format(Cursor::new(bytes), format);
     let pixels = w as u64 * h as u64;
     if pixels > max_pixels {
         return Err(BadImage::TooLarge(format!(
@@ -272,16 +333,15 @@ pub fn mask_region(
     if image::guess_format(bytes).ok() != Some(image::ImageFormat::Png) && !bytes.is_empty() {
         return Err(BadImage::Invalid("mask must be a PNG picture".into()));
     }
-    let m = decode_image(bytes, "mask", max_pixels)?;
-    if (m.width(), m.height()) != image_size {
+    // The size from the header first: a mask of another size is refused undecoded.
+    let (_, mw, mh) = sniff(bytes, "mask")?;
+    if (mw, mh) != image_size {
         return Err(BadImage::Invalid(format!(
-            "mask is {}x{}, the image {}x{}: they must be the same size",
-            m.width(),
-            m.height(),
-            image_size.0,
-            image_size.1
+            "mask is {mw}x{mh}, the image {}x{}: they must be the same size",
+            image_size.0, image_size.1
         )));
     }
+    let m = decode_image(bytes, "mask", max_pixels)?;
     if !m.color().has_alpha() {
         return Err(BadImage::Invalid(
             "mask has no alpha channel: its transparent pixels mark where the edit may change the picture"
@@ -369,6 +429,22 @@ fn execute_steps(
             )));
         }
     }
+    // The working size is chosen and bounded from the header, before the picture is decoded.
+    let (_, w, h) =
+        read_header(&input.image, "image", &engine.limits).map_err(|e| client(e.to_string()))?;
+    let size = EditSize::choose_for(
+        engine.pipe.size_multiple(),
+        (w, h),
+        p.size.map(|s| s.0),
+        p.size.map(|s| s.1),
+        engine.pipe.defaults.native_size(),
+    )
+    .map_err(|e| client(format!("size: {e:#}")))?;
+    engine
+        .limits
+        .size()
+        .check_work(&size)
+        .map_err(|(_, m)| client(format!("size: {m}")))?;
     let image = decode_image(&input.image, "image", engine.limits.max_input_pixels)
         .map_err(|e| client(e.to_string()))?;
     let region = match &input.mask {
@@ -390,15 +466,6 @@ fn execute_steps(
     spec.height = p.size.map(|s| s.0);
     spec.width = p.size.map(|s| s.1);
     spec.region = region;
-    // The size and plan are the request's: errors there are the client's.
-    crate::pipeline::chronoedit::EditSize::choose(
-        engine.pipe.size_multiple(),
-        &image,
-        spec.height,
-        spec.width,
-        engine.pipe.defaults.native_size(),
-    )
-    .map_err(|e| client(format!("size: {e:#}")))?;
 
     let t0 = std::time::Instant::now();
     let mut images = Vec::with_capacity(p.n);

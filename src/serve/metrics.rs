@@ -216,3 +216,86 @@ pub fn render(stats: &BTreeMap<String, f64>, gauges: &Gauges, http: &BTreeMap<u1
     }
     out
 }
+
+/// Upper bounds (seconds) of the picture-decoding histogram's buckets.
+pub const DECODE_BUCKETS: [f64; 8] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
+
+/// What this `serve` process counts of its HTTP traffic (in the process, not shared).
+#[derive(Debug, Clone, Default)]
+pub struct HttpStats {
+    /// Responses by route (the matched pattern, such as `/v1/edits/{id}`) and status.
+    pub requests: BTreeMap<(String, u16), u64>,
+    /// Requests refused, by reason (the error code: `queue_full`, `rate_limited`,
+    /// `invalid_api_key`, ...).
+    pub rejections: BTreeMap<String, u64>,
+    /// Picture decodes: counts per bucket (the last is +Inf), sum of seconds.
+    pub decode_buckets: [u64; DECODE_BUCKETS.len() + 1],
+    pub decode_sum: f64,
+}
+
+impl HttpStats {
+    pub fn decoded(&mut self, seconds: f64) {
+        let i = DECODE_BUCKETS
+            .iter()
+            .position(|&b| seconds <= b)
+            .unwrap_or(DECODE_BUCKETS.len());
+        self.decode_buckets[i] += 1;
+        self.decode_sum += seconds;
+    }
+
+    /// Responses by status alone.
+    pub fn by_status(&self) -> BTreeMap<u16, u64> {
+        let mut m = BTreeMap::new();
+        for ((_, code), n) in &self.requests {
+            *m.entry(*code).or_insert(0) += n;
+        }
+        m
+    }
+}
+
+/// The text format of [`HttpStats`].
+pub fn render_http(s: &HttpStats) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP physedit_http_requests_total HTTP requests of this server process by route and status code.\n# TYPE physedit_http_requests_total counter"
+    );
+    for ((route, code), n) in &s.requests {
+        let _ = writeln!(
+            out,
+            "physedit_http_requests_total{{route=\"{}\",code=\"{code}\"}} {n}",
+            clean_route(route)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP physedit_http_rejections_total Requests this server process refused, by reason.\n# TYPE physedit_http_rejections_total counter"
+    );
+    for (reason, n) in &s.rejections {
+        let _ = writeln!(
+            out,
+            "physedit_http_rejections_total{{reason=\"{}\"}} {n}",
+            clean(reason)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP physedit_decode_seconds Seconds spent decoding and checking uploaded pictures.\n# TYPE physedit_decode_seconds histogram"
+    );
+    let mut cum = 0;
+    for (i, b) in DECODE_BUCKETS.iter().enumerate() {
+        cum += s.decode_buckets[i];
+        let _ = writeln!(out, "physedit_decode_seconds_bucket{{le=\"{b}\"}} {cum}");
+    }
+    cum += s.decode_buckets[DECODE_BUCKETS.len()];
+    let _ = writeln!(out, "physedit_decode_seconds_bucket{{le=\"+Inf\"}} {cum}");
+    let _ = writeln!(out, "physedit_decode_seconds_sum {}", s.decode_sum);
+    let _ = writeln!(out, "physedit_decode_seconds_count {cum}");
+    out
+}
+
+fn clean_route(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_/{}.".contains(*c))
+        .collect()
+}

@@ -12,6 +12,11 @@
 //!   `physedit edit` takes, so a seed gives the same picture bit for bit);
 //! * [`metrics`]: the Prometheus text format.
 //!
+//! * [`auth`]: API keys (`Authorization: Bearer`); [`admission`]: the limits checked before a
+//!   request's body is read (capacity, per-key caps, rate, idempotency, event streams, decoder
+//!   slots); [`listen`]: the connection loop and its header and body timeouts; [`access`]: request
+//!   ids and the access log.
+//!
 //! Limits, stated: a job is executed at least once and answered exactly once, with either queue (a
 //! `serve` killed mid-job reruns it at its next start; a Redis worker that dies mid-job has its job
 //! rerun by another after the visibility timeout; the first stored answer stands), at most
@@ -21,11 +26,17 @@
 //! new job is taken, the job in hand finishes within `--drain-timeout` or goes back in the queue.
 //! One request edits one picture (`n` variants of it by seed). Every worker must serve the same
 //! model as the `serve` process reads its facts from (size multiple, native size).
+//! API keys are checked here; there is no TLS in `serve`: put it behind a proxy that provides TLS
+//! when it leaves the machine. Without keys it listens on loopback only unless `--insecure-no-auth`.
+pub mod access;
 pub mod adapters;
+pub mod admission;
+pub mod auth;
 pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod job;
+pub mod listen;
 pub mod metrics;
 pub mod queue;
 pub mod queue_types;
@@ -35,7 +46,7 @@ pub mod worker;
 use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -227,6 +238,16 @@ impl QueueOptions {
     }
 }
 
+/// Who may call the service.
+#[derive(Debug, Clone, Default)]
+pub struct AuthOptions {
+    pub api_keys: Vec<String>,
+    pub api_keys_file: Option<PathBuf>,
+    pub metrics_key: Option<String>,
+    /// Listen beyond loopback without keys.
+    pub insecure_no_auth: bool,
+}
+
 /// Everything `physedit serve` takes.
 pub struct ServeOptions {
     pub listen: String,
@@ -235,8 +256,41 @@ pub struct ServeOptions {
     pub queue: QueueOptions,
     pub workers: usize,
     pub limits: http::Limits,
+    pub admission: admission::AdmissionLimits,
+    pub auth: AuthOptions,
     pub public_url: Option<String>,
     pub request_timeout: Duration,
+}
+
+/// Re-reads the keys file on each SIGHUP.
+fn reload_keys_on_hangup(keys: Arc<auth::KeyRing>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match keys.reload() {
+                Ok(n) => tracing::info!("SIGHUP: {n} API keys in force"),
+                Err(e) => tracing::error!("SIGHUP: keys not reloaded, the old ones stay: {e:#}"),
+            }
+        }
+    });
+}
+
+/// Refuses to listen beyond loopback without keys (unless told to).
+fn check_exposure(
+    addr: std::net::SocketAddr,
+    keys: &auth::KeyRing,
+    auth: &AuthOptions,
+) -> Result<()> {
+    if !keys.enabled() && !auth.insecure_no_auth && !addr.ip().is_loopback() {
+        bail!(
+            "--listen {addr}: without --api-key or --api-keys-file anyone who reaches this address could run edits; give keys, listen on 127.0.0.1, or pass --insecure-no-auth"
+        );
+    }
+    Ok(())
 }
 
 /// A name for this worker: host and process id (and a number for several in one process).
@@ -327,6 +381,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         ),
         None => None,
     };
+    let keys = Arc::new(auth::KeyRing::load(
+        &opts.auth.api_keys,
+        opts.auth.api_keys_file.as_deref(),
+        opts.auth.metrics_key.as_deref(),
+    )?);
+    // Bound before anything starts, so that a refusal costs nothing.
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("--listen {}: cannot bind", opts.listen))?;
+    let addr = listener.local_addr()?;
+    check_exposure(addr, &keys, &opts.auth)?;
     let queue = opts.queue.open().await?;
     let ready = Arc::new(AtomicBool::new(opts.workers == 0));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -343,6 +408,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     } else {
         None
     };
+    let header_timeout = opts.limits.header_timeout;
+    reload_keys_on_hangup(keys.clone());
     let state = Arc::new(http::AppState {
         queue: queue.clone(),
         facts,
@@ -350,22 +417,29 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         limits: opts.limits,
         model_ready: ready,
         local_workers: opts.workers as u64,
-        public_url: opts.public_url,
+        base_url: opts
+            .public_url
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{addr}")),
         request_timeout: opts.request_timeout,
-        responses: Mutex::new(Default::default()),
+        keys: keys.clone(),
+        admission: admission::Admission::new(opts.admission),
+        early_queue_full: Default::default(),
+        http: Default::default(),
     });
-    let listener = tokio::net::TcpListener::bind(&opts.listen)
-        .await
-        .with_context(|| format!("--listen {}: cannot bind", opts.listen))?;
-    let addr = listener.local_addr()?;
+    if keys.enabled() {
+        eprintln!("API keys required");
+    } else {
+        eprintln!("no API keys: open to whoever reaches this address");
+    }
     eprintln!("listening on http://{addr}");
     let (http_stop_tx, mut http_stop_rx) = watch::channel(false);
-    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
+    let server = listen::serve_http(listener, http::router(state), header_timeout, async move {
         let _ = http_stop_rx.wait_for(|v| *v).await;
     });
     let mut server = tokio::spawn(server.into_future());
     tokio::select! {
-        r = &mut server => return r.context("the HTTP server stopped")?.context("serving HTTP"),
+        _ = &mut server => bail!("the HTTP server stopped"),
         _ = shutdown_signal() => {}
     }
     drain(&queue, workers, stop_tx, opts.queue.drain_timeout).await;

@@ -501,6 +501,9 @@ impl RedisQueue {
             n: params.n,
             plan: json("plan"),
             result: json("result"),
+            owner: params.owner.clone(),
+            request_id: params.request_id.clone(),
+            response_format: Some(params.response_format),
         }))
     }
 

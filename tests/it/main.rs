@@ -20,6 +20,7 @@ mod pipeline;
 mod recipes;
 mod schedulers;
 mod serve;
+mod serve_edge;
 mod serve_queue;
 mod srm;
 mod train;

@@ -182,6 +182,13 @@ impl Server {
         s
     }
 
+    /// Started and ready, with `RUST_LOG` set to `log` (the access log is at info).
+    pub(crate) fn start_logging(args: &[&str], log: &str) -> Server {
+        let s = Self::spawn(args, &[("RUST_LOG", log)]);
+        s.wait_ready();
+        s
+    }
+
     /// Started (listening), not waited for readiness; `env`: more environment variables.
     pub(crate) fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
         let state = (!args.iter().any(|a| *a == "--state" || *a == "--queue"))
@@ -1080,9 +1087,21 @@ fn malformed_request(g: &mut Gen, png: &[u8], jpeg: &[u8]) -> (String, String, V
     }
 }
 
+/// The flood runs with keys on: most requests carry the key, one in ten none and one in ten a
+/// wrong one (those must all be 401, whatever their body).
 #[test]
 fn a_flood_of_malformed_requests_gets_no_5xx() {
-    let server = Server::start(&["--queue-capacity", "2", "--max-body-bytes", "200000"]);
+    const KEY: &str = "sk-flood-0123456789";
+    let server = Server::start(&[
+        "--queue-capacity",
+        "2",
+        "--max-body-bytes",
+        "200000",
+        "--api-key",
+        KEY,
+        "--rate-limit",
+        "0",
+    ]);
     let rt = rt();
     let c = client();
     let png = test_png();
@@ -1098,7 +1117,7 @@ fn a_flood_of_malformed_requests_gets_no_5xx() {
             let (c, url, sem) = (c.clone(), server.url(&path), sem.clone());
             handles.push(tokio::spawn(async move {
                 let _p = sem.acquire().await.unwrap();
-                let rb = if body.is_empty() && ct.is_empty() {
+                let mut rb = if body.is_empty() && ct.is_empty() {
                     c.get(&url)
                 } else {
                     let mut rb = c.post(&url).body(body);
@@ -1107,11 +1126,25 @@ fn a_flood_of_malformed_requests_gets_no_5xx() {
                     }
                     rb
                 };
+                let keyed = match i % 10 {
+                    7 => false,
+                    8 => {
+                        rb = rb.bearer_auth("sk-flood-wrong-00000");
+                        false
+                    }
+                    _ => {
+                        rb = rb.bearer_auth(KEY);
+                        true
+                    }
+                };
                 let r = rb
                     .send()
                     .await
                     .unwrap_or_else(|e| panic!("request {i} {url}: no answer: {e}"));
                 let code = r.status().as_u16();
+                if !keyed {
+                    assert_eq!(code, 401, "request {i} {url} without a valid key");
+                }
                 if code >= 400 {
                     let body: Value = r.json().await.unwrap_or_else(|e| {
                         panic!("request {i} {url}: {code} without a JSON body: {e}")
@@ -1143,9 +1176,11 @@ fn a_flood_of_malformed_requests_gets_no_5xx() {
         server.proc.log()
     );
     assert!(codes.iter().filter(|&&c| (400..500).contains(&c)).count() >= 500);
+    assert_eq!(by_code.get(&401), Some(&120), "{by_code:?}");
     rt.block_on(async {
         let ok = c
             .post(server.url("/v1/images/edits"))
+            .bearer_auth(KEY)
             .multipart(edit_form(test_png(), &[("prompt", PROMPT), ("steps", "2")]))
             .send()
             .await

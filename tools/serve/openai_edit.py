@@ -2,7 +2,7 @@
 for base_url; checks the answer against `physedit edit` with the same seed when asked to.
 
     python3 -m venv /tmp/venv-openai && /tmp/venv-openai/bin/pip install openai
-    physedit serve --listen 127.0.0.1:8080 &
+    physedit serve --listen 127.0.0.1:8080 &       # with --api-key KEY: pass --api-key KEY here too
     /tmp/venv-openai/bin/python tools/serve/openai_edit.py --base-url http://127.0.0.1:8080/v1 \
         --image data/world/test/images/test_000023.png \
         --prompt "Swap the scenery behind the objects for plain peach." -o edited.png \
@@ -10,6 +10,7 @@ for base_url; checks the answer against `physedit edit` with the same seed when 
 """
 import argparse
 import base64
+import os
 import sys
 
 from openai import OpenAI
@@ -21,11 +22,13 @@ def main():
     ap.add_argument("--image", required=True)
     ap.add_argument("--prompt", required=True)
     ap.add_argument("--model", default="gpt-image-1")
+    ap.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", "unused"),
+                    help="one of the server's --api-key values [default: $OPENAI_API_KEY]")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--compare", help="a PNG the answer must equal byte for byte in its pixels")
     a = ap.parse_args()
 
-    client = OpenAI(base_url=a.base_url, api_key="unused")
+    client = OpenAI(base_url=a.base_url, api_key=a.api_key)
     with open(a.image, "rb") as f:
         result = client.images.edit(model=a.model, image=f, prompt=a.prompt)
     png = base64.b64decode(result.data[0].b64_json)
