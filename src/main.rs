@@ -23,6 +23,8 @@ enum Command {
     Plan(cli::plan::PlanArgs),
     /// FLOP cost model of recipes and plans.
     Cost(cli::cost::CostArgs),
+    /// Predicted peak device memory of an edit per phase, and which cards run it.
+    Memory(cli::memory::MemoryArgs),
     /// Fit or inspect the learned CARD predictor.
     Card(cli::card::CardArgs),
     /// CLIP-T / CLIP-I scores of edited images over an ImgEdit-format suite.
@@ -35,6 +37,8 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Run edits from a Redis queue (scale `serve` out: one worker per GPU or machine).
     Worker(cli::worker::WorkerArgs),
+    /// Write a model's transformer as a GGUF (Q8_0, Q4_K) or scaled-fp8 single file.
+    Quantize(cli::quantize::QuantizeArgs),
     /// Inspect LoRA files: layout, ranks, layers touched, what is applied or skipped, fit to a model.
     Lora(cli::lora::LoraArgs),
 }
@@ -46,12 +50,14 @@ fn main() {
         Command::World(a) => cli::world::run(a),
         Command::Plan(a) => cli::plan::run(a),
         Command::Cost(a) => cli::cost::run(a),
+        Command::Memory(a) => cli::memory::run(a),
         Command::Card(a) => cli::card::run(a),
         Command::Score(a) => cli::score::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Calibrate(a) => cli::calibrate::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Worker(a) => cli::worker::run(a),
+        Command::Quantize(a) => cli::quantize::run(a),
         Command::Lora(a) => cli::lora::run(a),
     };
     if let Err(e) = result {

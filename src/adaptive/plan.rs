@@ -39,6 +39,12 @@ pub const SHORT_REASONING_STEPS: usize = 10;
 pub const DISTILL_STEPS: usize = 8;
 pub const DISTILL_GUIDANCE: f32 = 1.0;
 pub const DISTILL_FLOW_SHIFT: f64 = 2.0;
+/// ComfyUI's ChronoEdit template (`image_chrono_edit_14B.json` in Comfy-Org/workflow_templates):
+/// KSampler 20 steps, CFG 4, `uni_pc` with the `simple` schedule; ModelSamplingSD3 shift 5;
+/// WanImageToVideo length 5 (2 latent frames, no reasoning).
+pub const TEMPLATE_STEPS: usize = 20;
+pub const TEMPLATE_GUIDANCE: f32 = 4.0;
+pub const TEMPLATE_FLOW_SHIFT: f64 = 5.0;
 
 /// What the pipeline runs for one edit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -297,6 +303,12 @@ pub enum Recipe {
     CardOnly,
     /// Reference reasoning depth (r = 6, N_r = 50) with SRM.
     SrmOnly,
+    /// ComfyUI's ChronoEdit template, the recipe many users start from: 20 steps, CFG 4, flow shift
+    /// 5, 5 frames, no reasoning. Same steps, guidance, shift and video length; PhysEdit's UniPC is
+    /// diffusers' (bh2, its sigma schedule) where ComfyUI's `uni_pc` is bh1 on the `simple`
+    /// schedule, and the template's long default negative prompt is not used — the cost per step
+    /// is the same, the pictures are not bit-identical to ComfyUI's.
+    ComfyTemplate,
     /// ChronoEdit's distilled sampler: 8 steps, CFG 1, flow shift 2, no reasoning (needs the
     /// distillation LoRA).
     ChronoeditDistill,
@@ -309,10 +321,11 @@ pub enum Recipe {
 }
 
 impl Recipe {
-    pub const ALL: [Recipe; 9] = [
+    pub const ALL: [Recipe; 10] = [
         Recipe::ChronoeditReasoning,
         Recipe::ChronoeditShort,
         Recipe::NoReasoning,
+        Recipe::ComfyTemplate,
         Recipe::Physedit,
         Recipe::CardOnly,
         Recipe::SrmOnly,
@@ -326,6 +339,7 @@ impl Recipe {
             Recipe::ChronoeditReasoning => "chronoedit-reasoning",
             Recipe::ChronoeditShort => "chronoedit-short",
             Recipe::NoReasoning => "no-reasoning",
+            Recipe::ComfyTemplate => "comfy-template",
             Recipe::Physedit => "physedit",
             Recipe::CardOnly => "card-only",
             Recipe::SrmOnly => "srm-only",
@@ -429,6 +443,7 @@ pub fn plan_for_prediction(
         ),
         Recipe::NoReasoning => (0, 0, false, "fixed recipe".to_string()),
         Recipe::ChronoeditDistill => (0, 0, false, "fixed distilled recipe".to_string()),
+        Recipe::ComfyTemplate => (0, 0, false, "ComfyUI's template".to_string()),
         Recipe::SrmOnly => (
             REFERENCE_STEPS,
             TRAINED_REASONING_FRAMES,
@@ -470,6 +485,11 @@ pub fn plan_for_prediction(
         },
         reason: String::new(),
     };
+    if recipe == Recipe::ComfyTemplate {
+        plan.steps = TEMPLATE_STEPS;
+        plan.guidance = TEMPLATE_GUIDANCE;
+        plan.flow_shift = Some(TEMPLATE_FLOW_SHIFT);
+    }
     if recipe.is_distilled() {
         plan.reasoning_steps = scale_reasoning_steps(&plan, DISTILL_STEPS);
         plan.steps = DISTILL_STEPS;

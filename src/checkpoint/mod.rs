@@ -1,6 +1,9 @@
 //! Loading the diffusers pipeline folder layout (`model_index.json` at the root, one sub-folder per
 //! component), component configs, and safetensors weights — single files or shards listed in a
-//! `*.safetensors.index.json`. Pickle checkpoints are never read.
+//! `*.safetensors.index.json`. Pickle checkpoints are never read. Models named by Hugging Face id
+//! are found (and fetched) in the hub cache by [`hub`].
+pub mod hub;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -9,8 +12,12 @@ use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use serde::de::DeserializeOwned;
 
+pub mod gguf;
 pub mod keys;
 pub mod lora;
+pub mod memory;
+pub mod quantize;
+pub mod single_file;
 
 /// File endings of pickle-based checkpoints, which can execute code when loaded.
 pub(crate) const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];

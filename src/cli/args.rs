@@ -1,14 +1,50 @@
 //! Argument groups shared by several subcommands (flattened into their `Args`), so a flag means the
 //! same, reads the same in `--help`, and is parsed in one place.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use clap::{Args, ValueEnum};
 
 use crate::adaptive::card::{Predictor, RulePredictor};
 use crate::adaptive::learned::LearnedPredictor;
 use crate::adaptive::plan::{PlanTable, Planner};
+use crate::checkpoint::hub::Want;
+
+/// The folder a model flag names: a local folder as it is, or a Hugging Face id found in (or
+/// fetched into) the hub cache by [`crate::checkpoint::hub::resolve_model`]. Every command's model
+/// flags pass through here; errors name the flag.
+pub fn model_folder(flag: &str, value: &Path) -> Result<PathBuf> {
+    model_folder_with(flag, value, Want::Weights)
+}
+
+/// [`model_folder`] for commands that read only configs (no weights are fetched).
+pub fn model_folder_with(flag: &str, value: &Path, want: Want) -> Result<PathBuf> {
+    crate::checkpoint::hub::resolve_model_with(value, want)
+        .with_context(|| format!("{flag} {}", value.display()))
+}
+
+/// The bundled world model, used when no `--model` is given.
+pub fn bundled_model_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join("physedit-world")
+}
+
+/// `--model` resolved by [`model_folder`], or the bundled world model when none is given.
+pub fn model_or_bundled(value: Option<&Path>) -> Result<PathBuf> {
+    if let Some(v) = value {
+        return model_folder("--model", v);
+    }
+    let dir = bundled_model_dir();
+    if !dir.join("model_index.json").is_file() {
+        anyhow::bail!(
+            "no --model given and the bundled model is not present at {}",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
 
 /// Where the adaptive recipes take their plans from: `--table` and `--card`.
 #[derive(Args, Debug, Clone, Default)]
@@ -110,5 +146,52 @@ pub fn fraction(s: &str) -> std::result::Result<f64, String> {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
         Ok(v) => Err(format!("must be a fraction in [0, 1], got {v}")),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Single files that replace components of `--model`: `--transformer`, `--vae`, `--text-encoder`,
+/// `--image-encoder`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ComponentArgs {
+    /// The transformer from one file instead of the model folder's: safetensors with diffusers' or
+    /// the original Wan / ComfyUI key names (with or without `model.diffusion_model.`), plain or
+    /// ComfyUI-scaled fp8 (kept fp8 in memory), or a GGUF (city96 / QuantStack, or `physedit
+    /// quantize`; quantized Linear weights stay quantized). Its architecture, read from its shapes,
+    /// must be the folder's.
+    #[arg(long, value_name = "FILE")]
+    pub transformer: Option<PathBuf>,
+    /// The VAE from one safetensors file (diffusers key names).
+    #[arg(long, value_name = "FILE")]
+    pub vae: Option<PathBuf>,
+    /// The umT5 text encoder from one safetensors file (transformers key names; fp8 widened at
+    /// load).
+    #[arg(long, value_name = "FILE")]
+    pub text_encoder: Option<PathBuf>,
+    /// The CLIP image encoder from one safetensors file (transformers key names).
+    #[arg(long, value_name = "FILE")]
+    pub image_encoder: Option<PathBuf>,
+}
+
+impl ComponentArgs {
+    /// The files, each checked to exist (errors name the flag).
+    pub fn files(&self) -> Result<crate::checkpoint::single_file::ComponentFiles> {
+        for (flag, f) in [
+            ("--transformer", &self.transformer),
+            ("--vae", &self.vae),
+            ("--text-encoder", &self.text_encoder),
+            ("--image-encoder", &self.image_encoder),
+        ] {
+            if let Some(f) = f {
+                if !f.is_file() {
+                    anyhow::bail!("{flag} {}: no such file", f.display());
+                }
+            }
+        }
+        Ok(crate::checkpoint::single_file::ComponentFiles {
+            transformer: self.transformer.clone(),
+            vae: self.vae.clone(),
+            text_encoder: self.text_encoder.clone(),
+            image_encoder: self.image_encoder.clone(),
+        })
     }
 }

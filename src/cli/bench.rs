@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::adaptive::plan::Variant;
-use crate::cli::args::{non_negative, positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::eval::bench::{
     latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
     BenchRecord, BenchRun, Selection, Shard, RESULTS_FILE,
@@ -79,9 +79,12 @@ pub struct RunArgs {
     /// Root folder of the source images.
     #[arg(long, required = true)]
     pub images: Option<PathBuf>,
-    /// Diffusers ChronoEdit pipeline folder.
-    #[arg(long, required = true, value_name = "DIR")]
+    /// Diffusers ChronoEdit pipeline: a folder or a Hugging Face id ORG/NAME[@REVISION] (hub cache,
+    /// fetched when missing; HF_HUB_OFFLINE=1: cache only).
+    #[arg(long, required = true, value_name = "DIR|ORG/NAME[@REV]")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     /// Output folder (created; reused to resume).
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
@@ -98,8 +101,9 @@ pub struct RunArgs {
     pub fidelity_to: Option<Variant>,
     #[command(flatten)]
     pub planner: PlannerArgs,
-    /// CLIPModel folder: score every edit (CLIP-T, CLIP-I) as `physedit score` does.
-    #[arg(long, value_name = "DIR")]
+    /// CLIPModel folder or Hugging Face id (e.g. openai/clip-vit-base-patch32): score every edit
+    /// (CLIP-T, CLIP-I) as `physedit score` does.
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub clip: Option<PathBuf>,
     /// Run only the first N suite entries (after --categories).
     #[arg(long)]
@@ -179,7 +183,7 @@ fn run_suite(a: RunArgs) -> Result<()> {
     let need = |v: Option<PathBuf>, flag: &str| v.with_context(|| format!("{flag} is required"));
     let suite_path = need(a.suite, "--suite")?;
     let images = need(a.images, "--images")?;
-    let model = need(a.model, "--model")?;
+    let model = super::args::model_folder("--model", &need(a.model, "--model")?)?;
     let out = need(a.out, "--out")?;
     let recipes = a.recipes.clone();
     for (i, r) in recipes.iter().enumerate() {
@@ -253,12 +257,13 @@ fn run_suite(a: RunArgs) -> Result<()> {
             device,
             loras: a.lora.clone(),
             offload: a.offload,
+            files: a.components.files()?,
         },
     )
     .with_context(|| format!("loading the pipeline (--model {})", model.display()))?;
     let clip = match &a.clip {
         Some(p) => Some(
-            ClipEmbedder::load(p)
+            ClipEmbedder::load(&super::args::model_folder("--clip", p)?)
                 .with_context(|| format!("loading the CLIP model (--clip {})", p.display()))?,
         ),
         None => None,

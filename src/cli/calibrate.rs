@@ -9,8 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::plan::{Recipe, Variant};
 use crate::checkpoint::{sampling_defaults, SAMPLING_DEFAULTS_FILE};
-use crate::cli::args::{positive, DeviceArgs, PlannerArgs};
-use crate::cli::edit::bundled_model_dir;
+use crate::cli::args::{model_or_bundled, positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::eval::bench::{bench_plan, case_seed, BenchOptions};
 use crate::pipeline::chronoedit::{
     AdaptiveOptions, ChronoEditPipeline, EditRequest, EditSize, LoadOptions,
@@ -33,8 +32,11 @@ Examples:
 #[command(after_help = EXAMPLES)]
 pub struct CalibrateArgs {
     /// Diffusers ChronoEdit folder [default: the bundled world model]; its physedit.json is written.
+    /// A Hugging Face id ORG/NAME[@REVISION] (read from the hub cache) works with --dry-run only.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     /// Suite of calibration edits [default: the world test split, data/world/test/suite.json].
     #[arg(long)]
     pub suite: Option<PathBuf>,
@@ -60,7 +62,15 @@ pub struct CalibrateArgs {
 }
 
 pub fn run(a: CalibrateArgs) -> Result<()> {
-    let model = a.model.clone().unwrap_or_else(bundled_model_dir);
+    let model = model_or_bundled(a.model.as_deref())?;
+    if let Some(repo) = crate::checkpoint::hub::snapshot_repo(&model).filter(|_| !a.dry_run) {
+        bail!(
+            "--model {}: calibrate writes {SAMPLING_DEFAULTS_FILE} into the model folder, and a hub \
+             cache snapshot is not to be changed; download {repo} to a folder \
+             (`hf download {repo} --local-dir DIR`) and calibrate DIR, or use --dry-run",
+            model.display()
+        );
+    }
     let suite_path = a.suite.clone().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/world/test/suite.json")
     });
@@ -91,6 +101,7 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
             dtype: a.device.dtype(),
             device: a.device.device()?,
             loras: Vec::new(),
+            files: a.components.files()?,
             ..Default::default()
         },
     )

@@ -18,8 +18,9 @@ use crate::suite::load_suite;
 #[derive(Args, Debug)]
 pub struct CostArgs {
     /// Diffusers model folder (reads transformer/config.json, and text_encoder/, image_encoder/, vae/
-    /// config.json when present); default: the built-in ChronoEdit-14B numbers.
-    #[arg(long)]
+    /// config.json when present), or a Hugging Face id ORG/NAME[@REVISION] (only its configs are
+    /// fetched); default: the built-in ChronoEdit-14B numbers.
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub model: Option<PathBuf>,
     /// Picture height in pixels (the reference's 480).
     #[arg(long, default_value_t = 480)]
@@ -79,10 +80,19 @@ fn fixed_plan(
     Ok(plan_for_prediction(recipe, &p, table, rules.name()))
 }
 
-fn print_rows(rows: &[Row], base: f64, short: f64) -> std::io::Result<()> {
+/// The baselines every recipe is priced against: the paper's reference, the recipe ComfyUI users run,
+/// and the distilled sampler.
+const BASELINES: [Recipe; 4] = [
+    Recipe::ChronoeditReasoning,
+    Recipe::ChronoeditShort,
+    Recipe::ComfyTemplate,
+    Recipe::ChronoeditDistill,
+];
+
+fn print_rows(rows: &[Row], baselines: &[f64; 4]) -> std::io::Result<()> {
     writeln!(
         std::io::stdout().lock(),
-        "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9} {:>9} {:>8} {:>8}",
+        "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "plan",
         "steps",
         "N_r",
@@ -96,13 +106,15 @@ fn print_rows(rows: &[Row], base: f64, short: f64) -> std::io::Result<()> {
         "decode TF",
         "total PF",
         "vs reas",
-        "vs short"
+        "vs short",
+        "vs comfy",
+        "vs dist"
     )?;
     for r in rows {
         let c = &r.cost;
         writeln!(
                 std::io::stdout().lock(),
-            "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9.2} {:>9.3} {:>9.2} {:>11.3} {:>11.3} {:>9.2} {:>9.3} {:>7.2}x {:>7.2}x",
+            "{:<28} {:>5} {:>4} {:>2} {:>4} {:>9.2} {:>9.3} {:>9.2} {:>11.3} {:>11.3} {:>9.2} {:>9.3} {:>7.2}x {:>7.2}x {:>7.2}x {:>7.2}x",
             r.name,
             r.steps,
             r.reasoning_steps,
@@ -115,8 +127,10 @@ fn print_rows(rows: &[Row], base: f64, short: f64) -> std::io::Result<()> {
             c.denoise_final / P,
             c.decode / T,
             c.total / P,
-            base / c.total,
-            short / c.total
+            baselines[0] / c.total,
+            baselines[1] / c.total,
+            baselines[2] / c.total,
+            baselines[3] / c.total
         )?;
     }
     Ok(())
@@ -170,7 +184,11 @@ fn group_out(name: &str, g: &Group) -> GroupOut {
 
 pub fn run(args: CostArgs) -> anyhow::Result<()> {
     let model = match &args.model {
-        Some(d) => ModelDims::from_model_dir(d)?,
+        Some(d) => ModelDims::from_model_dir(&crate::cli::args::model_folder_with(
+            "--model",
+            d,
+            crate::checkpoint::hub::Want::ConfigsOnly,
+        )?)?,
         None => ModelDims::chronoedit_14b(),
     };
     if !args.height.is_multiple_of(16)
@@ -361,6 +379,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
         Recipe::ChronoeditReasoning,
         Recipe::ChronoeditShort,
         Recipe::NoReasoning,
+        Recipe::ComfyTemplate,
         Recipe::SrmOnly,
         Recipe::ChronoeditDistill,
     ] {
@@ -438,7 +457,16 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
             "SRM coverage for plans with SRM: {}",
             args.srm_coverage
         )?;
-        print_rows(&rows, base.total, short.total)?;
+        let mut baselines = [0.0; 4];
+        for (b, r) in baselines.iter_mut().zip(BASELINES) {
+            *b = edit_cost(&model, &fixed_plan(r, table, None)?, &opts).total;
+        }
+        writeln!(
+            std::io::stdout().lock(),
+            "speedups against {} (FLOPs with all phases)",
+            BASELINES.map(|r| r.name()).join(", ")
+        )?;
+        print_rows(&rows, &baselines)?;
     }
     Ok(())
 }

@@ -11,7 +11,9 @@ use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
 use crate::adaptive::plan::{Overrides, Recipe};
 use crate::adaptive::srm::{mask_overlay, Probe, TokenMask};
-use crate::cli::args::{fraction, non_negative, positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{
+    fraction, model_or_bundled, non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs,
+};
 use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, EditSize, LoadOptions};
 use crate::pipeline::planned::{self, EditSpec};
@@ -22,6 +24,11 @@ Examples:
   # The bundled world model (no --model), at its native 64x64, picture returned at the input's size:
   physedit edit --image data/world/test/images/test_000023.png \
       --prompt \"Swap the scenery behind the objects for plain peach.\" -o edited.png
+
+  # A model named by its Hugging Face id: read from the hub cache (the one huggingface_hub uses),
+  # its pipeline files fetched there first when missing; @REVISION picks a branch, tag or commit:
+  physedit edit --model nvidia/ChronoEdit-14B-Diffusers --image cat.png --prompt \"Make the cat jump\" -o out.png
+  HF_HUB_OFFLINE=1 physedit edit --model nvidia/ChronoEdit-14B-Diffusers@main --image cat.png --prompt \"...\" -o out.png
 
   # The PhysEdit recipe: CARD picks the reasoning depth, SRM prunes the reasoning frames:
   physedit edit --model ChronoEdit-14B-Diffusers --image cat.png --prompt \"Make the cat jump\" -o out.png \\
@@ -70,10 +77,14 @@ pub enum ProbeArg {
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct EditArgs {
-    /// Diffusers ChronoEdit pipeline folder (model_index.json at its root) [default: the bundled
-    /// world model, models/physedit-world].
-    #[arg(long, value_name = "DIR")]
+    /// Diffusers ChronoEdit pipeline: a folder (model_index.json at its root) or a Hugging Face id
+    /// ORG/NAME[@REVISION], read from the hub cache ($HF_HUB_CACHE, else $HF_HOME/hub) and fetched
+    /// there when missing (HF_ENDPOINT, HF_TOKEN; HF_HUB_OFFLINE=1: cache only) [default: the
+    /// bundled world model, models/physedit-world].
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     /// Input image (PNG, JPEG, WebP, GIF, BMP).
     #[arg(long, value_name = "IN.png")]
     pub image: PathBuf,
@@ -220,11 +231,37 @@ pub enum CachePolicyArg {
     Mag,
 }
 
-/// The bundled world model, used when no `--model` is given.
-pub fn bundled_model_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join("physedit-world")
+/// On a GPU, before loading: prints the memory plan, and stops with its advice when the edit will
+/// not fit the device's free memory.
+fn check_memory(
+    args: &EditArgs,
+    model_dir: &Path,
+    image: &image::DynamicImage,
+    planner: &crate::adaptive::plan::Planner,
+    device: &Device,
+) -> Result<()> {
+    let dtype = args.device.dtype();
+    let Some(mem) = crate::device::device_memory(device).context("device memory")? else {
+        return Ok(());
+    };
+    let flash = crate::models::attention::describe_attention(device, dtype) == "flash";
+    let input = crate::cli::memory::edit_plan_input(
+        model_dir,
+        image,
+        args.height,
+        args.width,
+        args.recipe,
+        &planner.table,
+        args.num_frames,
+        args.guidance,
+        dtype,
+        args.offload,
+        flash,
+    )?;
+    let free = mem.device_total.saturating_sub(mem.device_used_now);
+    let (_, text) = crate::cli::memory::preflight(model_dir, &input, free)?;
+    eprint!("{text}");
+    Ok(())
 }
 
 pub fn run(args: EditArgs) -> Result<()> {
@@ -256,25 +293,17 @@ pub fn run(args: EditArgs) -> Result<()> {
         }
     }
     let image = open_image(&args.image)?;
-    let model_dir = match &args.model {
-        Some(m) => m.clone(),
-        None => {
-            let dir = bundled_model_dir();
-            if !dir.join("model_index.json").is_file() {
-                bail!(
-                    "no --model given and the bundled model is not present at {}",
-                    dir.display()
-                );
-            }
-            dir
-        }
-    };
 
-    // Flags that name files are checked before the (long) model load.
+    // Flags that name files are checked before the (long) model load or download.
     let planner = args.planner.planner()?;
+    let files = args.components.files()?;
+    let model_dir = model_or_bundled(args.model.as_deref())?;
     let t_load = Instant::now();
     let device = args.device.device()?;
     crate::device::reset_peak_memory(&device).context("device memory")?;
+    if device.is_cuda() {
+        check_memory(&args, &model_dir, &image, &planner, &device)?;
+    }
     let pipe = ChronoEditPipeline::load(
         &model_dir,
         &LoadOptions {
@@ -282,6 +311,7 @@ pub fn run(args: EditArgs) -> Result<()> {
             device: device.clone(),
             loras: args.lora.clone(),
             offload: args.offload,
+            files,
         },
     )?;
     let load_s = t_load.elapsed().as_secs_f64();

@@ -31,8 +31,9 @@ pub struct ScoreArgs {
     /// Folder of edited images named <key>.png.
     #[arg(long)]
     pub edited: PathBuf,
-    /// CLIPModel folder (config.json, model.safetensors, tokenizer.json, preprocessor_config.json).
-    #[arg(long)]
+    /// CLIPModel folder (config.json, model.safetensors, tokenizer.json, preprocessor_config.json),
+    /// or its Hugging Face id ORG/NAME[@REVISION] (hub cache, fetched when missing).
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub clip: PathBuf,
     /// Output JSON-lines file [default: EDITED/clip_scores.jsonl].
     #[arg(short = 'o', long = "out")]
@@ -51,7 +52,8 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| args.edited.join("clip_scores.jsonl"));
-    let model = ClipEmbedder::load(&args.clip)
+    let clip_dir = crate::cli::args::model_folder("--clip", &args.clip)?;
+    let model = ClipEmbedder::load(&clip_dir)
         .with_context(|| format!("loading the CLIP model (--clip {})", args.clip.display()))?;
 
     let pb = ProgressBar::new(0);

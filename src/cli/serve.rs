@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use crate::cli::args::{positive, DeviceArgs, PlannerArgs};
+use crate::cli::args::{positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::lora::LoraSpec;
 use crate::serve::http::Limits;
 use crate::serve::job::PixelLimits;
@@ -38,9 +38,13 @@ GET /v1/models, /healthz, /readyz, /metrics. Log level: RUST_LOG (default info).
 /// The model every worker of this process loads.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Diffusers ChronoEdit pipeline folder [default: the bundled world model, models/physedit-world].
-    #[arg(long, value_name = "DIR")]
+    /// Diffusers ChronoEdit pipeline: a folder or a Hugging Face id ORG/NAME[@REVISION] (hub cache,
+    /// fetched when missing; HF_HUB_OFFLINE=1: cache only) [default: the bundled world model,
+    /// models/physedit-world].
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub components: ComponentArgs,
     #[command(flatten)]
     pub planner: PlannerArgs,
     #[command(flatten)]
@@ -68,26 +72,15 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn options(&self) -> Result<ModelOptions> {
-        let dir = match &self.model {
-            Some(m) => m.clone(),
-            None => {
-                let dir = crate::cli::edit::bundled_model_dir();
-                if !dir.join("model_index.json").is_file() {
-                    anyhow::bail!(
-                        "no --model given and the bundled model is not present at {}",
-                        dir.display()
-                    );
-                }
-                dir
-            }
-        };
-        // Checked now, so that a bad --table/--card stops the command before it listens.
+        // Checked first, so that a bad --table/--card stops the command before a download.
         self.planner.planner()?;
+        let dir = crate::cli::args::model_or_bundled(self.model.as_deref())?;
         Ok(ModelOptions {
             dir,
             dtype: self.device.dtype(),
             device: self.device.device()?,
             loras: self.lora.clone(),
+            files: self.components.files()?,
             lora_dir: self.lora_dir.clone(),
             lora_cache_bytes: self.lora_cache_bytes,
             limits: PixelLimits {

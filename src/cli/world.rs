@@ -67,9 +67,9 @@ pub struct TrainArgs {
     /// Output pipeline folder (resumed when it holds a run).
     #[arg(long)]
     pub out: PathBuf,
-    /// Base pipeline folder for the frozen VAE, umT5, CLIP, tokenizer, scheduler (default: the
-    /// bundled model).
-    #[arg(long)]
+    /// Base pipeline folder (or Hugging Face id ORG/NAME[@REVISION]) for the frozen VAE, umT5, CLIP,
+    /// tokenizer, scheduler (default: the bundled model).
+    #[arg(long, value_name = "DIR|ORG/NAME[@REV]")]
     pub base: Option<PathBuf>,
     /// Total optimiser steps.
     #[arg(long, default_value_t = 60)]
@@ -309,7 +309,7 @@ fn eval(a: EvalArgs) -> Result<()> {
 
 /// Picture side of `world sample` without `--size`: the bundled model's native resolution.
 fn bundled_size() -> Result<usize> {
-    let defaults = crate::checkpoint::sampling_defaults(&super::edit::bundled_model_dir())?;
+    let defaults = crate::checkpoint::sampling_defaults(&super::args::bundled_model_dir())?;
     Ok(defaults
         .native_size()
         .map_or(SAMPLE_FALLBACK_SIZE, |(h, _)| h))
@@ -338,7 +338,10 @@ fn sample(a: SampleArgs) -> Result<()> {
 
 fn train(a: TrainArgs) -> Result<()> {
     let opts = crate::train::TrainOptions {
-        base: a.base.unwrap_or_else(super::edit::bundled_model_dir),
+        base: match &a.base {
+            Some(b) => super::args::model_folder("--base", b)?,
+            None => super::args::bundled_model_dir(),
+        },
         out: a.out,
         steps: a.steps,
         minutes: a.minutes,

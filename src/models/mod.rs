@@ -4,6 +4,7 @@ pub mod attention;
 pub mod clip;
 pub mod clip_vision;
 pub mod layers;
+pub mod linear;
 pub mod rope;
 pub mod transformer;
 pub mod umt5;

@@ -5,6 +5,8 @@
 //! keeps in f32 (`time_embedder`, every `scale_shift_table`, and the `norm1`/`norm2`/`norm3` modules)
 //! are loaded in f32; layer norms run in f32, and the adaptive modulation (`norm(x) * (1 + scale) +
 //! shift` and the gated residual additions) is done in f32 before rounding to the compute dtype.
+//! Linear layers are [`super::linear::Linear`]: dense by default; built with
+//! [`ChronoEditTransformer3DModel::new_with_linears`] they may hold GGML-quantized or fp8 weights.
 //!
 //! Beyond the reference `forward`, [`ChronoEditTransformer3DModel::forward_with`] offers hooks for
 //! adaptive inference: explicit temporal RoPE positions, dropping tokens from the sequence, and
@@ -18,6 +20,7 @@ use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
+use super::linear::{Linear as Lin, LinearStore};
 use super::rope::{apply_rotary_emb, ChronoEditRotaryPosEmbed};
 
 /// Number of text tokens the reference's cross-attention assumes when it splits the context into image
@@ -260,39 +263,6 @@ fn attend(
     super::attention::attention(q, k, v, scale, key_bias, &cfg)
 }
 
-/// Linear layer applied on the last dimension (`x W^T + b`), plus the per-request adapters active
-/// for its name (`super::adapter`).
-#[derive(Debug, Clone)]
-struct Lin {
-    w: Tensor,
-    b: Tensor,
-    /// diffusers' module name (`blocks.0.attn1.to_q`), which adapters are keyed by.
-    name: String,
-}
-
-impl Lin {
-    fn new(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Self> {
-        Ok(Self {
-            w: vb.get((out_dim, in_dim), "weight")?,
-            b: vb.get(out_dim, "bias")?,
-            name: vb.prefix(),
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let in_dim = dims[dims.len() - 1];
-        let rows = x.elem_count() / in_dim.max(1);
-        let x2 = x.reshape((rows, in_dim))?;
-        let y = x2.matmul(&self.w.t()?)?.broadcast_add(&self.b)?;
-        let y = super::adapter::apply(&self.name, &x2, y)?;
-        let mut out_dims = dims;
-        let last = out_dims.len() - 1;
-        out_dims[last] = self.b.dim(0)?;
-        y.reshape(out_dims)
-    }
-}
-
 /// Layer norm computed in f32 (diffusers' `FP32LayerNorm`); returns f32.
 #[derive(Debug, Clone)]
 struct LayerNormF32 {
@@ -436,22 +406,23 @@ impl Attention {
         heads: usize,
         eps: f64,
         added_kv_proj_dim: Option<usize>,
+        store: &LinearStore,
     ) -> Result<Self> {
         let head_dim = dim / heads;
         let inner = head_dim * heads;
         let added = match added_kv_proj_dim {
             Some(a) => Some((
-                Lin::new(vb.pp("add_k_proj"), a, inner)?,
-                Lin::new(vb.pp("add_v_proj"), a, inner)?,
+                Lin::new(vb.pp("add_k_proj"), a, inner, store)?,
+                Lin::new(vb.pp("add_v_proj"), a, inner, store)?,
                 vb.pp("norm_added_k").get(inner, "weight")?,
             )),
             None => None,
         };
         Ok(Self {
-            to_q: Lin::new(vb.pp("to_q"), dim, inner)?,
-            to_k: Lin::new(vb.pp("to_k"), dim, inner)?,
-            to_v: Lin::new(vb.pp("to_v"), dim, inner)?,
-            to_out: Lin::new(vb.pp("to_out").pp("0"), inner, dim)?,
+            to_q: Lin::new(vb.pp("to_q"), dim, inner, store)?,
+            to_k: Lin::new(vb.pp("to_k"), dim, inner, store)?,
+            to_v: Lin::new(vb.pp("to_v"), dim, inner, store)?,
+            to_out: Lin::new(vb.pp("to_out").pp("0"), inner, dim, store)?,
             norm_q: vb.pp("norm_q").get(inner, "weight")?,
             norm_k: vb.pp("norm_k").get(inner, "weight")?,
             added,
@@ -597,21 +568,28 @@ struct Block {
 }
 
 impl Block {
-    fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn new(vb: VarBuilder, cfg: &Config, store: &LinearStore) -> Result<Self> {
         let dim = cfg.inner_dim();
         let heads = cfg.num_attention_heads;
         let dev = vb.device().clone();
         Ok(Self {
             norm1: LayerNormF32::plain(dim, cfg.eps, &dev)?,
-            attn1: Attention::new(vb.pp("attn1"), dim, heads, cfg.eps, None)?,
+            attn1: Attention::new(vb.pp("attn1"), dim, heads, cfg.eps, None, store)?,
             norm2: if cfg.cross_attn_norm {
                 Some(LayerNormF32::affine(vb.pp("norm2"), dim, cfg.eps)?)
             } else {
                 None
             },
-            attn2: Attention::new(vb.pp("attn2"), dim, heads, cfg.eps, cfg.added_kv_proj_dim)?,
-            ff_in: Lin::new(vb.pp("ffn.net.0.proj"), dim, cfg.ffn_dim)?,
-            ff_out: Lin::new(vb.pp("ffn.net.2"), cfg.ffn_dim, dim)?,
+            attn2: Attention::new(
+                vb.pp("attn2"),
+                dim,
+                heads,
+                cfg.eps,
+                cfg.added_kv_proj_dim,
+                store,
+            )?,
+            ff_in: Lin::new(vb.pp("ffn.net.0.proj"), dim, cfg.ffn_dim, store)?,
+            ff_out: Lin::new(vb.pp("ffn.net.2"), cfg.ffn_dim, dim, store)?,
             norm3: LayerNormF32::plain(dim, cfg.eps, &dev)?,
             scale_shift_table: vb
                 .to_dtype(DType::F32)
@@ -684,15 +662,21 @@ impl ImageEmbedder {
     /// `FP32LayerNorm(in_features)` uses torch's default eps.
     const NORM_EPS: f64 = 1e-5;
 
-    fn new(vb: VarBuilder, in_dim: usize, out_dim: usize, pos_len: Option<usize>) -> Result<Self> {
+    fn new(
+        vb: VarBuilder,
+        in_dim: usize,
+        out_dim: usize,
+        pos_len: Option<usize>,
+        store: &LinearStore,
+    ) -> Result<Self> {
         Ok(Self {
             pos_embed: match pos_len {
                 Some(l) => Some(vb.get((1, l, in_dim), "pos_embed")?),
                 None => None,
             },
             norm1: LayerNormF32::affine(vb.pp("norm1"), in_dim, Self::NORM_EPS)?,
-            ff_in: Lin::new(vb.pp("ff.net.0.proj"), in_dim, in_dim)?,
-            ff_out: Lin::new(vb.pp("ff.net.2"), in_dim, out_dim)?,
+            ff_in: Lin::new(vb.pp("ff.net.0.proj"), in_dim, in_dim, store)?,
+            ff_out: Lin::new(vb.pp("ff.net.2"), in_dim, out_dim, store)?,
             norm2: LayerNormF32::affine(vb.pp("norm2"), out_dim, Self::NORM_EPS)?,
         })
     }
@@ -753,6 +737,12 @@ const CONTEXT_CACHE_SLOTS: usize = 4;
 
 impl ChronoEditTransformer3DModel {
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Self::new_with_linears(cfg, vb, &LinearStore::new())
+    }
+
+    /// [`Self::new`] with the linear weights `store` holds (quantized or fp8, by their full diffusers
+    /// names) taken from it instead of `vb`.
+    pub fn new_with_linears(cfg: &Config, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         cfg.validate()?;
         let dtype = vb.dtype();
         let device = vb.device().clone();
@@ -777,11 +767,12 @@ impl ChronoEditTransformer3DModel {
                 image_dim,
                 inner,
                 cfg.pos_embed_seq_len,
+                store,
             )?),
             None => None,
         };
         let blocks = (0..cfg.num_layers)
-            .map(|i| Block::new(vb.pp("blocks").pp(i), cfg))
+            .map(|i| Block::new(vb.pp("blocks").pp(i), cfg, store))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             cfg: cfg.clone(),
@@ -789,15 +780,20 @@ impl ChronoEditTransformer3DModel {
             rope,
             patch_w,
             patch_b,
-            time_linear_1: Lin::new(tvb.pp("linear_1"), cfg.freq_dim, inner)?,
-            time_linear_2: Lin::new(tvb.pp("linear_2"), inner, inner)?,
-            time_proj: Lin::new(cvb.pp("time_proj"), inner, 6 * inner)?,
-            text_linear_1: Lin::new(cvb.pp("text_embedder.linear_1"), cfg.text_dim, inner)?,
-            text_linear_2: Lin::new(cvb.pp("text_embedder.linear_2"), inner, inner)?,
+            time_linear_1: Lin::new(tvb.pp("linear_1"), cfg.freq_dim, inner, store)?,
+            time_linear_2: Lin::new(tvb.pp("linear_2"), inner, inner, store)?,
+            time_proj: Lin::new(cvb.pp("time_proj"), inner, 6 * inner, store)?,
+            text_linear_1: Lin::new(cvb.pp("text_embedder.linear_1"), cfg.text_dim, inner, store)?,
+            text_linear_2: Lin::new(cvb.pp("text_embedder.linear_2"), inner, inner, store)?,
             image_embedder,
             blocks,
             norm_out: LayerNormF32::plain(inner, cfg.eps, &device)?,
-            proj_out: Lin::new(vb.pp("proj_out"), inner, cfg.out_channels() * pt * ph * pw)?,
+            proj_out: Lin::new(
+                vb.pp("proj_out"),
+                inner,
+                cfg.out_channels() * pt * ph * pw,
+                store,
+            )?,
             scale_shift_table: vb
                 .to_dtype(DType::F32)
                 .get((1, 2, inner), "scale_shift_table")?,

@@ -3,14 +3,14 @@
 //! first-frame mask channels, the denoising loop with temporal reasoning, and decoding.
 //! Glue only: the math lives in `models` and `schedulers`.
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use crate::adaptive::accel::{Acceleration, CacheDecider};
-use crate::adaptive::plan::{round_num_frames, Schedule, VideoGeometry};
-use crate::adaptive::srm::{SrmConfig, TokenMask};
+use crate::adaptive::accel::CacheDecider;
+use crate::adaptive::plan::{round_num_frames, VideoGeometry};
+use crate::checkpoint::single_file::{component_var_builder, ComponentFiles, TransformerFile};
 use crate::checkpoint::{
     read_config, sampling_defaults, var_builder, PipelineFolder, SamplingDefaults,
 };
@@ -20,10 +20,11 @@ use crate::models::umt5::{self, UMT5EncoderModel};
 use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::guidance::Guidance;
 use crate::pipeline::hooks::{DenoiseHook, StepState};
-use crate::pipeline::offload::{rebuild_var_builder, Held, RecordingBackend, Slot};
+use crate::pipeline::offload::{rebuild_var_builder, Held, Loader, RecordingBackend, Slot};
 use crate::pipeline::region_hook::RegionHook;
+pub use crate::pipeline::request::{secs, AdaptiveOptions, EditRequest, SrmOutcome};
 use crate::pipeline::rpfi_hook::RpfiHook;
-use crate::pipeline::srm_hook::SrmHook;
+use crate::pipeline::srm_hook::{SrmContext, SrmHook};
 use crate::processors::image::ClipImageProcessor;
 use crate::processors::prompt::PromptTokenizer;
 use crate::processors::video::{frames_to_unit, image_to_video_tensor};
@@ -48,6 +49,9 @@ pub struct LoadOptions {
     /// the VAE are held on the CPU and copied to the device for their phase, the encoders built
     /// there for theirs. On the CPU it changes nothing but when modules are rebuilt.
     pub offload: bool,
+    /// Single files replacing components of the folder (`--transformer FILE`, ...;
+    /// `crate::checkpoint::single_file`).
+    pub files: ComponentFiles,
 }
 
 impl Default for LoadOptions {
@@ -57,6 +61,7 @@ impl Default for LoadOptions {
             device: Device::Cpu,
             loras: Vec::new(),
             offload: false,
+            files: ComponentFiles::default(),
         }
     }
 }
@@ -85,105 +90,6 @@ pub struct ChronoEditPipeline {
     offloaded: Option<(Slot<ChronoEditTransformer3DModel>, Slot<AutoencoderKLWan>)>,
     /// Release the encoders after encoding: on a GPU, and always when offloading.
     release_encoders: bool,
-}
-
-/// One edit: everything `ChronoEditPipeline.__call__` takes that PhysEdit uses.
-#[derive(Debug, Clone)]
-pub struct EditRequest {
-    pub prompt: String,
-    pub negative_prompt: String,
-    pub steps: usize,
-    pub guidance: f64,
-    pub height: usize,
-    pub width: usize,
-    /// Video frames (4k + 1); 5 means no reasoning frames.
-    pub num_frames: usize,
-    /// `enable_temporal_reasoning`: without it the video has 5 frames, as in the reference.
-    pub temporal_reasoning: bool,
-    /// N_r: denoising steps over all latent frames before only input and output are kept
-    /// (`num_temporal_reasoning_steps`; 0 with reasoning on keeps the long video's condition but
-    /// drops the reasoning frames before the first step, exactly as the reference does).
-    pub reasoning_steps: usize,
-    /// Explicit temporal RoPE position of every latent frame during reasoning (None: the
-    /// reference's positions).
-    pub temporal_positions: Option<Vec<usize>>,
-    /// Initial noise (1, z, F, h, w); drawn from `seed` when absent.
-    pub latents: Option<Tensor>,
-    pub seed: u64,
-    /// Flow shift instead of the folder's scheduler config (the distilled recipes' 2.0).
-    pub flow_shift: Option<f64>,
-}
-
-impl EditRequest {
-    pub fn reasoning_enabled(&self) -> bool {
-        self.temporal_reasoning
-    }
-
-    /// The request for a resolved plan ([`crate::adaptive::plan::resolve`], the one route from a
-    /// plan to an edit): steps, guidance, video length, N_r and temporal positions from the
-    /// schedule; no negative prompt, noise drawn from `seed`.
-    pub fn planned(
-        prompt: impl Into<String>,
-        schedule: &Schedule,
-        (height, width): (usize, usize),
-        seed: u64,
-    ) -> Self {
-        EditRequest {
-            prompt: prompt.into(),
-            negative_prompt: String::new(),
-            steps: schedule.steps,
-            guidance: schedule.guidance,
-            height,
-            width,
-            num_frames: schedule.num_frames,
-            temporal_reasoning: schedule.reasoning_steps > 0,
-            reasoning_steps: schedule.reasoning_steps,
-            temporal_positions: schedule.temporal_positions.clone(),
-            latents: None,
-            seed,
-            flow_shift: schedule.flow_shift,
-        }
-    }
-}
-
-/// Adaptive-inference options of [`ChronoEditPipeline::edit_with`]; the default runs exactly
-/// [`ChronoEditPipeline::edit`] (the reference).
-#[derive(Debug, Clone, Default)]
-pub struct AdaptiveOptions {
-    /// The spatial reasoning mask (None: off). It acts only while reasoning frames are present
-    /// (r ≥ 1 and N_r ≥ 1).
-    pub srm: Option<SrmConfig>,
-    /// RPFI, step caching, the guidance tail and region-aware denoising (`adaptive::accel`; all
-    /// off by default).
-    pub accel: Acceleration,
-    /// The edit region given by the caller over one latent frame's token grid (`--mask`), for
-    /// region-aware denoising; None: SRM's mask when it runs.
-    pub region_mask: Option<TokenMask>,
-}
-
-/// What the SRM did in one edit.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SrmOutcome {
-    /// "first-step", "pass" or "given".
-    pub probe: String,
-    /// Blocks whose cross-attention was captured.
-    pub layers: Vec<usize>,
-    /// Words of the content tokens the map averages over.
-    pub content_words: Vec<String>,
-    /// The mask over one latent frame's token grid.
-    pub mask: TokenMask,
-    /// Fraction of a reasoning frame's tokens computed.
-    pub coverage: f64,
-    /// Relevance map over the output frame's token grid (empty when no probe ran).
-    pub relevance: Vec<f32>,
-    /// Tokens of the dedicated probe forward (0 when the probe rode along the first step).
-    pub probe_tokens: usize,
-    /// Wall time of the probe: the dedicated pass and the mask computation; for the first-step
-    /// probe only the mask computation (the capture's extra work runs inside the first step's
-    /// forward, whose time is in `denoise_s`; its FLOPs are in [`EditOutput::transformer_flops`]).
-    pub probe_s: f64,
-    /// Denoising steps that ran with the mask.
-    pub masked_steps: usize,
 }
 
 /// Transformer FLOPs one edit executed.
@@ -282,6 +188,54 @@ impl EditOutput {
 /// Called after every denoising step with (step index, total steps).
 pub type StepCallback<'a> = &'a mut dyn FnMut(usize, usize);
 
+/// The transformer on `home`, from the folder `t_dir` (LoRAs fused) or from `--transformer FILE`;
+/// under offload also the loader of its device copies.
+fn load_transformer(
+    t_dir: &Path,
+    t_cfg: &transformer::Config,
+    opts: &LoadOptions,
+    home: &Device,
+) -> Result<(
+    ChronoEditTransformer3DModel,
+    Option<Loader<ChronoEditTransformer3DModel>>,
+)> {
+    let (t_cfg, dtype) = (t_cfg.clone(), opts.dtype);
+    if let Some(path) = &opts.files.transformer {
+        if !opts.loras.is_empty() {
+            bail!(
+                "--lora cannot be combined with --transformer {} yet: LoRAs are fused into the weights \
+                 of a diffusers transformer folder",
+                path.display()
+            );
+        }
+        let file = TransformerFile::open(path, Some(t_cfg.attention_head_dim))?;
+        let transformer = file.build(&t_cfg, dtype, home)?;
+        let loader: Option<Loader<ChronoEditTransformer3DModel>> = opts
+            .offload
+            .then(|| Box::new(move |d: &Device| file.build(&t_cfg, dtype, d)) as Loader<_>);
+        return Ok((transformer, loader));
+    }
+    let t_vb = crate::lora::fused_var_builder(t_dir, &opts.loras, dtype, home)?;
+    // Under offload, the weights served (LoRAs fused) are recorded for the device copies.
+    let (t_vb, t_weights) = if opts.offload {
+        let (vb, seen) = RecordingBackend::var_builder(t_vb, dtype, home);
+        (vb, Some(seen))
+    } else {
+        (t_vb, None)
+    };
+    let transformer = ChronoEditTransformer3DModel::new(&t_cfg, t_vb)
+        .with_context(|| format!("cannot build the transformer from {}", t_dir.display()))?;
+    let loader = t_weights.map(|weights| {
+        Box::new(move |d: &Device| -> Result<ChronoEditTransformer3DModel> {
+            Ok(ChronoEditTransformer3DModel::new(
+                &t_cfg,
+                rebuild_var_builder(&weights, dtype, d)?,
+            )?)
+        }) as Loader<_>
+    });
+    Ok((transformer, loader))
+}
+
 impl ChronoEditPipeline {
     /// Loads every component of a diffusers `ChronoEditPipeline` folder.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
@@ -296,50 +250,47 @@ impl ChronoEditPipeline {
 
         let t_dir = folder.component("transformer")?;
         let t_cfg: transformer::Config = read_config(&t_dir.join("config.json"))?;
-        let t_vb = crate::lora::fused_var_builder(&t_dir, &opts.loras, opts.dtype, &home)?;
-        // Under offload, the weights served (LoRAs fused) are recorded for the device copies.
-        let (t_vb, t_weights) = if opts.offload {
-            let (vb, seen) = RecordingBackend::var_builder(t_vb, opts.dtype, &home);
-            (vb, Some(seen))
-        } else {
-            (t_vb, None)
-        };
-        let transformer = ChronoEditTransformer3DModel::new(&t_cfg, t_vb)
-            .with_context(|| format!("cannot build the transformer from {}", t_dir.display()))?;
+        let (transformer, load_transformer) = load_transformer(&t_dir, &t_cfg, opts, &home)?;
 
         let v_dir = folder.component("vae")?;
         let v_cfg: vae::Config = read_config(&v_dir.join("config.json"))?;
         let load_vae = {
             let (v_dir, v_cfg) = (v_dir.clone(), v_cfg.clone());
+            let file = opts.files.vae.clone();
             move |d: &Device| -> Result<AutoencoderKLWan> {
-                AutoencoderKLWan::new(&v_cfg, var_builder(&v_dir, DType::F32, d)?)
-                    .with_context(|| format!("cannot build the VAE from {}", v_dir.display()))
+                let (vb, from) = match &file {
+                    Some(f) => (
+                        component_var_builder(f, "VAE", &["vae."], DType::F32, d)?,
+                        f,
+                    ),
+                    None => (var_builder(&v_dir, DType::F32, d)?, &v_dir),
+                };
+                AutoencoderKLWan::new(&v_cfg, vb)
+                    .with_context(|| format!("cannot build the VAE from {}", from.display()))
             }
         };
         let vae = load_vae(&home)?;
-        let offloaded = match t_weights {
-            Some(weights) => {
-                let (t_cfg, dtype) = (t_cfg.clone(), opts.dtype);
-                let load_transformer = move |d: &Device| -> Result<ChronoEditTransformer3DModel> {
-                    Ok(ChronoEditTransformer3DModel::new(
-                        &t_cfg,
-                        rebuild_var_builder(&weights, dtype, d)?,
-                    )?)
-                };
-                Some((
-                    Slot::empty("transformer", Box::new(load_transformer)),
-                    Slot::empty("VAE", Box::new(load_vae)),
-                ))
-            }
-            None => None,
-        };
+        let offloaded = load_transformer.map(|load_transformer| {
+            (
+                Slot::empty("transformer", load_transformer),
+                Slot::empty("VAE", Box::new(load_vae) as Loader<AutoencoderKLWan>),
+            )
+        });
 
         let te_dir = folder.component("text_encoder")?;
         let te_cfg: umt5::Config = read_config(&te_dir.join("config.json"))?;
         let text_hidden_size = te_cfg.d_model;
+        let te_file = opts.files.text_encoder.clone();
         let load_text_encoder = move |d: &Device| -> Result<UMT5EncoderModel> {
-            UMT5EncoderModel::new(&te_cfg, var_builder(&te_dir, DType::F32, d)?)
-                .with_context(|| format!("cannot build the text encoder from {}", te_dir.display()))
+            let (vb, from) = match &te_file {
+                Some(f) => (
+                    component_var_builder(f, "text encoder", &["text_encoder."], DType::F32, d)?,
+                    f,
+                ),
+                None => (var_builder(&te_dir, DType::F32, d)?, &te_dir),
+            };
+            UMT5EncoderModel::new(&te_cfg, vb)
+                .with_context(|| format!("cannot build the text encoder from {}", from.display()))
         };
         let text_encoder = Slot::resident(
             "text encoder",
@@ -354,10 +305,17 @@ impl ChronoEditPipeline {
         let ie_dir = folder.component("image_encoder")?;
         let ie_cfg: clip_vision::Config = read_config(&ie_dir.join("config.json"))?;
         let image_hidden_size = ie_cfg.hidden_size;
+        let ie_file = opts.files.image_encoder.clone();
         let load_image_encoder = move |d: &Device| -> Result<ClipVisionModel> {
-            ClipVisionModel::new(&ie_cfg, var_builder(&ie_dir, DType::F32, d)?).with_context(|| {
-                format!("cannot build the image encoder from {}", ie_dir.display())
-            })
+            let (vb, from) = match &ie_file {
+                Some(f) => (
+                    component_var_builder(f, "image encoder", &["image_encoder."], DType::F32, d)?,
+                    f,
+                ),
+                None => (var_builder(&ie_dir, DType::F32, d)?, &ie_dir),
+            };
+            ClipVisionModel::new(&ie_cfg, vb)
+                .with_context(|| format!("cannot build the image encoder from {}", from.display()))
         };
         let image_encoder = Slot::resident(
             "image encoder",
@@ -745,7 +703,13 @@ impl ChronoEditPipeline {
         };
         let mut srm_hook = match srm_cfg {
             Some(c) => Some(SrmHook::setup(
-                self,
+                &SrmContext {
+                    tokenizer: &self.tokenizer,
+                    latent_channels: self.vae.config().z_dim,
+                    mask_channels: self.vae.temporal_scale(),
+                    dtype: self.dtype(),
+                    device: self.device(),
+                },
                 &transformer,
                 c,
                 req,
@@ -916,10 +880,6 @@ fn active_hooks<'h>(
         hooks.push(h);
     }
     hooks
-}
-
-pub(crate) fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
 
 /// The requested size, or the input's aspect ratio at (at most) its own area, each side rounded

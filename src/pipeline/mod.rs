@@ -2,6 +2,7 @@
 //! [`crate::processors`].
 //!
 //! * [`chronoedit`]: the edit pipeline (encode, condition, denoise with temporal reasoning, decode);
+//! * [`request`]: what one edit asks for and what its adaptive parts report (types only);
 //! * [`hooks`]: the seams of its denoising loop, one [`hooks::DenoiseHook`] per technique;
 //! * [`guidance`]: classifier-free guidance around the transformer (one guided prediction a step);
 //! * [`srm_hook`]: the spatial reasoning mask as a hook;
@@ -17,5 +18,6 @@ pub mod hooks;
 pub mod offload;
 pub mod planned;
 pub mod region_hook;
+pub mod request;
 pub mod rpfi_hook;
 pub mod srm_hook;

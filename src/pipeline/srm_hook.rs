@@ -23,8 +23,9 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::adaptive::srm::{self, Probe, SrmConfig, TokenMask};
 use crate::models::transformer::{CaptureSpec, ChronoEditTransformer3DModel, ForwardOptions};
-use crate::pipeline::chronoedit::{secs, ChronoEditPipeline, EditRequest, SrmOutcome};
 use crate::pipeline::hooks::{DenoiseHook, StepState};
+use crate::pipeline::request::{secs, EditRequest, SrmOutcome};
+use crate::processors::prompt::PromptTokenizer;
 
 /// The spatial reasoning mask as a denoising hook: its bookkeeping during one edit.
 pub struct SrmHook {
@@ -48,13 +49,24 @@ pub struct SrmHook {
     outcome: SrmOutcome,
 }
 
+/// What the SRM needs of the pipeline around it.
+pub(crate) struct SrmContext<'a> {
+    pub tokenizer: &'a PromptTokenizer,
+    /// The VAE's latent channels (z).
+    pub latent_channels: usize,
+    /// The first-frame mask channels ahead of the condition latent (the VAE's temporal scale).
+    pub mask_channels: usize,
+    pub dtype: DType,
+    pub device: &'a Device,
+}
+
 impl SrmHook {
     /// Prepares the SRM: content tokens, the capture request, and for the dedicated probe the probe
     /// forward itself.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn setup(
-        pipe: &ChronoEditPipeline,
-        // The transformer on the compute device (under offload a device copy, not `pipe.transformer`).
+        pipe: &SrmContext,
+        // The transformer on the compute device (under offload a device copy, not the pipeline's own).
         transformer: &ChronoEditTransformer3DModel,
         c: &SrmConfig,
         req: &EditRequest,
@@ -65,7 +77,7 @@ impl SrmHook {
         (frames, pph, ppw): (usize, usize, usize),
         temporal_positions: Option<Vec<usize>>,
     ) -> Result<Self> {
-        let num_layers = pipe.transformer.config().num_layers;
+        let num_layers = transformer.config().num_layers;
         let layers = match &c.layers {
             Some(l) => l.clone(),
             None => srm::default_layers(num_layers),
@@ -103,7 +115,7 @@ impl SrmHook {
         let mut st = SrmHook {
             cfg: c.clone(),
             grid: (pph, ppw),
-            patch: pipe.transformer.config().patch(),
+            patch: transformer.config().patch(),
             columns: content.iter().map(|t| t.index).collect(),
             capture,
             mask: None,
@@ -128,8 +140,8 @@ impl SrmHook {
                 masked_steps: 0,
             },
         };
-        let z = pipe.vae.config().z_dim;
-        let mask_channels = pipe.vae.temporal_scale();
+        let z = pipe.latent_channels;
+        let mask_channels = pipe.mask_channels;
         // The input frame's latent, repeated over every frame.
         let x_in = condition
             .narrow(1, mask_channels, z)?
@@ -160,9 +172,8 @@ impl SrmHook {
                     None => st.set_fallback("no content tokens to probe"),
                     Some(cap) => {
                         let x_probe = ((&x_in * (1.0 - sigma))? + (latents * sigma)?)?;
-                        let input =
-                            Tensor::cat(&[&x_probe, condition], 1)?.to_dtype(pipe.dtype())?;
-                        let timestep = Tensor::new(&[(1000.0 * sigma) as f32], &*pipe.device())?;
+                        let input = Tensor::cat(&[&x_probe, condition], 1)?.to_dtype(pipe.dtype)?;
+                        let timestep = Tensor::new(&[(1000.0 * sigma) as f32], pipe.device)?;
                         let out = transformer.forward_with(
                             &input,
                             &timestep,

@@ -130,6 +130,8 @@ pub struct ModelOptions {
     pub dtype: DType,
     pub device: Device,
     pub loras: Vec<LoraSpec>,
+    /// Single files replacing components of `dir` (`--transformer FILE`, ...).
+    pub files: crate::checkpoint::single_file::ComponentFiles,
     /// Per-request adapters: the folder requests name them from, and the cache bound in bytes.
     pub lora_dir: Option<PathBuf>,
     pub lora_cache_bytes: usize,
@@ -144,6 +146,7 @@ pub fn load_engine(m: &ModelOptions, planner: Planner) -> Result<Engine> {
             dtype: m.dtype,
             device: m.device.clone(),
             loras: m.loras.clone(),
+            files: m.files.clone(),
             ..Default::default()
         },
     )?;

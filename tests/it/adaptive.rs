@@ -1017,3 +1017,49 @@ fn cost_prints_the_paper_tables_prediction_next_to_its_reported_figures() {
     assert_eq!(v["paper_reported_wall_clock"][0][1], 1.18);
     assert_eq!(v["paper_reported_wall_clock"][1][1], 1.52);
 }
+
+/// `physedit cost` prices every recipe against the three baselines users compare with; the template
+/// (20 steps, CFG 4, 2 latent frames) costs 2/5 of `no-reasoning`'s 50 steps at the 14B's size.
+#[test]
+fn cost_prices_recipes_against_the_users_baselines() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .args(["cost", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["recipes"].as_array().unwrap();
+    let cost = |name: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        (
+            r["steps"].as_u64().unwrap(),
+            r["cost"]["denoise_final"].as_f64().unwrap(),
+        )
+    };
+    let (steps, template) = cost("comfy-template");
+    let (ref_steps, plain) = cost("no-reasoning");
+    assert_eq!((steps, ref_steps), (20, 50));
+    assert!(
+        (template / plain - 0.4).abs() < 1e-9,
+        "{template} vs {plain}"
+    );
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .arg("cost")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("vs comfy")
+            && text.contains(
+                "chronoedit-reasoning, chronoedit-short, comfy-template, chronoedit-distill"
+            ),
+        "{text}"
+    );
+}

@@ -175,3 +175,72 @@ fn sampling_defaults_are_read_checked_and_optional() {
         assert!(err.contains("physedit.json"), "{bad}: {err}");
     }
 }
+
+/// The key table against the names diffusers' own single-file converter gives (fixture written by
+/// tools/reference/make_key_fixtures.py from `convert_wan_transformer_to_diffusers`), both ways.
+#[test]
+fn key_table_matches_diffusers_converter() {
+    use physedit::checkpoint::keys::{
+        detect_layout, diffusers_to_wan, wan_to_diffusers, KeyLayout,
+    };
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/wan_to_diffusers.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let pairs = v["pairs"].as_array().unwrap();
+    assert!(pairs.len() > 80);
+    for p in pairs {
+        let (wan, diffusers) = (p[0].as_str().unwrap(), p[1].as_str().unwrap());
+        assert_eq!(wan_to_diffusers(wan).as_deref(), Some(diffusers), "{wan}");
+        assert_eq!(
+            diffusers_to_wan(diffusers).as_deref(),
+            Some(wan),
+            "{diffusers}"
+        );
+    }
+    let prefixed: Vec<String> = pairs
+        .iter()
+        .map(|p| format!("model.diffusion_model.{}", p[0].as_str().unwrap()))
+        .collect();
+    let layout = detect_layout("f", prefixed.iter().map(String::as_str), |_| false).unwrap();
+    assert_eq!(
+        layout,
+        KeyLayout::Wan {
+            prefix: "model.diffusion_model.".into()
+        }
+    );
+    for (p, key) in pairs.iter().zip(&prefixed) {
+        assert_eq!(layout.to_diffusers(key).as_deref(), p[1].as_str());
+    }
+}
+
+/// The architecture read from the tiny reference transformer's shapes is its config.json (but for the
+/// head split, which no shape holds: given here), and a wrong-width config is refused by name.
+#[test]
+fn architecture_is_read_from_shapes() {
+    use physedit::checkpoint::keys::{check_config, infer_config};
+    use physedit::models::transformer::Config;
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_a/pipeline/transformer");
+    let cfg = Config::from_path(&dir.join("config.json")).unwrap();
+    let files = weight_files(&dir).unwrap();
+    let st = unsafe { candle_core::safetensors::MmapedSafetensors::multi(&files).unwrap() };
+    let shapes: std::collections::BTreeMap<String, Vec<usize>> = st
+        .tensors()
+        .into_iter()
+        .map(|(k, v)| (k, v.shape().to_vec()))
+        .collect();
+    let found = infer_config("tiny_a", &shapes, Some(cfg.attention_head_dim)).unwrap();
+    check_config("tiny_a", &cfg, &found).unwrap();
+    assert_eq!(found.num_attention_heads, cfg.num_attention_heads);
+    assert_eq!(found.qk_norm, cfg.qk_norm);
+    let mut wider = cfg.clone();
+    wider.num_attention_heads += 1;
+    let e = format!("{:#}", check_config("tiny_a", &wider, &found).unwrap_err());
+    assert!(e.contains("width") && e.contains("tiny_a"), "{e}");
+    let mut t2v = shapes.clone();
+    t2v.retain(|k, _| !k.contains("image_embedder") && !k.contains("add_"));
+    let t2v = infer_config("t2v", &t2v, Some(cfg.attention_head_dim)).unwrap();
+    let e = format!("{:#}", check_config("t2v", &cfg, &t2v).unwrap_err());
+    assert!(e.contains("T2V") && e.contains("image_dim"), "{e}");
+}

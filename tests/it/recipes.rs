@@ -490,3 +490,30 @@ fn distilled_recipe_runs_with_one_pass_per_step() {
     assert_eq!(r["forwards_per_step"], 1);
     assert_eq!(r["tokens_per_step"].as_array().unwrap().len(), 8);
 }
+
+/// `--recipe comfy-template` runs ComfyUI's ChronoEdit template: 20 steps, CFG 4 (two passes a step),
+/// flow shift 5, 2 latent frames.
+#[test]
+fn comfy_template_recipe_runs_the_templates_schedule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = heldout_report(
+        tmp.path(),
+        &[
+            "--prompt",
+            "Push the red ball off the table so it falls.",
+            "--recipe",
+            "comfy-template",
+            "--steps",
+            "4",
+        ],
+    );
+    // --steps shortens it for the test; the plan recorded is the template's.
+    assert_eq!(r["recipe_plan"]["steps"], 20);
+    assert_eq!(r["recipe_plan"]["guidance"], 4.0);
+    assert_eq!(r["recipe_plan"]["reasoning_steps"], 0);
+    assert_eq!(r["request"]["steps"], 4);
+    assert_eq!(r["request"]["guidance"], 4.0);
+    assert_eq!(r["request"]["flow_shift"], 5.0);
+    assert_eq!(r["request"]["num_frames"], 5);
+    assert_eq!(r["forwards_per_step"], 2);
+}

@@ -1,0 +1,344 @@
+//! The memory plan (`checkpoint::memory`) against measured peak resident memory on the CPU.
+//!
+//! Every case runs in a child process of its own (this binary with `--case NAME`), which reads its
+//! resident set from /proc/self/status: `VmRSS` before anything is built (the process: code,
+//! libraries, thread stacks — what a GPU would not hold), after the weights are built (measured
+//! weights = the difference), then resets its high-water mark (`5` into /proc/self/clear_refs),
+//! runs the work and reads `VmHWM` (measured work = VmHWM − RSS after the weights). The prediction
+//! is the plan's weights and work for the same shapes on the `cpu` target.
+//!
+//! Cases:
+//! * `block-f32`, `block-bf16`: one transformer block of ChronoEdit-14B's width (d 5120, 40 heads,
+//!   ffn 13 824, I2V image projections; one layer and the real embeddings), random weights, one
+//!   forward, batch 1, `--frames` latent frames at 480×832 (1560 tokens per frame), a 20-token prompt
+//!   padded to 512 (collapsed to 21 keys, as every PhysEdit forward) and 257 image tokens.
+//! * `vae-decode`: the Wan 2.1 VAE (diffusers' default config, 127 M parameters), random weights,
+//!   decoding 2 latent frames (5 video frames) at `--vae-height`×`--vae-width`.
+//! * `world`, `tiny-a`: a whole edit (`--steps` steps, f32) of the bundled world model at its
+//!   64×64 and of tests/fixtures/tiny_a; here weights and work are not separated: measured is
+//!   VmHWM − RSS before loading, predicted the plan's peak (+ the safetensors files, which the CPU
+//!   maps while it loads them).
+//!
+//! `cargo run --release --bin bench_memory -- [--frames 2] [--cases block-f32,block-bf16,vae-decode,world,tiny-a]`
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+use physedit::adaptive::cost::{ModelDims, TransformerDims};
+use physedit::checkpoint::memory::{
+    self, block_activation_bytes, context_cache_bytes, transformer_tensors,
+    transformer_weight_bytes, ModelSizes, PlanInput, Storage, Target,
+};
+use physedit::models::transformer::{ChronoEditTransformer3DModel, Config, ForwardOptions};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Run one case in this process and print its JSON line (used by the parent).
+    #[arg(long)]
+    case: Option<String>,
+    /// Cases to run, each in a child process.
+    #[arg(long, value_delimiter = ',', default_values_t = ["block-f32".to_string(), "block-bf16".to_string(), "vae-decode".to_string(), "world".to_string(), "tiny-a".to_string()])]
+    cases: Vec<String>,
+    /// Latent frames of the block forward (1560 tokens each).
+    #[arg(long, default_value_t = 2)]
+    frames: usize,
+    /// VAE decode size.
+    #[arg(long, default_value_t = 240)]
+    vae_height: usize,
+    #[arg(long, default_value_t = 416)]
+    vae_width: usize,
+    /// Denoising steps of the whole-edit cases.
+    #[arg(long, default_value_t = 4)]
+    steps: usize,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct Measured {
+    case: String,
+    what: String,
+    base_rss: u64,
+    predicted_weights: u64,
+    measured_weights: u64,
+    predicted_work: u64,
+    measured_work: u64,
+}
+
+/// `VmRSS` and `VmHWM` of this process, in bytes.
+fn rss() -> Result<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let field = |name: &str| -> Result<u64> {
+        let line = s
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("/proc/self/status has no {name}"))?;
+        let kb: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("cannot read {line}"))?;
+        Ok(kb * 1024)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn reset_hwm() -> Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting VmHWM (/proc/self/clear_refs)")
+}
+
+fn block_dims() -> TransformerDims {
+    TransformerDims {
+        num_layers: 1,
+        ..TransformerDims::chronoedit_14b()
+    }
+}
+
+fn block_config() -> Result<Config> {
+    let mut cfg = physedit::checkpoint::keys::chronoedit_14b_config();
+    cfg.num_layers = 1;
+    Ok(cfg)
+}
+
+fn case_block(dtype: DType, frames: usize) -> Result<Measured> {
+    let dev = Device::Cpu;
+    let cfg = block_config()?;
+    let text = {
+        let real = Tensor::randn(0f32, 1.0, (1, 20, cfg.text_dim), &dev)?;
+        let pad = Tensor::zeros((1, 492, cfg.text_dim), DType::F32, &dev)?;
+        Tensor::cat(&[real, pad], 1)?
+    };
+    let image = Tensor::randn(0f32, 1.0, (1, 257, 1280), &dev)?;
+    let x = Tensor::randn(0f32, 1.0, (1, cfg.in_channels, frames, 60, 104), &dev)?;
+    let t = Tensor::new(&[500f32], &dev)?;
+    let (base, _) = rss()?;
+    let model = ChronoEditTransformer3DModel::new(
+        &cfg,
+        physedit::checkpoint::random_var_builder(dtype, &dev),
+    )?;
+    let (loaded, _) = rss()?;
+    reset_hwm()?;
+    let out = model.forward_with(&x, &t, &text, Some(&image), &ForwardOptions::default())?;
+    out.sample
+        .sum_all()?
+        .to_dtype(DType::F32)?
+        .to_scalar::<f32>()?;
+    let (_, hwm) = rss()?;
+    let dims = block_dims();
+    let tokens = frames * 1560;
+    let (act, kernel) = block_activation_bytes(&dims, 1, tokens, dtype, Target::Cpu);
+    let ctx = context_cache_bytes(&dims, 1, 21, 257, dtype);
+    let rope = (2 * tokens * dims.attention_head_dim * 4) as u64;
+    Ok(Measured {
+        case: format!("block-{}", memory::dtype_name(dtype)),
+        what: format!(
+            "one 14B-width block, {frames} latent frames ({tokens} tokens), batch 1, {kernel} attention"
+        ),
+        base_rss: base,
+        predicted_weights: transformer_weight_bytes(&transformer_tensors(&dims), Storage::Dense, dtype),
+        measured_weights: loaded.saturating_sub(base),
+        predicted_work: act + ctx + rope,
+        measured_work: hwm.saturating_sub(loaded),
+    })
+}
+
+fn case_vae(height: usize, width: usize) -> Result<Measured> {
+    use physedit::models::vae::{AutoencoderKLWan, Config as VaeConfig};
+    let dev = Device::Cpu;
+    let cfg: VaeConfig = serde_json::from_str("{}")?;
+    let z = Tensor::randn(0f32, 1.0, (1, 16, 2, height / 8, width / 8), &dev)?;
+    let (base, _) = rss()?;
+    let vae = AutoencoderKLWan::new(
+        &cfg,
+        physedit::checkpoint::random_var_builder(DType::F32, &dev),
+    )?;
+    let (loaded, _) = rss()?;
+    reset_hwm()?;
+    let video = vae.decode(&z)?;
+    video.sum_all()?.to_scalar::<f32>()?;
+    let (_, hwm) = rss()?;
+    let dims = ModelDims::chronoedit_14b();
+    Ok(Measured {
+        case: "vae-decode".into(),
+        what: format!("Wan 2.1 VAE decode, 2 latent frames -> 5 frames at {height}x{width}, f32"),
+        base_rss: base,
+        predicted_weights: memory::WAN_VAE_PARAMS * 4,
+        measured_weights: loaded.saturating_sub(base),
+        predicted_work: memory::vae_decode_bytes(&dims, 5, height, width, Target::Cpu),
+        measured_work: hwm.saturating_sub(loaded),
+    })
+}
+
+fn files_bytes(dir: &Path) -> Result<u64> {
+    let mut n = 0;
+    for c in ["transformer", "text_encoder", "image_encoder", "vae"] {
+        for f in physedit::checkpoint::weight_files(&dir.join(c))? {
+            n += std::fs::metadata(&f)?.len();
+        }
+    }
+    Ok(n)
+}
+
+fn case_edit(name: &str, dir: &Path, image: &Path, steps: usize) -> Result<Measured> {
+    use physedit::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
+    use physedit::pipeline::planned::{self, EditSpec};
+    let img = physedit::util::open_image(image)?;
+    let planner = physedit::cli::args::PlannerArgs::default().planner()?;
+    let (base, _) = rss()?;
+    let pipe = ChronoEditPipeline::load(
+        dir,
+        &LoadOptions {
+            dtype: DType::F32,
+            device: Device::Cpu,
+            loras: vec![],
+            offload: false,
+            ..Default::default()
+        },
+    )?;
+    let mut spec = EditSpec::new("Make the red ball roll to the left.");
+    spec.recipe = physedit::adaptive::plan::Recipe::ChronoeditReasoning;
+    spec.steps = Some(steps);
+    let done = planned::run(&pipe, &planner, &img, &spec, &mut |_, _| {})?;
+    let (_, hwm) = rss()?;
+    let sizes = ModelSizes::from_model_dir(dir)?;
+    let input = PlanInput {
+        height: done.size.height,
+        width: done.size.width,
+        reasoning_latent_frames: done.effective.latent_frames(),
+        cfg: done.effective.guidance > 1.0,
+        compute: "f32".into(),
+        storage: Storage::Dense,
+        offload: false,
+        target: Target::Cpu,
+        text_tokens: 512,
+    };
+    let p = memory::plan(&sizes, &input)?;
+    let weights =
+        p.transformer_weights + p.text_encoder_weights + p.image_encoder_weights + p.vae_weights;
+    Ok(Measured {
+        case: name.into(),
+        what: format!(
+            "whole edit, {}x{}, {} latent frames, {steps} steps, f32 (+{} of safetensors files mapped at load)",
+            input.height,
+            input.width,
+            input.reasoning_latent_frames,
+            memory::gb(files_bytes(dir)?)
+        ),
+        base_rss: base,
+        predicted_weights: weights,
+        measured_weights: 0,
+        predicted_work: p.peak - weights + files_bytes(dir)?,
+        measured_work: hwm.saturating_sub(base),
+    })
+}
+
+fn run_case(args: &Args, case: &str) -> Result<Measured> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    match case {
+        "block-f32" => case_block(DType::F32, args.frames),
+        "block-bf16" => case_block(DType::BF16, args.frames),
+        "vae-decode" => case_vae(args.vae_height, args.vae_width),
+        "world" => case_edit(
+            case,
+            &root.join("models/physedit-world"),
+            &root.join("data/world/test/images/test_000000.png"),
+            args.steps,
+        ),
+        "tiny-a" => case_edit(
+            case,
+            &root.join("tests/fixtures/tiny_a/pipeline"),
+            &root.join("tests/fixtures/tiny_a/input.png"),
+            args.steps,
+        ),
+        other => bail!("unknown case {other}"),
+    }
+}
+
+fn mb(b: u64) -> String {
+    format!("{:.1}", b as f64 / 1e6)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(case) = &args.case {
+        let m = run_case(&args, case)?;
+        println!("{}", serde_json::to_string(&m)?);
+        return Ok(());
+    }
+    let exe = std::env::current_exe()?;
+    println!(
+        "| case | what | process RSS before (MB) | weights predicted / measured (MB) | ratio | work predicted / measured (MB) | ratio | total predicted / measured (MB) | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for case in &args.cases {
+        let out = Command::new(&exe)
+            .args([
+                "--case",
+                case,
+                "--frames",
+                &args.frames.to_string(),
+                "--vae-height",
+                &args.vae_height.to_string(),
+                "--vae-width",
+                &args.vae_width.to_string(),
+                "--steps",
+                &args.steps.to_string(),
+            ])
+            .output()
+            .with_context(|| format!("running case {case}"))?;
+        if !out.status.success() {
+            bail!(
+                "case {case} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let m: Measured = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("case {case}: {}", String::from_utf8_lossy(&out.stdout)))?;
+        let ratio = |p: u64, q: u64| {
+            if p == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.3}", q as f64 / p as f64)
+            }
+        };
+        let (pt, mt) = (
+            m.predicted_weights + m.predicted_work,
+            m.measured_weights + m.measured_work,
+        );
+        let whole = m.measured_weights == 0;
+        println!(
+            "| {} | {} | {} | {} / {} | {} | {} / {} | {} | {} / {} | {} |",
+            m.case,
+            m.what,
+            mb(m.base_rss),
+            mb(m.predicted_weights),
+            if whole {
+                "-".into()
+            } else {
+                mb(m.measured_weights)
+            },
+            if whole {
+                "-".into()
+            } else {
+                ratio(m.predicted_weights, m.measured_weights)
+            },
+            mb(m.predicted_work),
+            if whole {
+                "-".into()
+            } else {
+                mb(m.measured_work)
+            },
+            if whole {
+                "-".into()
+            } else {
+                ratio(m.predicted_work, m.measured_work)
+            },
+            mb(pt),
+            mb(mt),
+            ratio(pt, mt)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,588 @@
+//! Transformers from single files (`physedit::checkpoint::single_file`, `gguf`, `quantize`): the tiny_a
+//! pipeline with its transformer given as an original-key ComfyUI file, a Q8_0 GGUF in city96's layout
+//! and a ComfyUI scaled-fp8 file, all written by tools/reference/make_single_file_fixtures.py (which
+//! checked the original-key file against diffusers' own `convert_wan_transformer_to_diffusers` and
+//! ran diffusers with each file's dequantized weights); `physedit quantize` writes what gguf-py and
+//! torch wrote; and every malformed file is refused naming the file and the tensor.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use physedit::checkpoint::gguf::GgufFile;
+use physedit::checkpoint::quantize::{quantize, QuantType};
+use physedit::checkpoint::single_file::{ComponentFiles, TransformerFile};
+use physedit::models::linear::{Linear, LinearStore, LinearWeight, QuantMatmul};
+use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
+
+use crate::common::{fixture, max_abs_diff};
+
+/// The project's bar for whole-pipeline parity in f32 (frames in [0, 1]).
+const FRAME_TOL: f32 = 2e-3;
+
+fn single(name: &str) -> PathBuf {
+    fixture("single_file").join(name)
+}
+
+fn tiny_transformer_dir() -> PathBuf {
+    fixture("tiny_a").join("pipeline").join("transformer")
+}
+
+fn reference() -> HashMap<String, Tensor> {
+    let mut r = candle_core::safetensors::load(single("reference.safetensors"), &Device::Cpu)
+        .expect("single_file reference");
+    let tiny = candle_core::safetensors::load(
+        fixture("tiny_a").join("reference.safetensors"),
+        &Device::Cpu,
+    )
+    .expect("tiny_a reference");
+    r.insert("full.frames".into(), tiny["run.plain.frames"].clone());
+    r.insert("latents".into(), tiny["run.plain.latents"].clone());
+    r
+}
+
+/// tiny_a's `plain` run with the transformer from `file` (the folder's when `None`).
+fn plain_frames(file: Option<&Path>) -> Tensor {
+    plain_frames_with(ComponentFiles {
+        transformer: file.map(Path::to_path_buf),
+        ..Default::default()
+    })
+}
+
+/// tiny_a's `plain` run with components replaced by `files`.
+fn plain_frames_with(files: ComponentFiles) -> Tensor {
+    let dir = fixture("tiny_a");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let run = &meta["runs"]["plain"];
+    let opts = LoadOptions {
+        files,
+        ..Default::default()
+    };
+    let pipe = ChronoEditPipeline::load(&dir.join("pipeline"), &opts).expect("load pipeline");
+    let image = physedit::util::open_image(&dir.join("input.png")).unwrap();
+    let req = EditRequest {
+        prompt: run["prompt"].as_str().unwrap().to_string(),
+        negative_prompt: run["negative_prompt"].as_str().unwrap_or("").to_string(),
+        steps: run["steps"].as_u64().unwrap() as usize,
+        guidance: run["guidance"].as_f64().unwrap(),
+        height: run["height"].as_u64().unwrap() as usize,
+        width: run["width"].as_u64().unwrap() as usize,
+        num_frames: run["num_frames"].as_u64().unwrap() as usize,
+        temporal_reasoning: run["enable_temporal_reasoning"].as_bool().unwrap(),
+        reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
+        temporal_positions: None,
+        latents: Some(reference()["latents"].clone()),
+        seed: 0,
+        flow_shift: None,
+    };
+    pipe.edit(&image, &req, &mut |_, _| {})
+        .expect("edit")
+        .frames
+}
+
+#[test]
+fn original_key_file_gives_the_folders_frames() {
+    let path = single("wan_comfy.safetensors");
+    let file = TransformerFile::open(&path, Some(12)).unwrap();
+    assert!(
+        file.describe()
+            .contains("original Wan key names under `model.diffusion_model.`"),
+        "{}",
+        file.describe()
+    );
+    let frames = plain_frames(Some(&path));
+    let d = max_abs_diff(&frames, &reference()["full.frames"]);
+    eprintln!("original-key file vs diffusers' folder frames: {d:.2e}");
+    assert!(d <= FRAME_TOL, "frames differ by {d}");
+}
+
+/// The quantized file's frames against diffusers run with the same dequantized weights: closer to
+/// those than those are to the full-precision frames (the criterion), and the distances.
+fn check_quantized(file: &str, reference_key: &str) -> (f32, f32) {
+    let r = reference();
+    let frames = plain_frames(Some(&single(file)));
+    let d_ours = max_abs_diff(&frames, &r[reference_key]);
+    let d_quant = max_abs_diff(&r[reference_key], &r["full.frames"]);
+    eprintln!("{file}: vs diffusers with its dequantized weights {d_ours:.2e}, those vs full precision {d_quant:.2e}");
+    assert!(
+        d_ours < d_quant,
+        "{file}: {d_ours} from diffusers' dequantized run, which is {d_quant} from full precision"
+    );
+    (d_ours, d_quant)
+}
+
+#[test]
+fn gguf_q8_0_is_closer_to_diffusers_with_its_dequantized_weights() {
+    let file = TransformerFile::open(&single("q8_0.gguf"), Some(12)).unwrap();
+    assert!(file.describe().contains("Q8_0"), "{}", file.describe());
+    let store = file.linears(&Device::Cpu).unwrap();
+    // Only the Q8_0 tensors stay quantized (tiny_a: ffn.2 of both blocks); F16/F32 load dense.
+    let mut quantized: Vec<&String> = store.keys().collect();
+    quantized.sort();
+    assert_eq!(
+        quantized,
+        ["blocks.0.ffn.net.2.weight", "blocks.1.ffn.net.2.weight"]
+    );
+    check_quantized("q8_0.gguf", "gguf_q8_0.frames");
+}
+
+#[test]
+fn gguf_patch_embedding_reads_as_5d_tensor_or_with_orig_shape_metadata() {
+    let a = TransformerFile::open(&single("q8_0.gguf"), Some(12)).unwrap();
+    let b = TransformerFile::open(&single("q8_0_orig_shape.gguf"), Some(12)).unwrap();
+    let g = GgufFile::open(&single("q8_0_orig_shape.gguf")).unwrap();
+    assert!(g
+        .metadata
+        .contains_key("comfy.gguf.orig_shape.patch_embedding.weight"));
+    let get = |f: &TransformerFile| {
+        f.var_builder(DType::F32, &Device::Cpu)
+            .get((24, 36, 1, 2, 2), "patch_embedding.weight")
+            .unwrap()
+    };
+    assert_eq!(max_abs_diff(&get(&a), &get(&b)), 0.0);
+    let folder =
+        physedit::checkpoint::var_builder(&tiny_transformer_dir(), DType::F32, &Device::Cpu)
+            .unwrap()
+            .get((24, 36, 1, 2, 2), "patch_embedding.weight")
+            .unwrap();
+    assert_eq!(max_abs_diff(&get(&a), &folder), 0.0);
+}
+
+#[test]
+fn scaled_fp8_is_closer_to_diffusers_with_its_dequantized_weights() {
+    let file = TransformerFile::open(&single("fp8_scaled.safetensors"), Some(12)).unwrap();
+    assert!(
+        file.describe().contains("24 scaled fp8 weights"),
+        "{}",
+        file.describe()
+    );
+    let store = file.linears(&Device::Cpu).unwrap();
+    assert_eq!(
+        store.len(),
+        24,
+        "12 block Linear weights x 2 blocks stay fp8"
+    );
+    for w in store.values() {
+        match w {
+            LinearWeight::Fp8 { w, .. } => assert_eq!(w.dtype(), DType::F8E4M3),
+            other => panic!("expected fp8, got {other:?}"),
+        }
+    }
+    check_quantized("fp8_scaled.safetensors", "fp8_scaled.frames");
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn quantize_writes_the_layout_gguf_py_wrote() {
+    let dir = temp_dir();
+    let out = dir.path().join("tiny-Q8_0.gguf");
+    let mut calls = 0;
+    quantize(
+        &tiny_transformer_dir(),
+        QuantType::Q8_0,
+        &out,
+        &mut |_, _, _| calls += 1,
+    )
+    .unwrap();
+    assert!(calls > 0);
+    let ours = GgufFile::open(&out).unwrap();
+    let theirs = GgufFile::open(&single("q8_0.gguf")).unwrap();
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&ours.order), sorted(&theirs.order), "tensor names");
+    // fix_5d_tensors.py's place for the 5-D patch embedding: right after its bias.
+    let at = ours
+        .order
+        .iter()
+        .position(|n| n == "patch_embedding.bias")
+        .unwrap();
+    assert_eq!(ours.order[at + 1], "patch_embedding.weight");
+    assert_eq!(ours.meta_str("general.architecture"), Some("wan"));
+    for name in &theirs.order {
+        let (a, b) = (&ours.tensors[name], &theirs.tensors[name]);
+        assert_eq!((a.dtype, &a.dims), (b.dtype, &b.dims), "{name}");
+        let qa = ours.qtensor(name, &Device::Cpu).unwrap();
+        let qb = theirs.qtensor(name, &Device::Cpu).unwrap();
+        assert_eq!(
+            qa.data().unwrap(),
+            qb.data().unwrap(),
+            "{name}: stored bytes"
+        );
+    }
+}
+
+#[test]
+fn quantize_fp8_writes_what_torch_wrote() {
+    let dir = temp_dir();
+    let out = dir.path().join("tiny-fp8.safetensors");
+    quantize(
+        &tiny_transformer_dir(),
+        QuantType::Fp8,
+        &out,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+    let theirs =
+        candle_core::safetensors::load(single("fp8_scaled.safetensors"), &Device::Cpu).unwrap();
+    let mut ka: Vec<_> = ours.keys().collect();
+    let mut kb: Vec<_> = theirs.keys().collect();
+    ka.sort();
+    kb.sort();
+    assert_eq!(ka, kb);
+    for (k, b) in &theirs {
+        let a = &ours[k];
+        assert_eq!((a.dtype(), a.dims()), (b.dtype(), b.dims()), "{k}");
+        if a.elem_count() > 0 {
+            let d = max_abs_diff(
+                &a.to_dtype(DType::F32).unwrap(),
+                &b.to_dtype(DType::F32).unwrap(),
+            );
+            assert_eq!(d, 0.0, "{k}");
+        }
+    }
+}
+
+#[test]
+fn quantized_files_load_into_the_pipeline() {
+    // Q4_K needs 256-value rows, which tiny_a's Linear layers do not have: the file is all F16/F32
+    // and must give the folder's frames to F16 rounding.
+    let dir = temp_dir();
+    let out = dir.path().join("tiny-Q4_K.gguf");
+    quantize(
+        &tiny_transformer_dir(),
+        QuantType::Q4K,
+        &out,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    let d = max_abs_diff(&plain_frames(Some(&out)), &reference()["full.frames"]);
+    eprintln!("Q4_K (F16 fallback) file vs full precision: {d:.2e}");
+    assert!(d < 2e-2, "{d}");
+}
+
+/// A quantized Linear layer against the dense product with its dequantized weight, for every GGML
+/// type a Wan GGUF uses, both ways of multiplying. The CPU kernel also quantizes the activations (to
+/// Q8_0 / Q8_K), so its tolerance is a relative error of 2 % of the output's magnitude; the
+/// dequantize-per-use path is the same dense product (f32 rounding only).
+#[test]
+fn quantized_linear_matches_its_dequantized_dense_product() {
+    let dev = Device::Cpu;
+    let (out_f, in_f) = (64, 512);
+    let w = Tensor::randn(0f32, 0.05, (out_f, in_f), &dev).unwrap();
+    let b = Tensor::randn(0f32, 0.1, out_f, &dev).unwrap();
+    let x = Tensor::randn(0f32, 1.0, (3, 5, in_f), &dev).unwrap();
+    for ty in [
+        GgmlDType::Q8_0,
+        GgmlDType::Q5_0,
+        GgmlDType::Q5_1,
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q6K,
+        GgmlDType::Q5K,
+        GgmlDType::Q4K,
+        GgmlDType::Q3K,
+        GgmlDType::Q2K,
+    ] {
+        let q = Arc::new(QTensor::quantize(&w, ty).unwrap());
+        let mut store = LinearStore::new();
+        store.insert("l.weight".into(), LinearWeight::Quantized(q.clone()));
+        let vb = VarBuilder::from_tensors(
+            HashMap::from([("l.bias".to_string(), b.clone())]),
+            DType::F32,
+            &dev,
+        );
+        let lin = Linear::new(vb.pp("l"), in_f, out_f, &store).unwrap();
+        let wd = q.dequantize(&dev).unwrap();
+        let want = x
+            .reshape((15, in_f))
+            .unwrap()
+            .matmul(&wd.t().unwrap())
+            .unwrap()
+            .broadcast_add(&b)
+            .unwrap()
+            .reshape((3, 5, out_f))
+            .unwrap();
+        let y = lin.forward_with(&x, QuantMatmul::Kernel).unwrap();
+        assert_eq!(y.dims(), [3, 5, out_f]);
+        let rel = max_abs_diff(&y, &want) / crate::common::max_abs(&want);
+        eprintln!("{ty:?}: kernel's relative error to the dequantized dense product {rel:.2e}");
+        assert!(rel < 2e-2, "{ty:?}: {rel}");
+        // Dequantized per use: the dense product itself, up to summation order.
+        let y = lin.forward_with(&x, QuantMatmul::Dequantize).unwrap();
+        let rel = max_abs_diff(&y, &want) / crate::common::max_abs(&want);
+        assert!(rel < 1e-5, "{ty:?} dequantized: {rel}");
+    }
+}
+
+fn open_err(path: &Path) -> String {
+    format!("{:#}", TransformerFile::open(path, Some(12)).unwrap_err())
+}
+
+fn assert_names(err: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(err.contains(p), "`{p}` not in: {err}");
+    }
+}
+
+/// A GGUF of one tensor `x` of 32 values with the type number `code`.
+fn one_tensor_gguf(path: &Path, code: u32, count: u64) {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"GGUF");
+    b.extend_from_slice(&3u32.to_le_bytes());
+    b.extend_from_slice(&count.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.extend_from_slice(&1u64.to_le_bytes());
+    b.push(b'x');
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&32u64.to_le_bytes());
+    b.extend_from_slice(&code.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.resize(b.len().div_ceil(32) * 32 + 128, 0);
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn truncated_and_lying_gguf_headers_are_refused_by_name() {
+    let dir = temp_dir();
+    let bytes = std::fs::read(single("q8_0.gguf")).unwrap();
+    let cut = dir.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_names(&open_err(&cut), &["cut.gguf", "truncated"]);
+    let header_cut = dir.path().join("header_cut.gguf");
+    std::fs::write(&header_cut, &bytes[..100]).unwrap();
+    assert_names(&open_err(&header_cut), &["header_cut.gguf", "truncated"]);
+
+    let lying = dir.path().join("lying.gguf");
+    one_tensor_gguf(&lying, 0, u64::MAX / 2);
+    assert_names(&open_err(&lying), &["lying.gguf", "tensor count"]);
+
+    let unknown = dir.path().join("unknown.gguf");
+    one_tensor_gguf(&unknown, 99, 1);
+    assert_names(
+        &open_err(&unknown),
+        &["unknown.gguf", "`x`", "unknown GGML type 99"],
+    );
+    let iquant = dir.path().join("iquant.gguf");
+    one_tensor_gguf(&iquant, 16, 1);
+    assert_names(&open_err(&iquant), &["iquant.gguf", "`x`", "IQ2_XXS"]);
+}
+
+/// The original-key fixture with `edit` applied, written to `dir/name`.
+fn edited_comfy(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut HashMap<String, Tensor>),
+) -> PathBuf {
+    let mut sd =
+        candle_core::safetensors::load(single("wan_comfy.safetensors"), &Device::Cpu).unwrap();
+    edit(&mut sd);
+    let path = dir.join(name);
+    candle_core::safetensors::save(&sd, &path).unwrap();
+    path
+}
+
+#[test]
+fn a_tensor_shape_that_disagrees_with_the_architecture_is_named() {
+    let dir = temp_dir();
+    let key = "model.diffusion_model.blocks.1.ffn.0.weight";
+    let path = edited_comfy(dir.path(), "bad_shape.safetensors", |sd| {
+        let w = sd[key].narrow(0, 0, 16).unwrap();
+        sd.insert(key.into(), w);
+    });
+    let cfg = physedit::models::transformer::Config::from_path(
+        &tiny_transformer_dir().join("config.json"),
+    )
+    .unwrap();
+    let file = TransformerFile::open(&path, Some(12)).unwrap();
+    let err = format!(
+        "{:#}",
+        file.build(&cfg, DType::F32, &Device::Cpu).unwrap_err()
+    );
+    assert_names(
+        &err,
+        &[
+            "bad_shape.safetensors",
+            "blocks.1.ffn.net.0.proj.weight",
+            "[16, 24]",
+        ],
+    );
+}
+
+#[test]
+fn a_t2v_file_for_the_i2v_model_and_unknown_keys_are_refused() {
+    let dir = temp_dir();
+    let t2v = edited_comfy(dir.path(), "t2v.safetensors", |sd| {
+        sd.retain(|k, _| !k.contains("img_emb.") && !k.contains("_img."));
+    });
+    let cfg = physedit::models::transformer::Config::from_path(
+        &tiny_transformer_dir().join("config.json"),
+    )
+    .unwrap();
+    let file = TransformerFile::open(&t2v, Some(12)).unwrap();
+    let err = format!("{:#}", file.check(&cfg).unwrap_err());
+    assert_names(&err, &["t2v.safetensors", "T2V", "image_dim"]);
+    // Through the pipeline, the same message.
+    let opts = LoadOptions {
+        files: ComponentFiles {
+            transformer: Some(t2v.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = format!(
+        "{:#}",
+        ChronoEditPipeline::load(&fixture("tiny_a").join("pipeline"), &opts)
+            .err()
+            .expect("a T2V file must be refused")
+    );
+    assert_names(&err, &["t2v.safetensors", "T2V"]);
+
+    let extra = edited_comfy(dir.path(), "extra.safetensors", |sd| {
+        sd.insert(
+            "model.diffusion_model.blocks.0.self_attn.qkv.weight".into(),
+            Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap(),
+        );
+    });
+    assert_names(
+        &open_err(&extra),
+        &[
+            "extra.safetensors",
+            "blocks.0.self_attn.qkv.weight",
+            "maps to no weight",
+        ],
+    );
+}
+
+/// A component folder's weights as one file, every key under `prefix`.
+fn one_file(component: &str, prefix: &str, out: &Path) {
+    let dir = fixture("tiny_a").join("pipeline").join(component);
+    let mut all = HashMap::new();
+    for f in physedit::checkpoint::weight_files(&dir).unwrap() {
+        for (k, v) in candle_core::safetensors::load(&f, &Device::Cpu).unwrap() {
+            all.insert(format!("{prefix}{k}"), v);
+        }
+    }
+    candle_core::safetensors::save(&all, out).unwrap();
+}
+
+#[test]
+fn vae_and_encoders_from_single_files_give_the_folders_frames() {
+    let dir = temp_dir();
+    let p = |n: &str| dir.path().join(n);
+    one_file("vae", "vae.", &p("vae.safetensors"));
+    one_file("text_encoder", "", &p("umt5.safetensors"));
+    one_file("image_encoder", "image_encoder.", &p("clip.safetensors"));
+    let frames = plain_frames_with(ComponentFiles {
+        transformer: Some(single("wan_comfy.safetensors")),
+        vae: Some(p("vae.safetensors")),
+        text_encoder: Some(p("umt5.safetensors")),
+        image_encoder: Some(p("clip.safetensors")),
+    });
+    let d = max_abs_diff(&frames, &reference()["full.frames"]);
+    assert!(d <= FRAME_TOL, "frames differ by {d}");
+    // A VAE file with the original Wan names is refused by name.
+    let wan_vae = p("wan_vae.safetensors");
+    candle_core::safetensors::save(
+        &HashMap::from([(
+            "encoder.conv1.weight".to_string(),
+            Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap(),
+        )]),
+        &wan_vae,
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        files: ComponentFiles {
+            vae: Some(wan_vae),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = format!(
+        "{:#}",
+        ChronoEditPipeline::load(&fixture("tiny_a").join("pipeline"), &opts)
+            .err()
+            .expect("original VAE names are not read")
+    );
+    assert_names(&err, &["wan_vae.safetensors", "original Wan VAE"]);
+}
+
+fn physedit_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_physedit"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_quantize_then_edit_from_the_file() {
+    let dir = temp_dir();
+    let tiny = fixture("tiny_a");
+    let model = tiny.join("pipeline");
+    let gguf = dir.path().join("t.gguf");
+    let o = physedit_cli(&[
+        "quantize".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--type".as_ref(),
+        "q8_0".as_ref(),
+        "-o".as_ref(),
+        gguf.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("out.png");
+    let edit = |transformer: &Path| {
+        physedit_cli(&[
+            "edit".as_ref(),
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--transformer".as_ref(),
+            transformer.as_os_str(),
+            "--image".as_ref(),
+            tiny.join("input.png").as_os_str(),
+            "--prompt".as_ref(),
+            "make the ball red".as_ref(),
+            "--steps".as_ref(),
+            "1".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ])
+    };
+    let o = edit(&gguf);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.is_file());
+    std::fs::remove_file(&out).unwrap();
+    let o = edit(&dir.path().join("missing.gguf"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--transformer") && err.contains("missing.gguf"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // The file type must match the extension; nothing is left behind.
+    let bad = dir.path().join("t.safetensors");
+    let o = physedit_cli(&[
+        "quantize".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--type".as_ref(),
+        "q4_k".as_ref(),
+        "-o".as_ref(),
+        bad.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("t.safetensors") && err.contains(".gguf"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+}
