@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::adaptive::plan::Variant;
+use crate::checkpoint::lora::LoraSpec;
 use crate::cli::args::{non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs};
 use crate::eval::bench::{
     latest_per_pair, merge_outputs, read_results, run_bench, BenchEvent, BenchMeta, BenchOptions,
@@ -13,7 +14,6 @@ use crate::eval::bench::{
 };
 use crate::eval::clip_score::ClipEmbedder;
 use crate::eval::report::{build_report, write_report, Report};
-use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 use crate::suite::Suite;
 

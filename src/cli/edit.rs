@@ -11,10 +11,10 @@ use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
 use crate::adaptive::plan::{Overrides, Recipe};
 use crate::adaptive::srm::{mask_overlay, Probe, TokenMask};
+use crate::checkpoint::lora::LoraSpec;
 use crate::cli::args::{
     fraction, model_or_bundled, non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs,
 };
-use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::{
     ChronoEditPipeline, EditSize, LoadOptions, SizeLimit, SizeLimits,
 };

@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
+use crate::checkpoint::lora::LoraSpec;
 use crate::cli::args::{positive, ComponentArgs, DeviceArgs, PlannerArgs};
-use crate::lora::LoraSpec;
 use crate::pipeline::chronoedit::SizeLimits;
 use crate::serve::admission::AdmissionLimits;
 use crate::serve::http::Limits;

@@ -43,8 +43,8 @@ pub struct LoadOptions {
     /// Compute dtype of the transformer; the encoders and the VAE run in f32.
     pub dtype: DType,
     pub device: Device,
-    /// LoRAs fused into the transformer's weights at load, in order (`crate::lora`).
-    pub loras: Vec<crate::lora::LoraSpec>,
+    /// LoRAs fused into the transformer's weights at load, in order (`crate::checkpoint::lora`).
+    pub loras: Vec<crate::checkpoint::lora::LoraSpec>,
     /// Keep only the module in use on the device (`crate::pipeline::offload`): the transformer and
     /// the VAE are held on the CPU and copied to the device for their phase, the encoders built
     /// there for theirs. On the CPU it changes nothing but when modules are rebuilt.
@@ -215,7 +215,7 @@ fn load_transformer(
             .then(|| Box::new(move |d: &Device| file.build(&t_cfg, dtype, d)) as Loader<_>);
         return Ok((transformer, loader));
     }
-    let t_vb = crate::lora::fused_var_builder(t_dir, &opts.loras, dtype, home)?;
+    let t_vb = crate::checkpoint::lora::fused_var_builder(t_dir, &opts.loras, dtype, home)?;
     // Under offload, the weights served (LoRAs fused) are recorded for the device copies.
     let (t_vb, t_weights) = if opts.offload {
         let (vb, seen) = RecordingBackend::var_builder(t_vb, dtype, home);

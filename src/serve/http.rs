@@ -859,6 +859,7 @@ fn image_url(base: &str, id: &str, i: usize) -> String {
 fn failure_message(s: &JobStatus) -> String {
     match (&s.error, s.error_is_client) {
         (Some(e), true) => e.clone(),
+        (Some(e), false) if crate::serve::queue_types::is_queue_verdict(e) => e.clone(),
         _ => format!(
             "the edit failed on the server; the operator can find why under request id {}",
             s.request_id.as_deref().unwrap_or("-")

@@ -55,7 +55,7 @@ use tokio::sync::watch;
 
 use crate::adaptive::cost::ModelDims;
 use crate::adaptive::plan::Planner;
-use crate::lora::LoraSpec;
+use crate::checkpoint::lora::LoraSpec;
 use crate::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 use job::{Engine, PixelLimits};
 use queue::{Embedded, Queue, Rules};

@@ -60,3 +60,16 @@ pub fn dead_letter_message(attempts: u32) -> String {
 
 /// The error of a job cancelled while it ran.
 pub const CANCELLED_MESSAGE: &str = "cancelled";
+
+/// The error of a job stopped by `--job-timeout`.
+pub const TIMED_OUT_MESSAGE: &str =
+    "the edit ran past this server's job timeout (--job-timeout) and was stopped";
+
+/// Whether a job's error is one of the queue's own verdicts (fixed texts, no internal detail), which
+/// the client is told as they are.
+pub fn is_queue_verdict(message: &str) -> bool {
+    message == CANCELLED_MESSAGE
+        || message == TIMED_OUT_MESSAGE
+        || (message.starts_with("the job was started ")
+            && message.ends_with("it was moved to the dead letter and will not be retried"))
+}

@@ -274,6 +274,12 @@ pub struct RedisTarget {
 
 impl RedisTarget {
     fn client(&self) -> Result<redis::Client> {
+        // Both rustls providers are linked (ring for this client, aws-lc-rs for the hub's HTTP
+        // client, which names its own), so the process default must be chosen before TLS is used.
+        // (ring's provider without the post-quantum key exchange: the one the redis crate's TLS was
+        // built and tested with here.)
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let shown = redact(&self.url);
         match &self.ca {
             None => {

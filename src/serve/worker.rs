@@ -235,8 +235,7 @@ async fn conclude(
             return;
         }
         (Some(Halt::TimedOut), Err(_)) => Err(JobFailure {
-            message: "the edit ran past this server's job timeout (--job-timeout) and was stopped"
-                .into(),
+            message: crate::serve::queue_types::TIMED_OUT_MESSAGE.into(),
             client: false,
         }),
         (None, Err(f)) => Err(f),

@@ -10,19 +10,19 @@ const LAYERS: &[(&str, usize)] = &[
     ("util", 0),
     ("category", 0),
     ("device", 0),
-    ("checkpoint", 1),
     ("suite", 1),
     ("processors", 2),
-    ("lora", 2),
     ("models", 3),
     ("schedulers", 3),
     ("adaptive", 4),
-    ("pipeline", 5),
-    ("world", 5),
-    ("eval", 6),
-    ("train", 7),
-    ("serve", 7),
-    ("cli", 8),
+    // Loading builds models from files (as diffusers' loaders do) and prices them (the memory plan).
+    ("checkpoint", 5),
+    ("pipeline", 6),
+    ("world", 6),
+    ("eval", 7),
+    ("train", 8),
+    ("serve", 8),
+    ("cli", 9),
 ];
 
 fn top_module(rel: &Path) -> String {

@@ -54,6 +54,7 @@ use crate::checkpoint::{check_safetensors_file, weight_files, PICKLE_ENDINGS};
 mod config;
 pub mod inspect;
 mod layout;
+pub mod unfused;
 mod update;
 
 use config::AdapterConfig;
