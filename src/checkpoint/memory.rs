@@ -44,7 +44,7 @@
 //! dequantization scratch, the gather convolution's blocks) have not been measured on a GPU.
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use candle_core::DType;
 use serde::Serialize;
 
@@ -404,29 +404,9 @@ pub fn folder_params(dir: &Path) -> Result<u64> {
     Ok(n)
 }
 
-/// Names and shapes of a safetensors file's tensors, from its header (bounded to 100 MB).
+/// Names and shapes of a safetensors file's tensors, from its header.
 pub fn safetensors_shapes(path: &Path) -> Result<Vec<ParamTensor>> {
-    use std::io::Read;
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len)
-        .with_context(|| format!("{}: not a safetensors file (too short)", path.display()))?;
-    let n = u64::from_le_bytes(len);
-    if n > 100_000_000 {
-        bail!(
-            "{}: safetensors header length {n} is implausible",
-            path.display()
-        );
-    }
-    let mut header = vec![0u8; n as usize];
-    file.read_exact(&mut header)
-        .with_context(|| format!("{}: safetensors header truncated", path.display()))?;
-    let json: serde_json::Value = serde_json::from_slice(&header)
-        .with_context(|| format!("{}: safetensors header is not JSON", path.display()))?;
-    let obj = json
-        .as_object()
-        .with_context(|| format!("{}: safetensors header is not an object", path.display()))?;
+    let (obj, _) = super::safetensors_header(path)?;
     let mut out = Vec::new();
     for (name, info) in obj.iter().filter(|(k, _)| *k != "__metadata__") {
         let shape = info

@@ -285,9 +285,12 @@ pub fn check_plain_file_name(listing: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Validates a safetensors file's header and that every tensor lies inside the file, so a
-/// truncated or corrupt download is reported by name before any weights are mapped.
-pub fn check_safetensors_file(path: &Path) -> Result<()> {
+/// The JSON header of a safetensors file and the length of its data section, read with the length
+/// the file claims bounded by the file's size and 100 MB (so a lying header allocates nothing large);
+/// every error names the file.
+pub fn safetensors_header(
+    path: &Path,
+) -> Result<(serde_json::Map<String, serde_json::Value>, u64)> {
     use std::io::Read;
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -314,10 +317,18 @@ pub fn check_safetensors_file(path: &Path) -> Result<()> {
         .with_context(|| format!("cannot read {}", path.display()))?;
     let header: serde_json::Value = serde_json::from_slice(&header)
         .map_err(|e| corrupt(format!("header is not JSON ({e})")))?;
-    let obj = header
-        .as_object()
-        .ok_or_else(|| corrupt("header is not a JSON object".into()))?;
-    let data_len = file_len - 8 - header_len;
+    match header {
+        serde_json::Value::Object(obj) => Ok((obj, file_len - 8 - header_len)),
+        _ => Err(corrupt("header is not a JSON object".into())),
+    }
+}
+
+/// Validates a safetensors file's header and that every tensor lies inside the file, so a
+/// truncated or corrupt download is reported by name before any weights are mapped.
+pub fn check_safetensors_file(path: &Path) -> Result<()> {
+    let corrupt =
+        |why: String| anyhow!("{} is not a valid safetensors file: {why}", path.display());
+    let (obj, data_len) = safetensors_header(path)?;
     for (name, info) in obj {
         if name == "__metadata__" {
             continue;

@@ -169,26 +169,11 @@ fn transformer_file(path: &Path) -> Result<(Vec<crate::checkpoint::memory::Param
 
 /// The dtypes named in a safetensors header.
 fn safetensors_dtypes(path: &Path) -> Result<Vec<String>> {
-    use std::io::Read;
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len)
-        .with_context(|| format!("{}: not a safetensors file", path.display()))?;
-    let n = u64::from_le_bytes(len).min(100_000_000) as usize;
-    let mut header = vec![0u8; n];
-    file.read_exact(&mut header)
-        .with_context(|| format!("{}: safetensors header truncated", path.display()))?;
-    let json: serde_json::Value = serde_json::from_slice(&header)
-        .with_context(|| format!("{}: safetensors header is not JSON", path.display()))?;
-    Ok(json
-        .as_object()
-        .map(|o| {
-            o.values()
-                .filter_map(|v| v.get("dtype")?.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
+    let (obj, _) = crate::checkpoint::safetensors_header(path)?;
+    Ok(obj
+        .values()
+        .filter_map(|v| v.get("dtype")?.as_str().map(str::to_string))
+        .collect())
 }
 
 fn target_of(t: TargetArg, dtype: DTypeArg) -> Target {

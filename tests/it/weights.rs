@@ -100,7 +100,7 @@ fn original_key_file_gives_the_folders_frames() {
 }
 
 /// The quantized file's frames against diffusers run with the same dequantized weights: closer to
-/// those than those are to the full-precision frames (the criterion), and the distances.
+/// those than those are to the full-precision frames (the bar the quantized forms must clear), and the distances.
 fn check_quantized(file: &str, reference_key: &str) -> (f32, f32) {
     let r = reference();
     let frames = plain_frames(Some(&single(file)));
