@@ -1,7 +1,7 @@
 //! `physedit quantize`: a diffusers transformer folder written as the single files ComfyUI users
 //! load, with the original Wan key names.
 //!
-//! - GGUF (`q8_0`, `q4_k`): city96's layout (ComfyUI-GGUF `tools/convert.py`, a patched
+//! - GGUF (`q8_0`, `q4_k`, `q4_0`): city96's layout (ComfyUI-GGUF `tools/convert.py`, a patched
 //!   `llama-quantize`, `tools/fix_5d_tensors.py`): names without prefix, `general.architecture =
 //!   wan`. Block Linear weights (`blocks.N.{self_attn,cross_attn}.{q,k,v,o,k_img,v_img}`,
 //!   `blocks.N.ffn.{0,2}`) take the requested type when their rows fill whole blocks (32 values, 256
@@ -35,6 +35,10 @@ pub enum QuantType {
     /// GGUF, block Linear weights Q4_K (4.5 bits per weight).
     #[value(name = "q4_k")]
     Q4K,
+    /// GGUF, block Linear weights Q4_0 (4.5 bits per weight, 32-value blocks: fills rows Q4_K's
+    /// 256-value blocks do not, such as the bundled model's).
+    #[value(name = "q4_0")]
+    Q4_0,
     /// safetensors, block Linear weights float8_e4m3fn with per-tensor scales (ComfyUI's scaled fp8).
     Fp8,
 }
@@ -132,6 +136,8 @@ pub fn quantize(dir: &Path, ty: QuantType, out: &Path, progress: Progress) -> Re
     let result = match ty {
         QuantType::Q8_0 => write_gguf(&src, GgmlDType::Q8_0, 7, &tmp, progress),
         QuantType::Q4K => write_gguf(&src, GgmlDType::Q4K, 14, &tmp, progress),
+        // llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_0 = 2.
+        QuantType::Q4_0 => write_gguf(&src, GgmlDType::Q4_0, 2, &tmp, progress),
         QuantType::Fp8 => write_fp8(&src, &tmp, progress),
     };
     if let Err(e) = result {

@@ -10,9 +10,10 @@ use crate::checkpoint::PipelineFolder;
 const EXAMPLES: &str = "Examples:
   # Q8_0 GGUF in city96's layout (ComfyUI-GGUF reads it; so does --transformer):
   physedit quantize --model ChronoEdit-14B-Diffusers --type q8_0 -o chronoedit-14b-Q8_0.gguf
-  # The bundled world model at 4.5 bits per block weight, then an edit from it:
-  physedit quantize --model models/physedit-world --type q4_k -o world-Q4_K.gguf
-  physedit edit --transformer world-Q4_K.gguf --image in.png --prompt \"...\" -o out.png
+  # The bundled world model at 4.5 bits per block weight (its rows fill Q4_0's 32-value blocks,
+  # not Q4_K's 256), then an edit from it:
+  physedit quantize --model models/physedit-world --type q4_0 -o world-Q4_0.gguf
+  physedit edit --transformer world-Q4_0.gguf --image in.png --prompt \"...\" -o out.png
   # ComfyUI's scaled fp8 safetensors:
   physedit quantize --model DIR --type fp8 -o transformer_fp8_scaled.safetensors";
 
@@ -26,7 +27,7 @@ pub struct QuantizeArgs {
     /// Storage of the block Linear weights (the rest as city96's convert.py keeps it).
     #[arg(long = "type", value_enum)]
     pub ty: QuantType,
-    /// Output file (.gguf for q8_0/q4_k, .safetensors for fp8); written under a temporary name and
+    /// Output file (.gguf for q8_0/q4_k/q4_0, .safetensors for fp8); written under a temporary name and
     /// renamed when complete.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,

@@ -180,19 +180,30 @@ fn temp_dir() -> tempfile::TempDir {
 
 #[test]
 fn quantize_writes_the_layout_gguf_py_wrote() {
+    quantize_matches(QuantType::Q8_0, "q8_0.gguf", GgmlDType::Q8_0);
+}
+
+#[test]
+fn quantize_q4_0_writes_what_gguf_py_wrote() {
+    quantize_matches(QuantType::Q4_0, "q4_0.gguf", GgmlDType::Q4_0);
+}
+
+/// `physedit quantize --type ty` of tiny_a's transformer against gguf-py's file `fixture`: same
+/// names, order of the patch embedding, types, shapes and stored bytes.
+fn quantize_matches(ty: QuantType, fixture: &str, block: GgmlDType) {
     let dir = temp_dir();
-    let out = dir.path().join("tiny-Q8_0.gguf");
+    let out = dir.path().join("tiny.gguf");
     let mut calls = 0;
-    quantize(
-        &tiny_transformer_dir(),
-        QuantType::Q8_0,
-        &out,
-        &mut |_, _, _| calls += 1,
-    )
-    .unwrap();
+    quantize(&tiny_transformer_dir(), ty, &out, &mut |_, _, _| calls += 1).unwrap();
     assert!(calls > 0);
     let ours = GgufFile::open(&out).unwrap();
-    let theirs = GgufFile::open(&single("q8_0.gguf")).unwrap();
+    let theirs = GgufFile::open(&single(fixture)).unwrap();
+    // The fixture quantizes some block weights (tiny_a: rows of 32), so the bytes compared include
+    // blocks of the requested type.
+    assert!(
+        theirs.tensors.values().any(|t| t.dtype == block),
+        "{fixture} holds no {block:?} tensor"
+    );
     let sorted = |v: &[String]| {
         let mut v = v.to_vec();
         v.sort();

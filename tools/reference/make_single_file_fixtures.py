@@ -19,6 +19,7 @@ latents) and writes tests/fixtures/single_file/:
                           for 1-D tensors, tensors of at most 1024 elements and `*.modulation`, F16 for
                           the other 2-D tensors; the 5-D patch embedding a real 5-D F32 tensor
                           placed after `patch_embedding.bias`.
+  q4_0.gguf               as q8_0.gguf, block Linear weights Q4_0 (gguf-py's quantizer).
   q8_0_orig_shape.gguf    the same tensors, except the patch embedding stored 2-D with
                           `comfy.gguf.orig_shape.patch_embedding.weight` giving its 5-D shape.
   fp8_scaled.safetensors  ComfyUI's "scaled fp8" form: block Linear weights float8_e4m3fn with a 0-d f32
@@ -168,26 +169,28 @@ def write_comfy(base_sd):
     return sorted(wan)
 
 
-def gguf_type(wan_name, data):
-    """city96's choice for an f32 source, then a Q8_0 llama-quantize of the block Linear weights."""
+def gguf_type(wan_name, data, target):
+    """city96's choice for an f32 source, then a llama-quantize to `target` (Q8_0 or Q4_0, 32-value
+    blocks) of the block Linear weights."""
     import gguf
 
     T = gguf.GGMLQuantizationType
     # llama-quantize quantizes every block Linear weight whose rows fill whole blocks (the 14B's all do),
     # also the tiny ones that convert.py left in F32.
     if block_linear(wan_name) and data.shape[-1] % 32 == 0:
-        return T.Q8_0
+        return target
     if data.ndim == 1 or data.size <= 1024 or ".modulation" in wan_name or wan_name == "head.modulation":
         return T.F32
     return T.F16
 
 
-def write_gguf(base_sd, path, orig_shape):
+def write_gguf(base_sd, path, orig_shape, target="Q8_0"):
     import gguf
 
     writer = gguf.GGUFWriter(path=None, arch="wan")
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    writer.add_file_type(getattr(gguf.LlamaFileType, "MOSTLY_" + target))
+    target = getattr(gguf.GGMLQuantizationType, target)
     types = {}
     deq = {}
     wan = {to_wan(k): v.numpy().astype(np.float32) for k, v in base_sd.items()}
@@ -195,7 +198,7 @@ def write_gguf(base_sd, path, orig_shape):
     if orig_shape:
         writer.add_array("comfy.gguf.orig_shape.patch_embedding.weight", [int(d) for d in patch.shape])
     for name, data in wan.items():
-        t = gguf_type(name, data)
+        t = gguf_type(name, data, target)
         q = gguf.quants.quantize(data, t)
         writer.add_tensor(name, q, raw_dtype=t)
         types[name] = t.name
@@ -268,6 +271,8 @@ def main():
     comfy_keys = write_comfy(base_sd)
     types, deq = write_gguf(base_sd, os.path.join(OUT, "q8_0.gguf"), orig_shape=False)
     types2, _ = write_gguf(base_sd, os.path.join(OUT, "q8_0_orig_shape.gguf"), orig_shape=True)
+    # Q4_0: checks `physedit quantize --type q4_0` byte for byte (no frames recorded for it).
+    types3, _ = write_gguf(base_sd, os.path.join(OUT, "q4_0.gguf"), orig_shape=False, target="Q4_0")
     q8_frames = frames_with(from_wan(deq), meta, ref)
     fp8_frames = frames_with(from_wan(write_fp8(base_sd)), meta, ref)
 
@@ -286,6 +291,7 @@ def main():
         comfy_keys=comfy_keys,
         gguf_types=types,
         gguf_orig_shape_types=types2,
+        gguf_q4_0_types=types3,
         max_abs_frame_distance=dist,
         versions=dict(torch=torch.__version__, diffusers=diffusers.__version__, gguf=importlib.metadata.version("gguf")),
     )
