@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::job::{execute, Engine, JobFailure, JobResult};
 use super::queue::{Claimed, Queue, WorkerLink};
@@ -86,8 +87,18 @@ pub async fn run(
                 continue;
             }
         };
-        let (outcome, halt) = run_job(&queue, l, &engine, &name, &job, pace, &mut stop).await;
-        conclude(&queue, &name, &job, outcome, halt).await;
+        // Every line logged for this job carries the request id that made it, so a job's worker
+        // lines can be found from the access log (and the `x-request-id` the client holds).
+        let span = tracing::info_span!(
+            "job",
+            request_id = job.input.params.request_id.as_deref().unwrap_or("-")
+        );
+        async {
+            let (outcome, halt) = run_job(&queue, l, &engine, &name, &job, pace, &mut stop).await;
+            conclude(&queue, &name, &job, outcome, halt).await;
+        }
+        .instrument(span)
+        .await;
     }
 }
 

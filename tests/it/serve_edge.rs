@@ -735,6 +735,18 @@ fn keys_own_their_jobs_and_the_metrics_have_their_own() {
         .unwrap_or_else(|| panic!("no access-log line for client-req-42:\n{log}"));
     assert_eq!(line["status"], 200, "{line}");
     assert!(line["key"].as_str().unwrap().starts_with("key-"), "{line}");
+    // The worker's lines for the job it made carry the same id (in the job's span).
+    let worker_lines: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["span"]["request_id"] == "client-req-42")
+        .collect();
+    for message in ["running", "succeeded"] {
+        assert!(
+            worker_lines.iter().any(|v| v["message"] == message),
+            "no worker line {message:?} with the request id:\n{log}"
+        );
+    }
     assert!(
         !log.contains(KEY_A) && !log.contains(KEY_B),
         "a key reached the log"
