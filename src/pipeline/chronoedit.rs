@@ -10,7 +10,9 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 
 use crate::adaptive::accel::CacheDecider;
 use crate::adaptive::plan::{round_num_frames, VideoGeometry};
-use crate::checkpoint::single_file::{component_var_builder, ComponentFiles, TransformerFile};
+use crate::checkpoint::single_file::{
+    component_var_builder, ComponentFiles, ComponentWeights, TransformerFile,
+};
 use crate::checkpoint::{
     read_config, sampling_defaults, var_builder, PipelineFolder, SamplingDefaults,
 };
@@ -40,7 +42,8 @@ pub const FRAMES_WITH_REASONING: usize = 29;
 /// How the model is loaded.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// Compute dtype of the transformer; the encoders and the VAE run in f32.
+    /// Compute dtype of the transformer; the encoders and the VAE run in f32 (the encoders' linear
+    /// weights and umT5's token embedding stay at their stored precision and are widened per use).
     pub dtype: DType,
     pub device: Device,
     /// LoRAs fused into the transformer's weights at load, in order (`crate::checkpoint::lora`).
@@ -236,6 +239,19 @@ fn load_transformer(
     Ok((transformer, loader))
 }
 
+/// An encoder's weights: its single file (`--text-encoder` / `--image-encoder`, keys optionally
+/// under `text_encoder.` / `image_encoder.`) or the folder's component. The linear weights are kept
+/// at their stored precision and widened per use (`models::umt5`, `models::clip_vision`).
+fn encoder_weights(dir: &Path, file: Option<&Path>, what: &str) -> Result<ComponentWeights> {
+    match file {
+        Some(f) => {
+            let prefix = format!("{}.", what.replace(' ', "_"));
+            ComponentWeights::open_file(f, what, &[prefix.as_str()])
+        }
+        None => ComponentWeights::open_folder(dir, what),
+    }
+}
+
 impl ChronoEditPipeline {
     /// Loads every component of a diffusers `ChronoEditPipeline` folder.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
@@ -280,17 +296,21 @@ impl ChronoEditPipeline {
         let te_dir = folder.component("text_encoder")?;
         let te_cfg: umt5::Config = read_config(&te_dir.join("config.json"))?;
         let text_hidden_size = te_cfg.d_model;
-        let te_file = opts.files.text_encoder.clone();
+        let te_weights =
+            encoder_weights(&te_dir, opts.files.text_encoder.as_deref(), "text encoder")?;
         let load_text_encoder = move |d: &Device| -> Result<UMT5EncoderModel> {
-            let (vb, from) = match &te_file {
-                Some(f) => (
-                    component_var_builder(f, "text encoder", &["text_encoder."], DType::F32, d)?,
-                    f,
-                ),
-                None => (var_builder(&te_dir, DType::F32, d)?, &te_dir),
-            };
-            UMT5EncoderModel::new(&te_cfg, vb)
-                .with_context(|| format!("cannot build the text encoder from {}", from.display()))
+            let store = te_weights.stored(d, umt5::is_linear_weight, umt5::is_embedding)?;
+            UMT5EncoderModel::new_with_stored(
+                &te_cfg,
+                te_weights.var_builder(DType::F32, d),
+                &store,
+            )
+            .with_context(|| {
+                format!(
+                    "cannot build the text encoder from {}",
+                    te_weights.path().display()
+                )
+            })
         };
         let text_encoder = Slot::resident(
             "text encoder",
@@ -305,17 +325,20 @@ impl ChronoEditPipeline {
         let ie_dir = folder.component("image_encoder")?;
         let ie_cfg: clip_vision::Config = read_config(&ie_dir.join("config.json"))?;
         let image_hidden_size = ie_cfg.hidden_size;
-        let ie_file = opts.files.image_encoder.clone();
+        let ie_weights = encoder_weights(
+            &ie_dir,
+            opts.files.image_encoder.as_deref(),
+            "image encoder",
+        )?;
         let load_image_encoder = move |d: &Device| -> Result<ClipVisionModel> {
-            let (vb, from) = match &ie_file {
-                Some(f) => (
-                    component_var_builder(f, "image encoder", &["image_encoder."], DType::F32, d)?,
-                    f,
-                ),
-                None => (var_builder(&ie_dir, DType::F32, d)?, &ie_dir),
-            };
-            ClipVisionModel::new(&ie_cfg, vb)
-                .with_context(|| format!("cannot build the image encoder from {}", from.display()))
+            let store = ie_weights.stored(d, clip_vision::is_linear_weight, |_| false)?;
+            ClipVisionModel::new_with_stored(&ie_cfg, ie_weights.var_builder(DType::F32, d), &store)
+                .with_context(|| {
+                    format!(
+                        "cannot build the image encoder from {}",
+                        ie_weights.path().display()
+                    )
+                })
         };
         let image_encoder = Slot::resident(
             "image encoder",
