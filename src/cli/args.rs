@@ -98,7 +98,8 @@ impl From<DTypeArg> for DType {
 /// Where and in which precision the model runs: `--dtype` and `--cpu`.
 #[derive(Args, Debug, Clone)]
 pub struct DeviceArgs {
-    /// Compute dtype of the transformer (the encoders and the VAE run in f32).
+    /// Compute dtype of the transformer (the encoders and the VAE compute in f32; the encoders keep
+    /// their linear weights as stored).
     #[arg(long, value_enum, default_value_t = DTypeArg::F32)]
     pub dtype: DTypeArg,
     /// Run on the CPU even when the binary was built with `--features cuda` and a GPU is present.
