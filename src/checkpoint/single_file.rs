@@ -1,7 +1,8 @@
 //! One component's weights from one file, as ComfyUI and GGUF users hold them: `--transformer FILE`
 //! (safetensors with diffusers' or the original Wan key names, plain or ComfyUI-scaled fp8, or a
 //! city96 GGUF), and `--vae` / `--text-encoder` / `--image-encoder FILE` (safetensors with the
-//! component's own diffusers / transformers key names, fp8 widened at load).
+//! component's own diffusers / transformers key names, or the original Wan VAE names
+//! ([`super::wan_vae_keys`]); the encoders' linear weights kept as stored, the rest widened at load).
 //!
 //! A transformer file is read through a var-builder backend that renames keys at load ([`keys`]'s
 //! table), so the model code sees diffusers' names whatever the file uses. Its architecture is read
@@ -31,17 +32,21 @@ use candle_nn::VarBuilder;
 
 use super::gguf::{is_quantized, GgufFile};
 use super::keys::{self, KeyLayout};
+use super::wan_vae_keys;
 use crate::models::linear::{LinearStore, LinearWeight};
 use crate::models::transformer::{ChronoEditTransformer3DModel, Config};
 
 /// Single files that replace components of a model folder (`--transformer`, `--vae`,
-/// `--text-encoder`, `--image-encoder`).
+/// `--text-encoder`, `--image-encoder`), or, all four with `--tokenizer`, stand for the whole
+/// model ([`super::standalone`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComponentFiles {
     pub transformer: Option<PathBuf>,
     pub vae: Option<PathBuf>,
     pub text_encoder: Option<PathBuf>,
     pub image_encoder: Option<PathBuf>,
+    /// umT5's `tokenizer.json` (or a folder holding it); used only without a model folder.
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// Keys of a file that are not weights: ComfyUI's fp8 scales and marker.
@@ -384,17 +389,23 @@ impl ComponentWeights {
             .find(|p| weights.iter().all(|k| k.starts_with(**p)))
             .copied()
             .unwrap_or("");
-        if what == "VAE" && weights.iter().any(|k| k.ends_with("encoder.conv1.weight")) {
-            bail!(
-                "{file} names its weights with the original Wan VAE names (`encoder.conv1.weight`), \
-                 which PhysEdit does not read yet; give a VAE file with diffusers' names \
-                 (AutoencoderKLWan's state dict) or the folder's VAE"
-            );
-        }
-        let names = weights
+        let stripped: Vec<String> = weights
             .iter()
-            .map(|k| (k[prefix.len()..].to_string(), k.to_string()))
+            .map(|k| k[prefix.len()..].to_string())
             .collect();
+        let names: BTreeMap<String, String> = if what == "VAE"
+            && wan_vae_keys::is_wan_vae_layout(stripped.iter().map(String::as_str))
+        {
+            wan_vae_keys::wan_vae_names(&file, &stripped)?
+                .into_iter()
+                .map(|(name, k)| (name, format!("{prefix}{k}")))
+                .collect()
+        } else {
+            stripped
+                .iter()
+                .map(|k| (k.clone(), format!("{prefix}{k}")))
+                .collect()
+        };
         Self::new(path, st, &keys, names, what)
     }
 
@@ -433,6 +444,18 @@ impl ComponentWeights {
 
     pub fn path(&self) -> &Path {
         &self.0.path
+    }
+
+    /// The shape of every weight, by the model's names.
+    pub fn shapes(&self) -> Result<BTreeMap<String, Vec<usize>>> {
+        let Source::Safetensors { st, .. } = &self.0.source else {
+            return Ok(BTreeMap::new());
+        };
+        self.0
+            .names
+            .iter()
+            .map(|(name, key)| Ok((name.clone(), st.get(key)?.shape().to_vec())))
+            .collect()
     }
 
     /// Every weight widened to `dtype` on `device` as the model asks for it.
@@ -477,16 +500,4 @@ impl ComponentWeights {
         }
         Ok(store)
     }
-}
-
-/// A VarBuilder over one safetensors file holding a VAE, text encoder or image encoder (see
-/// [`ComponentWeights::open_file`]), every tensor widened to `dtype`.
-pub fn component_var_builder(
-    path: &Path,
-    what: &str,
-    prefixes: &[&str],
-    dtype: DType,
-    device: &Device,
-) -> Result<VarBuilder<'static>> {
-    Ok(ComponentWeights::open_file(path, what, prefixes)?.var_builder(dtype, device))
 }
