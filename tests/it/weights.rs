@@ -842,3 +842,44 @@ fn cli_quantize_then_edit_from_the_file() {
     );
     assert!(!bad.exists());
 }
+
+/// `physedit edit` with the four files and the tokenizer and no --model writes the picture; without
+/// the tokenizer it names the flag and writes nothing.
+#[test]
+fn cli_edit_from_single_files_without_model() {
+    let dir = temp_dir();
+    let files = write_standalone(dir.path(), true);
+    let out = dir.path().join("out.png");
+    let tiny = fixture("tiny_a");
+    let run = |tokenizer: bool| {
+        let mut args: Vec<std::ffi::OsString> = vec!["edit".into()];
+        for (flag, f) in [
+            ("--transformer", &files.transformer),
+            ("--vae", &files.vae),
+            ("--text-encoder", &files.text_encoder),
+            ("--image-encoder", &files.image_encoder),
+        ] {
+            args.push(flag.into());
+            args.push(f.clone().unwrap().into());
+        }
+        if tokenizer {
+            args.push("--tokenizer".into());
+            args.push(files.tokenizer.clone().unwrap().into());
+        }
+        for a in ["--prompt", "make the ball red", "--steps", "1", "-o"] {
+            args.push(a.into());
+        }
+        args.push(out.clone().into());
+        args.push("--image".into());
+        args.push(tiny.join("input.png").into());
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        physedit_cli(&refs)
+    };
+    let o = run(false);
+    assert!(!o.status.success());
+    assert_names(&String::from_utf8_lossy(&o.stderr), &["--tokenizer"]);
+    assert!(!out.exists());
+    let o = run(true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.is_file());
+}
