@@ -498,19 +498,24 @@ pub fn encoder_bytes(tensors: &[StoredTensor], kept: KeptStored) -> u64 {
         .sum()
 }
 
-/// The largest linear weight of an encoder kept narrower than f32, in elements (what one use widens).
-fn widened_linear_elems(tensors: &[StoredTensor], kept: KeptStored) -> u64 {
+/// Bytes one use of an encoder's largest narrow linear weight allocates while it is widened: its
+/// f32 copy, and for fp8 also the f32 product with its scale (0 when every weight is f32).
+pub fn widening_bytes(tensors: &[StoredTensor], kept: KeptStored) -> u64 {
     tensors
         .iter()
         .filter(|st| {
             st.dtype != "F32" && st.tensor.shape.len() == 2 && (kept.linear)(&st.tensor.name)
         })
-        .map(|st| st.tensor.numel())
+        .map(|st| {
+            let copies = if st.dtype.starts_with("F8") { 2 } else { 1 };
+            copies * 4 * st.tensor.numel()
+        })
         .max()
         .unwrap_or(0)
 }
 
-fn stored_as(
+/// `tensors` as an encoder file of `storage` would store them.
+pub fn stored_as(
     tensors: Vec<ParamTensor>,
     kept: KeptStored,
     storage: EncoderStorage,
@@ -704,10 +709,10 @@ impl ModelSizes {
         encoder_bytes(&self.image_encoder, CLIP_KEPT)
     }
 
-    /// f32 bytes of the largest encoder linear weight widened per use (0 when all are f32).
+    /// What widening the encoders' largest narrow linear weight allocates ([`widening_bytes`]).
     fn widening_scratch(&self) -> u64 {
-        4 * widened_linear_elems(&self.text_encoder, UMT5_KEPT)
-            .max(widened_linear_elems(&self.image_encoder, CLIP_KEPT))
+        widening_bytes(&self.text_encoder, UMT5_KEPT)
+            .max(widening_bytes(&self.image_encoder, CLIP_KEPT))
     }
 
     /// A diffusers folder: configs for the dimensions, safetensors headers for the sizes.
@@ -1000,13 +1005,23 @@ pub fn vae_encode_bytes(
 
 /// Encoder activations (text at its padded length, image tokens), f32, a few layer-sized tensors.
 fn encoder_work(m: &ModelDims) -> u64 {
+    text_encoder_work(m) + image_encoder_work(m)
+}
+
+/// The text encoder's activations at its padded length: eight f32 rows of the wider of d_model and
+/// d_ff, and two f32 score tensors.
+pub fn text_encoder_work(m: &ModelDims) -> u64 {
     let t = &m.text_encoder;
     let text = t.max_sequence_length as u64 * (t.d_model.max(t.d_ff) as u64) * 4 * 8;
     let text_attn = (t.num_heads * t.max_sequence_length * t.max_sequence_length) as u64 * 4 * 2;
+    text + text_attn
+}
+
+/// The image encoder's activations: eight f32 rows of the wider of hidden and intermediate per token.
+fn image_encoder_work(m: &ModelDims) -> u64 {
     let c = &m.image_encoder;
     let g = (c.image_size / c.patch_size.max(1)) as u64;
-    let img = (g * g + 1) * c.intermediate_size.max(c.hidden_size) as u64 * 4 * 8;
-    text + text_attn + img
+    (g * g + 1) * c.intermediate_size.max(c.hidden_size) as u64 * 4 * 8
 }
 
 /// Predicts an edit's peak device memory, phase by phase.
@@ -1034,9 +1049,8 @@ pub fn plan(sizes: &ModelSizes, input: &PlanInput) -> Result<MemoryPlan> {
 
     // Load and encoders: both encoders are put on the device at load.
     let enc_weights = te + ie + resident_tv;
-    // A linear weight stored narrower than f32 is widened as it is used: the f32 copy, and for
-    // fp8 the f32 product with its scale beside it.
-    let widen = 2 * sizes.widening_scratch();
+    // A linear weight stored narrower than f32 is widened as it is used.
+    let widen = sizes.widening_scratch();
     phases.push(Phase {
         name: "encoders".into(),
         weights: enc_weights,
