@@ -42,7 +42,9 @@
 //! Parity limits: the weight arithmetic equals the parameter counts that diffusers and
 //! transformers build for ChronoEdit-14B (tests/fixtures/memory/param_counts.json). The activation
 //! and VAE terms are checked on the CPU against measured peak resident memory (`bench_memory`;
-//! BENCHMARKS.md has the ratios): a 14B-width block's activations within 10 % (f32 and bf16); the VAE
+//! BENCHMARKS.md has the ratios): a 14B-width block's activations within 10 % (f32 and bf16); umT5-XXL-
+//! width layers' weights at their stored bytes within 0.3 % (bf16, fp8) and their work over-predicted by
+//! 11 % (bf16) and 25 % (fp8); the VAE
 //! decode's work is under-predicted by 25-43 % (partly allocator retention, the rest not located), so
 //! the VAE phases are likely low by about a quarter. The GPU-only terms (flash/chunked workspace, GGUF/fp8
 //! dequantization scratch, the gather convolution's blocks) have not been measured on a GPU.
