@@ -14,6 +14,11 @@
 //!   padded to 512 (collapsed to 21 keys, as every PhysEdit forward) and 257 image tokens.
 //! * `vae-decode`: the Wan 2.1 VAE (diffusers' default config, 127 M parameters), random weights,
 //!   decoding 2 latent frames (5 video frames) at `--vae-height`×`--vae-width`.
+//! * `umt5-bf16`, `umt5-fp8`: `--umt5-layers` layers of umT5-XXL's width (d 4096, 64 heads, d_ff
+//!   10 240) with a 32 128-row embedding, linear weights (and the embedding) stored bf16 (or the
+//!   linear weights fp8 with a scale), norms and relative-attention tables f32, random values; one
+//!   forward of 512 tokens, batch 1. Predicted: `encoder_bytes` for the same tensors; work: the
+//!   plan's text-encoder activations plus the widening scratch (`widening_bytes`).
 //! * `world`, `tiny-a`: whole edits (reference reasoning recipe, `--steps` steps, f32) of the
 //!   bundled world model at its 64×64 and of tests/fixtures/tiny_a. Measured weights: RSS after the
 //!   pipeline load − before (this also holds the code the load ran, the tokenizer and the heap the
@@ -57,6 +62,9 @@ struct Args {
     /// Denoising steps of the whole-edit cases.
     #[arg(long, default_value_t = 4)]
     steps: usize,
+    /// Layers of the `umt5-*` cases.
+    #[arg(long, default_value_t = 2)]
+    umt5_layers: usize,
     /// Run the children with glibc's `MALLOC_MMAP_THRESHOLD_` fixed at this many bytes: every
     /// allocation at least this large is its own mapping, returned to the system when freed, so
     /// the resident set follows the live tensors instead of keeping freed heap (glibc otherwise
@@ -149,6 +157,70 @@ fn case_block(dtype: DType, frames: usize) -> Result<Measured> {
         predicted_weights: transformer_weight_bytes(&transformer_tensors(&dims), Storage::Dense, dtype),
         measured_weights: loaded.saturating_sub(base),
         predicted_work: act + ctx + rope,
+        measured_work: hwm.saturating_sub(loaded),
+    })
+}
+
+fn case_umt5(storage: memory::EncoderStorage, layers: usize) -> Result<Measured> {
+    use physedit::models::linear::{LinearStore, LinearWeight};
+    use physedit::models::umt5;
+    let dev = Device::Cpu;
+    let vocab = 32_128;
+    let mut dims = ModelDims::chronoedit_14b();
+    dims.text_encoder.num_layers = layers;
+    let t = &dims.text_encoder;
+    let cfg: umt5::Config = serde_json::from_value(serde_json::json!({
+        "vocab_size": vocab, "d_model": t.d_model, "d_kv": t.d_kv, "d_ff": t.d_ff,
+        "num_layers": layers, "num_heads": t.num_heads,
+    }))?;
+    let tensors = memory::stored_as(
+        memory::text_encoder_tensors(&dims, vocab, 32),
+        memory::UMT5_KEPT,
+        storage,
+    );
+    let ids = Tensor::arange(0u32, 512, &dev)?.reshape((1, 512))?;
+    let mask = Tensor::ones((1, 512), DType::F32, &dev)?;
+    let (base, _) = rss()?;
+    let mut store = LinearStore::new();
+    for st in &tensors {
+        let (name, shape) = (&st.tensor.name, &st.tensor.shape);
+        let stored = (memory::UMT5_KEPT.linear)(name) || (memory::UMT5_KEPT.table)(name);
+        if !stored || shape.len() != 2 {
+            continue;
+        }
+        let std = (1.0 / shape[1] as f64).sqrt() as f32;
+        let w = Tensor::randn(0f32, std, (shape[0], shape[1]), &dev)?;
+        let w = match st.dtype.as_str() {
+            "F8_E4M3" => LinearWeight::Fp8 {
+                w: (w * (448.0 / 4.0 / std as f64))?.to_dtype(DType::F8E4M3)?,
+                scale: 4.0 * std / 448.0,
+            },
+            _ => LinearWeight::Dense(w.to_dtype(DType::BF16)?),
+        };
+        store.insert(name.clone(), w);
+    }
+    let model = umt5::UMT5EncoderModel::new_with_stored(
+        &cfg,
+        physedit::checkpoint::random_var_builder(DType::F32, &dev),
+        &store,
+    )?;
+    drop(store);
+    let (loaded, _) = rss()?;
+    reset_hwm()?;
+    let out = model.forward(&ids, &mask)?;
+    out.sum_all()?.to_scalar::<f32>()?;
+    let (_, hwm) = rss()?;
+    let widen = memory::widening_bytes(&tensors, memory::UMT5_KEPT);
+    Ok(Measured {
+        case: format!("umt5-{}", storage.name()),
+        what: format!(
+            "{layers} umT5-XXL-width layers, linear weights {}, 512 tokens, batch 1",
+            storage.name()
+        ),
+        base_rss: base,
+        predicted_weights: memory::encoder_bytes(&tensors, memory::UMT5_KEPT),
+        measured_weights: loaded.saturating_sub(base),
+        predicted_work: memory::text_encoder_work(&dims) + widen,
         measured_work: hwm.saturating_sub(loaded),
     })
 }
@@ -253,6 +325,8 @@ fn run_case(args: &Args, case: &str) -> Result<Measured> {
         "block-f32" => case_block(DType::F32, args.frames),
         "block-bf16" => case_block(DType::BF16, args.frames),
         "vae-decode" => case_vae(args.vae_height, args.vae_width),
+        "umt5-bf16" => case_umt5(memory::EncoderStorage::Bf16, args.umt5_layers),
+        "umt5-fp8" => case_umt5(memory::EncoderStorage::Fp8, args.umt5_layers),
         "world" => case_edit(
             case,
             &root.join("models/physedit-world"),
@@ -298,6 +372,8 @@ fn main() -> Result<()> {
                 &args.vae_width.to_string(),
                 "--steps",
                 &args.steps.to_string(),
+                "--umt5-layers",
+                &args.umt5_layers.to_string(),
             ])
             .envs(
                 args.malloc_mmap_threshold

@@ -6,8 +6,12 @@
 //!   their storage form (f32/f16/bf16 = the compute dtype, fp8 = 1 byte per weight plus an f32
 //!   scale per tensor, GGUF blocks at their block size: Q8_0 34 bytes per 32 weights, Q4_K 144/256,
 //!   Q6_K 210/256, ...); everything else of the transformer in the compute dtype, except the f32
-//!   `scale_shift_table`s and the affine `norm2` (loaded in f32). The text encoder, image encoder
-//!   and VAE are loaded in f32 (as the engine loads them). As in city96's GGUFs (see
+//!   `scale_shift_table`s and the affine `norm2` (loaded in f32). The text and image encoders keep
+//!   their linear weights (and umT5 its token embedding) at the precision the files store them,
+//!   read from the safetensors headers ([`encoder_bytes`]: f32 4, f16/bf16 2, fp8 1 byte per
+//!   weight plus an f32 scale per tensor); their norms, biases and other embeddings are widened to
+//!   f32 at load, and one linear weight at a time is widened to f32 as it is used (counted in the
+//!   encoders phase's work). The VAE is loaded in f32. As in city96's GGUFs (see
 //!   shared model-formats notes): only 2-D `blocks.*` linear weights are quantized, and only when
 //!   the block size divides their row length (others stay F16 in the file and are dequantized at
 //!   load); in `q4_k_m` files `to_v` and `ffn.net.2` are Q6_K.
@@ -38,7 +42,9 @@
 //! Parity limits: the weight arithmetic equals the parameter counts that diffusers and
 //! transformers build for ChronoEdit-14B (tests/fixtures/memory/param_counts.json). The activation
 //! and VAE terms are checked on the CPU against measured peak resident memory (`bench_memory`;
-//! BENCHMARKS.md has the ratios): a 14B-width block's activations within 10 % (f32 and bf16); the VAE
+//! BENCHMARKS.md has the ratios): a 14B-width block's activations within 10 % (f32 and bf16); umT5-XXL-
+//! width layers' weights at their stored bytes within 0.3 % (bf16, fp8) and their work over-predicted by
+//! 11 % (bf16) and 25 % (fp8); the VAE
 //! decode's work is under-predicted by 25-43 % (partly allocator retention, the rest not located), so
 //! the VAE phases are likely low by about a quarter. The GPU-only terms (flash/chunked workspace, GGUF/fp8
 //! dequantization scratch, the gather convolution's blocks) have not been measured on a GPU.
@@ -386,6 +392,209 @@ pub fn image_encoder_params(m: &ModelDims) -> u64 {
     embed + 2 * d + c.num_hidden_layers as u64 * layer + 2 * d
 }
 
+/// How the encoders are stored, for the built-in ChronoEdit-14B sizes (a model folder or an encoder
+/// file is priced from its headers instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderStorage {
+    F32,
+    F16,
+    Bf16,
+    /// ComfyUI's scaled fp8: linear weights float8 e4m3 with an f32 scale each, the rest 16-bit.
+    Fp8,
+}
+
+impl EncoderStorage {
+    pub const NAMED: [EncoderStorage; 4] = [Self::F32, Self::F16, Self::Bf16, Self::Fp8];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Bf16 => "bf16",
+            Self::Fp8 => "fp8",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        let want = s.trim().to_ascii_lowercase();
+        Self::NAMED
+            .into_iter()
+            .find(|k| k.name() == want)
+            .ok_or_else(|| {
+                anyhow::anyhow!("unknown encoder storage `{s}` (expected f32, f16, bf16 or fp8)")
+            })
+    }
+
+    /// The safetensors dtype of a linear weight / of every other tensor in this form.
+    fn dtypes(self) -> (&'static str, &'static str) {
+        match self {
+            Self::F32 => ("F32", "F32"),
+            Self::F16 => ("F16", "F16"),
+            Self::Bf16 => ("BF16", "BF16"),
+            Self::Fp8 => ("F8_E4M3", "BF16"),
+        }
+    }
+}
+
+/// A tensor as a file stores it: name, shape and safetensors dtype (`F32`, `BF16`, `F8_E4M3`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTensor {
+    pub tensor: ParamTensor,
+    pub dtype: String,
+}
+
+/// Which of an encoder's tensors stay at their stored precision (the models' own rules).
+#[derive(Debug, Clone, Copy)]
+pub struct KeptStored {
+    pub linear: fn(&str) -> bool,
+    pub table: fn(&str) -> bool,
+}
+
+fn never(_: &str) -> bool {
+    false
+}
+
+/// umT5: its linear weights and its token embedding.
+pub const UMT5_KEPT: KeptStored = KeptStored {
+    linear: crate::models::umt5::is_linear_weight,
+    table: crate::models::umt5::is_embedding,
+};
+/// CLIP vision: its encoder layers' linear weights.
+pub const CLIP_KEPT: KeptStored = KeptStored {
+    linear: crate::models::clip_vision::is_linear_weight,
+    table: never,
+};
+
+fn stored_elem_bytes(dtype: &str) -> Option<u64> {
+    match dtype {
+        "F32" => Some(4),
+        "F16" | "BF16" => Some(2),
+        "F8_E4M3" => Some(1),
+        _ => None,
+    }
+}
+
+/// Bytes an encoder occupies in memory as the engine loads it: linear weights at their stored
+/// bytes (fp8: one byte per weight and its f32 scale), a table stored f32/f16/bf16 at its stored
+/// bytes, everything else (and an fp8 table) widened to f32; fp8 scales and markers are no weights.
+pub fn encoder_bytes(tensors: &[StoredTensor], kept: KeptStored) -> u64 {
+    tensors
+        .iter()
+        .map(|st| {
+            let (t, name) = (&st.tensor, st.tensor.name.as_str());
+            if name.ends_with("scale_weight")
+                || name.ends_with("scale_input")
+                || name.ends_with("scaled_fp8")
+            {
+                return 0;
+            }
+            let n = t.numel();
+            let two_d = t.shape.len() == 2;
+            match stored_elem_bytes(&st.dtype) {
+                Some(1) if two_d && (kept.linear)(name) => n + 4,
+                Some(b) if b > 1 && two_d && ((kept.linear)(name) || (kept.table)(name)) => n * b,
+                _ => n * 4,
+            }
+        })
+        .sum()
+}
+
+/// Bytes one use of an encoder's largest narrow linear weight allocates while it is widened: its
+/// f32 copy, and for fp8 also the f32 product with its scale (0 when every weight is f32).
+pub fn widening_bytes(tensors: &[StoredTensor], kept: KeptStored) -> u64 {
+    tensors
+        .iter()
+        .filter(|st| {
+            st.dtype != "F32" && st.tensor.shape.len() == 2 && (kept.linear)(&st.tensor.name)
+        })
+        .map(|st| {
+            let copies = if st.dtype.starts_with("F8") { 2 } else { 1 };
+            copies * 4 * st.tensor.numel()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// `tensors` as an encoder file of `storage` would store them.
+pub fn stored_as(
+    tensors: Vec<ParamTensor>,
+    kept: KeptStored,
+    storage: EncoderStorage,
+) -> Vec<StoredTensor> {
+    let (lin, other) = storage.dtypes();
+    tensors
+        .into_iter()
+        .map(|t| StoredTensor {
+            dtype: if (kept.linear)(&t.name) { lin } else { other }.to_string(),
+            tensor: t,
+        })
+        .collect()
+}
+
+/// umT5's tensors (transformers' names) for the dimensions `m` (sums to [`text_encoder_params`]).
+pub fn text_encoder_tensors(m: &ModelDims, vocab: usize, buckets: usize) -> Vec<ParamTensor> {
+    let t = &m.text_encoder;
+    let (d, inner, ff) = (t.d_model, t.num_heads * t.d_kv, t.d_ff);
+    let mut v = vec![ParamTensor::new("shared.weight", &[vocab, d])];
+    for i in 0..t.num_layers {
+        let a = format!("encoder.block.{i}.layer.0.SelfAttention");
+        for (n, shape) in [
+            ("q", [inner, d]),
+            ("k", [inner, d]),
+            ("v", [inner, d]),
+            ("o", [d, inner]),
+        ] {
+            v.push(ParamTensor::new(format!("{a}.{n}.weight"), &shape));
+        }
+        v.push(ParamTensor::new(
+            format!("{a}.relative_attention_bias.weight"),
+            &[buckets, t.num_heads],
+        ));
+        let f = format!("encoder.block.{i}.layer.1.DenseReluDense");
+        for (n, shape) in [("wi_0", [ff, d]), ("wi_1", [ff, d]), ("wo", [d, ff])] {
+            v.push(ParamTensor::new(format!("{f}.{n}.weight"), &shape));
+        }
+        for l in 0..2 {
+            v.push(ParamTensor::new(
+                format!("encoder.block.{i}.layer.{l}.layer_norm.weight"),
+                &[d],
+            ));
+        }
+    }
+    v.push(ParamTensor::new("encoder.final_layer_norm.weight", &[d]));
+    v
+}
+
+/// The CLIP vision tower's tensors (transformers' names) for `m` (sums to [`image_encoder_params`]).
+pub fn image_encoder_tensors(m: &ModelDims) -> Vec<ParamTensor> {
+    let c = &m.image_encoder;
+    let (d, i, p) = (c.hidden_size, c.intermediate_size, c.patch_size);
+    let g = c.image_size / p.max(1);
+    let mut v = vec![
+        ParamTensor::new("embeddings.class_embedding", &[d]),
+        ParamTensor::new("embeddings.patch_embedding.weight", &[d, 3, p, p]),
+        ParamTensor::new("embeddings.position_embedding.weight", &[g * g + 1, d]),
+    ];
+    for n in ["pre_layrnorm", "post_layernorm"] {
+        v.push(ParamTensor::new(format!("{n}.weight"), &[d]));
+        v.push(ParamTensor::new(format!("{n}.bias"), &[d]));
+    }
+    for l in 0..c.num_hidden_layers {
+        let pre = format!("encoder.layers.{l}");
+        for n in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+            linear(&mut v, &format!("{pre}.self_attn.{n}"), d, d);
+        }
+        linear(&mut v, &format!("{pre}.mlp.fc1"), i, d);
+        linear(&mut v, &format!("{pre}.mlp.fc2"), d, i);
+        for n in ["layer_norm1", "layer_norm2"] {
+            v.push(ParamTensor::new(format!("{pre}.{n}.weight"), &[d]));
+            v.push(ParamTensor::new(format!("{pre}.{n}.bias"), &[d]));
+        }
+    }
+    v
+}
+
 /// Parameters of diffusers' default `AutoencoderKLWan()` (Wan 2.1 VAE), as diffusers counts them
 /// (tests/fixtures/memory/param_counts.json).
 pub const WAN_VAE_PARAMS: u64 = 126_892_531;
@@ -406,6 +615,14 @@ pub fn folder_params(dir: &Path) -> Result<u64> {
 
 /// Names and shapes of a safetensors file's tensors, from its header.
 pub fn safetensors_shapes(path: &Path) -> Result<Vec<ParamTensor>> {
+    Ok(safetensors_tensors(path)?
+        .into_iter()
+        .map(|t| t.tensor)
+        .collect())
+}
+
+/// Names, shapes and dtypes of a safetensors file's tensors, from its header.
+pub fn safetensors_tensors(path: &Path) -> Result<Vec<StoredTensor>> {
     let (obj, _) = super::safetensors_header(path)?;
     let mut out = Vec::new();
     for (name, info) in obj.iter().filter(|(k, _)| *k != "__metadata__") {
@@ -414,12 +631,28 @@ pub fn safetensors_shapes(path: &Path) -> Result<Vec<ParamTensor>> {
             .and_then(|s| s.as_array())
             .and_then(|s| s.iter().map(|d| d.as_u64().map(|d| d as usize)).collect())
             .with_context(|| format!("{}: tensor `{name}` has no valid shape", path.display()))?;
-        out.push(ParamTensor {
-            name: name.clone(),
-            shape,
+        let dtype = info
+            .get("dtype")
+            .and_then(|d| d.as_str())
+            .with_context(|| format!("{}: tensor `{name}` has no dtype", path.display()))?;
+        out.push(StoredTensor {
+            tensor: ParamTensor {
+                name: name.clone(),
+                shape,
+            },
+            dtype: dtype.to_string(),
         });
     }
     Ok(out)
+}
+
+/// Every tensor of a component folder's safetensors files (headers only).
+pub fn folder_tensors(dir: &Path) -> Result<Vec<StoredTensor>> {
+    let mut v = Vec::new();
+    for f in super::weight_files(dir)? {
+        v.extend(safetensors_tensors(&f)?);
+    }
+    Ok(v)
 }
 
 /// Where the numbers of a plan come from: the model's dimensions and its components' sizes.
@@ -427,22 +660,61 @@ pub fn safetensors_shapes(path: &Path) -> Result<Vec<ParamTensor>> {
 pub struct ModelSizes {
     pub dims: ModelDims,
     pub transformer: Vec<ParamTensor>,
-    pub text_encoder_params: u64,
-    pub image_encoder_params: u64,
+    /// The encoders' tensors as stored (priced by [`encoder_bytes`]).
+    pub text_encoder: Vec<StoredTensor>,
+    pub image_encoder: Vec<StoredTensor>,
     pub vae_params: u64,
 }
 
 impl ModelSizes {
-    /// ChronoEdit-14B, from its configs.
+    /// ChronoEdit-14B, from its configs, with the text encoder in bf16 (as diffusers' ChronoEdit
+    /// repository stores it) and the image encoder in f32.
     pub fn chronoedit_14b() -> Self {
+        Self::chronoedit_14b_with(EncoderStorage::Bf16, EncoderStorage::F32)
+    }
+
+    /// ChronoEdit-14B with its encoders stored as given.
+    pub fn chronoedit_14b_with(text: EncoderStorage, image: EncoderStorage) -> Self {
         let dims = ModelDims::chronoedit_14b();
         Self {
             transformer: transformer_tensors(&dims.transformer),
-            text_encoder_params: text_encoder_params(&dims, UMT5_VOCAB, UMT5_BUCKETS),
-            image_encoder_params: image_encoder_params(&dims),
+            text_encoder: stored_as(
+                text_encoder_tensors(&dims, UMT5_VOCAB, UMT5_BUCKETS),
+                UMT5_KEPT,
+                text,
+            ),
+            image_encoder: stored_as(image_encoder_tensors(&dims), CLIP_KEPT, image),
             vae_params: WAN_VAE_PARAMS,
             dims,
         }
+    }
+
+    /// The text encoder priced from a file's header instead.
+    pub fn set_text_encoder_file(&mut self, path: &Path) -> Result<()> {
+        self.text_encoder = safetensors_tensors(path)?;
+        Ok(())
+    }
+
+    /// The image encoder priced from a file's header instead.
+    pub fn set_image_encoder_file(&mut self, path: &Path) -> Result<()> {
+        self.image_encoder = safetensors_tensors(path)?;
+        Ok(())
+    }
+
+    /// The text encoder's bytes in memory.
+    pub fn text_encoder_bytes(&self) -> u64 {
+        encoder_bytes(&self.text_encoder, UMT5_KEPT)
+    }
+
+    /// The image encoder's bytes in memory.
+    pub fn image_encoder_bytes(&self) -> u64 {
+        encoder_bytes(&self.image_encoder, CLIP_KEPT)
+    }
+
+    /// What widening the encoders' largest narrow linear weight allocates ([`widening_bytes`]).
+    fn widening_scratch(&self) -> u64 {
+        widening_bytes(&self.text_encoder, UMT5_KEPT)
+            .max(widening_bytes(&self.image_encoder, CLIP_KEPT))
     }
 
     /// A diffusers folder: configs for the dimensions, safetensors headers for the sizes.
@@ -455,8 +727,8 @@ impl ModelSizes {
         }
         Ok(Self {
             transformer,
-            text_encoder_params: folder_params(&folder.component("text_encoder")?)?,
-            image_encoder_params: folder_params(&folder.component("image_encoder")?)?,
+            text_encoder: folder_tensors(&folder.component("text_encoder")?)?,
+            image_encoder: folder_tensors(&folder.component("image_encoder")?)?,
             vae_params: folder_params(&folder.component("vae")?)?,
             dims,
         })
@@ -735,13 +1007,23 @@ pub fn vae_encode_bytes(
 
 /// Encoder activations (text at its padded length, image tokens), f32, a few layer-sized tensors.
 fn encoder_work(m: &ModelDims) -> u64 {
+    text_encoder_work(m) + image_encoder_work(m)
+}
+
+/// The text encoder's activations at its padded length: eight f32 rows of the wider of d_model and
+/// d_ff, and two f32 score tensors.
+pub fn text_encoder_work(m: &ModelDims) -> u64 {
     let t = &m.text_encoder;
     let text = t.max_sequence_length as u64 * (t.d_model.max(t.d_ff) as u64) * 4 * 8;
     let text_attn = (t.num_heads * t.max_sequence_length * t.max_sequence_length) as u64 * 4 * 2;
+    text + text_attn
+}
+
+/// The image encoder's activations: eight f32 rows of the wider of hidden and intermediate per token.
+fn image_encoder_work(m: &ModelDims) -> u64 {
     let c = &m.image_encoder;
     let g = (c.image_size / c.patch_size.max(1)) as u64;
-    let img = (g * g + 1) * c.intermediate_size.max(c.hidden_size) as u64 * 4 * 8;
-    text + text_attn + img
+    (g * g + 1) * c.intermediate_size.max(c.hidden_size) as u64 * 4 * 8
 }
 
 /// Predicts an edit's peak device memory, phase by phase.
@@ -752,8 +1034,8 @@ pub fn plan(sizes: &ModelSizes, input: &PlanInput) -> Result<MemoryPlan> {
     let storage = input.storage;
     let tw = transformer_weight_bytes(&sizes.transformer, storage, compute);
     let (te, ie, vw) = (
-        sizes.text_encoder_params * 4,
-        sizes.image_encoder_params * 4,
+        sizes.text_encoder_bytes(),
+        sizes.image_encoder_bytes(),
         sizes.vae_params * 4,
     );
     let batch = if input.cfg { 2 } else { 1 };
@@ -769,13 +1051,15 @@ pub fn plan(sizes: &ModelSizes, input: &PlanInput) -> Result<MemoryPlan> {
 
     // Load and encoders: both encoders are put on the device at load.
     let enc_weights = te + ie + resident_tv;
+    // A linear weight stored narrower than f32 is widened as it is used.
+    let widen = sizes.widening_scratch();
     phases.push(Phase {
         name: "encoders".into(),
         weights: enc_weights,
-        work: encoder_work(m),
-        peak: enc_weights + encoder_work(m),
+        work: encoder_work(m) + widen,
+        peak: enc_weights + encoder_work(m) + widen,
         detail: format!(
-            "text encoder {} + image encoder {} (f32){}",
+            "text encoder {} + image encoder {} (as stored){}",
             gb(te),
             gb(ie),
             if input.offload {

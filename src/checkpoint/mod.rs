@@ -18,6 +18,8 @@ pub mod lora;
 pub mod memory;
 pub mod quantize;
 pub mod single_file;
+pub mod standalone;
+pub mod wan_vae_keys;
 
 /// File endings of pickle-based checkpoints, which can execute code when loaded.
 pub(crate) const PICKLE_ENDINGS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];

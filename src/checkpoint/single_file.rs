@@ -1,7 +1,8 @@
 //! One component's weights from one file, as ComfyUI and GGUF users hold them: `--transformer FILE`
 //! (safetensors with diffusers' or the original Wan key names, plain or ComfyUI-scaled fp8, or a
 //! city96 GGUF), and `--vae` / `--text-encoder` / `--image-encoder FILE` (safetensors with the
-//! component's own diffusers / transformers key names, fp8 widened at load).
+//! component's own diffusers / transformers key names, or the original Wan VAE names
+//! ([`super::wan_vae_keys`]); the encoders' linear weights kept as stored, the rest widened at load).
 //!
 //! A transformer file is read through a var-builder backend that renames keys at load ([`keys`]'s
 //! table), so the model code sees diffusers' names whatever the file uses. Its architecture is read
@@ -31,17 +32,21 @@ use candle_nn::VarBuilder;
 
 use super::gguf::{is_quantized, GgufFile};
 use super::keys::{self, KeyLayout};
+use super::wan_vae_keys;
 use crate::models::linear::{LinearStore, LinearWeight};
 use crate::models::transformer::{ChronoEditTransformer3DModel, Config};
 
 /// Single files that replace components of a model folder (`--transformer`, `--vae`,
-/// `--text-encoder`, `--image-encoder`).
+/// `--text-encoder`, `--image-encoder`), or, all four with `--tokenizer`, stand for the whole
+/// model ([`super::standalone`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComponentFiles {
     pub transformer: Option<PathBuf>,
     pub vae: Option<PathBuf>,
     pub text_encoder: Option<PathBuf>,
     pub image_encoder: Option<PathBuf>,
+    /// umT5's `tokenizer.json` (or a folder holding it); used only without a model folder.
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// Keys of a file that are not weights: ComfyUI's fp8 scales and marker.
@@ -357,50 +362,142 @@ impl SimpleBackend for FileBackend {
     }
 }
 
-/// A VarBuilder over one safetensors file holding a VAE, text encoder or image encoder under the
-/// names its model loads (diffusers / transformers names), optionally all under one of `prefixes`
-/// (a whole pipeline saved as one file). fp8 tensors are widened at load (`f32(w) * scale`).
-pub fn component_var_builder(
-    path: &Path,
-    what: &str,
-    prefixes: &[&str],
-    dtype: DType,
-    device: &Device,
-) -> Result<VarBuilder<'static>> {
-    let file = path.display().to_string();
-    super::check_safetensors_file(path)?;
-    // SAFETY: read-only mapping (see checkpoint::var_builder).
-    let st =
-        unsafe { MmapedSafetensors::new(path) }.with_context(|| format!("cannot map {file}"))?;
-    let mut keys: Vec<String> = st.tensors().into_iter().map(|(k, _)| k).collect();
-    keys.sort();
-    let weights: Vec<&String> = keys.iter().filter(|k| !is_fp8_aux(k)).collect();
-    if weights.is_empty() {
-        bail!("{file} holds no {what} weights");
+/// The weights of a VAE, text encoder or image encoder: a component folder of the diffusers layout,
+/// or one safetensors file under the names its model loads (diffusers / transformers names),
+/// optionally all under one of a few prefixes (a whole pipeline saved as one file).
+///
+/// Served two ways: a VarBuilder that widens every tensor to the dtype asked for (fp8 as
+/// `f32(w) * scale`), and [`Self::stored`], the tensors a model keeps at their stored precision.
+#[derive(Clone)]
+pub struct ComponentWeights(Arc<Inner>);
+
+impl ComponentWeights {
+    /// One safetensors file; `prefixes` are stripped when every weight of the file carries one.
+    pub fn open_file(path: &Path, what: &str, prefixes: &[&str]) -> Result<Self> {
+        let file = path.display().to_string();
+        super::check_safetensors_file(path)?;
+        // SAFETY: read-only mapping (see checkpoint::var_builder).
+        let st = unsafe { MmapedSafetensors::new(path) }
+            .with_context(|| format!("cannot map {file}"))?;
+        let keys: Vec<String> = st.tensors().into_iter().map(|(k, _)| k).collect();
+        let weights: Vec<&String> = keys.iter().filter(|k| !is_fp8_aux(k)).collect();
+        if weights.is_empty() {
+            bail!("{file} holds no {what} weights");
+        }
+        let prefix = prefixes
+            .iter()
+            .find(|p| weights.iter().all(|k| k.starts_with(**p)))
+            .copied()
+            .unwrap_or("");
+        let stripped: Vec<String> = weights
+            .iter()
+            .map(|k| k[prefix.len()..].to_string())
+            .collect();
+        let names: BTreeMap<String, String> = if what == "VAE"
+            && wan_vae_keys::is_wan_vae_layout(stripped.iter().map(String::as_str))
+        {
+            wan_vae_keys::wan_vae_names(&file, &stripped)?
+                .into_iter()
+                .map(|(name, k)| (name, format!("{prefix}{k}")))
+                .collect()
+        } else {
+            stripped
+                .iter()
+                .map(|k| (k.clone(), format!("{prefix}{k}")))
+                .collect()
+        };
+        Self::new(path, st, &keys, names, what)
     }
-    let prefix = prefixes
-        .iter()
-        .find(|p| weights.iter().all(|k| k.starts_with(**p)))
-        .copied()
-        .unwrap_or("");
-    if what == "VAE" && weights.iter().any(|k| k.ends_with("encoder.conv1.weight")) {
-        bail!(
-            "{file} names its weights with the original Wan VAE names (`encoder.conv1.weight`), \
-             which PhysEdit does not read yet; give a VAE file with diffusers' names \
-             (AutoencoderKLWan's state dict) or the folder's VAE"
-        );
+
+    /// A component folder's safetensors files (one, or shards listed by an index).
+    pub fn open_folder(dir: &Path, what: &str) -> Result<Self> {
+        let files = super::weight_files(dir)?;
+        // SAFETY: read-only mapping (see checkpoint::var_builder).
+        let st = unsafe { MmapedSafetensors::multi(&files) }
+            .with_context(|| format!("cannot map the safetensors weights in {}", dir.display()))?;
+        let keys: Vec<String> = st.tensors().into_iter().map(|(k, _)| k).collect();
+        let names = keys
+            .iter()
+            .filter(|k| !is_fp8_aux(k))
+            .map(|k| (k.clone(), k.clone()))
+            .collect();
+        Self::new(dir, st, &keys, names, what)
     }
-    let scales = fp8_scales(&st, &file, &keys)?;
-    let names = weights
-        .iter()
-        .map(|k| (k[prefix.len()..].to_string(), k.to_string()))
-        .collect();
-    let inner = Inner {
-        path: path.to_path_buf(),
-        source: Source::Safetensors { st, scales },
-        names,
-        what: what.to_string(),
-    };
-    let backend: Box<dyn SimpleBackend> = Box::new(FileBackend(Arc::new(inner)));
-    Ok(VarBuilder::from_backend(backend, dtype, device.clone()))
+
+    fn new(
+        path: &Path,
+        st: MmapedSafetensors,
+        keys: &[String],
+        names: BTreeMap<String, String>,
+        what: &str,
+    ) -> Result<Self> {
+        let mut keys = keys.to_vec();
+        keys.sort();
+        let scales = fp8_scales(&st, &path.display().to_string(), &keys)?;
+        Ok(Self(Arc::new(Inner {
+            path: path.to_path_buf(),
+            source: Source::Safetensors { st, scales },
+            names,
+            what: what.to_string(),
+        })))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    /// The shape of every weight, by the model's names.
+    pub fn shapes(&self) -> Result<BTreeMap<String, Vec<usize>>> {
+        let Source::Safetensors { st, .. } = &self.0.source else {
+            return Ok(BTreeMap::new());
+        };
+        self.0
+            .names
+            .iter()
+            .map(|(name, key)| Ok((name.clone(), st.get(key)?.shape().to_vec())))
+            .collect()
+    }
+
+    /// Every weight widened to `dtype` on `device` as the model asks for it.
+    pub fn var_builder(&self, dtype: DType, device: &Device) -> VarBuilder<'static> {
+        let backend: Box<dyn SimpleBackend> = Box::new(FileBackend(self.0.clone()));
+        VarBuilder::from_backend(backend, dtype, device.clone())
+    }
+
+    /// The tensors a model keeps at their stored precision, by the model's names: 2-D weights that
+    /// `linear` selects (f32/f16/bf16 dense, float8 with its scale) and tables that `table` selects
+    /// when they are stored f32/f16/bf16 (an fp8 table is left to the VarBuilder, which widens it).
+    pub fn stored(
+        &self,
+        device: &Device,
+        linear: impl Fn(&str) -> bool,
+        table: impl Fn(&str) -> bool,
+    ) -> Result<LinearStore> {
+        let Source::Safetensors { st, scales } = &self.0.source else {
+            return Ok(LinearStore::new());
+        };
+        let mut store = LinearStore::new();
+        for (name, key) in &self.0.names {
+            let (is_linear, is_table) = (linear(name), table(name));
+            if !(is_linear || is_table) {
+                continue;
+            }
+            let view = st.get(key)?;
+            if view.shape().len() != 2 {
+                continue;
+            }
+            let w = match DType::try_from(view.dtype()) {
+                Ok(DType::F32 | DType::F16 | DType::BF16) => {
+                    LinearWeight::Dense(st.load(key, device)?)
+                }
+                Ok(DType::F8E4M3) if is_linear => LinearWeight::Fp8 {
+                    w: st.load(key, device)?,
+                    scale: scales.get(key).copied().unwrap_or(1.0),
+                },
+                _ => continue,
+            };
+            store.insert(name.clone(), w);
+        }
+        Ok(store)
+    }
 }

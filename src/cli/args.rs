@@ -98,7 +98,8 @@ impl From<DTypeArg> for DType {
 /// Where and in which precision the model runs: `--dtype` and `--cpu`.
 #[derive(Args, Debug, Clone)]
 pub struct DeviceArgs {
-    /// Compute dtype of the transformer (the encoders and the VAE run in f32).
+    /// Compute dtype of the transformer (the encoders and the VAE compute in f32; the encoders keep
+    /// their linear weights as stored).
     #[arg(long, value_enum, default_value_t = DTypeArg::F32)]
     pub dtype: DTypeArg,
     /// Run on the CPU even when the binary was built with `--features cuda` and a GPU is present.
@@ -150,7 +151,8 @@ pub fn fraction(s: &str) -> std::result::Result<f64, String> {
 }
 
 /// Single files that replace components of `--model`: `--transformer`, `--vae`, `--text-encoder`,
-/// `--image-encoder`.
+/// `--image-encoder`; all four with `--tokenizer` and no `--model` are the whole model (ComfyUI's
+/// files; configurations read from the shapes).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ComponentArgs {
     /// The transformer from one file instead of the model folder's: safetensors with diffusers' or
@@ -160,16 +162,22 @@ pub struct ComponentArgs {
     /// must be the folder's.
     #[arg(long, value_name = "FILE")]
     pub transformer: Option<PathBuf>,
-    /// The VAE from one safetensors file (diffusers key names).
+    /// The VAE from one safetensors file (diffusers key names, or the original Wan names of
+    /// ComfyUI's `wan_2.1_vae.safetensors`).
     #[arg(long, value_name = "FILE")]
     pub vae: Option<PathBuf>,
-    /// The umT5 text encoder from one safetensors file (transformers key names; fp8 widened at
-    /// load).
+    /// The umT5 text encoder from one safetensors file (transformers key names; bf16/f16 or
+    /// ComfyUI's scaled fp8 linear weights kept as stored).
     #[arg(long, value_name = "FILE")]
     pub text_encoder: Option<PathBuf>,
-    /// The CLIP image encoder from one safetensors file (transformers key names).
+    /// The CLIP image encoder from one safetensors file (transformers key names, with or without
+    /// `vision_model.`, as ComfyUI's `clip_vision_h.safetensors`).
     #[arg(long, value_name = "FILE")]
     pub image_encoder: Option<PathBuf>,
+    /// umT5's tokenizer (`tokenizer.json` or a folder holding it), for a model given as the four
+    /// files above without `--model`.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
 }
 
 impl ComponentArgs {
@@ -180,9 +188,10 @@ impl ComponentArgs {
             ("--vae", &self.vae),
             ("--text-encoder", &self.text_encoder),
             ("--image-encoder", &self.image_encoder),
+            ("--tokenizer", &self.tokenizer),
         ] {
             if let Some(f) = f {
-                if !f.is_file() {
+                if !(f.is_file() || flag == "--tokenizer" && f.is_dir()) {
                     anyhow::bail!("{flag} {}: no such file", f.display());
                 }
             }
@@ -192,6 +201,7 @@ impl ComponentArgs {
             vae: self.vae.clone(),
             text_encoder: self.text_encoder.clone(),
             image_encoder: self.image_encoder.clone(),
+            tokenizer: self.tokenizer.clone(),
         })
     }
 }

@@ -29,6 +29,12 @@ Examples:
   physedit edit --image data/world/test/images/test_000023.png \
       --prompt \"Swap the scenery behind the objects for plain peach.\" -o edited.png
 
+  # A model as ComfyUI users hold it, four single files and umT5's tokenizer, no --model (configs read
+  # from the files' shapes; ChronoEdit's scheduler and CLIP preprocessing):
+  physedit edit --transformer chrono_edit_14B_fp8_scaled.safetensors --vae wan_2.1_vae.safetensors \\
+      --text-encoder umt5_xxl_fp8_e4m3fn_scaled.safetensors --image-encoder clip_vision_h.safetensors \\
+      --tokenizer umt5-tokenizer/ --image cat.png --prompt \"Make the cat jump\" --offload -o out.png
+
   # A model named by its Hugging Face id: read from the hub cache (the one huggingface_hub uses),
   # its pipeline files fetched there first when missing; @REVISION picks a branch, tag or commit:
   physedit edit --model nvidia/ChronoEdit-14B-Diffusers --image cat.png --prompt \"Make the cat jump\" -o out.png
@@ -259,6 +265,28 @@ pub enum CachePolicyArg {
     Mag,
 }
 
+/// The cost model's dimensions for a model given as single files: its transformer's, and
+/// ChronoEdit-14B's encoders and VAE.
+fn single_file_dims(t: &crate::models::transformer::Config) -> ModelDims {
+    let mut dims = ModelDims::chronoedit_14b();
+    dims.transformer = crate::adaptive::cost::TransformerDims {
+        patch_size: t.patch_size.clone(),
+        num_attention_heads: t.num_attention_heads,
+        attention_head_dim: t.attention_head_dim,
+        in_channels: t.in_channels,
+        out_channels: t.out_channels(),
+        text_dim: t.text_dim,
+        freq_dim: t.freq_dim,
+        ffn_dim: t.ffn_dim,
+        num_layers: t.num_layers,
+        image_dim: t.image_dim,
+        added_kv_proj_dim: t.added_kv_proj_dim,
+        rope_temporal_skip_len: t.rope_temporal_skip_len,
+    };
+    dims.source = "single files".to_string();
+    dims
+}
+
 /// On a GPU, before loading: prints the memory plan, and stops with its advice when the edit will
 /// not fit the device's free memory.
 fn check_memory(
@@ -335,23 +363,37 @@ pub fn run(args: EditArgs) -> Result<()> {
     // Flags that name files are checked before the (long) model load or download.
     let planner = args.planner.planner()?;
     let files = args.components.files()?;
-    let model_dir = model_or_bundled(args.model.as_deref())?;
+    // Without --model, the single files are the model when the tokenizer (or all four components)
+    // is given; otherwise the bundled model.
+    let standalone = args.model.is_none()
+        && (files.tokenizer.is_some()
+            || crate::checkpoint::standalone::missing_flags(&files) == ["--tokenizer"]);
+    let model_dir = if standalone {
+        None
+    } else {
+        Some(model_or_bundled(args.model.as_deref())?)
+    };
     let t_load = Instant::now();
     let device = args.device.device()?;
     crate::device::reset_peak_memory(&device).context("device memory")?;
-    if device.is_cuda() {
-        check_memory(&args, &model_dir, &image, &planner, &device)?;
+    match (&model_dir, device.is_cuda()) {
+        (Some(dir), true) => check_memory(&args, dir, &image, &planner, &device)?,
+        (None, true) => eprintln!(
+            "note: no memory plan for a model given as single files; `physedit memory` prices them"
+        ),
+        _ => {}
     }
-    let pipe = ChronoEditPipeline::load(
-        &model_dir,
-        &LoadOptions {
-            dtype,
-            device: device.clone(),
-            loras: args.lora.clone(),
-            offload: args.offload,
-            files,
-        },
-    )?;
+    let opts = LoadOptions {
+        dtype,
+        device: device.clone(),
+        loras: args.lora.clone(),
+        offload: args.offload,
+        files,
+    };
+    let pipe = match &model_dir {
+        Some(dir) => ChronoEditPipeline::load(dir, &opts)?,
+        None => ChronoEditPipeline::load_files(&opts)?,
+    };
     let load_s = t_load.elapsed().as_secs_f64();
 
     // The size flags are checked here so that their error names them.
@@ -462,7 +504,10 @@ pub fn run(args: EditArgs) -> Result<()> {
     }
     let total_s = load_s + out.times.encode_s + out.times.denoise_s + out.times.decode_s;
     if let Some(p) = &args.report {
-        let dims = ModelDims::from_model_dir(&model_dir)?;
+        let dims = match &model_dir {
+            Some(dir) => ModelDims::from_model_dir(dir)?,
+            None => single_file_dims(pipe.transformer.config()),
+        };
         let coverage = out.srm.as_ref().map_or(1.0, |s| s.coverage);
         let estimate = edit_cost(
             &dims,

@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use crate::adaptive::card::{CardInput, Predictor, RulePredictor, Tier};
 use crate::adaptive::plan::{plan_for_prediction, PlanTable, Recipe};
 use crate::checkpoint::memory::{
-    advice, card_table, describe, gb, plan, safetensors_shapes, MemoryPlan, ModelSizes, PlanInput,
-    Storage, Target, CARDS, CARD_RESERVE_BYTES,
+    advice, card_table, describe, gb, plan, safetensors_shapes, EncoderStorage, MemoryPlan,
+    ModelSizes, PlanInput, Storage, Target, CARDS, CARD_RESERVE_BYTES,
 };
 use crate::cli::args::DTypeArg;
 
@@ -25,6 +25,13 @@ Examples:
   # A model folder, with a single-file transformer and --offload:
   physedit memory --model ChronoEdit-14B-Diffusers --transformer chrono_edit_14B_fp8_scaled.safetensors \\
       --dtype bf16 --offload
+
+  # ChronoEdit-14B as ComfyUI users hold it: Q4_K_M transformer, fp8 umT5, f16 CLIP-H, --offload:
+  physedit memory --dtype bf16 --storage q4_k_m --text-encoder-storage fp8 --image-encoder-storage f16 --offload
+
+  # The same, priced from the encoder files' headers:
+  physedit memory --dtype bf16 --storage q4_k_m --offload \\
+      --text-encoder umt5_xxl_fp8_e4m3fn_scaled.safetensors --image-encoder clip_vision_h.safetensors
 
   # What the CPU holds for the bundled model at its 64x64 (the encoders stay loaded on the CPU):
   physedit memory --model models/physedit-world --target cpu --dtype f32 --height 64 --width 64";
@@ -51,6 +58,19 @@ pub struct MemoryArgs {
     /// are float8; .gguf: give its type with --storage).
     #[arg(long, value_name = "FILE")]
     pub transformer: Option<PathBuf>,
+    /// A single-file text encoder (umT5), priced from its header at its stored precision.
+    #[arg(long, value_name = "FILE")]
+    pub text_encoder: Option<PathBuf>,
+    /// A single-file image encoder (CLIP vision), priced from its header.
+    #[arg(long, value_name = "FILE")]
+    pub image_encoder: Option<PathBuf>,
+    /// How the built-in ChronoEdit-14B's text encoder is stored (f32, f16, bf16, or fp8 = ComfyUI's
+    /// scaled fp8 with a 16-bit embedding) [default: bf16, as diffusers' ChronoEdit repository].
+    #[arg(long, value_name = "STORAGE", conflicts_with_all = ["model", "text_encoder"])]
+    pub text_encoder_storage: Option<String>,
+    /// How the built-in ChronoEdit-14B's image encoder is stored (f32, f16, bf16, fp8) [default: f32].
+    #[arg(long, value_name = "STORAGE", conflicts_with_all = ["model", "image_encoder"])]
+    pub image_encoder_storage: Option<String>,
     /// Compute dtype of the transformer (as `physedit edit --dtype`).
     #[arg(long, value_enum, default_value_t = DTypeArg::Bf16)]
     pub dtype: DTypeArg,
@@ -117,15 +137,42 @@ pub fn latent_frames_of(num_frames: usize) -> Result<usize> {
     Ok((num_frames - 1) / 4 + 1)
 }
 
-/// The model sizes for `--model` / `--transformer`, and the storage the transformer file holds.
+/// The model sizes for `--model` / the built-in dimensions and the encoder flags.
+fn base_sizes(args: &MemoryArgs) -> Result<ModelSizes> {
+    let storage = |flag: &str, v: &Option<String>, default| -> Result<EncoderStorage> {
+        v.as_deref()
+            .map(|s| EncoderStorage::parse(s).with_context(|| format!("--{flag}")))
+            .unwrap_or(Ok(default))
+    };
+    let mut sizes = match &args.model {
+        Some(dir) => ModelSizes::from_model_dir(dir)?,
+        None => ModelSizes::chronoedit_14b_with(
+            storage(
+                "text-encoder-storage",
+                &args.text_encoder_storage,
+                EncoderStorage::Bf16,
+            )?,
+            storage(
+                "image-encoder-storage",
+                &args.image_encoder_storage,
+                EncoderStorage::F32,
+            )?,
+        ),
+    };
+    if let Some(f) = &args.text_encoder {
+        sizes.set_text_encoder_file(f).context("--text-encoder")?;
+    }
+    if let Some(f) = &args.image_encoder {
+        sizes.set_image_encoder_file(f).context("--image-encoder")?;
+    }
+    Ok(sizes)
+}
+
+/// The model sizes with `--transformer`, and the storage the transformer file holds.
 fn model_sizes(
-    model: Option<&Path>,
+    mut sizes: ModelSizes,
     transformer: Option<&Path>,
 ) -> Result<(ModelSizes, Option<Storage>)> {
-    let mut sizes = match model {
-        Some(dir) => ModelSizes::from_model_dir(dir)?,
-        None => ModelSizes::chronoedit_14b(),
-    };
     let mut stored = None;
     if let Some(f) = transformer {
         let ext = f
@@ -193,7 +240,7 @@ pub fn run(mut args: MemoryArgs) -> Result<()> {
             crate::checkpoint::hub::Want::ConfigsOnly,
         )?);
     }
-    let (sizes, stored) = model_sizes(args.model.as_deref(), args.transformer.as_deref())?;
+    let (sizes, stored) = model_sizes(base_sizes(&args)?, args.transformer.as_deref())?;
     let native = match &args.model {
         Some(dir) => crate::checkpoint::sampling_defaults(dir)?.native_size(),
         None => None,
@@ -354,8 +401,8 @@ fn blocker(sizes: &ModelSizes, input: &PlanInput) -> Result<String> {
         .context("the plan has no phases")?;
     Ok(if top.name == "encoders" {
         format!(
-            "even with --offload and a Q4_K_M transformer the encoders need {} (the engine loads \
-             the text and image encoders in f32; no size or recipe makes them smaller)",
+            "even with --offload and a Q4_K_M transformer the encoders need {} (no size or recipe \
+             makes them smaller; fp8 or 16-bit encoder files do)",
             gb(top.peak)
         )
     } else {
@@ -379,7 +426,7 @@ fn smaller_hint(i: &PlanInput) -> String {
 /// What `physedit edit` does before loading on a GPU: the plan, and an error with the advice when
 /// its peak does not fit `free` bytes.
 pub fn preflight(model_dir: &Path, input: &PlanInput, free: u64) -> Result<(MemoryPlan, String)> {
-    let (sizes, _) = model_sizes(Some(model_dir), None)?;
+    let sizes = ModelSizes::from_model_dir(model_dir)?;
     let p = plan(&sizes, input)?;
     let text = describe(&p);
     if p.peak + CARD_RESERVE_BYTES > free {
@@ -415,7 +462,7 @@ pub fn edit_plan_input(
     offload: bool,
     flash: bool,
 ) -> Result<PlanInput> {
-    let (sizes, _) = model_sizes(Some(model_dir), None)?;
+    let sizes = ModelSizes::from_model_dir(model_dir)?;
     let native = crate::checkpoint::sampling_defaults(model_dir)?.native_size();
     let size = crate::pipeline::chronoedit::EditSize::choose(
         size_multiple(&sizes),

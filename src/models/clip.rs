@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use crate::models::clip_vision::{self, ClipVisionTransformer, EncoderLayer, LayerDims};
 use crate::models::layers::{activation, LayerNorm32};
+use crate::models::linear::LinearStore;
 
 fn d_vocab() -> usize {
     49408
@@ -195,7 +196,13 @@ impl ClipTextTransformer {
             act: &cfg.hidden_act,
         };
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| EncoderLayer::new(&dims, vb.pp("encoder").pp("layers").pp(i)))
+            .map(|i| {
+                EncoderLayer::new(
+                    &dims,
+                    vb.pp("encoder").pp("layers").pp(i),
+                    &LinearStore::new(),
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             token_embedding,
@@ -303,7 +310,8 @@ impl ClipModel {
             .vision()
             .map_err(|e| candle_core::Error::Msg(format!("invalid vision_config: {e}")))?;
         let text_model = ClipTextTransformer::new(&text_cfg, vb.pp("text_model"))?;
-        let vision_model = ClipVisionTransformer::new(&vision_cfg, vb.pp("vision_model"))?;
+        let vision_model =
+            ClipVisionTransformer::new(&vision_cfg, vb.pp("vision_model"), &LinearStore::new())?;
         let text_projection = candle_nn::linear_no_bias(
             text_cfg.hidden_size,
             cfg.projection_dim,

@@ -7,12 +7,28 @@
 //! and in full `CLIPModel` checkpoints, and without that prefix in `CLIPVisionModel` checkpoints written
 //! by transformers 5. [`ClipVisionModel::new`] accepts both; [`ClipVisionTransformer`] is the tower
 //! itself, built at whatever prefix the caller chooses (for a full CLIP model with projections).
+//! ComfyUI's `clip_vision_h.safetensors` uses the same names under `vision_model.` (ComfyUI's
+//! `clip_vision.py` detects ViT-H by `vision_model.encoder.layers.30.layer_norm1.weight`) and adds a
+//! `visual_projection.weight`, which the tower does not read.
+//!
+//! Precision: the tower computes in f32; its linear weights may be kept as stored
+//! ([`ClipVisionModel::new_with_stored`]: f16/bf16, or float8 with a per-tensor scale) and are widened
+//! per use, the same numbers as a tower holding the widened weights (tests/it/encoders.rs).
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, Linear, VarBuilder};
+use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 use serde::Deserialize;
 
 use crate::models::layers::{activation, LayerNorm32};
+use crate::models::linear::{Linear, LinearStore};
+
+/// Whether the checkpoint tensor `name` is one of the encoder layers' linear weights (kept at its
+/// stored precision by [`ClipVisionModel::new_with_stored`]).
+pub fn is_linear_weight(name: &str) -> bool {
+    name.ends_with("_proj.weight") && name.contains(".self_attn.")
+        || name.ends_with(".mlp.fc1.weight")
+        || name.ends_with(".mlp.fc2.weight")
+}
 
 fn d_hidden() -> usize {
     768
@@ -92,7 +108,7 @@ struct Attention {
 }
 
 impl Attention {
-    fn new(dims: &LayerDims, vb: VarBuilder) -> Result<Self> {
+    fn new(dims: &LayerDims, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         let d = dims.hidden;
         if dims.heads == 0 || !d.is_multiple_of(dims.heads) {
             candle_core::bail!(
@@ -102,10 +118,10 @@ impl Attention {
         }
         let head_dim = d / dims.heads;
         Ok(Self {
-            q_proj: candle_nn::linear(d, d, vb.pp("q_proj"))?,
-            k_proj: candle_nn::linear(d, d, vb.pp("k_proj"))?,
-            v_proj: candle_nn::linear(d, d, vb.pp("v_proj"))?,
-            out_proj: candle_nn::linear(d, d, vb.pp("out_proj"))?,
+            q_proj: Linear::new(vb.pp("q_proj"), d, d, store)?,
+            k_proj: Linear::new(vb.pp("k_proj"), d, d, store)?,
+            v_proj: Linear::new(vb.pp("v_proj"), d, d, store)?,
+            out_proj: Linear::new(vb.pp("out_proj"), d, d, store)?,
             heads: dims.heads,
             head_dim,
             scale: (head_dim as f64).powf(-0.5),
@@ -145,14 +161,14 @@ pub(crate) struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub(crate) fn new(dims: &LayerDims, vb: VarBuilder) -> Result<Self> {
+    pub(crate) fn new(dims: &LayerDims, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         let (d, i, eps) = (dims.hidden, dims.intermediate, dims.eps);
         Ok(Self {
             layer_norm1: LayerNorm32::new(d, eps, vb.pp("layer_norm1"))?,
-            self_attn: Attention::new(dims, vb.pp("self_attn"))?,
+            self_attn: Attention::new(dims, vb.pp("self_attn"), store)?,
             layer_norm2: LayerNorm32::new(d, eps, vb.pp("layer_norm2"))?,
-            fc1: candle_nn::linear(d, i, vb.pp("mlp").pp("fc1"))?,
-            fc2: candle_nn::linear(i, d, vb.pp("mlp").pp("fc2"))?,
+            fc1: Linear::new(vb.pp("mlp").pp("fc1"), d, i, store)?,
+            fc2: Linear::new(vb.pp("mlp").pp("fc2"), i, d, store)?,
             act: dims.act.to_string(),
         })
     }
@@ -182,8 +198,9 @@ pub struct ClipVisionTransformer {
 }
 
 impl ClipVisionTransformer {
-    /// `vb` points at the tower's root (where `embeddings.class_embedding` lives).
-    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    /// `vb` points at the tower's root (where `embeddings.class_embedding` lives); linear weights
+    /// found in `store` (by full name) are used as stored there.
+    pub fn new(cfg: &Config, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         if cfg.patch_size == 0 || !cfg.image_size.is_multiple_of(cfg.patch_size) {
             candle_core::bail!(
                 "clip vision config: image_size {} is not a multiple of patch_size {}",
@@ -215,7 +232,7 @@ impl ClipVisionTransformer {
             act: &cfg.hidden_act,
         };
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| EncoderLayer::new(&dims, vb.pp("encoder").pp("layers").pp(i)))
+            .map(|i| EncoderLayer::new(&dims, vb.pp("encoder").pp("layers").pp(i), store))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             class_embedding: emb.get(cfg.hidden_size, "class_embedding")?,
@@ -320,13 +337,19 @@ pub struct ClipVisionModel {
 impl ClipVisionModel {
     /// Accepts weights with or without the `vision_model.` prefix.
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Self::new_with_stored(cfg, vb, &LinearStore::new())
+    }
+
+    /// [`Self::new`] with the linear weights found in `store` (by full name, see
+    /// [`is_linear_weight`]) as stored there.
+    pub fn new_with_stored(cfg: &Config, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         let vb = if vb.contains_tensor("vision_model.embeddings.class_embedding") {
             vb.pp("vision_model")
         } else {
             vb
         };
         Ok(Self {
-            vision_model: ClipVisionTransformer::new(cfg, vb)?,
+            vision_model: ClipVisionTransformer::new(cfg, vb, store)?,
         })
     }
 

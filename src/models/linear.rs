@@ -1,9 +1,10 @@
-//! The transformer's linear layer (`x W^T + b` on the last dimension), with its weight stored as it
-//! was loaded: dense in the compute dtype, GGML-quantized blocks (GGUF files), or float8 e4m3 with a
-//! per-tensor scale (ComfyUI's fp8 files).
+//! The linear layer of the transformer and the encoders (`x W^T + b` on the last dimension, the bias
+//! optional), with its weight stored as it was loaded: dense, GGML-quantized blocks (GGUF files), or
+//! float8 e4m3 with a per-tensor scale (ComfyUI's fp8 files).
 //!
 //! - Dense: one f32/f16/bf16 matmul, exactly as the reference's `nn.Linear` (the parity tests against
-//!   diffusers run this path).
+//!   diffusers run this path). A dense weight stored narrower than the input (the encoders' bf16/f16
+//!   weights under f32 compute) is widened per use, exactly (bf16/f16 → f32 is lossless).
 //! - Quantized: the blocks stay in memory as stored. Two ways to multiply ([`QuantMatmul`], chosen with
 //!   `PHYSEDIT_QMATMUL=dequantize|kernel`, default `dequantize`):
 //!   - `dequantize`: the layer's weight is dequantized to the compute dtype as it is used (one layer's
@@ -118,7 +119,7 @@ pub type LinearStore = std::collections::HashMap<String, LinearWeight>;
 #[derive(Debug, Clone)]
 pub struct Linear {
     w: LinearWeight,
-    b: Tensor,
+    b: Option<Tensor>,
     /// diffusers' module name (`blocks.0.attn1.to_q`), which adapters are keyed by.
     name: String,
 }
@@ -127,6 +128,26 @@ impl Linear {
     /// The layer under `vb`'s prefix: its weight from `store` when it holds one (checked to be
     /// `(out_dim, in_dim)`), else dense from `vb`; the bias always from `vb`.
     pub fn new(vb: VarBuilder, in_dim: usize, out_dim: usize, store: &LinearStore) -> Result<Self> {
+        Self::build(vb, in_dim, out_dim, store, true)
+    }
+
+    /// [`Self::new`] for a layer without bias (umT5's).
+    pub fn new_no_bias(
+        vb: VarBuilder,
+        in_dim: usize,
+        out_dim: usize,
+        store: &LinearStore,
+    ) -> Result<Self> {
+        Self::build(vb, in_dim, out_dim, store, false)
+    }
+
+    fn build(
+        vb: VarBuilder,
+        in_dim: usize,
+        out_dim: usize,
+        store: &LinearStore,
+        bias: bool,
+    ) -> Result<Self> {
         let name = format!("{}.weight", vb.prefix());
         let w = match store.get(&name) {
             Some(w) => {
@@ -144,7 +165,11 @@ impl Linear {
         };
         Ok(Self {
             w,
-            b: vb.get(out_dim, "bias")?,
+            b: if bias {
+                Some(vb.get(out_dim, "bias")?)
+            } else {
+                None
+            },
             name: vb.prefix(),
         })
     }
@@ -164,19 +189,21 @@ impl Linear {
         let rows = x.elem_count() / in_dim.max(1);
         let x2 = x.reshape((rows, in_dim))?;
         let y = match (&self.w, mode) {
-            (LinearWeight::Dense(w), _) => x2.matmul(&w.t()?)?,
+            (LinearWeight::Dense(w), _) if w.dtype() == x.dtype() => x2.matmul(&w.t()?)?,
             (LinearWeight::Quantized(q), QuantMatmul::Kernel) => {
                 QMatMul::QTensor(q.clone()).forward(&x2.contiguous()?)?
             }
-            (LinearWeight::Quantized(_) | LinearWeight::Fp8 { .. }, _) => {
-                x2.matmul(&self.w.dequantize(x.dtype())?.t()?)?
-            }
+            _ => x2.matmul(&self.w.dequantize(x.dtype())?.t()?)?,
         };
-        let y = y.broadcast_add(&self.b)?;
+        let out_dim = y.dim(1)?;
+        let y = match &self.b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
         let y = super::adapter::apply(&self.name, &x2, y)?;
         let mut out_dims = dims;
         let last = out_dims.len() - 1;
-        out_dims[last] = self.b.dim(0)?;
+        out_dims[last] = out_dim;
         y.reshape(out_dims)
     }
 }

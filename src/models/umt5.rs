@@ -10,12 +10,32 @@
 //! `encoder.block.N.layer.0.SelfAttention.relative_attention_bias.weight`,
 //! `encoder.block.N.layer.0.layer_norm.weight`, `encoder.block.N.layer.1.DenseReluDense.{wi_0,wi_1,wo}.weight`
 //! (or `wi` for a non-gated FFN), `encoder.block.N.layer.1.layer_norm.weight`, `encoder.final_layer_norm.weight`.
+//!
+//! Precision: the model computes in f32. The linear weights and the token embedding may be kept as the
+//! checkpoint stores them ([`UMT5EncoderModel::new_with_stored`]: bf16/f16 dense, or float8 with a
+//! per-tensor scale) and are widened per use; the embedding's rows are widened after the lookup. Both
+//! are the same numbers as a model holding the widened weights (tests/it/encoders.rs checks a bf16 and
+//! a scaled-fp8 tiny umT5 against transformers run with the dequantized weights).
 
 use candle_core::{DType, Module, Result, Tensor, D};
-use candle_nn::{Embedding, Linear, VarBuilder};
+use candle_nn::{Embedding, VarBuilder};
 use serde::Deserialize;
 
 use crate::models::layers::activation;
+use crate::models::linear::{Linear, LinearStore, LinearWeight};
+
+/// Whether the checkpoint tensor `name` is one of umT5's linear weights (kept at its stored precision
+/// by [`UMT5EncoderModel::new_with_stored`]).
+pub fn is_linear_weight(name: &str) -> bool {
+    name.ends_with(".weight")
+        && (name.contains(".SelfAttention.") || name.contains(".DenseReluDense."))
+        && !name.contains("relative_attention_bias")
+}
+
+/// Whether the checkpoint tensor `name` is the token embedding (kept at its stored float precision).
+pub fn is_embedding(name: &str) -> bool {
+    name.ends_with("shared.weight") || name.ends_with("encoder.embed_tokens.weight")
+}
 
 fn default_vocab_size() -> usize {
     250112
@@ -173,13 +193,14 @@ struct SelfAttention {
 }
 
 impl SelfAttention {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &Config, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         let inner = cfg.num_heads * cfg.d_kv;
+        let lin = |i, o, n: &str| Linear::new_no_bias(vb.pp(n), i, o, store);
         Ok(Self {
-            q: candle_nn::linear_no_bias(cfg.d_model, inner, vb.pp("q"))?,
-            k: candle_nn::linear_no_bias(cfg.d_model, inner, vb.pp("k"))?,
-            v: candle_nn::linear_no_bias(cfg.d_model, inner, vb.pp("v"))?,
-            o: candle_nn::linear_no_bias(inner, cfg.d_model, vb.pp("o"))?,
+            q: lin(cfg.d_model, inner, "q")?,
+            k: lin(cfg.d_model, inner, "k")?,
+            v: lin(cfg.d_model, inner, "v")?,
+            o: lin(inner, cfg.d_model, "o")?,
             relative_attention_bias: candle_nn::embedding(
                 cfg.relative_attention_num_buckets,
                 cfg.num_heads,
@@ -232,27 +253,21 @@ struct FeedForward {
 }
 
 impl FeedForward {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &Config, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         let (gated, act) = cfg.ff_activation()?;
+        let lin = |i, o, n: &str| Linear::new_no_bias(vb.pp(n), i, o, store);
         let (wi_0, wi) = if gated {
             (
-                Some(candle_nn::linear_no_bias(
-                    cfg.d_model,
-                    cfg.d_ff,
-                    vb.pp("wi_0"),
-                )?),
-                candle_nn::linear_no_bias(cfg.d_model, cfg.d_ff, vb.pp("wi_1"))?,
+                Some(lin(cfg.d_model, cfg.d_ff, "wi_0")?),
+                lin(cfg.d_model, cfg.d_ff, "wi_1")?,
             )
         } else {
-            (
-                None,
-                candle_nn::linear_no_bias(cfg.d_model, cfg.d_ff, vb.pp("wi"))?,
-            )
+            (None, lin(cfg.d_model, cfg.d_ff, "wi")?)
         };
         Ok(Self {
             wi_0,
             wi,
-            wo: candle_nn::linear_no_bias(cfg.d_ff, cfg.d_model, vb.pp("wo"))?,
+            wo: lin(cfg.d_ff, cfg.d_model, "wo")?,
             act,
         })
     }
@@ -278,13 +293,13 @@ struct Block {
 }
 
 impl Block {
-    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &Config, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         let l0 = vb.pp("layer").pp("0");
         let l1 = vb.pp("layer").pp("1");
         Ok(Self {
-            attn: SelfAttention::new(cfg, l0.pp("SelfAttention"))?,
+            attn: SelfAttention::new(cfg, l0.pp("SelfAttention"), store)?,
             attn_norm: T5LayerNorm::new(cfg.d_model, cfg.layer_norm_epsilon, l0.pp("layer_norm"))?,
-            ff: FeedForward::new(cfg, l1.pp("DenseReluDense"))?,
+            ff: FeedForward::new(cfg, l1.pp("DenseReluDense"), store)?,
             ff_norm: T5LayerNorm::new(cfg.d_model, cfg.layer_norm_epsilon, l1.pp("layer_norm"))?,
         })
     }
@@ -301,6 +316,7 @@ impl Block {
 /// transformers' `UMT5EncoderModel`: token embedding, `num_layers` blocks, final RMS norm.
 #[derive(Debug, Clone)]
 pub struct UMT5EncoderModel {
+    /// The table at its stored precision; looked-up rows are widened to the table's compute dtype.
     embed_tokens: Embedding,
     blocks: Vec<Block>,
     final_layer_norm: T5LayerNorm,
@@ -308,17 +324,40 @@ pub struct UMT5EncoderModel {
 }
 
 impl UMT5EncoderModel {
+    /// Every weight from `vb`, in its dtype.
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Self::new_with_stored(cfg, vb, &LinearStore::new())
+    }
+
+    /// The linear weights (and a dense token embedding) found in `store` (by full name, see
+    /// [`is_linear_weight`], [`is_embedding`]) as stored there; everything else from `vb`.
+    pub fn new_with_stored(cfg: &Config, vb: VarBuilder, store: &LinearStore) -> Result<Self> {
         // The encoder's embedding is tied to `shared`; checkpoints store one of the two names.
         let emb_name = if vb.contains_tensor("shared.weight") {
             "shared"
         } else {
             "encoder.embed_tokens"
         };
-        let embed_tokens = candle_nn::embedding(cfg.vocab_size, cfg.d_model, vb.pp(emb_name))?;
+        let table = match store.get(&format!("{emb_name}.weight")) {
+            Some(LinearWeight::Dense(w)) => {
+                if w.dims2()? != (cfg.vocab_size, cfg.d_model) {
+                    candle_core::bail!(
+                        "`{emb_name}.weight` has shape {:?}, expected [{}, {}]",
+                        w.dims(),
+                        cfg.vocab_size,
+                        cfg.d_model
+                    );
+                }
+                w.clone()
+            }
+            _ => vb
+                .pp(emb_name)
+                .get((cfg.vocab_size, cfg.d_model), "weight")?,
+        };
+        let embed_tokens = Embedding::new(table, cfg.d_model);
         let enc = vb.pp("encoder");
         let blocks = (0..cfg.num_layers)
-            .map(|i| Block::new(cfg, enc.pp("block").pp(i)))
+            .map(|i| Block::new(cfg, enc.pp("block").pp(i), store))
             .collect::<Result<Vec<_>>>()?;
         let final_layer_norm = T5LayerNorm::new(
             cfg.d_model,
@@ -335,6 +374,11 @@ impl UMT5EncoderModel {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// The dtype of the computation: that of the final norm's weight (f32 as the pipeline loads it).
+    fn compute_dtype(&self) -> DType {
+        self.final_layer_norm.weight.dtype()
     }
 
     /// Bucket indices `(L, L)` u32 for a sequence of length `len`.
@@ -374,6 +418,9 @@ impl UMT5EncoderModel {
             );
         }
         let mut xs = self.embed_tokens.forward(&ids)?;
+        if xs.dtype() != self.compute_dtype() {
+            xs = xs.to_dtype(self.compute_dtype())?;
+        }
         let dev = xs.device().clone();
         // additive mask (B, 1, 1, L): 0 where kept, dtype-min where padded (as transformers does)
         let keep = attention_mask

@@ -10,10 +10,9 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 
 use crate::adaptive::accel::CacheDecider;
 use crate::adaptive::plan::{round_num_frames, VideoGeometry};
-use crate::checkpoint::single_file::{component_var_builder, ComponentFiles, TransformerFile};
-use crate::checkpoint::{
-    read_config, sampling_defaults, var_builder, PipelineFolder, SamplingDefaults,
-};
+use crate::checkpoint::single_file::{is_gguf, ComponentFiles, ComponentWeights, TransformerFile};
+use crate::checkpoint::{keys, standalone};
+use crate::checkpoint::{read_config, sampling_defaults, PipelineFolder, SamplingDefaults};
 use crate::models::clip_vision::{self, ClipVisionModel};
 use crate::models::transformer::{self, ChronoEditTransformer3DModel, ForwardOptions};
 use crate::models::umt5::{self, UMT5EncoderModel};
@@ -40,7 +39,8 @@ pub const FRAMES_WITH_REASONING: usize = 29;
 /// How the model is loaded.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// Compute dtype of the transformer; the encoders and the VAE run in f32.
+    /// Compute dtype of the transformer; the encoders and the VAE run in f32 (the encoders' linear
+    /// weights and umT5's token embedding stay at their stored precision and are widened per use).
     pub dtype: DType,
     pub device: Device,
     /// LoRAs fused into the transformer's weights at load, in order (`crate::checkpoint::lora`).
@@ -81,7 +81,8 @@ pub struct ChronoEditPipeline {
     pub image_processor: ClipImageProcessor,
     /// The folder's recommended sampling settings (`physedit.json`; empty for folders without it).
     pub defaults: SamplingDefaults,
-    scheduler_config: PathBuf,
+    /// The scheduler config's JSON and where it came from.
+    scheduler_config: (String, String),
     image_hidden_size: usize,
     text_hidden_size: usize,
     dtype: DType,
@@ -191,7 +192,7 @@ pub type StepCallback<'a> = &'a mut dyn FnMut(usize, usize);
 /// The transformer on `home`, from the folder `t_dir` (LoRAs fused) or from `--transformer FILE`;
 /// under offload also the loader of its device copies.
 fn load_transformer(
-    t_dir: &Path,
+    t_dir: Option<&Path>,
     t_cfg: &transformer::Config,
     opts: &LoadOptions,
     home: &Device,
@@ -215,6 +216,7 @@ fn load_transformer(
             .then(|| Box::new(move |d: &Device| file.build(&t_cfg, dtype, d)) as Loader<_>);
         return Ok((transformer, loader));
     }
+    let t_dir = t_dir.context("no transformer: give --transformer FILE")?;
     let t_vb = crate::checkpoint::lora::fused_var_builder(t_dir, &opts.loras, dtype, home)?;
     // Under offload, the weights served (LoRAs fused) are recorded for the device copies.
     let (t_vb, t_weights) = if opts.offload {
@@ -236,10 +238,148 @@ fn load_transformer(
     Ok((transformer, loader))
 }
 
-impl ChronoEditPipeline {
-    /// Loads every component of a diffusers `ChronoEditPipeline` folder.
-    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+/// An encoder's or the VAE's weights: its single file (`--vae` / `--text-encoder` /
+/// `--image-encoder`, keys optionally under `vae.` / `text_encoder.` / `image_encoder.`) or the
+/// folder's component. The encoders' linear weights are kept at their stored precision and widened
+/// per use (`models::umt5`, `models::clip_vision`).
+fn component_weights(dir: &Path, file: Option<&Path>, what: &str) -> Result<ComponentWeights> {
+    match file {
+        Some(f) => {
+            let prefix = match what {
+                "VAE" => "vae.".to_string(),
+                _ => format!("{}.", what.replace(' ', "_")),
+            };
+            ComponentWeights::open_file(f, what, &[prefix.as_str(), "first_stage_model."])
+        }
+        None => ComponentWeights::open_folder(dir, what),
+    }
+}
+
+/// Every component's configuration and where its weights are: a diffusers folder (with single
+/// files replacing some components), or single files alone.
+struct Parts {
+    /// The folder's transformer component (None without a folder: the `--transformer` file).
+    t_dir: Option<PathBuf>,
+    t_cfg: transformer::Config,
+    v_cfg: vae::Config,
+    vae: ComponentWeights,
+    te_cfg: umt5::Config,
+    te: ComponentWeights,
+    ie_cfg: clip_vision::Config,
+    ie: ComponentWeights,
+    tokenizer: PathBuf,
+    image_processor: ClipImageProcessor,
+    /// The scheduler config's JSON and where it came from.
+    scheduler: (String, String),
+    defaults: SamplingDefaults,
+}
+
+impl Parts {
+    fn from_folder(dir: &Path, files: &ComponentFiles) -> Result<Self> {
         let folder = PipelineFolder::open(dir)?;
+        let t_dir = folder.component("transformer")?;
+        let v_dir = folder.component("vae")?;
+        let te_dir = folder.component("text_encoder")?;
+        let ie_dir = folder.component("image_encoder")?;
+        let s_path = folder.component("scheduler")?.join("scheduler_config.json");
+        let scheduler = std::fs::read_to_string(&s_path)
+            .with_context(|| format!("reading scheduler config {}", s_path.display()))?;
+        Ok(Self {
+            t_cfg: read_config(&t_dir.join("config.json"))?,
+            t_dir: Some(t_dir),
+            v_cfg: read_config(&v_dir.join("config.json"))?,
+            vae: component_weights(&v_dir, files.vae.as_deref(), "VAE")?,
+            te_cfg: read_config(&te_dir.join("config.json"))?,
+            te: component_weights(&te_dir, files.text_encoder.as_deref(), "text encoder")?,
+            ie_cfg: read_config(&ie_dir.join("config.json"))?,
+            ie: component_weights(&ie_dir, files.image_encoder.as_deref(), "image encoder")?,
+            tokenizer: folder.component("tokenizer")?.join("tokenizer.json"),
+            image_processor: ClipImageProcessor::from_file(
+                &folder
+                    .component("image_processor")?
+                    .join("preprocessor_config.json"),
+            )?,
+            scheduler: (scheduler, s_path.display().to_string()),
+            defaults: sampling_defaults(dir)?,
+        })
+    }
+
+    /// The four single files and the tokenizer, configurations from their shapes
+    /// (`checkpoint::standalone`).
+    fn from_files(files: &ComponentFiles) -> Result<Self> {
+        let missing = standalone::missing_flags(files);
+        if !missing.is_empty() {
+            bail!(
+                "without --model, the model is its single files: give {} too",
+                missing.join(", ")
+            );
+        }
+        let need = |f: &Option<PathBuf>| f.clone().expect("checked above");
+        let t_path = need(&files.transformer);
+        let stated = if is_gguf(&t_path)? {
+            None
+        } else {
+            standalone::header_config(&t_path)?
+        };
+        let head_dim = stated
+            .as_ref()
+            .and_then(|c| c.get("attention_head_dim")?.as_u64())
+            .map(|h| h as usize);
+        let found = TransformerFile::open(&t_path, head_dim)?.config().clone();
+        let t_cfg = match stated {
+            Some(c) => {
+                transformer::Config::from_json_str(&serde_json::Value::Object(c).to_string())
+                    .with_context(|| format!("{}: the header's config", t_path.display()))?
+            }
+            None if found.inner_dim() == 5120 && found.num_layers == 40 => {
+                keys::chronoedit_14b_config()
+            }
+            None => found,
+        };
+        let vae = component_weights(Path::new(""), files.vae.as_deref(), "VAE")?;
+        let te = component_weights(Path::new(""), files.text_encoder.as_deref(), "text encoder")?;
+        let ie = component_weights(
+            Path::new(""),
+            files.image_encoder.as_deref(),
+            "image encoder",
+        )?;
+        let ie_cfg = standalone::clip_vision_config(ie.path(), &ie.shapes()?)?;
+        Ok(Self {
+            t_dir: None,
+            t_cfg,
+            v_cfg: standalone::vae_config(vae.path(), &vae.shapes()?)?,
+            vae,
+            te_cfg: standalone::umt5_config(te.path(), &te.shapes()?)?,
+            te,
+            image_processor: ClipImageProcessor::from_json(&standalone::image_processor_config(
+                ie_cfg.image_size,
+            ))?,
+            ie_cfg,
+            ie,
+            tokenizer: standalone::tokenizer_file(&need(&files.tokenizer))?,
+            scheduler: (
+                standalone::SCHEDULER_CONFIG.to_string(),
+                "the ChronoEdit scheduler".to_string(),
+            ),
+            defaults: SamplingDefaults::default(),
+        })
+    }
+}
+
+impl ChronoEditPipeline {
+    /// Loads every component of a diffusers `ChronoEditPipeline` folder (single files in
+    /// `opts.files` replacing some).
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        Self::build(Parts::from_folder(dir, &opts.files)?, opts)
+    }
+
+    /// Loads a model given only as single files (`opts.files`: all four components and the
+    /// tokenizer), as ComfyUI users hold it (`checkpoint::standalone`).
+    pub fn load_files(opts: &LoadOptions) -> Result<Self> {
+        Self::build(Parts::from_files(&opts.files)?, opts)
+    }
+
+    fn build(parts: Parts, opts: &LoadOptions) -> Result<Self> {
         let device = opts.device.clone();
         // Under offload the transformer and the VAE stay on the CPU between their phases.
         let home = if opts.offload {
@@ -247,26 +387,14 @@ impl ChronoEditPipeline {
         } else {
             device.clone()
         };
+        let (transformer, load_transformer) =
+            load_transformer(parts.t_dir.as_deref(), &parts.t_cfg, opts, &home)?;
 
-        let t_dir = folder.component("transformer")?;
-        let t_cfg: transformer::Config = read_config(&t_dir.join("config.json"))?;
-        let (transformer, load_transformer) = load_transformer(&t_dir, &t_cfg, opts, &home)?;
-
-        let v_dir = folder.component("vae")?;
-        let v_cfg: vae::Config = read_config(&v_dir.join("config.json"))?;
         let load_vae = {
-            let (v_dir, v_cfg) = (v_dir.clone(), v_cfg.clone());
-            let file = opts.files.vae.clone();
+            let (w, v_cfg) = (parts.vae.clone(), parts.v_cfg.clone());
             move |d: &Device| -> Result<AutoencoderKLWan> {
-                let (vb, from) = match &file {
-                    Some(f) => (
-                        component_var_builder(f, "VAE", &["vae."], DType::F32, d)?,
-                        f,
-                    ),
-                    None => (var_builder(&v_dir, DType::F32, d)?, &v_dir),
-                };
-                AutoencoderKLWan::new(&v_cfg, vb)
-                    .with_context(|| format!("cannot build the VAE from {}", from.display()))
+                AutoencoderKLWan::new(&v_cfg, w.var_builder(DType::F32, d))
+                    .with_context(|| format!("cannot build the VAE from {}", w.path().display()))
             }
         };
         let vae = load_vae(&home)?;
@@ -277,45 +405,40 @@ impl ChronoEditPipeline {
             )
         });
 
-        let te_dir = folder.component("text_encoder")?;
-        let te_cfg: umt5::Config = read_config(&te_dir.join("config.json"))?;
+        let (te_weights, te_cfg) = (parts.te, parts.te_cfg);
         let text_hidden_size = te_cfg.d_model;
-        let te_file = opts.files.text_encoder.clone();
         let load_text_encoder = move |d: &Device| -> Result<UMT5EncoderModel> {
-            let (vb, from) = match &te_file {
-                Some(f) => (
-                    component_var_builder(f, "text encoder", &["text_encoder."], DType::F32, d)?,
-                    f,
-                ),
-                None => (var_builder(&te_dir, DType::F32, d)?, &te_dir),
-            };
-            UMT5EncoderModel::new(&te_cfg, vb)
-                .with_context(|| format!("cannot build the text encoder from {}", from.display()))
+            let store = te_weights.stored(d, umt5::is_linear_weight, umt5::is_embedding)?;
+            UMT5EncoderModel::new_with_stored(
+                &te_cfg,
+                te_weights.var_builder(DType::F32, d),
+                &store,
+            )
+            .with_context(|| {
+                format!(
+                    "cannot build the text encoder from {}",
+                    te_weights.path().display()
+                )
+            })
         };
         let text_encoder = Slot::resident(
             "text encoder",
             load_text_encoder(&device)?,
             Box::new(load_text_encoder),
         );
+        let tokenizer = PromptTokenizer::from_file(&parts.tokenizer, MAX_SEQUENCE_LENGTH)?;
 
-        let tok_dir = folder.component("tokenizer")?;
-        let tokenizer =
-            PromptTokenizer::from_file(&tok_dir.join("tokenizer.json"), MAX_SEQUENCE_LENGTH)?;
-
-        let ie_dir = folder.component("image_encoder")?;
-        let ie_cfg: clip_vision::Config = read_config(&ie_dir.join("config.json"))?;
+        let (ie_weights, ie_cfg) = (parts.ie, parts.ie_cfg);
         let image_hidden_size = ie_cfg.hidden_size;
-        let ie_file = opts.files.image_encoder.clone();
         let load_image_encoder = move |d: &Device| -> Result<ClipVisionModel> {
-            let (vb, from) = match &ie_file {
-                Some(f) => (
-                    component_var_builder(f, "image encoder", &["image_encoder."], DType::F32, d)?,
-                    f,
-                ),
-                None => (var_builder(&ie_dir, DType::F32, d)?, &ie_dir),
-            };
-            ClipVisionModel::new(&ie_cfg, vb)
-                .with_context(|| format!("cannot build the image encoder from {}", from.display()))
+            let store = ie_weights.stored(d, clip_vision::is_linear_weight, |_| false)?;
+            ClipVisionModel::new_with_stored(&ie_cfg, ie_weights.var_builder(DType::F32, d), &store)
+                .with_context(|| {
+                    format!(
+                        "cannot build the image encoder from {}",
+                        ie_weights.path().display()
+                    )
+                })
         };
         let image_encoder = Slot::resident(
             "image encoder",
@@ -323,14 +446,8 @@ impl ChronoEditPipeline {
             Box::new(load_image_encoder),
         );
 
-        let ip_dir = folder.component("image_processor")?;
-        let image_processor =
-            ClipImageProcessor::from_file(&ip_dir.join("preprocessor_config.json"))?;
-
-        let s_dir = folder.component("scheduler")?;
-        let scheduler_config = s_dir.join("scheduler_config.json");
         // Parse once now so a bad scheduler config fails at load time, not mid-edit.
-        schedulers::from_config_file(&scheduler_config)?;
+        schedulers::from_config_str(&parts.scheduler.0, &parts.scheduler.1)?;
 
         let pipe = Self {
             transformer,
@@ -338,9 +455,9 @@ impl ChronoEditPipeline {
             text_encoder,
             tokenizer,
             image_encoder,
-            image_processor,
-            defaults: sampling_defaults(dir)?,
-            scheduler_config,
+            image_processor: parts.image_processor,
+            defaults: parts.defaults,
+            scheduler_config: parts.scheduler,
             image_hidden_size,
             text_hidden_size,
             dtype: opts.dtype,
@@ -468,12 +585,14 @@ impl ChronoEditPipeline {
 
     /// A fresh scheduler from the folder's `scheduler_config.json` (schedulers keep per-run history).
     pub fn new_scheduler(&self) -> Result<Box<dyn Scheduler>> {
-        schedulers::from_config_file(&self.scheduler_config)
+        let (json, source) = &self.scheduler_config;
+        schedulers::from_config_str(json, source)
     }
 
     /// A fresh scheduler with the flow shift replaced when `flow_shift` is given.
     pub fn new_scheduler_with_shift(&self, flow_shift: Option<f64>) -> Result<Box<dyn Scheduler>> {
-        schedulers::from_config_file_with_shift(&self.scheduler_config, flow_shift)
+        let (json, source) = &self.scheduler_config;
+        schedulers::from_config_str_with_shift(json, source, flow_shift)
     }
 
     /// What a plan needs to know of this model to become a request.

@@ -60,14 +60,22 @@ pub fn from_config_file_with_shift(
 ) -> Result<Box<dyn Scheduler>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading scheduler config {}", path.display()))?;
-    let source = path.display().to_string();
+    from_config_str_with_shift(&text, &path.display().to_string(), flow_shift)
+}
+
+/// [`from_config_file_with_shift`] from the JSON text; `source` names it in error messages.
+pub fn from_config_str_with_shift(
+    text: &str,
+    source: &str,
+    flow_shift: Option<f64>,
+) -> Result<Box<dyn Scheduler>> {
     let Some(shift) = flow_shift else {
-        return from_config_str(&text, &source);
+        return from_config_str(text, source);
     };
     if !(shift.is_finite() && shift > 0.0) {
         bail!("flow shift must be a positive number, got {shift}");
     }
-    let mut value: serde_json::Value = serde_json::from_str(&text)
+    let mut value: serde_json::Value = serde_json::from_str(text)
         .with_context(|| format!("{source}: scheduler config is not valid JSON"))?;
     let key = match value.get("_class_name").and_then(|v| v.as_str()) {
         Some("FlowMatchEulerDiscreteScheduler") => "shift",
@@ -76,7 +84,7 @@ pub fn from_config_file_with_shift(
     if let Some(obj) = value.as_object_mut() {
         obj.insert(key.to_string(), serde_json::json!(shift));
     }
-    from_config_value(value, &source)
+    from_config_value(value, source)
 }
 
 /// Same as [`from_config_file`], from the JSON text; `source` names it in error messages.

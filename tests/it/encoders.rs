@@ -566,3 +566,106 @@ fn loading_errors_name_the_file() {
         "{err:#}"
     );
 }
+
+/// An encoder file of `tests/fixtures/encoder_precision/` (tools/reference/make_encoder_precision_fixtures.py).
+fn precision_file(name: &str) -> physedit::checkpoint::single_file::ComponentWeights {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/encoder_precision")
+        .join(name);
+    physedit::checkpoint::single_file::ComponentWeights::open_file(&path, "encoder", &[]).unwrap()
+}
+
+fn precision_reference() -> HashMap<String, Tensor> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/encoder_precision/reference.safetensors");
+    candle_core::safetensors::load(&path, &Device::Cpu).unwrap()
+}
+
+/// The encoders keep their linear weights as stored (bf16 / f16 dense, scaled fp8) and widen them
+/// per use; the result is compared with transformers run in f32 with the same dequantized weights.
+/// Widening bf16/f16/fp8·scale to f32 is exact on both sides, so only f32 summation order differs, as
+/// in the f32 tests above (measured ≤ 1e-6 here): 1e-5 bounds it. The same weights kept in f32 would
+/// be off by the rounding itself (fixture meta.json: 0.03 for bf16 umT5, 0.29 for fp8 umT5, 1e-3 for
+/// f16 CLIP, 0.06 for fp8 CLIP), so each output must also be at least 100× closer to its dequantized
+/// reference than that reference is to the f32 model's output.
+#[test]
+fn encoders_at_stored_precision_match_transformers_with_dequantized_weights() {
+    let r = precision_reference();
+    let te_cfg: umt5::Config = serde_json::from_str(
+        &std::fs::read_to_string(case_dir("tiny_a").join("pipeline/text_encoder/config.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let ie_cfg: clip_vision::Config = serde_json::from_str(
+        &std::fs::read_to_string(case_dir("tiny_a").join("pipeline/image_encoder/config.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let dev = Device::Cpu;
+    for (form, stored_dtype) in [
+        ("umt5_bf16", DType::BF16),
+        ("umt5_fp8_scaled", DType::F8E4M3),
+    ] {
+        let w = precision_file(&format!("{form}.safetensors"));
+        let store = w
+            .stored(&dev, umt5::is_linear_weight, umt5::is_embedding)
+            .unwrap();
+        // 2 layers × 7 linear weights, plus the bf16 embedding table.
+        assert_eq!(store.len(), 15, "{form}");
+        let q = &store["encoder.block.0.layer.0.SelfAttention.q.weight"];
+        assert_eq!(q.dequantize(DType::F32).unwrap().dims(), &[32, 32]);
+        assert!(
+            matches!(
+                (q, stored_dtype),
+                (physedit::models::linear::LinearWeight::Dense(t), DType::BF16) if t.dtype() == DType::BF16
+            ) || matches!(
+                (q, stored_dtype),
+                (
+                    physedit::models::linear::LinearWeight::Fp8 { .. },
+                    DType::F8E4M3
+                )
+            )
+        );
+        let model = umt5::UMT5EncoderModel::new_with_stored(
+            &te_cfg,
+            w.var_builder(DType::F32, &dev),
+            &store,
+        )
+        .unwrap();
+        let out = model
+            .forward(get(&r, "umt5.input_ids"), get(&r, "umt5.attention_mask"))
+            .unwrap();
+        assert_eq!(out.dtype(), DType::F32);
+        let d = max_abs_diff(&out, get(&r, &format!("{form}.out")));
+        let rounding = max_abs_diff(get(&r, &format!("{form}.out")), get(&r, "umt5_f32.out"));
+        println!("{form}: vs transformers (dequantized) {d:e}, dequantized vs f32 {rounding:e}");
+        assert!(
+            d <= 1e-5 && d * 100.0 < rounding,
+            "{form}: {d} vs {rounding}"
+        );
+    }
+    for form in ["clip_f16", "clip_fp8_scaled"] {
+        let w = precision_file(&format!("{form}.safetensors"));
+        let store = w
+            .stored(&dev, clip_vision::is_linear_weight, |_| false)
+            .unwrap();
+        // 3 layers × 6 linear weights (the projection is not an encoder-layer weight).
+        assert_eq!(store.len(), 18, "{form}");
+        let model = clip_vision::ClipVisionModel::new_with_stored(
+            &ie_cfg,
+            w.var_builder(DType::F32, &dev),
+            &store,
+        )
+        .unwrap();
+        let out = model
+            .penultimate_hidden_state(get(&r, "clip.pixel_values"))
+            .unwrap();
+        let d = max_abs_diff(&out, get(&r, &format!("{form}.out")));
+        let rounding = max_abs_diff(get(&r, &format!("{form}.out")), get(&r, "clip_f32.out"));
+        println!("{form}: vs transformers (dequantized) {d:e}, dequantized vs f32 {rounding:e}");
+        assert!(
+            d <= 1e-5 && d * 100.0 < rounding,
+            "{form}: {d} vs {rounding}"
+        );
+    }
+}

@@ -9,8 +9,9 @@ use std::process::Command;
 use candle_core::DType;
 use physedit::adaptive::cost::ModelDims;
 use physedit::checkpoint::memory::{
-    self, block_activation_bytes, image_encoder_params, plan, text_encoder_params,
-    transformer_tensors, transformer_weight_bytes, ModelSizes, PlanInput, Storage, Target,
+    self, block_activation_bytes, image_encoder_params, image_encoder_tensors, plan,
+    text_encoder_params, text_encoder_tensors, transformer_tensors, transformer_weight_bytes,
+    EncoderStorage, ModelSizes, PlanInput, Storage, Target,
 };
 
 use crate::common::fixture;
@@ -71,6 +72,85 @@ fn parameter_counts_equal_the_references() {
         memory::WAN_VAE_PARAMS,
         c["vae"]["parameters"].as_u64().unwrap()
     );
+    // The encoders' tensor lists (priced per tensor) hold the same parameters.
+    let sum = |v: Vec<memory::ParamTensor>| v.iter().map(|t| t.numel()).sum::<u64>();
+    assert_eq!(
+        sum(text_encoder_tensors(&dims, 256_384, 32)),
+        c["text_encoder"]["parameters"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum(image_encoder_tensors(&dims)),
+        c["image_encoder"]["parameters"].as_u64().unwrap()
+    );
+}
+
+/// The encoders are priced at their stored bytes: umT5-XXL's 4.63 B linear weights (24 layers of
+/// 4·4096² + 3·4096·10 240) and its 1.05 B embedding (256 384 × 4096) at 2 bytes in bf16, the linear
+/// weights at 1 byte (+ a 4-byte scale each) in fp8 with the embedding at 2; the small rest
+/// (norms, relative-attention tables) always f32. CLIP-H's layer linear weights follow its storage;
+/// its embeddings, norms and biases are f32.
+#[test]
+fn encoders_are_priced_at_their_stored_bytes() {
+    let c = counts();
+    let param = |k: &str| c[k]["parameters"].as_u64().unwrap();
+    let (lin, emb) = (
+        24 * (4 * 4096 * 4096 + 3 * 4096 * 10_240),
+        256_384 * 4096u64,
+    );
+    let rest = param("text_encoder") - lin - emb;
+    assert_eq!(rest, 24 * (2 * 4096 + 32 * 64) + 4096);
+    let te = |s: EncoderStorage| {
+        ModelSizes::chronoedit_14b_with(s, EncoderStorage::F32).text_encoder_bytes()
+    };
+    assert_eq!(te(EncoderStorage::F32), 4 * param("text_encoder"));
+    assert_eq!(te(EncoderStorage::Bf16), 2 * (lin + emb) + 4 * rest);
+    assert_eq!(
+        te(EncoderStorage::Fp8),
+        lin + 4 * 24 * 7 + 2 * emb + 4 * rest
+    );
+    let clip_lin = 32 * (4 * 1280 * 1280 + 2 * 1280 * 5120u64);
+    let ie = |s: EncoderStorage| {
+        ModelSizes::chronoedit_14b_with(EncoderStorage::F32, s).image_encoder_bytes()
+    };
+    assert_eq!(ie(EncoderStorage::F32), 4 * param("image_encoder"));
+    assert_eq!(
+        ie(EncoderStorage::F16),
+        4 * param("image_encoder") - 2 * clip_lin
+    );
+
+    // The encoders phase (offload, so only the encoders are on the device) drops with them: by
+    // about half of umT5's f32 bytes in bf16, and to about 0.3 of them in fp8.
+    let phase = |t: EncoderStorage, i: EncoderStorage| {
+        let p = plan(
+            &ModelSizes::chronoedit_14b_with(t, i),
+            &input_14b(Storage::Q4K, true),
+        )
+        .unwrap();
+        assert_eq!(p.phases[0].name, "encoders");
+        p.phases[0].clone()
+    };
+    let f32_phase = phase(EncoderStorage::F32, EncoderStorage::F32);
+    let bf16_phase = phase(EncoderStorage::Bf16, EncoderStorage::F32);
+    let fp8_phase = phase(EncoderStorage::Fp8, EncoderStorage::F16);
+    assert_eq!(f32_phase.weights - bf16_phase.weights, 2 * (lin + emb));
+    eprintln!(
+        "encoders phase: f32 {} / bf16 umT5 {} / fp8 umT5 + f16 CLIP {}",
+        memory::gb(f32_phase.peak),
+        memory::gb(bf16_phase.peak),
+        memory::gb(fp8_phase.peak)
+    );
+    // The widening scratch: umT5's largest linear weight (4096 x 10 240) in f32 once for bf16,
+    // twice (the copy and its product with the scale) for fp8; none for f32.
+    let wide = 4 * 4096 * 10_240u64;
+    assert_eq!(bf16_phase.work - f32_phase.work, wide);
+    assert_eq!(fp8_phase.work - f32_phase.work, 2 * wide);
+    assert!((f32_phase.peak as f64 / 1e9 - 25.59).abs() < 0.01);
+    assert!(
+        (bf16_phase.peak as f64 / 1e9 - 14.40).abs() < 0.01,
+        "{}",
+        bf16_phase.peak
+    );
+    assert!((fp8_phase.peak as f64 / 1e9 - 8.68).abs() < 0.01);
 }
 
 /// Storage arithmetic by hand: per block, the linear weights are 8 d x d (self- and
@@ -128,7 +208,7 @@ fn input_14b(storage: Storage, offload: bool) -> PlanInput {
 /// attention: each phase's peak against the same quantities worked out by hand.
 #[test]
 fn fourteen_b_phases_match_a_hand_calculation() {
-    let sizes = ModelSizes::chronoedit_14b();
+    let sizes = ModelSizes::chronoedit_14b_with(EncoderStorage::F32, EncoderStorage::F32);
     let p = plan(&sizes, &input_14b(Storage::Dense, false)).unwrap();
     let c = counts();
     let param = |k: &str| c[k]["parameters"].as_u64().unwrap();
@@ -139,7 +219,7 @@ fn fourteen_b_phases_match_a_hand_calculation() {
         4 * param("vae"),
     );
     assert_eq!(p.transformer_weights, tw);
-    // umT5-XXL in f32 is 22.7 GB: the engine loads the encoders in f32.
+    // umT5-XXL in f32 is 22.7 GB.
     assert!((te as f64 / 1e9 - 22.72).abs() < 0.01);
 
     // Transformer with reasoning: u = B·N·d, f = B·N·ffn elements; the feed-forward peak holds
@@ -180,14 +260,17 @@ fn fourteen_b_phases_match_a_hand_calculation() {
     // Encoders: everything is put on the device at load.
     assert_eq!(p.phases[0].weights, te + ie + tw + vw);
     assert!(((te + ie + tw + vw) as f64 / 1e9 - 58.55).abs() < 0.01);
-    // ... and the encoders phase is the edit's peak (its activations are a few hundred MB).
+    // ... and the encoders phase is the edit's peak (its activations are a few hundred MB; f32
+    // weights need no widening scratch).
     assert_eq!(p.peak, p.phases[0].peak);
     assert!(p.phases[0].work < 500_000_000);
 }
 
+/// The card table with the encoders in f32 (as the engine held them before keeping them as
+/// stored): no 24 GB card.
 #[test]
-fn card_table_for_the_14b() {
-    let sizes = ModelSizes::chronoedit_14b();
+fn card_table_for_the_14b_with_f32_encoders() {
+    let sizes = ModelSizes::chronoedit_14b_with(EncoderStorage::F32, EncoderStorage::F32);
     let base = input_14b(Storage::Dense, false);
     let rows = memory::card_table(
         &sizes,
@@ -195,39 +278,87 @@ fn card_table_for_the_14b() {
         &[Storage::Bf16, Storage::Q8_0, Storage::Q4KM],
     )
     .unwrap();
-    let cell = |s: Storage, reasoning: bool, card: &str| -> String {
-        let i = memory::CARDS.iter().position(|(l, _)| *l == card).unwrap();
-        rows.iter()
-            .find(|r| r.storage == s && r.reasoning == reasoning)
-            .unwrap()
-            .cells[i]
-            .clone()
-    };
+    let cell = |s: Storage, reasoning: bool, card: &str| cell_of(&rows, s, reasoning, card);
     assert_eq!(cell(Storage::Bf16, true, "80 GB"), "yes");
     assert_eq!(cell(Storage::Bf16, true, "48 GB"), "--offload");
     assert_eq!(cell(Storage::Bf16, true, "32 GB"), "no");
     assert_eq!(cell(Storage::Q4KM, true, "32 GB"), "--offload");
     // 24 GB: a bf16 transformer does not fit even alone with --offload; a Q4_K_M one does ...
-    let phase_peak = |s: Storage, name: &str| {
-        plan(&sizes, &input_14b(s, true))
-            .unwrap()
-            .phases
-            .iter()
-            .find(|p| p.name == name)
-            .unwrap()
-            .peak
-    };
     let card24 = 24u64 << 30;
     let t = "transformer, 6 reasoning frames";
-    assert!(phase_peak(Storage::Bf16, t) + memory::CARD_RESERVE_BYTES > card24);
-    assert!(phase_peak(Storage::Q4KM, t) + memory::CARD_RESERVE_BYTES <= card24);
+    assert!(phase_peak(&sizes, Storage::Bf16, t) + memory::CARD_RESERVE_BYTES > card24);
+    assert!(phase_peak(&sizes, Storage::Q4KM, t) + memory::CARD_RESERVE_BYTES <= card24);
     // ... but the encoders phase does not: umT5-XXL and CLIP in f32 are 25.2 GB.
-    assert!(phase_peak(Storage::Q4KM, "encoders") + memory::CARD_RESERVE_BYTES > card24);
+    assert!(phase_peak(&sizes, Storage::Q4KM, "encoders") + memory::CARD_RESERVE_BYTES > card24);
     assert_eq!(cell(Storage::Q4KM, true, "24 GB"), "no");
     let advice = memory::advice(&sizes, &base, card24).unwrap();
     assert!(advice.is_none());
     let advice48 = memory::advice(&sizes, &base, 48 << 30).unwrap().unwrap();
     assert_eq!(advice48.0, "--offload");
+}
+
+fn cell_of(rows: &[memory::CardRow], s: Storage, reasoning: bool, card: &str) -> String {
+    let i = memory::CARDS.iter().position(|(l, _)| *l == card).unwrap();
+    rows.iter()
+        .find(|r| r.storage == s && r.reasoning == reasoning)
+        .unwrap()
+        .cells[i]
+        .clone()
+}
+
+fn phase_peak(sizes: &ModelSizes, s: Storage, name: &str) -> u64 {
+    plan(sizes, &input_14b(s, true))
+        .unwrap()
+        .phases
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap()
+        .peak
+}
+
+/// With fp8 umT5 (ComfyUI's scaled file) and f16 CLIP-H, a 24 GB card (24 GiB less the 1 GiB kept
+/// for the CUDA context = 24.7 GB) runs the reasoning recipe at 480x832 with --offload and a Q4_K,
+/// Q4_K_M, fp8 or Q8_0 transformer: the largest phase is then the transformer's (Q4_K 16.1 GB,
+/// fp8 23.0 GB, Q8_0 24.2 GB), the encoders phase 8.7 GB. A bf16 transformer still does not fit.
+#[test]
+fn card_table_for_the_14b_with_fp8_text_encoder_fits_24_gb() {
+    let sizes = ModelSizes::chronoedit_14b_with(EncoderStorage::Fp8, EncoderStorage::F16);
+    let base = input_14b(Storage::Dense, false);
+    let storages = [
+        Storage::Bf16,
+        Storage::Fp8,
+        Storage::Q8_0,
+        Storage::Q4KM,
+        Storage::Q4K,
+    ];
+    let rows = memory::card_table(&sizes, &base, &storages).unwrap();
+    for s in [Storage::Fp8, Storage::Q8_0, Storage::Q4KM, Storage::Q4K] {
+        assert_ne!(cell_of(&rows, s, true, "24 GB"), "no", "{s:?}");
+    }
+    assert_eq!(cell_of(&rows, Storage::Bf16, true, "24 GB"), "no");
+    assert_eq!(cell_of(&rows, Storage::Q4KM, true, "16 GB"), "no");
+    let card24 = 24u64 << 30;
+    for (s, want) in [
+        (Storage::Q4K, 16.1),
+        (Storage::Fp8, 23.0),
+        (Storage::Q8_0, 24.2),
+    ] {
+        let p = plan(&sizes, &input_14b(s, true)).unwrap();
+        assert!(memory::fits(&p, card24), "{s:?}: {}", memory::gb(p.peak));
+        assert!(
+            (p.peak as f64 / 1e9 - want).abs() < 0.05,
+            "{s:?}: {}",
+            p.peak
+        );
+        let enc = &p.phases[0];
+        assert!((enc.peak as f64 / 1e9 - 8.68).abs() < 0.01, "{}", enc.peak);
+    }
+    // The built-in default (bf16 umT5 as diffusers' ChronoEdit repository stores it, f32 CLIP)
+    // also fits 24 GB with --offload and a Q4_K_M transformer; the encoders phase is 14.4 GB.
+    let default = ModelSizes::chronoedit_14b();
+    assert!(phase_peak(&default, Storage::Q4KM, "encoders") + memory::CARD_RESERVE_BYTES <= card24);
+    let advice = memory::advice(&default, &base, card24).unwrap().unwrap();
+    assert_eq!(advice.0, "an fp8 (scaled) --transformer file + --offload");
 }
 
 fn physedit() -> Command {
@@ -254,14 +385,14 @@ fn memory_command_prints_phases_and_cards() {
         "transformer, 6 reasoning frames",
         "transformer, no reasoning",
         "VAE decode",
-        "predicted peak: 58.",
+        "predicted peak: 47.7",
         "16 GB",
         "141 GB",
         "q4_k_m",
-        "48 GB: --offload",
+        "48 GB: as is",
         "80 GB: as is",
-        "24 GB: does not fit",
-        "encoders need",
+        "24 GB: an fp8 (scaled) --transformer file + --offload",
+        "text encoder 11.4 GB + image encoder 2.5 GB (as stored)",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
@@ -310,6 +441,42 @@ fn memory_command_reads_a_model_folder() {
     let text = String::from_utf8(out.stdout).unwrap();
     // Its native 64x64 (physedit.json), and its transformer's size from the safetensors header.
     assert!(text.contains("memory plan: 64x64"), "{text}");
+}
+
+/// Encoder files are priced from their headers: the fixture's tiny bf16 umT5 (a 280 × 32 embedding
+/// and 14 linear weights of 32 × 32 / 48 × 32 at 2 bytes; norms and bias tables in f32).
+#[test]
+fn memory_command_prices_encoder_files() {
+    let fx = fixture("encoder_precision");
+    let te = fx.join("umt5_bf16.safetensors");
+    let out = physedit()
+        .args(["memory", "--text-encoder"])
+        .arg(&te)
+        .args(["--image-encoder-storage", "f16"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let tensors = memory::safetensors_tensors(&te).unwrap();
+    let bytes = memory::encoder_bytes(&tensors, memory::UMT5_KEPT);
+    let lin = 2 * (4 * 32 * 32 + 3 * 48 * 32) * 2;
+    let rest = (2 * (2 * 32 + 32 * 4) + 32) * 4;
+    assert_eq!(bytes, 280 * 32 * 2 + lin + rest);
+    let want = format!(
+        "text encoder {} + image encoder 1.3 GB (as stored)",
+        memory::gb(bytes)
+    );
+    assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    let out = physedit()
+        .args(["memory", "--text-encoder-storage", "fp4"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--text-encoder-storage"));
 }
 
 #[test]

@@ -498,10 +498,11 @@ fn vae_and_encoders_from_single_files_give_the_folders_frames() {
         vae: Some(p("vae.safetensors")),
         text_encoder: Some(p("umt5.safetensors")),
         image_encoder: Some(p("clip.safetensors")),
+        tokenizer: None,
     });
     let d = max_abs_diff(&frames, &reference()["full.frames"]);
     assert!(d <= FRAME_TOL, "frames differ by {d}");
-    // A VAE file with the original Wan names is refused by name.
+    // A VAE file in the original Wan layout that is not a whole VAE is refused by name.
     let wan_vae = p("wan_vae.safetensors");
     candle_core::safetensors::save(
         &HashMap::from([(
@@ -524,7 +525,262 @@ fn vae_and_encoders_from_single_files_give_the_folders_frames() {
             .err()
             .expect("original VAE names are not read")
     );
-    assert_names(&err, &["wan_vae.safetensors", "original Wan VAE"]);
+    assert_names(&err, &["wan_vae.safetensors", "Wan VAE"]);
+}
+
+/// PhysEdit's original→diffusers VAE rule gives, for every tensor of the Wan 2.1 VAE, the name
+/// diffusers' `convert_wan_vae_to_diffusers` gives (tests/fixtures/keys/wan_vae_to_diffusers.json,
+/// tools/reference/make_wan_vae_key_fixtures.py), and reads the layout's block counts from the names.
+#[test]
+fn wan_vae_names_are_diffusers_converters() {
+    use physedit::checkpoint::wan_vae_keys::{wan_vae_blocks, wan_vae_to_diffusers};
+    let path = fixture("keys").join("wan_vae_to_diffusers.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let pairs: Vec<(String, String)> = v["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(pairs.len(), 194);
+    for (wan, diffusers) in &pairs {
+        assert_eq!(
+            wan_vae_to_diffusers(wan, 2).as_deref(),
+            Some(diffusers.as_str()),
+            "{wan}"
+        );
+    }
+    assert_eq!(
+        wan_vae_blocks(pairs.iter().map(|p| p.0.as_str())).unwrap(),
+        (2, 4)
+    );
+    assert_eq!(
+        wan_vae_to_diffusers("decoder.upsamples.3.resample.1.weight", 2).as_deref(),
+        Some("decoder.up_blocks.0.upsamplers.0.resample.1.weight")
+    );
+    assert!(wan_vae_to_diffusers("decoder.sideways.0.weight", 2).is_none());
+}
+
+/// Writes `tensors` as a safetensors file whose header states `config` (a component's config.json).
+fn save_with_config(tensors: &HashMap<String, Tensor>, config: Option<&Path>, out: &Path) {
+    let meta = config.map(|c| {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(c).unwrap()).unwrap();
+        HashMap::from([("config".to_string(), v.to_string())])
+    });
+    // The tiny fixtures are f32 throughout.
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(k, v)| {
+            let data = v.flatten_all().unwrap().to_dtype(DType::F32).unwrap();
+            let data: Vec<u8> = data
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect();
+            (k.clone(), v.dims().to_vec(), data)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
+        .iter()
+        .map(|(k, shape, data)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                    .unwrap();
+            (k.clone(), view)
+        })
+        .collect();
+    safetensors::serialize_to_file(views, meta, out).unwrap();
+}
+
+fn folder_tensors(component: &str) -> HashMap<String, Tensor> {
+    let dir = fixture("tiny_a").join("pipeline").join(component);
+    let mut all = HashMap::new();
+    for f in physedit::checkpoint::weight_files(&dir).unwrap() {
+        all.extend(candle_core::safetensors::load(&f, &Device::Cpu).unwrap());
+    }
+    all
+}
+
+/// tiny_a as ComfyUI users hold a model: the transformer with the original Wan names under
+/// `model.diffusion_model.`, the VAE with the original Wan VAE names (renamed by
+/// tests/fixtures/keys/wan_vae_tiny.json), umT5 with transformers' names, CLIP under `vision_model.`.
+/// The headers state what the tiny shapes cannot tell (`with_config`): the transformer's head size,
+/// CLIP's head count and activation, the VAE's latents mean/std; umT5's config comes from its shapes
+/// alone.
+fn write_standalone(dir: &Path, with_config: bool) -> ComponentFiles {
+    let pipe = fixture("tiny_a").join("pipeline");
+    let cfg = |c: &str| with_config.then(|| pipe.join(c).join("config.json"));
+    let p = |n: &str| dir.join(n);
+    let t = candle_core::safetensors::load(single("wan_comfy.safetensors"), &Device::Cpu).unwrap();
+    save_with_config(
+        &t,
+        cfg("transformer").as_deref(),
+        &p("transformer.safetensors"),
+    );
+    let names: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("keys").join("wan_vae_tiny.json")).unwrap(),
+    )
+    .unwrap();
+    let vae: HashMap<String, Tensor> = folder_tensors("vae")
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                names["diffusers_to_wan"][&k].as_str().unwrap().to_string(),
+                v,
+            )
+        })
+        .collect();
+    save_with_config(&vae, cfg("vae").as_deref(), &p("wan_vae.safetensors"));
+    save_with_config(
+        &folder_tensors("text_encoder"),
+        None,
+        &p("umt5.safetensors"),
+    );
+    let clip: HashMap<String, Tensor> = folder_tensors("image_encoder")
+        .into_iter()
+        .map(|(k, v)| (format!("vision_model.{k}"), v))
+        .collect();
+    save_with_config(
+        &clip,
+        cfg("image_encoder").as_deref(),
+        &p("clip_vision.safetensors"),
+    );
+    ComponentFiles {
+        transformer: Some(p("transformer.safetensors")),
+        vae: Some(p("wan_vae.safetensors")),
+        text_encoder: Some(p("umt5.safetensors")),
+        image_encoder: Some(p("clip_vision.safetensors")),
+        tokenizer: Some(pipe.join("tokenizer")),
+    }
+}
+
+/// No model folder: the four files and the tokenizer give the folder's frames, within the
+/// whole-pipeline bar (the same weights and configs; the scheduler and image processor are the
+/// defaults, which tiny_a's folder also holds, at its tower's 16-pixel size).
+#[test]
+fn standalone_files_give_the_folders_frames() {
+    let dir = temp_dir();
+    let files = write_standalone(dir.path(), true);
+    let dirp = fixture("tiny_a");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dirp.join("meta.json")).unwrap()).unwrap();
+    let run = &meta["runs"]["plain"];
+    let pipe = ChronoEditPipeline::load_files(&LoadOptions {
+        files,
+        ..Default::default()
+    })
+    .expect("load the single files");
+    let image = physedit::util::open_image(&dirp.join("input.png")).unwrap();
+    let req = EditRequest {
+        prompt: run["prompt"].as_str().unwrap().to_string(),
+        negative_prompt: run["negative_prompt"].as_str().unwrap_or("").to_string(),
+        steps: run["steps"].as_u64().unwrap() as usize,
+        guidance: run["guidance"].as_f64().unwrap(),
+        height: run["height"].as_u64().unwrap() as usize,
+        width: run["width"].as_u64().unwrap() as usize,
+        num_frames: run["num_frames"].as_u64().unwrap() as usize,
+        temporal_reasoning: run["enable_temporal_reasoning"].as_bool().unwrap(),
+        reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
+        temporal_positions: None,
+        latents: Some(reference()["latents"].clone()),
+        seed: 0,
+        flow_shift: None,
+    };
+    let frames = pipe
+        .edit(&image, &req, &mut |_, _| {})
+        .expect("edit")
+        .frames;
+    let d = max_abs_diff(&frames, &reference()["full.frames"]);
+    eprintln!("standalone files vs diffusers' folder frames: {d:.2e}");
+    assert!(d <= FRAME_TOL, "frames differ by {d}");
+}
+
+/// Configurations from shapes alone equal the folder's on every field a shape gives; CLIP's head
+/// count is in no shape, so a tiny tower without a stated config is refused by name; a missing
+/// component names its flag.
+#[test]
+fn standalone_configs_come_from_shapes() {
+    use physedit::checkpoint::single_file::ComponentWeights;
+    use physedit::checkpoint::standalone;
+    let dir = temp_dir();
+    let files = write_standalone(dir.path(), false);
+    let folder = fixture("tiny_a").join("pipeline");
+    let json = |c: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(folder.join(c).join("config.json")).unwrap())
+            .unwrap()
+    };
+    let vae = ComponentWeights::open_file(files.vae.as_ref().unwrap(), "VAE", &[]).unwrap();
+    let v = standalone::vae_config(vae.path(), &vae.shapes().unwrap()).unwrap();
+    let want = json("vae");
+    assert_eq!(v.base_dim as u64, want["base_dim"].as_u64().unwrap());
+    assert_eq!(v.z_dim as u64, want["z_dim"].as_u64().unwrap());
+    assert_eq!(
+        v.num_res_blocks as u64,
+        want["num_res_blocks"].as_u64().unwrap()
+    );
+    assert_eq!(serde_json::json!(v.dim_mult), want["dim_mult"]);
+    assert_eq!(
+        serde_json::json!(v.temperal_downsample),
+        want["temperal_downsample"]
+    );
+    let te = ComponentWeights::open_file(files.text_encoder.as_ref().unwrap(), "text encoder", &[])
+        .unwrap();
+    let u = standalone::umt5_config(te.path(), &te.shapes().unwrap()).unwrap();
+    let want = json("text_encoder");
+    for (field, got) in [
+        ("vocab_size", u.vocab_size),
+        ("d_model", u.d_model),
+        ("d_kv", u.d_kv),
+        ("d_ff", u.d_ff),
+        ("num_layers", u.num_layers),
+        ("num_heads", u.num_heads),
+        (
+            "relative_attention_num_buckets",
+            u.relative_attention_num_buckets,
+        ),
+        (
+            "relative_attention_max_distance",
+            u.relative_attention_max_distance,
+        ),
+    ] {
+        assert_eq!(got as u64, want[field].as_u64().unwrap(), "{field}");
+    }
+    assert_eq!(u.feed_forward_proj, "gated-gelu");
+    let ie =
+        ComponentWeights::open_file(files.image_encoder.as_ref().unwrap(), "image encoder", &[])
+            .unwrap();
+    let err = format!(
+        "{:#}",
+        standalone::clip_vision_config(ie.path(), &ie.shapes().unwrap()).unwrap_err()
+    );
+    assert_names(
+        &err,
+        &["clip_vision.safetensors", "not ViT-H/14", "__metadata__"],
+    );
+
+    for (drop, flag) in [
+        ("image_encoder", "--image-encoder"),
+        ("tokenizer", "--tokenizer"),
+    ] {
+        let mut f = write_standalone(dir.path(), true);
+        match drop {
+            "image_encoder" => f.image_encoder = None,
+            _ => f.tokenizer = None,
+        }
+        let err = format!(
+            "{:#}",
+            ChronoEditPipeline::load_files(&LoadOptions {
+                files: f,
+                ..Default::default()
+            })
+            .err()
+            .expect("a missing component is refused")
+        );
+        assert_names(&err, &["without --model", flag]);
+    }
 }
 
 fn physedit_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
@@ -596,4 +852,45 @@ fn cli_quantize_then_edit_from_the_file() {
         "{err}"
     );
     assert!(!bad.exists());
+}
+
+/// `physedit edit` with the four files and the tokenizer and no --model writes the picture; without
+/// the tokenizer it names the flag and writes nothing.
+#[test]
+fn cli_edit_from_single_files_without_model() {
+    let dir = temp_dir();
+    let files = write_standalone(dir.path(), true);
+    let out = dir.path().join("out.png");
+    let tiny = fixture("tiny_a");
+    let run = |tokenizer: bool| {
+        let mut args: Vec<std::ffi::OsString> = vec!["edit".into()];
+        for (flag, f) in [
+            ("--transformer", &files.transformer),
+            ("--vae", &files.vae),
+            ("--text-encoder", &files.text_encoder),
+            ("--image-encoder", &files.image_encoder),
+        ] {
+            args.push(flag.into());
+            args.push(f.clone().unwrap().into());
+        }
+        if tokenizer {
+            args.push("--tokenizer".into());
+            args.push(files.tokenizer.clone().unwrap().into());
+        }
+        for a in ["--prompt", "make the ball red", "--steps", "1", "-o"] {
+            args.push(a.into());
+        }
+        args.push(out.clone().into());
+        args.push("--image".into());
+        args.push(tiny.join("input.png").into());
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        physedit_cli(&refs)
+    };
+    let o = run(false);
+    assert!(!o.status.success());
+    assert_names(&String::from_utf8_lossy(&o.stderr), &["--tokenizer"]);
+    assert!(!out.exists());
+    let o = run(true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.is_file());
 }
