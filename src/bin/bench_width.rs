@@ -172,10 +172,12 @@ fn main() -> Result<()> {
     {
         let mut secs = 0.0;
         let mut tf = 0.0;
-        for (&t, &f) in r.step_tokens.iter().zip(&r.step_forwards) {
+        // A forward where first-block caching skipped the rest of the stack ran one block.
+        let heads = r.step_head_forwards.iter().chain(std::iter::repeat(&0));
+        for ((&t, &f), &h) in r.step_tokens.iter().zip(&r.step_forwards).zip(heads) {
             let n = t as f64 / args.world_tokens_per_frame as f64 * per_frame as f64;
-            secs += args.blocks as f64 * f as f64 * block(n);
-            tf += f as f64 * n;
+            secs += (args.blocks as f64 * f as f64 + h as f64) * block(n);
+            tf += (f as f64 + h as f64 / args.blocks as f64) * n;
         }
         if !order.contains(&r.recipe) {
             order.push(r.recipe.clone());

@@ -469,6 +469,7 @@ fn torn_last_line_is_ignored_and_cut_before_appending() {
         cached_steps: None,
         step_tokens: Vec::new(),
         step_forwards: Vec::new(),
+        step_head_forwards: Vec::new(),
         fidelity_psnr: None,
         fidelity_ssim: None,
         error: None,
