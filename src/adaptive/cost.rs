@@ -547,3 +547,18 @@ pub fn edit_cost(m: &ModelDims, plan: &Plan, o: &CostOptions) -> EditCost {
         final_forward,
     }
 }
+
+#[cfg(test)]
+mod head_tests {
+    use super::*;
+
+    #[test]
+    fn a_first_block_forward_is_one_layer_and_the_embeddings() {
+        let m = ModelDims::chronoedit_14b();
+        let full = transformer_forward(&m, 3120);
+        let head = transformer_head_forward(&m, 3120);
+        let per_layer = (full.total - full.embeddings) / 40.0;
+        assert!((head - (per_layer + full.embeddings)).abs() < 1e-6 * full.total);
+        assert!(head < full.total / 30.0);
+    }
+}

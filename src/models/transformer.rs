@@ -1312,3 +1312,31 @@ impl ChronoEditTransformer3DModel {
         })
     }
 }
+
+#[cfg(test)]
+mod first_block_tests {
+    use super::*;
+
+    #[test]
+    fn relative_l1_is_measured_per_batch_row() {
+        let dev = Device::Cpu;
+        let prev = Tensor::new(
+            &[[[1f32, -1.0], [2.0, -2.0]], [[1.0, 1.0], [1.0, 1.0]]],
+            &dev,
+        )
+        .unwrap();
+        let now = Tensor::new(
+            &[[[1.5f32, -1.0], [2.0, -2.0]], [[1.0, 1.0], [1.0, 1.0]]],
+            &dev,
+        )
+        .unwrap();
+        // Row 0: mean|Δ| = 0.5 / 4, mean|prev| = 6 / 4 -> 1/12; row 1 unchanged.
+        let c = relative_l1_per_row(&now, &prev).unwrap();
+        assert!((c[0] - 1.0 / 12.0).abs() < 1e-7, "{c:?}");
+        assert_eq!(c[1], 0.0);
+        let zeros = Tensor::zeros((2, 2, 2), DType::F32, &dev).unwrap();
+        assert!(relative_l1_per_row(&now, &zeros).unwrap()[0].is_infinite());
+        let other = Tensor::zeros((2, 3, 2), DType::F32, &dev).unwrap();
+        assert!(relative_l1_per_row(&other, &prev).unwrap()[1].is_infinite());
+    }
+}
