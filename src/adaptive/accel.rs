@@ -21,6 +21,14 @@
 //!   computed tokens or the branches differ from the cached step's (the reasoning drop, SRM
 //!   pruning starting, a guidance change), during the warm-up, at the last step, and after
 //!   `max_skips` reuses in a row.
+//! * **First-block caching** (`fbcache`, FBCache as diffusers' `FirstBlockCacheConfig` and
+//!   ParaAttention's first-block cache): the first block always runs; when the relative L1 change of
+//!   its residual since the last computed step, `mean|h − h_prev| / mean|h_prev|`, is below the
+//!   threshold for every CFG branch, the rest of the stack is skipped and its residual from that
+//!   step reused (`models::transformer::FirstBlockCache`). No calibration, no warm-up and no limit
+//!   on reuses in a row, as in diffusers; the stack runs whenever the latent video, the computed
+//!   tokens or the branches differ from the last computed step's. One step cache per edit: `cache`
+//!   and `fbcache` exclude each other, and a variant's cache replaces its recipe's.
 //! * **Region-aware denoising** (`region`, `pipeline::region_hook`): after a settling fraction of
 //!   the steps, the output frame's tokens outside the edit region (a given mask, else SRM's) are
 //!   held at their last clean estimate instead of computed.
@@ -133,6 +141,9 @@ pub struct Acceleration {
     /// Step caching (None: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheSettings>,
+    /// First-block caching: the threshold on the first block's relative L1 change (None: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fbcache: Option<f64>,
     /// Fraction of the last steps that run only the conditional branch (None: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_tail: Option<f64>,
@@ -147,11 +158,18 @@ impl Acceleration {
         *self == Acceleration::default()
     }
 
-    /// `self` with every setting `over` has replacing its own.
+    /// `self` with every setting `over` has replacing its own; a step cache in `over` (`cache` or
+    /// `fbcache`) replaces both of `self`'s.
     pub fn merged(&self, over: &Acceleration) -> Acceleration {
+        let caches = if over.cache.is_some() || over.fbcache.is_some() {
+            (over.cache, over.fbcache)
+        } else {
+            (self.cache, self.fbcache)
+        };
         Acceleration {
             rpfi: over.rpfi.or(self.rpfi),
-            cache: over.cache.or(self.cache),
+            cache: caches.0,
+            fbcache: caches.1,
             cfg_tail: over.cfg_tail.or(self.cfg_tail),
             region: over.region.or(self.region),
         }
@@ -165,6 +183,16 @@ impl Acceleration {
         }
         if let Some(c) = &self.cache {
             c.validate()?;
+        }
+        if let Some(t) = self.fbcache {
+            if !(t.is_finite() && t >= 0.0) {
+                anyhow::bail!("fbcache threshold must be a finite number >= 0, got {t}");
+            }
+            if self.cache.is_some() {
+                anyhow::bail!(
+                    "fbcache and cache/magcache are two step caches: choose one per edit"
+                );
+            }
         }
         if let Some(t) = self.cfg_tail {
             if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
@@ -180,7 +208,8 @@ impl Acceleration {
     }
 
     /// Parses one `+`-separated part of a variant name (`rpfi`, `rpfi=1.5`, `cache=0.1`,
-    /// `magcache=0.05`, `cfgtail=0.3`) into `self`.
+    /// `magcache=0.05`, `fbcache=0.1`, `cfgtail=0.3`) into `self`. A step cache (`cache`,
+    /// `magcache`, `fbcache`) replaces any step cache set before it.
     pub fn apply_part(&mut self, part: &str) -> anyhow::Result<()> {
         let (key, value) = match part.split_once('=') {
             Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -198,8 +227,18 @@ impl Acceleration {
                     None => DEFAULT_RPFI_RELAXATION,
                 })
             }
-            "cache" => self.cache = Some(CacheSettings::new(CachePolicy::Easy, num("cache")?)),
-            "magcache" => self.cache = Some(CacheSettings::new(CachePolicy::Mag, num("magcache")?)),
+            "cache" => {
+                self.cache = Some(CacheSettings::new(CachePolicy::Easy, num("cache")?));
+                self.fbcache = None;
+            }
+            "magcache" => {
+                self.cache = Some(CacheSettings::new(CachePolicy::Mag, num("magcache")?));
+                self.fbcache = None;
+            }
+            "fbcache" => {
+                self.fbcache = Some(num("fbcache")?);
+                self.cache = None;
+            }
             "cfgtail" => self.cfg_tail = Some(num("cfgtail")?),
             "region" => self.region = Some(num("region")?),
             "skips" | "warmup" => {
@@ -217,7 +256,7 @@ impl Acceleration {
                 }
             }
             other => anyhow::bail!(
-                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION), cfgtail=FRACTION or region=FRACTION"
+                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION), fbcache=THRESH, cfgtail=FRACTION or region=FRACTION"
             ),
         }
         self.validate()
@@ -246,6 +285,9 @@ impl Acceleration {
             if c.warmup != d.warmup {
                 v.push(format!("warmup={}", c.warmup));
             }
+        }
+        if let Some(t) = self.fbcache {
+            v.push(format!("fbcache={t}"));
         }
         if let Some(t) = self.cfg_tail {
             v.push(format!("cfgtail={t}"));
@@ -424,6 +466,23 @@ mod tests {
         assert!(Acceleration::default().apply_part("cache").is_err());
         assert!(Acceleration::default().apply_part("cfgtail=2").is_err());
         assert!(Acceleration::default().apply_part("turbo").is_err());
+        // One step cache per edit: the later one replaces the earlier, in parts and in merges.
+        let mut f = Acceleration::default();
+        for p in ["cache=0.1", "fbcache=0.08", "cfgtail=0.2"] {
+            f.apply_part(p).unwrap();
+        }
+        assert_eq!(f.to_string(), "fbcache=0.08+cfgtail=0.2");
+        assert_eq!(a.merged(&f).to_string(), "rpfi+fbcache=0.08+cfgtail=0.2");
+        assert_eq!(
+            f.merged(&a).to_string(),
+            "rpfi+cache=0.2+skips=5+cfgtail=0.3"
+        );
+        let both = Acceleration {
+            fbcache: Some(0.1),
+            ..a
+        };
+        assert!(both.validate().is_err());
+        assert!(Acceleration::default().apply_part("fbcache=-1").is_err());
     }
 
     #[test]

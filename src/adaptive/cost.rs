@@ -332,6 +332,15 @@ pub fn transformer_forward(m: &ModelDims, tokens: usize) -> ForwardFlops {
     }
 }
 
+/// One forward where first-block caching skipped the rest of the stack: the first block's share
+/// of the per-layer work (linear layers, attention, its context keys and values) and the
+/// once-per-forward embeddings and output head.
+pub fn transformer_head_forward(m: &ModelDims, tokens: usize) -> f64 {
+    let f = transformer_forward(m, tokens);
+    let layers = m.transformer.num_layers.max(1) as f64;
+    (f.linear + f.self_attention + f.cross_attention + f.context_kv) / layers + f.embeddings
+}
+
 /// Latent tokens per latent frame at `height × width` pixels (8× VAE, then the patch size).
 pub fn tokens_per_frame(m: &ModelDims, height: usize, width: usize) -> usize {
     let p = &m.transformer.patch_size;
@@ -536,5 +545,20 @@ pub fn edit_cost(m: &ModelDims, plan: &Plan, o: &CostOptions) -> EditCost {
         final_tokens,
         reasoning_forward,
         final_forward,
+    }
+}
+
+#[cfg(test)]
+mod head_tests {
+    use super::*;
+
+    #[test]
+    fn a_first_block_forward_is_one_layer_and_the_embeddings() {
+        let m = ModelDims::chronoedit_14b();
+        let full = transformer_forward(&m, 3120);
+        let head = transformer_head_forward(&m, 3120);
+        let per_layer = (full.total - full.embeddings) / 40.0;
+        assert!((head - (per_layer + full.embeddings)).abs() < 1e-6 * full.total);
+        assert!(head < full.total / 30.0);
     }
 }

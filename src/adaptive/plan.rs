@@ -173,6 +173,7 @@ pub fn default_fast() -> Acceleration {
     Acceleration {
         rpfi: Some(DEFAULT_RPFI_RELAXATION),
         cache: Some(CacheSettings::new(CachePolicy::Easy, 0.1)),
+        fbcache: None,
         cfg_tail: Some(0.2),
         region: None,
     }
@@ -726,18 +727,24 @@ impl Planner {
 }
 
 /// A recipe with accelerations added, as `physedit bench --recipes` names it:
-/// `physedit+cache=0.1+cfgtail=0.2+rpfi` (see [`Acceleration::apply_part`]); a plain recipe name is a
+/// `physedit+cache=0.1+cfgtail=0.2+rpfi` (see [`Acceleration::apply_part`]), and `steps=N` for a
+/// shorter schedule (N_r keeps its share, as `physedit edit --steps`); a plain recipe name is a
 /// variant with nothing added.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Variant {
     pub recipe: Recipe,
     /// Added on top of the recipe's own plan.
     pub accel: Acceleration,
+    /// Denoising steps instead of the plan's.
+    pub steps: Option<usize>,
 }
 
 impl Variant {
     pub fn name(&self) -> String {
         let mut parts = vec![self.recipe.name().to_string()];
+        if let Some(s) = self.steps {
+            parts.push(format!("steps={s}"));
+        }
         parts.extend(self.accel.parts());
         parts.join("+")
     }
@@ -748,6 +755,7 @@ impl From<Recipe> for Variant {
         Variant {
             recipe,
             accel: Acceleration::default(),
+            steps: None,
         }
     }
 }
@@ -764,11 +772,42 @@ impl FromStr for Variant {
         let mut parts = s.split('+');
         let recipe: Recipe = parts.next().unwrap_or_default().parse()?;
         let mut accel = Acceleration::default();
+        let mut steps = None;
         for part in parts {
+            if let Some(n) = part.trim().strip_prefix("steps=") {
+                match n.trim().parse::<usize>() {
+                    Ok(n) if n > 0 => steps = Some(n),
+                    _ => anyhow::bail!(
+                        "in recipe variant {s:?}: steps={n}: expected a whole number >= 1"
+                    ),
+                }
+                continue;
+            }
             accel
                 .apply_part(part)
                 .with_context(|| format!("in recipe variant {s:?}"))?;
         }
-        Ok(Variant { recipe, accel })
+        Ok(Variant {
+            recipe,
+            accel,
+            steps,
+        })
+    }
+}
+
+#[cfg(test)]
+mod variant_tests {
+    use super::*;
+
+    #[test]
+    fn variant_names_round_trip_with_steps_and_caches() {
+        let v: Variant = "physedit-fast+steps=25+fbcache=0.08".parse().unwrap();
+        assert_eq!(v.recipe, Recipe::PhyseditFast);
+        assert_eq!(v.steps, Some(25));
+        assert_eq!(v.accel.fbcache, Some(0.08));
+        assert_eq!(v.name(), "physedit-fast+steps=25+fbcache=0.08");
+        assert_eq!(v.name().parse::<Variant>().unwrap(), v);
+        assert!("physedit+steps=0".parse::<Variant>().is_err());
+        assert!("physedit+steps=2.5".parse::<Variant>().is_err());
     }
 }

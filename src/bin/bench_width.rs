@@ -50,6 +50,10 @@ struct Args {
     /// Use a narrow block instead of the real width (a quick check of this tool).
     #[arg(long)]
     dry_run: bool,
+    /// A,B,C: price with the block time `A + B·n + C·n²` s of an earlier timing instead of timing
+    /// the block again (the fit it printed).
+    #[arg(long, value_delimiter = ',', num_args = 3, allow_hyphen_values = true)]
+    block_fit: Option<Vec<f64>>,
 }
 
 fn config(dry: bool) -> Result<Config> {
@@ -128,19 +132,11 @@ fn quadratic(points: &[(f64, f64)]) -> Result<(f64, f64, f64)> {
     }
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    let records = latest_per_pair(&read_results(&args.results)?);
-    if records.iter().all(|r| r.step_tokens.is_empty()) {
-        bail!(
-            "{} has no per-step tokens (step_tokens): rerun the bench with this version",
-            args.results.display()
-        );
-    }
+/// Times one real-width block at `--frames` and fits `a + b·n + c·n²` (see the module docs).
+fn time_block(args: &Args, per_frame: usize) -> Result<(f64, f64, f64)> {
     let cfg = config(args.dry_run)?;
     let vb = physedit::checkpoint::random_var_builder(DType::F32, &Device::Cpu);
     let model = ChronoEditTransformer3DModel::new(&cfg, vb)?;
-    let per_frame = if args.dry_run { 60 } else { 1560 };
     let ctx = contexts(&cfg)?;
     // Warm-up (fills the context K/V cache and the allocator) at the smallest size, untimed.
     let smallest = args.frames.iter().copied().min().unwrap_or(1);
@@ -154,7 +150,23 @@ fn main() -> Result<()> {
         );
         points.push(((f * per_frame) as f64, s));
     }
-    let (a, b, c) = quadratic(&points)?;
+    quadratic(&points)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let records = latest_per_pair(&read_results(&args.results)?);
+    if records.iter().all(|r| r.step_tokens.is_empty()) {
+        bail!(
+            "{} has no per-step tokens (step_tokens): rerun the bench with this version",
+            args.results.display()
+        );
+    }
+    let per_frame = if args.dry_run { 60 } else { 1560 };
+    let (a, b, c) = match &args.block_fit {
+        Some(f) => (f[0], f[1], f[2]),
+        None => time_block(&args, per_frame)?,
+    };
     let block = |n: f64| (a + b * n + c * n * n).max(0.0);
 
     #[derive(Default)]
@@ -172,10 +184,12 @@ fn main() -> Result<()> {
     {
         let mut secs = 0.0;
         let mut tf = 0.0;
-        for (&t, &f) in r.step_tokens.iter().zip(&r.step_forwards) {
+        // A forward where first-block caching skipped the rest of the stack ran one block.
+        let heads = r.step_head_forwards.iter().chain(std::iter::repeat(&0));
+        for ((&t, &f), &h) in r.step_tokens.iter().zip(&r.step_forwards).zip(heads) {
             let n = t as f64 / args.world_tokens_per_frame as f64 * per_frame as f64;
-            secs += args.blocks as f64 * f as f64 * block(n);
-            tf += f as f64 * n;
+            secs += (args.blocks as f64 * f as f64 + h as f64) * block(n);
+            tf += (f as f64 + h as f64 / args.blocks as f64) * n;
         }
         if !order.contains(&r.recipe) {
             order.push(r.recipe.clone());

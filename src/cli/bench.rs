@@ -69,6 +69,43 @@ pub enum BenchAction {
     Merge(MergeArgs),
     /// Regenerate the report of an output folder from its results.jsonl.
     Report(ReportArgs),
+    /// The speed-fidelity frontier of a run: table (OUT/frontier.md, .json) and plot.
+    #[command(after_help = FRONTIER_HELP)]
+    Frontier(FrontierArgs),
+}
+
+const FRONTIER_HELP: &str = "\
+Reads OUT/results.jsonl of a run made with --fidelity-to EXACT and, for every recipe: its speed
+against EXACT and against the baselines present (chronoedit-reasoning, comfy-template,
+chronoedit-distill), paired by case with 95 % bootstrap intervals; its fidelity to EXACT's
+pictures (mean PSNR with its interval, and the worst case); with --world-suite, `physedit world
+eval`'s success, untouched-kept and PSNR outside the edit on OUT/<recipe>/. A recipe is on the
+frontier when no other is both at least as fast and at least as faithful (strictly better in one).
+Writes OUT/frontier.md, OUT/frontier.json and the plot (OUT/frontier.png or --plot FILE), and
+names the fastest recipe at >= 30 dB mean fidelity (worst >= 25 dB) whose world success and kept
+are not below --reference's.
+
+Example:
+  physedit bench --suite S/suite.json --images S --model MODEL --out OUT --fidelity-to physedit \\
+      --recipes chronoedit-reasoning,comfy-template,physedit,physedit-fast,physedit+fbcache=0.1
+  physedit bench frontier OUT --world-suite S --plot docs/frontier.png";
+
+#[derive(Args, Debug)]
+pub struct FrontierArgs {
+    /// Output folder of a bench run (with results.jsonl).
+    pub out: PathBuf,
+    /// The exact recipe the fidelity was measured against [default: the run's --fidelity-to].
+    #[arg(long)]
+    pub exact: Option<String>,
+    /// World suite folder (cases.jsonl, targets/, masks/) to score every recipe's pictures on.
+    #[arg(long)]
+    pub world_suite: Option<PathBuf>,
+    /// Recipe whose world success and kept counts the goal must not fall below.
+    #[arg(long, default_value = "chronoedit-reasoning")]
+    pub reference: String,
+    /// Where to write the plot [default: OUT/frontier.png].
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -175,6 +212,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     match args.action {
         Some(BenchAction::Merge(m)) => merge(m),
         Some(BenchAction::Report(r)) => report(&r.out, r.baseline.as_deref()).map(|_| ()),
+        Some(BenchAction::Frontier(f)) => frontier(f),
         None => run_suite(args.run),
     }
 }
@@ -381,6 +419,69 @@ fn report(out: &Path, baseline: Option<&str>) -> Result<Report> {
 
 fn parse_variant(s: &str) -> std::result::Result<Variant, String> {
     s.parse::<Variant>().map_err(|e| format!("{e:#}"))
+}
+
+fn frontier(f: FrontierArgs) -> Result<()> {
+    use crate::eval::frontier::{build_frontier, goal, plot, to_markdown};
+    let path = f.out.join(RESULTS_FILE);
+    if !path.is_file() {
+        bail!("{} has no {RESULTS_FILE}", f.out.display());
+    }
+    let records: Vec<BenchRecord> = latest_per_pair(&read_results(&path)?);
+    let meta = BenchMeta::read(&f.out)?;
+    let mut recipes: Vec<String> = meta.as_ref().map(|m| m.recipes.clone()).unwrap_or_default();
+    for r in &records {
+        if !recipes.contains(&r.recipe) {
+            recipes.push(r.recipe.clone());
+        }
+    }
+    let exact = match (&f.exact, meta.as_ref().and_then(|m| m.fidelity_to.clone())) {
+        (Some(e), _) => e.parse::<Variant>().context("--exact")?.name(),
+        (None, Some(e)) => e,
+        (None, None) => bail!(
+            "{} was run without --fidelity-to: give --exact RECIPE (and rerun with --fidelity-to)",
+            f.out.display()
+        ),
+    };
+    let mut world = std::collections::HashMap::new();
+    if let Some(suite) = &f.world_suite {
+        let cases = crate::world::io::load_suite(suite)
+            .with_context(|| format!("--world-suite {}", suite.display()))?;
+        let pb = ProgressBar::new((cases.len() * recipes.len()) as u64);
+        pb.set_style(
+            ProgressStyle::with_template("world eval {bar:30} {pos}/{len} {msg}")
+                .expect("static template"),
+        );
+        for r in &recipes {
+            let dir = f.out.join(r);
+            if !dir.is_dir() {
+                pb.inc(cases.len() as u64);
+                continue;
+            }
+            pb.set_message(r.clone());
+            let rows = crate::world::evaluate::eval_suite(suite, &cases, &dir, None, Some(&pb))?;
+            world.insert(r.clone(), rows);
+        }
+        pb.finish_and_clear();
+    }
+    let rows = build_frontier(&records, &recipes, &exact, &world)?;
+    let g = goal(&rows, &f.reference);
+    let md = to_markdown(&rows, &exact, &g);
+    crate::util::write_atomic(&f.out.join("frontier.md"), md.as_bytes())?;
+    let json = serde_json::to_string_pretty(
+        &serde_json::json!({ "exact": exact, "rows": rows, "goal": g }),
+    )?;
+    crate::util::write_atomic(&f.out.join("frontier.json"), json.as_bytes())?;
+    let plot_path = f.plot.clone().unwrap_or_else(|| f.out.join("frontier.png"));
+    plot(&plot_path, &rows, &exact)?;
+    print!("{md}");
+    eprintln!(
+        "wrote {}, {} and {}",
+        f.out.join("frontier.md").display(),
+        f.out.join("frontier.json").display(),
+        plot_path.display()
+    );
+    Ok(())
 }
 
 fn merge(m: MergeArgs) -> Result<()> {

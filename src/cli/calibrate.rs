@@ -112,6 +112,7 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
             cache: Some(CacheSettings::new(CachePolicy::Easy, 0.0)),
             ..Default::default()
         },
+        steps: None,
     };
     let opts = BenchOptions {
         steps: a.steps,

@@ -167,6 +167,11 @@ pub struct EditArgs {
     /// The step cache's indicator: easy (runtime-adaptive) or mag (calibrated by `physedit calibrate`).
     #[arg(long, value_enum, default_value = "easy", requires = "cache")]
     pub cache_policy: CachePolicyArg,
+    /// First-block caching: run the first block, and skip the rest of the stack (reusing its
+    /// residual) while the first block's residual changes by less than THRESH (relative L1) since
+    /// the last computed step; no calibration (0.05-0.1 are moderate; 0 computes every step).
+    #[arg(long, value_name = "THRESH", value_parser = non_negative, conflicts_with = "cache")]
+    pub fbcache: Option<f64>,
     /// Guidance tail: run only the conditional branch over the last FRACTION of the steps,
     /// reusing the last guidance difference (no effect at guidance <= 1).
     #[arg(long, value_name = "FRACTION", value_parser = fraction)]
@@ -252,6 +257,7 @@ impl EditArgs {
                     t,
                 )
             }),
+            fbcache: self.fbcache,
             cfg_tail: self.cfg_tail,
             region: self.region,
         }

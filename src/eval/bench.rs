@@ -78,6 +78,8 @@ pub struct RecipeOutcome {
     /// Per step: tokens of one forward, forwards whose blocks ran.
     pub step_tokens: Vec<usize>,
     pub step_forwards: Vec<usize>,
+    /// Per step: forwards in which only the first block ran (first-block caching).
+    pub step_head_forwards: Vec<usize>,
 }
 
 impl BenchOptions {
@@ -108,10 +110,11 @@ pub fn bench_plan(
         image: Some(&cues),
         ..CardInput::new(prompt)
     };
-    let overrides = Overrides {
+    let mut overrides = Overrides {
         accel: variant.accel,
         ..opts.overrides(variant.recipe.model_guidance(default_guidance))
     };
+    overrides.steps = variant.steps.or(overrides.steps);
     let (_, resolved) = planner.resolve(variant.recipe, &input, &overrides, geometry)?;
     Ok(resolved)
 }
@@ -164,7 +167,12 @@ pub fn run_recipe(
         cached_steps: out.reused_steps.len(),
         step_tokens: out.tokens_per_step.clone(),
         step_forwards: out.forwards.clone(),
+        step_head_forwards: out.head_forwards.clone(),
     })
+}
+
+fn no_heads(v: &[usize]) -> bool {
+    v.iter().all(|&h| h == 0)
 }
 
 /// One line of `results.jsonl`.
@@ -199,6 +207,10 @@ pub struct BenchRecord {
     pub step_tokens: Vec<usize>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub step_forwards: Vec<usize>,
+    /// Per denoising step: forwards in which only the first block ran (first-block caching;
+    /// absent when none did).
+    #[serde(default, skip_serializing_if = "no_heads")]
+    pub step_head_forwards: Vec<usize>,
     /// PSNR (dB; `"inf"` when identical) and SSIM against the `--fidelity-to` recipe's picture of
     /// the same case and seed.
     #[serde(
@@ -238,6 +250,7 @@ impl BenchRecord {
             cached_steps: None,
             step_tokens: Vec::new(),
             step_forwards: Vec::new(),
+            step_head_forwards: Vec::new(),
             fidelity_psnr: None,
             fidelity_ssim: None,
             error: Some(error),
@@ -776,6 +789,7 @@ fn run_pair(
         cached_steps: Some(outcome.cached_steps),
         step_tokens: outcome.step_tokens,
         step_forwards: outcome.step_forwards,
+        step_head_forwards: outcome.step_head_forwards,
         fidelity_psnr: None,
         fidelity_ssim: None,
         error: None,

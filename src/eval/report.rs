@@ -420,8 +420,8 @@ pub fn write_report(out: &Path, report: &Report, records: &[BenchRecord]) -> Res
     Ok(files)
 }
 
-const PLOT_W: u32 = 960;
-const PLOT_H: u32 = 540;
+pub(crate) const PLOT_W: u32 = 960;
+pub(crate) const PLOT_H: u32 = 540;
 
 type DrawResult = std::result::Result<(), String>;
 
@@ -500,7 +500,7 @@ fn plot_font_available() -> bool {
 
 /// Draws into an RGB buffer, first with text when a font is available, then (if that fails)
 /// without, and saves it as a PNG atomically.
-fn render_png(path: &Path, draw: impl Fn(&mut [u8], bool) -> DrawResult) -> Result<()> {
+pub(crate) fn render_png(path: &Path, draw: impl Fn(&mut [u8], bool) -> DrawResult) -> Result<()> {
     let want_text = std::env::var("PHYSEDIT_PLOT_TEXT")
         .map(|v| v != "0")
         .unwrap_or(true)
@@ -520,7 +520,7 @@ fn render_png(path: &Path, draw: impl Fn(&mut [u8], bool) -> DrawResult) -> Resu
     save_png_atomic(path, &img)
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 

@@ -218,6 +218,40 @@ pub struct ForwardOptions {
     pub reuse_residual: Option<Tensor>,
     /// Return the block stack's residual in [`ForwardOutput::residual`] (the sample is unchanged).
     pub record_residual: bool,
+    /// First-block caching: run the first block, then either the rest of the stack or the rest's
+    /// residual of the last computed step (see [`FirstBlockCache`]). Ignored with `reuse_residual`.
+    pub first_block: Option<FirstBlockCache>,
+}
+
+/// What first-block caching (FBCache, as diffusers' `FirstBlockCacheConfig` and ParaAttention's
+/// first-block cache) knows of the last step whose whole stack ran, per batch row (CFG branch).
+///
+/// After the first block, the relative L1 change of its residual (output minus input) against
+/// `head` is measured per row, `mean|h − h_prev| / mean|h_prev|`. When every row's change is
+/// below `threshold` the rest of the stack is skipped and `tail` (the rest's residual at that step)
+/// is added to the first block's output; otherwise the whole stack runs for the whole batch (the
+/// batched branches cannot run half a stack) and [`ForwardOutput::first_block`] carries the new
+/// `head` and `tail`. With `head`/`tail` None the stack runs and records them.
+#[derive(Debug, Clone)]
+pub struct FirstBlockCache {
+    /// The first block's residual at the last computed step, `(B, tokens, inner_dim)`.
+    pub head: Option<Tensor>,
+    /// The residual of blocks 1.. at that step, same shape.
+    pub tail: Option<Tensor>,
+    /// Largest relative L1 change of the first block's residual that reuses `tail` (0: never).
+    pub threshold: f64,
+}
+
+/// What first-block caching did in one forward.
+#[derive(Debug, Clone)]
+pub struct FirstBlockOutcome {
+    /// Relative L1 change of the first block's residual per batch row (infinite without a `head`).
+    pub change: Vec<f64>,
+    /// Whether the rest of the stack was skipped.
+    pub reused: bool,
+    /// `head` and `tail` of this step when the whole stack ran (None when it was skipped: the
+    /// cache keeps the last computed step's, as diffusers' hook does).
+    pub computed: Option<(Tensor, Tensor)>,
 }
 
 /// Which cross-attention probabilities to capture.
@@ -245,6 +279,32 @@ pub struct ForwardOutput {
     pub cross_attention: Option<Tensor>,
     /// The block stack's residual `(B, tokens, inner_dim)`, when `record_residual` asked for it.
     pub residual: Option<Tensor>,
+    /// What first-block caching did, when [`ForwardOptions::first_block`] asked for it.
+    pub first_block: Option<FirstBlockOutcome>,
+}
+
+/// Per batch row of `(B, …)` tensors: `mean|a − b| / mean|b|` in f32 (infinite where `b` is zero
+/// or the shapes differ).
+fn relative_l1_per_row(a: &Tensor, b: &Tensor) -> Result<Vec<f64>> {
+    let rows = a.dim(0)?;
+    if a.dims() != b.dims() {
+        return Ok(vec![f64::INFINITY; rows]);
+    }
+    let a = a.to_dtype(DType::F32)?.flatten_from(1)?;
+    let b = b.to_dtype(DType::F32)?.flatten_from(1)?;
+    let num = (&a - &b)?.abs()?.mean(1)?.to_vec1::<f32>()?;
+    let den = b.abs()?.mean(1)?.to_vec1::<f32>()?;
+    Ok(num
+        .iter()
+        .zip(&den)
+        .map(|(&n, &d)| {
+            if d > 0.0 {
+                n as f64 / d as f64
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect())
 }
 
 /// The attention kernel: `softmax(q k^T * scale) v` for contiguous `(B, H, S, D)` inputs, returning
@@ -1148,23 +1208,63 @@ impl ChronoEditTransformer3DModel {
             x = (&x + r.to_dtype(x.dtype())?)?;
         }
         let x_in = (opts.record_residual && opts.reuse_residual.is_none()).then(|| x.clone());
+        let mut first_block = None;
         if opts.reuse_residual.is_none() {
-            for (i, block) in self.blocks.iter().enumerate() {
+            let run_block = |i: usize,
+                             x: &Tensor,
+                             captured: &mut Option<Tensor>|
+             -> Result<Tensor> {
                 let cap = match &capture {
                     Some((layers, q, c)) if layers.binary_search(&i).is_ok() => Some((*q, *c)),
                     _ => None,
                 };
                 let (y, probs) =
-                    block.forward(&x, &kv.blocks[i], &timestep_proj, &cos, &sin, cap)?;
-                x = y;
+                    self.blocks[i].forward(x, &kv.blocks[i], &timestep_proj, &cos, &sin, cap)?;
                 if let Some(p) = probs {
-                    captured = Some(match captured {
+                    *captured = Some(match captured.take() {
                         Some(acc) => (acc + p)?,
                         None => p,
                     });
                 }
+                Ok(y)
+            };
+            let mut rest_from = 0;
+            if let (Some(fb), false) = (&opts.first_block, self.blocks.is_empty()) {
+                let head_in = x.clone();
+                x = run_block(0, &x, &mut captured)?;
+                rest_from = 1;
+                let head = (&x - &head_in)?;
+                let change = match &fb.head {
+                    Some(prev) => relative_l1_per_row(&head, prev)?,
+                    None => vec![f64::INFINITY; b],
+                };
+                let tail = fb.tail.as_ref().filter(|t| t.dims() == x.dims());
+                let reuse = capture.is_none()
+                    && fb.threshold > 0.0
+                    && tail.is_some()
+                    && change.iter().all(|&c| c < fb.threshold);
+                first_block = Some((head, change, reuse, x.clone()));
+                if reuse {
+                    x = (&x + tail.expect("checked").to_dtype(x.dtype())?)?;
+                    rest_from = self.blocks.len();
+                }
+            }
+            for i in rest_from..self.blocks.len() {
+                x = run_block(i, &x, &mut captured)?;
             }
         }
+        let first_block = match first_block {
+            Some((head, change, reused, head_out)) => Some(FirstBlockOutcome {
+                change,
+                reused,
+                computed: if reused {
+                    None
+                } else {
+                    Some((head, (&x - &head_out)?))
+                },
+            }),
+            None => None,
+        };
         if let Some(x_in) = x_in {
             residual = Some((&x - &x_in)?);
         }
@@ -1208,6 +1308,35 @@ impl ChronoEditTransformer3DModel {
             sample,
             cross_attention,
             residual,
+            first_block,
         })
+    }
+}
+
+#[cfg(test)]
+mod first_block_tests {
+    use super::*;
+
+    #[test]
+    fn relative_l1_is_measured_per_batch_row() {
+        let dev = Device::Cpu;
+        let prev = Tensor::new(
+            &[[[1f32, -1.0], [2.0, -2.0]], [[1.0, 1.0], [1.0, 1.0]]],
+            &dev,
+        )
+        .unwrap();
+        let now = Tensor::new(
+            &[[[1.5f32, -1.0], [2.0, -2.0]], [[1.0, 1.0], [1.0, 1.0]]],
+            &dev,
+        )
+        .unwrap();
+        // Row 0: mean|Δ| = 0.5 / 4, mean|prev| = 6 / 4 -> 1/12; row 1 unchanged.
+        let c = relative_l1_per_row(&now, &prev).unwrap();
+        assert!((c[0] - 1.0 / 12.0).abs() < 1e-7, "{c:?}");
+        assert_eq!(c[1], 0.0);
+        let zeros = Tensor::zeros((2, 2, 2), DType::F32, &dev).unwrap();
+        assert!(relative_l1_per_row(&now, &zeros).unwrap()[0].is_infinite());
+        let other = Tensor::zeros((2, 3, 2), DType::F32, &dev).unwrap();
+        assert!(relative_l1_per_row(&other, &prev).unwrap()[1].is_infinite());
     }
 }

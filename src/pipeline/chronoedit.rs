@@ -125,7 +125,10 @@ pub struct EditOutput {
     /// Transformer forwards whose blocks ran at each step (0 where the step cache reused a
     /// residual, 1 in the guidance tail).
     pub forwards: Vec<usize>,
-    /// Steps where the step cache reused a residual.
+    /// Transformer forwards in which only the first block ran at each step (first-block caching
+    /// skipped the rest of the stack).
+    pub head_forwards: Vec<usize>,
+    /// Steps where the step cache (or first-block caching) reused a residual.
     pub reused_steps: Vec<usize>,
     /// Steps RPFI blended the output frame (None: RPFI was not requested or had no reasoning phase).
     pub rpfi_steps: Option<usize>,
@@ -140,15 +143,21 @@ pub struct EditOutput {
 
 impl EditOutput {
     /// Transformer FLOPs this edit executed (cost model on the tokens actually computed): every
-    /// forward of every step, the dedicated SRM probe forward, and the capture's extra
+    /// forward of every step (a forward where first-block caching skipped the rest of the stack as
+    /// its first block and the embeddings), the dedicated SRM probe forward, and the capture's extra
     /// query-key products (output-frame queries against the whole context in each captured block).
     pub fn transformer_flops(&self, m: &crate::adaptive::cost::ModelDims) -> TransformerFlops {
-        use crate::adaptive::cost::transformer_forward;
+        use crate::adaptive::cost::{transformer_forward, transformer_head_forward};
+        let heads = self.head_forwards.iter().chain(std::iter::repeat(&0));
         let steps: f64 = self
             .tokens_per_step
             .iter()
             .zip(&self.forwards)
-            .map(|(&t, &f)| f as f64 * transformer_forward(m, t).total)
+            .zip(heads)
+            .map(|((&t, &f), &h)| {
+                f as f64 * transformer_forward(m, t).total
+                    + h as f64 * transformer_head_forward(m, t)
+            })
             .sum();
         let probe = match &self.srm {
             Some(s) => {
@@ -889,10 +898,12 @@ impl ChronoEditPipeline {
             req.guidance,
         )?
         .with_cfg_tail(accel.cfg_tail, timesteps.len())
-        .with_step_cache(decider);
+        .with_step_cache(decider)
+        .with_first_block_cache(accel.fbcache);
         let mut tokens_per_step = Vec::with_capacity(timesteps.len());
         let mut forwards = Vec::with_capacity(timesteps.len());
         let mut reused_steps = Vec::new();
+        let mut head_forwards = Vec::with_capacity(timesteps.len());
         for (i, &t) in timesteps.iter().enumerate() {
             if req.reasoning_enabled() && i == req.reasoning_steps {
                 latents = Self::first_and_last(&latents)?;
@@ -928,6 +939,7 @@ impl ChronoEditPipeline {
             });
             let pred = guidance.predict(&model_input, &timestep, &opts, &step)?;
             forwards.push(pred.forwards);
+            head_forwards.push(pred.head_forwards);
             if pred.reused {
                 reused_steps.push(i);
             }
@@ -967,6 +979,7 @@ impl ChronoEditPipeline {
             tokens_per_step,
             forwards_per_step,
             forwards,
+            head_forwards,
             reused_steps,
             rpfi_steps: rpfi_hook.map(|h| h.applied_steps),
             region_held_steps: region_hook.map(|h| h.held_steps),

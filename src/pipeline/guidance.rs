@@ -14,11 +14,17 @@
 //! residual in place of the blocks. The guidance tail runs only the conditional branch over the
 //! last steps and reuses the last computed difference `cond − uncond`. With neither switched on
 //! the forwards are exactly the plain ones (no residual is even recorded).
+//!
+//! First-block caching ([`Guidance::with_first_block_cache`]) keeps the first block's residual and
+//! the rest of the stack's residual of the last step whose whole stack ran, per batch row (CFG
+//! branch), and hands them to the transformer, which decides after the first block
+//! (`models::transformer::FirstBlockCache`). They are dropped whenever the latent video, the
+//! computed tokens or the branches change ([`CacheKey`]); a capture always runs the whole stack.
 use anyhow::Result;
 use candle_core::{DType, Tensor};
 
 use crate::adaptive::accel::{cfg_tail_start, CacheDecider, CacheKey};
-use crate::models::transformer::{ChronoEditTransformer3DModel, ForwardOptions};
+use crate::models::transformer::{ChronoEditTransformer3DModel, FirstBlockCache, ForwardOptions};
 use crate::pipeline::hooks::StepState;
 
 /// The guided transformer of one edit: its contexts, CFG scale and acceleration state.
@@ -35,6 +41,15 @@ pub struct Guidance<'a> {
     /// `cond − uncond` of the last step that ran both branches (kept only with the tail on).
     last_difference: Option<Tensor>,
     cache: Option<CacheState>,
+    first_block: Option<FirstBlockState>,
+}
+
+/// First-block caching's residuals of the last step whose whole stack ran.
+struct FirstBlockState {
+    threshold: f64,
+    key: Option<CacheKey>,
+    head: Option<Tensor>,
+    tail: Option<Tensor>,
 }
 
 /// The step cache's tensors beside its decisions.
@@ -58,8 +73,10 @@ pub struct Prediction {
     pub cross_attention: Option<Tensor>,
     /// Transformer forwards whose blocks ran (0 when the cached residual replaced them).
     pub forwards: usize,
-    /// Whether the cached residual replaced the blocks.
+    /// Whether the cached residual replaced the blocks (all of them, or all but the first).
     pub reused: bool,
+    /// Transformer forwards in which only the first block ran (first-block caching).
+    pub head_forwards: usize,
 }
 
 /// ‖a − b‖ / ‖b‖ over every element (f32), infinite when the shapes differ or `b` is zero.
@@ -104,6 +121,7 @@ impl<'a> Guidance<'a> {
             tail_start: None,
             last_difference: None,
             cache: None,
+            first_block: None,
         })
     }
 
@@ -124,6 +142,17 @@ impl<'a> Guidance<'a> {
             previous_latents: None,
             last_computed: None,
             magnitudes: Vec::new(),
+        });
+        self
+    }
+
+    /// First-block caching at `threshold` (None: off).
+    pub fn with_first_block_cache(mut self, threshold: Option<f64>) -> Self {
+        self.first_block = threshold.map(|threshold| FirstBlockState {
+            threshold,
+            key: None,
+            head: None,
+            tail: None,
         });
         self
     }
@@ -186,7 +215,22 @@ impl<'a> Guidance<'a> {
             }
             c.previous_latents = Some(step.latents.clone());
         }
+        if let Some(fb) = self.first_block.as_mut() {
+            if capturing || fb.key.as_ref() != Some(&key) {
+                fb.head = None;
+                fb.tail = None;
+            }
+            // A capture runs the branches apart and every block: nothing to decide or record.
+            if !capturing {
+                fopts.first_block = Some(FirstBlockCache {
+                    head: fb.head.clone(),
+                    tail: fb.tail.clone(),
+                    threshold: fb.threshold,
+                });
+            }
+        }
 
+        let first_block;
         let (cond, cross_attention, uncond, residual) = match (&self.batched, both, capturing) {
             (Some((text2, image2)), true, false) => {
                 let out = self.transformer.forward_with(
@@ -198,6 +242,7 @@ impl<'a> Guidance<'a> {
                 )?;
                 let cond = out.sample.narrow(0, 0, 1)?;
                 let uncond = out.sample.narrow(0, 1, 1)?;
+                first_block = out.first_block;
                 (cond, None, Some(uncond), out.residual)
             }
             _ => {
@@ -230,6 +275,7 @@ impl<'a> Guidance<'a> {
                     }
                     _ => None,
                 };
+                first_block = out.first_block;
                 (out.sample, out.cross_attention, uncond, residual)
             }
         };
@@ -252,6 +298,18 @@ impl<'a> Guidance<'a> {
             None => cond,
         };
         let noise_pred = guided.to_dtype(DType::F32)?;
+        let mut head_forwards = 0;
+        if let (Some(fb), Some(outcome)) = (self.first_block.as_mut(), first_block) {
+            if outcome.reused {
+                reused = true;
+                head_forwards = branches;
+            }
+            if let Some((head, tail)) = outcome.computed {
+                fb.head = Some(head);
+                fb.tail = Some(tail);
+                fb.key = Some(key.clone());
+            }
+        }
 
         if let (Some(c), false) = (self.cache.as_mut(), reused) {
             let rate = match &c.last_computed {
@@ -279,6 +337,7 @@ impl<'a> Guidance<'a> {
             cross_attention,
             forwards: if reused { 0 } else { branches },
             reused,
+            head_forwards,
         })
     }
 }

@@ -88,6 +88,10 @@ fn switched_off_accelerations_reproduce_the_exact_edit_bit_for_bit() {
             ..Default::default()
         },
         Acceleration {
+            fbcache: Some(0.0),
+            ..Default::default()
+        },
+        Acceleration {
             rpfi: Some(0.0),
             ..Default::default()
         },
@@ -174,6 +178,52 @@ fn the_cache_never_reuses_across_the_reasoning_drop_the_warmup_or_the_last_step(
             assert_eq!(f, if reused.contains(&i) { 0 } else { 2 }, "step {i}");
         }
     }
+}
+
+#[test]
+fn first_block_caching_reuses_the_stack_within_one_video_and_branch_count() {
+    // tiny_a: two blocks, so skipping all but the first changes the prediction.
+    let dir = fixture("tiny_a").join("pipeline");
+    let pipe = ChronoEditPipeline::load(&dir, &LoadOptions::default()).expect("load tiny_a");
+    let (steps, nr) = (8, 3);
+    let req = request(13, steps, nr);
+    let fb = |t: f64| {
+        with(
+            Acceleration {
+                fbcache: Some(t),
+                ..Default::default()
+            },
+            None,
+        )
+    };
+    let exact = run(&pipe, &req, &AdaptiveOptions::default());
+    let off = run(&pipe, &req, &fb(0.0));
+    assert_eq!(bits(&off.frames), bits(&exact.frames));
+    assert!(off.reused_steps.is_empty());
+    assert_eq!(off.head_forwards, vec![0; steps]);
+    // At an unbounded threshold every step reuses except the first and the first after the
+    // reasoning drop (no residual of that video yet); a reused step runs the first block of both
+    // branches and no whole forward.
+    let loose = run(&pipe, &req, &fb(1e9));
+    let expected: Vec<usize> = (0..steps).filter(|&i| i != 0 && i != nr).collect();
+    assert_eq!(loose.reused_steps, expected);
+    for i in 0..steps {
+        let reused = expected.contains(&i);
+        assert_eq!(loose.forwards[i], if reused { 0 } else { 2 }, "step {i}");
+        assert_eq!(
+            loose.head_forwards[i],
+            if reused { 2 } else { 0 },
+            "step {i}"
+        );
+    }
+    // Its FLOPs: two whole forwards per computed step, a first block per reused forward.
+    let dims = physedit::adaptive::cost::ModelDims::from_model_dir(&dir).unwrap();
+    let (full, cached) = (
+        exact.transformer_flops(&dims).steps,
+        loose.transformer_flops(&dims).steps,
+    );
+    assert!(cached < full, "{cached} of {full}");
+    assert_ne!(bits(&loose.frames), bits(&exact.frames));
 }
 
 #[test]

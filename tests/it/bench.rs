@@ -469,6 +469,7 @@ fn torn_last_line_is_ignored_and_cut_before_appending() {
         cached_steps: None,
         step_tokens: Vec::new(),
         step_forwards: Vec::new(),
+        step_head_forwards: Vec::new(),
         fidelity_psnr: None,
         fidelity_ssim: None,
         error: None,
@@ -609,4 +610,92 @@ fn step_override_keeps_the_reasoning_share() {
     assert_eq!(output_size(16, &img, None, None).unwrap(), (48, 64));
     assert_eq!(output_size(16, &img, Some(32), None).unwrap(), (32, 64));
     assert!(output_size(16, &img, Some(40), None).is_err());
+}
+
+#[test]
+fn the_frontier_pairs_speeds_by_case_marks_baselines_and_picks_the_goal() {
+    use physedit::eval::frontier::{build_frontier, goal, plot, to_markdown};
+    let rec = |key: &str, recipe: &str, secs: f64, psnr: f64| BenchRecord {
+        key: key.into(),
+        recipe: recipe.into(),
+        edit_type: Some("add".into()),
+        seconds: Some(secs),
+        reasoning_steps: None,
+        reasoning_frames: None,
+        steps: None,
+        mask_coverage: None,
+        srm_planned: None,
+        srm_applied: None,
+        clip_t: None,
+        clip_i: None,
+        forwards: None,
+        token_forwards: None,
+        cached_steps: None,
+        step_tokens: Vec::new(),
+        step_forwards: Vec::new(),
+        step_head_forwards: Vec::new(),
+        fidelity_psnr: Some(psnr),
+        fidelity_ssim: None,
+        error: None,
+        invalid_entry: false,
+    };
+    let mut records = Vec::new();
+    for (k, scale) in [("a", 1.0), ("b", 2.0), ("c", 3.0)] {
+        records.push(rec(k, "chronoedit-reasoning", 8.0 * scale, 25.0));
+        records.push(rec(k, "comfy-template", 1.0 * scale, 28.0));
+        records.push(rec(k, "physedit", 2.0 * scale, f64::INFINITY));
+        // Faster than the template and faithful: the goal.
+        records.push(rec(k, "physedit+fbcache=0.1", 0.5 * scale, 35.0));
+        // Slower and less faithful than the one above: dominated.
+        records.push(rec(k, "physedit+cache=0.1", 0.8 * scale, 33.0));
+        // Fastest, but one case under the worst-case bar.
+        let worst = if k == "b" { 20.0 } else { 40.0 };
+        records.push(rec(k, "physedit+steps=10", 0.25 * scale, worst));
+    }
+    let recipes: Vec<String> = [
+        "chronoedit-reasoning",
+        "comfy-template",
+        "physedit",
+        "physedit+fbcache=0.1",
+        "physedit+cache=0.1",
+        "physedit+steps=10",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = build_frontier(&records, &recipes, "physedit", &Default::default()).unwrap();
+    let by = |n: &str| rows.iter().find(|r| r.recipe == n).unwrap();
+    // Speeds are ratios of mean seconds over the paired cases.
+    let fb = by("physedit+fbcache=0.1");
+    assert!((fb.speedup_vs_exact.unwrap().value - 4.0).abs() < 1e-9);
+    let vs: Vec<(&str, f64)> = fb
+        .speedup_vs
+        .iter()
+        .map(|(b, v)| (b.as_str(), v.unwrap().value))
+        .collect();
+    assert_eq!(
+        vs,
+        [("chronoedit-reasoning", 16.0), ("comfy-template", 2.0)]
+    );
+    assert_eq!(fb.worst_fidelity, Some(35.0));
+    let on: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.on_frontier)
+        .map(|r| r.recipe.as_str())
+        .collect();
+    assert_eq!(
+        on,
+        ["physedit", "physedit+fbcache=0.1", "physedit+steps=10"]
+    );
+    assert!(by("comfy-template").baseline && !by("physedit").baseline);
+    let g = goal(&rows, "chronoedit-reasoning");
+    assert_eq!(g.chosen.as_deref(), Some("physedit+fbcache=0.1"));
+    let md = to_markdown(&rows, "physedit", &g);
+    assert!(md.contains("**physedit+fbcache=0.1**"), "{md}");
+    assert!(md.contains("comfy-template (baseline)"), "{md}");
+    let tmp = tempfile::tempdir().unwrap();
+    let png = tmp.path().join("frontier.png");
+    plot(&png, &rows, "physedit").unwrap();
+    assert!(image::open(&png).is_ok());
+    // Without the exact recipe's results there is no speed to measure.
+    assert!(build_frontier(&records, &recipes, "no-reasoning", &Default::default()).is_err());
 }
