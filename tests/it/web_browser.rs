@@ -2,7 +2,7 @@
 //! (`chromedriver`, started here on a free port) against a real `physedit serve` with the bundled
 //! model. A person's whole path (picture, instruction, plan, edit with live progress, before/after,
 //! SRM mask, reasoning frames, download, edit again, history), with and without a key, an error
-//! case, a phone's width and the keyboard alone. Screenshots of each state go to
+//! case, a phone's width in dark mode and the keyboard alone. Screenshots of each state go to
 //! `target/web-screenshots/`.
 //!
 //! `.ci/run` installs `chromium` and `chromium-driver`; without them these tests fail, naming them.
@@ -18,7 +18,7 @@ use crate::serve::{client, decode_png, edit_form, free_port, test_image, test_pn
 const ACTION: &str = "Make the ball roll off the table";
 const AGAIN: &str = "Turn the background plain peach";
 /// Desktop and phone window sizes (CSS pixels).
-const DESKTOP: (u32, u32) = (1280, 1600);
+const DESKTOP: (u32, u32) = (1280, 2000);
 const PHONE: (u32, u32) = (390, 844);
 
 fn shots_dir() -> PathBuf {
@@ -48,7 +48,8 @@ fn need(tool: &str) -> PathBuf {
 }
 
 impl Browser {
-    async fn start(size: (u32, u32)) -> Browser {
+    /// A browser window of `size`; `extra`: more chromium switches.
+    async fn start(size: (u32, u32), extra: &[&str]) -> Browser {
         let chromium = need("chromium");
         let driver = need("chromedriver");
         let port = free_port();
@@ -66,14 +67,23 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(50));
         }
         let downloads = tempfile::tempdir().unwrap();
+        let args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-extensions",
+            "--no-first-run",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|a| a.to_string())
+        .chain([format!("--window-size={},{}", size.0, size.1)])
+        .collect();
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-extensions", "--no-first-run",
-                    format!("--window-size={},{}", size.0, size.1),
-                ],
+                "args": args,
                 "prefs": {
                     "download.default_directory": downloads.path(),
                     "download.prompt_for_download": false,
@@ -306,7 +316,7 @@ async fn edit(b: &Browser, seed: &str) -> Vec<String> {
 fn a_persons_whole_path_in_chromium() {
     let server = Server::start(&[]);
     crate::serve::rt().block_on(async {
-        let b = Browser::start(DESKTOP).await;
+        let b = Browser::start(DESKTOP, &[]).await;
         b.client.goto(&server.base).await.unwrap();
         b.until(
             "document.getElementById('server-status').textContent.startsWith('Model')",
@@ -418,6 +428,23 @@ fn a_persons_whole_path_in_chromium() {
         assert_eq!(history.len(), 2, "{history:?}");
         assert!(history[0].starts_with(AGAIN) && history[1].starts_with(ACTION), "{history:?}");
         b.shot("06-edit-again-and-history").await;
+        // The history reopens the first edit from the server.
+        b.js("document.querySelectorAll('#history li button')[1].click();")
+            .await;
+        b.until(
+            "document.getElementById('compare').classList.contains('solo') && document.getElementById('after-img').complete",
+            "the first edit reopened",
+            LONG,
+        )
+        .await;
+        b.until(
+            "document.getElementById('download').download.length > 0",
+            "the reopened edit",
+            LONG,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(b.img_pixels("after-img").await, api, "the reopened first edit");
         b.client.close().await.unwrap();
     });
 }
@@ -426,7 +453,7 @@ fn a_persons_whole_path_in_chromium() {
 fn with_a_key_required_the_page_asks_and_the_api_refuses_without() {
     let server = Server::start(&["--api-key", "sk-browser"]);
     crate::serve::rt().block_on(async {
-        let b = Browser::start(DESKTOP).await;
+        let b = Browser::start(DESKTOP, &[]).await;
         b.client.goto(&server.base).await.unwrap();
         b.until(
             "!document.getElementById('key-panel').hidden",
@@ -485,7 +512,7 @@ fn a_text_file_as_picture_shows_the_apis_message_next_to_the_picture() {
     let txt = dir.path().join("notes.txt");
     std::fs::write(&txt, "not a picture\n").unwrap();
     crate::serve::rt().block_on(async {
-        let b = Browser::start(DESKTOP).await;
+        let b = Browser::start(DESKTOP, &[]).await;
         b.client.goto(&server.base).await.unwrap();
         b.until(
             "document.getElementById('server-status').textContent.startsWith('Model')",
@@ -534,7 +561,7 @@ fn a_text_file_as_picture_shows_the_apis_message_next_to_the_picture() {
 fn at_phone_width_by_keyboard_alone() {
     let server = Server::start(&[]);
     crate::serve::rt().block_on(async {
-        let b = Browser::start(PHONE).await;
+        let b = Browser::start(PHONE, &["--force-dark-mode"]).await;
         b.client.goto(&server.base).await.unwrap();
         b.until(
             "document.getElementById('server-status').textContent.startsWith('Model')",
@@ -542,6 +569,13 @@ fn at_phone_width_by_keyboard_alone() {
             LONG,
         )
         .await;
+        // Dark mode: the page follows the system's preference.
+        assert_eq!(
+            b.js("return matchMedia('(prefers-color-scheme: dark)').matches;").await,
+            json!(true)
+        );
+        let bg = b.js("return getComputedStyle(document.body).backgroundColor;").await;
+        assert_eq!(bg, json!("rgb(21, 23, 27)"), "the dark background");
         // Nothing wider than the phone.
         let (sw, iw) = {
             let v = b
