@@ -100,6 +100,40 @@ pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
     Ok(img)
 }
 
+/// Pictures as an endlessly looping GIF, `delay_ms` per frame (the trajectory of an edit).
+pub fn gif_bytes(frames: &[image::RgbImage], delay_ms: u32) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new(&mut out);
+        enc.set_repeat(image::codecs::gif::Repeat::Infinite)?;
+        for img in frames {
+            let rgba = image::DynamicImage::ImageRgb8(img.clone()).to_rgba8();
+            let delay = image::Delay::from_numer_denom_ms(delay_ms, 1);
+            enc.encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))?;
+        }
+    }
+    Ok(out)
+}
+
+/// Pictures of one size side by side, left to right.
+pub fn frame_strip(frames: &[image::RgbImage]) -> image::RgbImage {
+    let (w, h) = frames.first().map(|f| f.dimensions()).unwrap_or((0, 0));
+    let mut strip = image::RgbImage::new(w * frames.len() as u32, h);
+    for (i, img) in frames.iter().enumerate() {
+        image::imageops::replace(&mut strip, img, (i as u32 * w) as i64, 0);
+    }
+    strip
+}
+
+/// A picture as PNG bytes.
+pub fn png_bytes(picture: &image::RgbImage) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    picture
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .context("encoding a picture as PNG")?;
+    Ok(out)
+}
+
 /// A (3, H, W) tensor in [0, 1] as an 8-bit RGB image, rounding as `(x * 255).round()` like
 /// diffusers' `numpy_to_pil`.
 pub fn tensor_to_rgb(frame: &Tensor) -> Result<image::RgbImage> {

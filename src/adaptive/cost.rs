@@ -23,7 +23,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::plan::Plan;
+use super::card::CardInput;
+use super::plan::{fixed_plan, Plan, Planner, Recipe};
 
 /// Transformer dimensions (diffusers' ChronoEditTransformer3DModel config; defaults as its __init__).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -546,6 +547,46 @@ pub fn edit_cost(m: &ModelDims, plan: &Plan, o: &CostOptions) -> EditCost {
         reasoning_forward,
         final_forward,
     }
+}
+
+/// An instruction's plan, its cost, and how it compares with the reference recipes (both priced at
+/// the same size and SRM coverage): what `physedit cost --prompt` prints and `POST /v1/plan` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanPrice {
+    pub plan: Plan,
+    pub cost: EditCost,
+    /// `chronoedit-reasoning`'s total FLOPs over this plan's.
+    pub speedup_vs_reasoning: f64,
+    /// `chronoedit-short`'s total FLOPs over this plan's.
+    pub speedup_vs_short: f64,
+}
+
+/// Plans `input` with `recipe` and prices the plan against the reference recipes.
+pub fn price_plan(
+    m: &ModelDims,
+    planner: &Planner,
+    recipe: Recipe,
+    input: &CardInput,
+    o: &CostOptions,
+) -> anyhow::Result<PlanPrice> {
+    let base = edit_cost(
+        m,
+        &fixed_plan(Recipe::ChronoeditReasoning, &planner.table, None)?,
+        o,
+    );
+    let short = edit_cost(
+        m,
+        &fixed_plan(Recipe::ChronoeditShort, &planner.table, None)?,
+        o,
+    );
+    let plan = planner.plan(recipe, input)?;
+    let cost = edit_cost(m, &plan, o);
+    Ok(PlanPrice {
+        speedup_vs_reasoning: base.total / cost.total,
+        speedup_vs_short: short.total / cost.total,
+        plan,
+        cost,
+    })
 }
 
 #[cfg(test)]

@@ -411,6 +411,17 @@ pub fn plan_for(
     Ok(plan_for_prediction(recipe, &p, table, predictor.name()))
 }
 
+/// The plan of `recipe` for a neutral instruction, or for `tier` when given (adaptive recipes): the
+/// plans `physedit cost` prices the recipes by, and the baselines an edit's plan is priced against.
+pub fn fixed_plan(recipe: Recipe, table: &PlanTable, tier: Option<Tier>) -> anyhow::Result<Plan> {
+    let rules = super::card::RulePredictor;
+    let mut p = rules.predict(&CardInput::new(""))?;
+    if let Some(t) = tier {
+        p.tier = t;
+    }
+    Ok(plan_for_prediction(recipe, &p, table, rules.name()))
+}
+
 /// The plan of `recipe` for a given prediction (category, complexity, tier).
 ///
 /// Adaptive recipes take N_r, r and SRM from `table` for the predicted tier, and the table's steps

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::adaptive::card::{BaseTier, CardInput, Tier};
 use crate::adaptive::cost::{
-    edit_cost, tokens_per_frame, transformer_forward, CostOptions, EditCost, ModelDims,
+    edit_cost, price_plan, tokens_per_frame, transformer_forward, CostOptions, EditCost, ModelDims,
 };
-use crate::adaptive::plan::{plan_for, plan_for_prediction, Plan, PlanTable, Recipe};
+use crate::adaptive::plan::{fixed_plan, plan_for, PlanTable, Recipe};
 use crate::category::Category;
 use crate::cli::args::PlannerArgs;
 use crate::suite::load_suite;
@@ -63,21 +63,6 @@ struct Row {
     reasoning_frames: usize,
     srm: bool,
     cost: EditCost,
-}
-
-/// The plan of `recipe` for a neutral prompt, or for `tier` when given (adaptive recipes).
-fn fixed_plan(
-    recipe: Recipe,
-    table: &crate::adaptive::plan::PlanTable,
-    tier: Option<Tier>,
-) -> anyhow::Result<Plan> {
-    use crate::adaptive::card::Predictor;
-    let rules = crate::adaptive::card::RulePredictor;
-    let mut p = rules.predict(&CardInput::new(""))?;
-    if let Some(t) = tier {
-        p.tier = t;
-    }
-    Ok(plan_for_prediction(recipe, &p, table, rules.name()))
 }
 
 /// The baselines every recipe is priced against: the paper's reference, the recipe ComfyUI users run,
@@ -222,22 +207,12 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
     let short = edit_cost(&model, &short_plan, &opts);
 
     if let Some(prompt) = &args.prompt {
-        let plan = planner.plan(recipe, &CardInput::new(prompt))?;
-        let c = edit_cost(&model, &plan, &opts);
-        #[derive(Serialize)]
-        struct Out<'a> {
-            plan: &'a Plan,
-            cost: &'a EditCost,
-            speedup_vs_reasoning: f64,
-            speedup_vs_short: f64,
-        }
-        let out = Out {
-            plan: &plan,
-            cost: &c,
-            speedup_vs_reasoning: base.total / c.total,
-            speedup_vs_short: short.total / c.total,
-        };
-        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&out)?)?;
+        let priced = price_plan(&model, &planner, recipe, &CardInput::new(prompt), &opts)?;
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string(&priced)?
+        )?;
         return Ok(());
     }
 

@@ -10,7 +10,7 @@ use clap::Args;
 use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::cost::{edit_cost, CostOptions, ModelDims};
 use crate::adaptive::plan::{Overrides, Recipe};
-use crate::adaptive::srm::{mask_overlay, Probe, TokenMask};
+use crate::adaptive::srm::Probe;
 use crate::checkpoint::lora::LoraSpec;
 use crate::cli::args::{
     fraction, model_or_bundled, non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs,
@@ -19,9 +19,7 @@ use crate::pipeline::chronoedit::{
     ChronoEditPipeline, EditSize, LoadOptions, SizeLimit, SizeLimits,
 };
 use crate::pipeline::planned::{self, EditSpec};
-use crate::util::{
-    atomic_write, image_dimensions, open_image, save_png_atomic, tensor_to_rgb, write_atomic,
-};
+use crate::util::{atomic_write, image_dimensions, open_image, save_png_atomic, write_atomic};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -486,26 +484,13 @@ pub fn run(args: EditArgs) -> Result<()> {
         })?;
     }
     if let Some(p) = &args.trajectory_out {
-        write_trajectory(&out.frames, p)?;
+        write_trajectory(&done.trajectory()?, p)?;
     }
     if let Some(p) = &args.mask_out {
-        let mask = match &out.srm {
-            Some(s) => s.mask.clone(),
-            None => {
-                eprintln!("note: the SRM did not run (no reasoning frames or SRM off); --mask-out shows the full frame");
-                let patch = pipe.transformer.config().patch();
-                let s = pipe.vae.spatial_scale();
-                TokenMask::full(height / s / patch[1], width / s / patch[2])
-            }
-        };
-        let resized = image
-            .resize_exact(
-                width as u32,
-                height as u32,
-                image::imageops::FilterType::Triangle,
-            )
-            .to_rgb8();
-        let overlay = mask_overlay(&resized, &mask);
+        let (overlay, ran) = done.srm_overlay(&pipe, &image);
+        if !ran {
+            eprintln!("note: the SRM did not run (no reasoning frames or SRM off); --mask-out shows the full frame");
+        }
         save_png_atomic(p, &overlay)?;
     }
     let total_s = load_s + out.times.encode_s + out.times.denoise_s + out.times.decode_s;
@@ -625,36 +610,15 @@ fn load_latents(path: &Path, device: &Device) -> Result<Tensor> {
     })
 }
 
-fn write_trajectory(frames: &Tensor, path: &Path) -> Result<()> {
-    let n = frames.dim(0)?;
-    let images: Vec<image::RgbImage> = (0..n)
-        .map(|i| tensor_to_rgb(&frames.get(i)?))
-        .collect::<Result<_>>()?;
+fn write_trajectory(images: &[image::RgbImage], path: &Path) -> Result<()> {
     let gif = path
         .extension()
         .map(|e| e.eq_ignore_ascii_case("gif"))
         .unwrap_or(false);
-    atomic_write(path, |tmp| {
-        if gif {
-            let file = std::fs::File::create(tmp)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            let mut enc = image::codecs::gif::GifEncoder::new(file);
-            enc.set_repeat(image::codecs::gif::Repeat::Infinite)?;
-            for img in &images {
-                let rgba = image::DynamicImage::ImageRgb8(img.clone()).to_rgba8();
-                let delay = image::Delay::from_numer_denom_ms(250, 1);
-                enc.encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))?;
-            }
-            Ok(())
-        } else {
-            let (w, h) = images[0].dimensions();
-            let mut strip = image::RgbImage::new(w * n as u32, h);
-            for (i, img) in images.iter().enumerate() {
-                image::imageops::replace(&mut strip, img, (i as u32 * w) as i64, 0);
-            }
-            strip
-                .save(tmp)
-                .with_context(|| format!("cannot write {}", path.display()))
-        }
-    })
+    let bytes = if gif {
+        crate::util::gif_bytes(images, 250)?
+    } else {
+        crate::util::png_bytes(&crate::util::frame_strip(images))?
+    };
+    write_atomic(path, &bytes)
 }

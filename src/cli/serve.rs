@@ -278,10 +278,10 @@ pub struct ServeArgs {
     /// Most edits one key (or, without keys, one client address) may have queued or running.
     #[arg(long, default_value_t = 16, value_parser = positive)]
     pub max_queued_per_key: usize,
-    /// Edit requests a minute one key (or client address) may make, a token bucket; 0: no limit.
+    /// Edit and plan requests a minute one key (or client address) may make, a token bucket; 0: no limit.
     #[arg(long, value_name = "PER_MINUTE", default_value_t = 600)]
     pub rate_limit: u32,
-    /// Edit requests one key may make at once before the rate limit applies (the bucket's size).
+    /// Edit and plan requests one key may make at once before the rate limit applies (the bucket's size).
     #[arg(long, default_value_t = 60)]
     pub rate_burst: u32,
     /// Most event streams (GET /v1/edits/{id}/events) open at once, in all.

@@ -95,6 +95,47 @@ pub struct PlannedEdit {
     pub region_used: bool,
 }
 
+impl PlannedEdit {
+    /// Every decoded frame of the edit's video, first (the input) to last (the edited picture):
+    /// the reasoning trajectory.
+    pub fn trajectory(&self) -> Result<Vec<image::RgbImage>> {
+        let frames = &self.output.frames;
+        (0..frames.dim(0)?)
+            .map(|i| crate::util::tensor_to_rgb(&frames.get(i)?))
+            .collect()
+    }
+
+    /// The region the SRM confined the reasoning frames to, drawn over the input picture at the
+    /// working size (outside the region darkened), and whether the SRM ran (when it did not, the
+    /// whole frame is the region).
+    pub fn srm_overlay(
+        &self,
+        pipe: &ChronoEditPipeline,
+        image: &image::DynamicImage,
+    ) -> (image::RgbImage, bool) {
+        let (height, width) = (self.size.height, self.size.width);
+        let (mask, ran) = match &self.output.srm {
+            Some(s) => (s.mask.clone(), true),
+            None => {
+                let patch = pipe.transformer.config().patch();
+                let s = pipe.vae.spatial_scale();
+                (
+                    TokenMask::full(height / s / patch[1], width / s / patch[2]),
+                    false,
+                )
+            }
+        };
+        let resized = image
+            .resize_exact(
+                width as u32,
+                height as u32,
+                image::imageops::FilterType::Triangle,
+            )
+            .to_rgb8();
+        (crate::adaptive::srm::mask_overlay(&resized, &mask), ran)
+    }
+}
+
 /// Runs one edit (see the module documentation). `on_step` is called after each denoising step
 /// with (step index, total steps).
 pub fn run(

@@ -413,6 +413,16 @@ impl Embedded {
         Ok(CancelOutcome::Cancelled)
     }
 
+    /// Jobs ahead of a queued job (None when it is not queued).
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.inner
+            .lock()
+            .unwrap()
+            .order
+            .iter()
+            .position(|j| j == id)
+    }
+
     pub fn depth(&self) -> (u64, u64) {
         let g = self.inner.lock().unwrap();
         let queued = g.order.len() as u64;

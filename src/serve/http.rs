@@ -13,8 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use base64::Engine as _;
 use serde_json::json;
 
@@ -90,54 +89,13 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
-/// The router with its layers (from the outside in: access log and request id, panics as 500,
-/// errors in OpenAI's shape, keys, the body's deadline and size limit).
-pub fn router(state: Shared) -> Router {
-    let max_body = state.limits.max_body;
-    let body_timeout = state.limits.body_timeout;
-    Router::new()
-        .route("/v1/images/edits", post(images_edits))
-        .route("/v1/edits", post(create_edit))
-        .route("/v1/edits/{id}", get(get_edit).delete(cancel_edit))
-        .route("/v1/edits/{id}/image", get(edit_image))
-        .route("/v1/edits/{id}/events", get(edit_events))
-        .route("/v1/models", get(models))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
-        .layer(axum::middleware::from_fn(
-            move |req: Request, next: Next| super::listen::body_deadline(body_timeout, req, next),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            refuse_oversize,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authenticate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            shape_errors,
-        ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::internal("the server hit an internal error").into_response()
-            },
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.http.clone(),
-            super::access::access_log,
-        ))
-        .with_state(state)
-}
-
 /// Resolves the caller of `/v1/...` from `Authorization: Bearer` (401 without a valid key when
 /// the service has keys). `/metrics` checks its own key in its handler.
-async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
+pub(super) async fn authenticate(
+    State(state): State<Shared>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let caller = if req.uri().path().starts_with("/v1/") && state.keys.enabled() {
         match bearer(req.headers()) {
             None => return ApiError::unauthorized(false).into_response(),
@@ -159,7 +117,11 @@ async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next)
 /// to four times the limit for at most 10 s, so that a client still sending its body reads the
 /// answer instead of a reset connection. Bodies without a length are cut at the limit by the
 /// layers below.
-async fn refuse_oversize(State(state): State<Shared>, req: Request, next: Next) -> Response {
+pub(super) async fn refuse_oversize(
+    State(state): State<Shared>,
+    req: Request,
+    next: Next,
+) -> Response {
     let max = state.limits.max_body;
     let len = req
         .headers()
@@ -194,7 +156,11 @@ async fn refuse_oversize(State(state): State<Shared>, req: Request, next: Next) 
 
 /// Gives error responses that carry no JSON body (the framework's own: 404, 405, 413, 415...)
 /// OpenAI's error shape, and counts responses by status for the metrics.
-async fn shape_errors(State(state): State<Shared>, req: Request, next: Next) -> Response {
+pub(super) async fn shape_errors(
+    State(state): State<Shared>,
+    req: Request,
+    next: Next,
+) -> Response {
     let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
         || req
             .headers()
@@ -680,7 +646,7 @@ fn parse_params(state: &AppState, f: &BTreeMap<String, String>) -> Result<JobPar
 }
 
 /// The queue failed: the chain goes to the log, the client hears only that it may retry.
-fn queue_down(e: anyhow::Error) -> ApiError {
+pub(super) fn queue_down(e: anyhow::Error) -> ApiError {
     tracing::warn!("queue error: {e:#}");
     ApiError::unavailable("the job queue is unreachable; retry shortly")
 }
@@ -698,14 +664,14 @@ async fn queue_wait(state: &AppState) -> u64 {
 }
 
 /// The bucket a caller's limits count in: its key's name, or its address without keys.
-fn bucket(caller: &Caller, peer: std::net::SocketAddr) -> String {
+pub(super) fn bucket(caller: &Caller, peer: std::net::SocketAddr) -> String {
     match &caller.0 {
         Some(name) => name.clone(),
         None => format!("ip:{}", peer.ip()),
     }
 }
 
-async fn refusal(state: &AppState, r: Refusal) -> ApiError {
+pub(super) async fn refusal(state: &AppState, r: Refusal) -> ApiError {
     match r {
         Refusal::QueueFull => {
             state.early_queue_full.fetch_add(1, Ordering::Relaxed);
@@ -867,6 +833,18 @@ fn failure_message(s: &JobStatus) -> String {
     }
 }
 
+/// A job as the API shows it, with `queue_position` (jobs ahead of it) while it waits in a queue
+/// that knows it.
+fn status_of(state: &AppState, s: &JobStatus) -> serde_json::Value {
+    let mut v = status_json(s, &state.base_url);
+    if s.status == JobState::Queued {
+        if let Some(p) = state.queue.position(&s.id) {
+            v["queue_position"] = json!(p);
+        }
+    }
+    v
+}
+
 /// A job as the API shows it.
 fn status_json(s: &JobStatus, base: &str) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
@@ -919,7 +897,7 @@ fn edit_request(
 }
 
 /// `POST /v1/images/edits`: OpenAI's synchronous edit, through the queue.
-async fn images_edits(
+pub(super) async fn images_edits(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Extension(request_id): Extension<RequestId>,
@@ -1043,7 +1021,7 @@ async fn answer_sync(
 }
 
 /// `POST /v1/edits`: the same request, answered at once with the job.
-async fn create_edit(
+pub(super) async fn create_edit(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Extension(request_id): Extension<RequestId>,
@@ -1056,11 +1034,7 @@ async fn create_edit(
         Started::New(j) => (j, false),
         Started::Replayed(j) => (j, true),
     };
-    let mut resp = (
-        StatusCode::ACCEPTED,
-        Json(status_json(&job, &state.base_url)),
-    )
-        .into_response();
+    let mut resp = (StatusCode::ACCEPTED, Json(status_of(&state, &job))).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/edits/{}", job.id)) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -1068,7 +1042,11 @@ async fn create_edit(
 }
 
 /// The job `id` if `caller` owns it: another key's job is as unknown as a missing one.
-async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<JobStatus, ApiError> {
+pub(super) async fn find(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<JobStatus, ApiError> {
     let missing = || ApiError::not_found(format!("no edit {id} (unknown, or its result expired)"));
     if !valid_id(id) {
         return Err(ApiError::not_found(format!("no edit {id:?}")));
@@ -1079,16 +1057,16 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<JobStatus, 
     }
 }
 
-async fn get_edit(
+pub(super) async fn get_edit(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let s = find(&state, &caller, &id).await?;
-    Ok(Json(status_json(&s, &state.base_url)))
+    Ok(Json(status_of(&state, &s)))
 }
 
-async fn cancel_edit(
+pub(super) async fn cancel_edit(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -1097,7 +1075,7 @@ async fn cancel_edit(
     match state.queue.cancel(&id).await.map_err(queue_down)? {
         CancelOutcome::Cancelled => {
             let s = find(&state, &caller, &id).await?;
-            Ok(Json(status_json(&s, &state.base_url)))
+            Ok(Json(status_of(&state, &s)))
         }
         CancelOutcome::NotFound => Err(ApiError::not_found(format!("no edit {id}"))),
         CancelOutcome::TooLate(st) => Err(ApiError::conflict(
@@ -1111,11 +1089,11 @@ async fn cancel_edit(
 }
 
 #[derive(serde::Deserialize)]
-struct ImageQuery {
+pub(super) struct ImageQuery {
     index: Option<usize>,
 }
 
-async fn edit_image(
+pub(super) async fn edit_image(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -1150,9 +1128,9 @@ async fn edit_image(
     Ok(([(header::CONTENT_TYPE, "image/png")], Body::from(png)).into_response())
 }
 
-/// `GET /v1/edits/{id}/events`: server-sent events, one `status` event per change (state or
-/// step), the last one when the job has finished. Open streams are capped per key and in all.
-async fn edit_events(
+/// `GET /v1/edits/{id}/events`: server-sent events, one `status` event per change (state, step
+/// or place in the queue), the last one when the job has finished. Open streams are capped per key and in all.
+pub(super) async fn edit_events(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
@@ -1167,6 +1145,8 @@ async fn edit_events(
         state: Shared,
         id: String,
         last: Option<JobStatus>,
+        /// The place in the queue last told.
+        place: Option<usize>,
         pending: Option<JobStatus>,
         watcher: super::queue::Watcher,
         done: bool,
@@ -1177,6 +1157,7 @@ async fn edit_events(
         state: state.clone(),
         id,
         last: None,
+        place: None,
         pending: Some(first),
         watcher,
         done: false,
@@ -1199,13 +1180,15 @@ async fn edit_events(
                 );
                 return Some((Ok::<_, std::convert::Infallible>(ev), s));
             };
+            let place = s.state.queue.position(&s.id);
             let changed = s.last.as_ref().is_none_or(|l| {
                 l.status != cur.status || l.step != cur.step || l.steps != cur.steps
-            });
+            }) || place != s.place;
+            s.place = place;
             if changed {
                 let ev = Event::default()
                     .event("status")
-                    .data(status_json(&cur, &s.state.base_url).to_string());
+                    .data(status_of(&s.state, &cur).to_string());
                 s.done = cur.status.is_terminal();
                 s.last = Some(cur);
                 return Some((Ok(ev), s));
@@ -1218,18 +1201,20 @@ async fn edit_events(
         .into_response())
 }
 
-async fn models(State(state): State<Shared>) -> Json<serde_json::Value> {
+pub(super) async fn models(State(state): State<Shared>) -> Json<serde_json::Value> {
     Json(json!({
         "object": "list",
         "data": [{"id": state.facts.name, "object": "model", "created": 0, "owned_by": "physedit"}],
     }))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
+pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(state): State<Shared>) -> Result<Json<serde_json::Value>, ApiError> {
+pub(super) async fn readyz(
+    State(state): State<Shared>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.model_ready.load(Ordering::Acquire) {
         return Err(ApiError::unavailable("the model is still loading"));
     }
@@ -1243,7 +1228,7 @@ async fn readyz(State(state): State<Shared>) -> Result<Json<serde_json::Value>, 
 }
 
 /// `/metrics`: with `--metrics-key`, for that key only; without, for loopback clients only.
-async fn metrics(
+pub(super) async fn metrics(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,

@@ -473,6 +473,7 @@ fn execute_steps(
     let mut tier = String::new();
     let mut flops = 0.0;
     let mut done_before = 0usize;
+    let mut artifacts = Artifacts::default();
     for i in 0..p.n {
         spec.seed = p.seed.wrapping_add(i as u64);
         let mut on_step = |s: usize, n: usize| progress(done_before + s, n * p.n);
@@ -487,6 +488,9 @@ fn execute_steps(
             .context("encoding the picture as PNG")
             .map_err(server)?;
         images.push(png);
+        if i == 0 {
+            artifacts = Artifacts::of(engine, &image, &done).map_err(server)?;
+        }
         let executed = done.output.transformer_flops(&engine.dims);
         flops += executed.total;
         tier = format!("{:?}", done.effective.tier).to_lowercase();
@@ -519,6 +523,7 @@ fn execute_steps(
         }));
     }
     let seconds = t0.elapsed().as_secs_f64();
+    let stored = artifacts.append_to(&mut images);
     Ok(JobResult {
         images,
         report: serde_json::json!({
@@ -526,11 +531,82 @@ fn execute_steps(
             "pictures": reports,
             "seconds": seconds,
             "transformer_flops": flops,
+            "artifacts": stored,
         }),
         seconds,
         tier,
         flops,
     })
+}
+
+/// Longest side of the stored trajectory frames: bigger frames are scaled down to it, so that a
+/// job's frames stay a small share of the result byte budget.
+pub const FRAME_MAX_SIDE: u32 = 512;
+
+/// What a job keeps of its first picture's edit besides the picture: the reasoning trajectory
+/// (every decoded frame, PNG) and the SRM mask over the input (PNG, when the SRM ran). They are
+/// stored with the job's pictures, after them (blob `n + k`), so they count against the same
+/// result byte budget and expire with the job; the report's `artifacts` says where each is.
+#[derive(Default)]
+struct Artifacts {
+    frames: Vec<Vec<u8>>,
+    srm_mask: Option<Vec<u8>>,
+}
+
+impl Artifacts {
+    fn of(
+        engine: &Engine,
+        image: &image::DynamicImage,
+        done: &planned::PlannedEdit,
+    ) -> anyhow::Result<Self> {
+        let frames = done
+            .trajectory()?
+            .iter()
+            .map(|f| crate::util::png_bytes(&fit_side(f, FRAME_MAX_SIDE)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (overlay, ran) = done.srm_overlay(&engine.pipe, image);
+        let srm_mask = if ran {
+            Some(crate::util::png_bytes(&overlay)?)
+        } else {
+            None
+        };
+        Ok(Artifacts { frames, srm_mask })
+    }
+
+    /// Appends the artifacts to the job's pictures; returns the report's `artifacts`: the blob
+    /// indices of the frames and of the SRM mask (null when the SRM did not run).
+    fn append_to(self, images: &mut Vec<Vec<u8>>) -> serde_json::Value {
+        let first = images.len();
+        let count = self.frames.len();
+        images.extend(self.frames);
+        let srm_mask = self.srm_mask.map(|m| {
+            images.push(m);
+            images.len() - 1
+        });
+        serde_json::json!({
+            "frames": (first..first + count).collect::<Vec<_>>(),
+            "srm_mask": srm_mask,
+        })
+    }
+}
+
+/// `picture`, scaled down (aspect kept) when its longer side is over `max`.
+fn fit_side(picture: &image::RgbImage, max: u32) -> std::borrow::Cow<'_, image::RgbImage> {
+    let (w, h) = picture.dimensions();
+    if w.max(h) <= max {
+        return std::borrow::Cow::Borrowed(picture);
+    }
+    let scale = max as f64 / w.max(h) as f64;
+    let (nw, nh) = (
+        ((w as f64 * scale).round() as u32).max(1),
+        ((h as f64 * scale).round() as u32).max(1),
+    );
+    std::borrow::Cow::Owned(image::imageops::resize(
+        picture,
+        nw,
+        nh,
+        image::imageops::FilterType::Triangle,
+    ))
 }
 
 /// A shared engine.

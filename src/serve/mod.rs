@@ -11,6 +11,9 @@
 //!   [`job::execute`], which runs each picture through [`crate::pipeline::planned::run`] (the route
 //!   `physedit edit` takes, so a seed gives the same picture bit for bit);
 //! * [`metrics`]: the Prometheus text format.
+//! * [`routes`]: the router; [`plan_api`]: `POST /v1/plan` (CARD's plan and its FLOPs, no model
+//!   call), `GET /v1/recipes`, a job's reasoning frames and SRM mask; [`page`]: the web page at `/`
+//!   (`web/`, embedded in the binary).
 //!
 //! * [`auth`]: API keys (`Authorization: Bearer`); [`admission`]: the limits checked before a
 //!   request's body is read (capacity, per-key caps, rate, idempotency, event streams, decoder
@@ -38,9 +41,12 @@ pub mod http;
 pub mod job;
 pub mod listen;
 pub mod metrics;
+pub mod page;
+pub mod plan_api;
 pub mod queue;
 pub mod queue_types;
 pub mod redis_queue;
+pub mod routes;
 pub mod worker;
 
 use std::future::IntoFuture;
@@ -75,6 +81,8 @@ pub struct ModelFacts {
     pub loras: Vec<String>,
     /// Where per-request adapters are read from (`--lora-dir`), when the server has one.
     pub lora_dir: Option<PathBuf>,
+    /// The model's dimensions, for the FLOPs of plans (`POST /v1/plan`).
+    pub dims: ModelDims,
 }
 
 impl ModelFacts {
@@ -105,6 +113,7 @@ impl ModelFacts {
             native: defaults.native_size(),
             loras: lora_names(loras),
             lora_dir: None,
+            dims: ModelDims::from_model_dir(dir)?,
         })
     }
 
@@ -434,9 +443,14 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     }
     eprintln!("listening on http://{addr}");
     let (http_stop_tx, mut http_stop_rx) = watch::channel(false);
-    let server = listen::serve_http(listener, http::router(state), header_timeout, async move {
-        let _ = http_stop_rx.wait_for(|v| *v).await;
-    });
+    let server = listen::serve_http(
+        listener,
+        routes::router(state),
+        header_timeout,
+        async move {
+            let _ = http_stop_rx.wait_for(|v| *v).await;
+        },
+    );
     let mut server = tokio::spawn(server.into_future());
     tokio::select! {
         _ = &mut server => bail!("the HTTP server stopped"),

@@ -107,6 +107,15 @@ impl Queue {
         }
     }
 
+    /// Jobs ahead of a queued job: the embedded queue knows; on Redis None (the stream's order is
+    /// not read per request).
+    pub fn position(&self, id: &str) -> Option<usize> {
+        match self {
+            Queue::Embedded(q) => q.position(id),
+            Queue::Redis(_) => None,
+        }
+    }
+
     /// (queued, running) now.
     pub async fn depth(&self) -> Result<(u64, u64)> {
         match self {

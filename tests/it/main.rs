@@ -26,5 +26,7 @@ mod srm;
 mod train;
 mod transformer;
 mod vae;
+mod web;
+mod web_browser;
 mod weights;
 mod world;
