@@ -154,6 +154,9 @@ pub struct PlanTable {
     /// Accelerations `physedit-fast` adds on top of `accel`.
     #[serde(default = "default_fast")]
     pub fast: Acceleration,
+    /// Denoising steps of `physedit-fast` (N_r keeps its share, as `--steps`); `None`: `steps`.
+    #[serde(default = "default_fast_steps", skip_serializing_if = "Option::is_none")]
+    pub fast_steps: Option<usize>,
 }
 
 fn default_steps() -> usize {
@@ -161,6 +164,10 @@ fn default_steps() -> usize {
 }
 fn default_guidance() -> f32 {
     REFERENCE_GUIDANCE
+}
+/// `physedit-fast`'s step count the measurements in BENCHMARKS.md picked.
+pub fn default_fast_steps() -> Option<usize> {
+    None
 }
 fn default_max_r() -> usize {
     TRAINED_REASONING_FRAMES
@@ -203,6 +210,7 @@ impl Default for PlanTable {
             },
             accel: Acceleration::default(),
             fast: default_fast(),
+            fast_steps: default_fast_steps(),
         }
     }
 }
@@ -258,6 +266,9 @@ impl PlanTable {
         }
         self.accel.validate().context("[accel]")?;
         self.fast.validate().context("[fast]")?;
+        if self.fast_steps == Some(0) {
+            anyhow::bail!("fast_steps must be at least 1");
+        }
         for tier in Tier::ALL {
             let p = self.tier(tier);
             let name = tier.name();
@@ -319,10 +330,13 @@ pub enum Recipe {
     /// The `physedit` plan with the accelerations of the table's `[fast]` section (RPFI, step
     /// caching, guidance tail).
     PhyseditFast,
+    /// `physedit-distill` with `physedit-fast`'s step cache: CARD, SRM and caching on the 8-step
+    /// distilled sampler (needs the distillation LoRA).
+    PhyseditTurbo,
 }
 
 impl Recipe {
-    pub const ALL: [Recipe; 10] = [
+    pub const ALL: [Recipe; 11] = [
         Recipe::ChronoeditReasoning,
         Recipe::ChronoeditShort,
         Recipe::NoReasoning,
@@ -333,6 +347,7 @@ impl Recipe {
         Recipe::ChronoeditDistill,
         Recipe::PhyseditDistill,
         Recipe::PhyseditFast,
+        Recipe::PhyseditTurbo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -347,6 +362,7 @@ impl Recipe {
             Recipe::ChronoeditDistill => "chronoedit-distill",
             Recipe::PhyseditDistill => "physedit-distill",
             Recipe::PhyseditFast => "physedit-fast",
+            Recipe::PhyseditTurbo => "physedit-turbo",
         }
     }
 
@@ -354,13 +370,20 @@ impl Recipe {
     pub fn is_adaptive(self) -> bool {
         matches!(
             self,
-            Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill | Recipe::PhyseditFast
+            Recipe::Physedit
+                | Recipe::CardOnly
+                | Recipe::PhyseditDistill
+                | Recipe::PhyseditFast
+                | Recipe::PhyseditTurbo
         )
     }
 
     /// Whether the recipe runs the distilled sampler (and so needs the distillation LoRA).
     pub fn is_distilled(self) -> bool {
-        matches!(self, Recipe::ChronoeditDistill | Recipe::PhyseditDistill)
+        matches!(
+            self,
+            Recipe::ChronoeditDistill | Recipe::PhyseditDistill | Recipe::PhyseditTurbo
+        )
     }
 
     /// The CFG scale a model folder recommends (`physedit.json`), as this recipe takes it: the
@@ -462,7 +485,11 @@ pub fn plan_for_prediction(
             true,
             "fixed recipe".to_string(),
         ),
-        Recipe::Physedit | Recipe::CardOnly | Recipe::PhyseditDistill | Recipe::PhyseditFast => {
+        Recipe::Physedit
+        | Recipe::CardOnly
+        | Recipe::PhyseditDistill
+        | Recipe::PhyseditFast
+        | Recipe::PhyseditTurbo => {
             let t = table.tier(p.tier);
             let srm = recipe != Recipe::CardOnly && t.srm;
             (
@@ -493,6 +520,13 @@ pub fn plan_for_prediction(
         accel: match recipe {
             Recipe::Physedit | Recipe::CardOnly => table.accel,
             Recipe::PhyseditFast => table.accel.merged(&table.fast),
+            // Only the step cache: the distilled sampler has one pass a step (no guidance tail)
+            // and too few steps for RPFI's pull to matter.
+            Recipe::PhyseditTurbo => table.accel.merged(&Acceleration {
+                cache: table.fast.cache,
+                fbcache: table.fast.fbcache,
+                ..Acceleration::default()
+            }),
             _ => Acceleration::default(),
         },
         reason: String::new(),
@@ -501,6 +535,10 @@ pub fn plan_for_prediction(
         plan.steps = TEMPLATE_STEPS;
         plan.guidance = TEMPLATE_GUIDANCE;
         plan.flow_shift = Some(TEMPLATE_FLOW_SHIFT);
+    }
+    if let (Recipe::PhyseditFast, Some(s)) = (recipe, table.fast_steps) {
+        plan.reasoning_steps = scale_reasoning_steps(&plan, s);
+        plan.steps = s;
     }
     if recipe.is_distilled() {
         plan.reasoning_steps = scale_reasoning_steps(&plan, DISTILL_STEPS);

@@ -368,7 +368,12 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
             cost: edit_cost(&model, &plan, &opts),
         });
     }
-    for r in [Recipe::Physedit, Recipe::CardOnly, Recipe::PhyseditDistill] {
+    for r in [
+        Recipe::Physedit,
+        Recipe::CardOnly,
+        Recipe::PhyseditDistill,
+        Recipe::PhyseditTurbo,
+    ] {
         for t in Tier::ALL {
             let plan = fixed_plan(r, table, Some(t))?;
             rows.push(Row {

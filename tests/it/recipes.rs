@@ -444,6 +444,57 @@ fn distilled_recipes_plan_the_distilled_sampler() {
     let _ = RulePredictor;
 }
 
+/// `physedit-turbo` is `physedit-distill`'s plan with `physedit-fast`'s step cache and nothing else;
+/// `fast_steps` moves `physedit-fast` to that many steps with N_r keeping its share, as `--steps` does.
+#[test]
+fn turbo_and_fast_steps_plan_what_they_say() {
+    use physedit::adaptive::accel::Acceleration;
+    use physedit::adaptive::card::Prediction;
+    use physedit::adaptive::plan::{plan_for_prediction, PlanTable, Recipe};
+    let pred = |tier| Prediction {
+        category: Category::Action,
+        complexity: 0.5,
+        tier,
+        reason: "test".into(),
+    };
+    let mut table = PlanTable::default();
+    for tier in [Tier::Low, Tier::Mid, Tier::High] {
+        let d = plan_for_prediction(Recipe::PhyseditDistill, &pred(tier), &table, "rules");
+        let t = plan_for_prediction(Recipe::PhyseditTurbo, &pred(tier), &table, "rules");
+        assert_eq!(
+            (t.steps, t.reasoning_steps, t.reasoning_frames, t.srm, t.guidance, t.flow_shift),
+            (d.steps, d.reasoning_steps, d.reasoning_frames, d.srm, d.guidance, d.flow_shift),
+            "{tier}"
+        );
+        assert!(d.accel.is_off());
+        assert_eq!(
+            t.accel,
+            Acceleration {
+                cache: table.fast.cache,
+                fbcache: table.fast.fbcache,
+                ..Acceleration::default()
+            }
+        );
+        assert!(t.accel.cache.is_some() || t.accel.fbcache.is_some());
+    }
+    table.fast_steps = Some(20);
+    table.validate().unwrap();
+    for tier in [Tier::Low, Tier::Mid, Tier::High] {
+        let full = plan_for_prediction(Recipe::Physedit, &pred(tier), &table, "rules");
+        let f = plan_for_prediction(Recipe::PhyseditFast, &pred(tier), &table, "rules");
+        assert_eq!(f.steps, 20);
+        // The default table's 10 of 50 -> 4 of 20.
+        let expect = if full.reasoning_steps == 0 { 0 } else { 4 };
+        assert_eq!(f.reasoning_steps, expect, "{tier}");
+        assert_eq!(f.reasoning_frames, full.reasoning_frames);
+        assert_eq!(f.accel, table.accel.merged(&table.fast));
+        // The other recipes keep the table's steps.
+        assert_eq!(full.steps, 50);
+    }
+    table.fast_steps = Some(0);
+    assert!(table.validate().is_err());
+}
+
 /// A flow-shift override reaches the scheduler: the folder's UniPC (shift 5) sampled with shift 1
 /// gives the unshifted sigmas u, with shift 2 gives 2u / (1 + u) (diffusers' static shift).
 #[test]

@@ -146,7 +146,7 @@ fn recipes_list_every_recipe_with_a_line() {
     });
     let data = v["data"].as_array().unwrap();
     let ids: Vec<&str> = data.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 10, "{ids:?}");
+    assert_eq!(ids.len(), 11, "{ids:?}");
     for id in [
         "physedit",
         "chronoedit-reasoning",
