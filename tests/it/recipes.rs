@@ -444,11 +444,11 @@ fn distilled_recipes_plan_the_distilled_sampler() {
     let _ = RulePredictor;
 }
 
-/// `physedit-turbo` is `physedit-distill`'s plan with `physedit-fast`'s step cache and nothing else;
-/// `fast_steps` moves `physedit-fast` to that many steps with N_r keeping its share, as `--steps` does.
+/// `physedit-turbo` is `physedit-distill`'s plan with the table's `[turbo]` step cache and nothing
+/// else; `fast_steps` moves `physedit-fast` to that many steps with N_r keeping its share, as
+/// `--steps` does.
 #[test]
 fn turbo_and_fast_steps_plan_what_they_say() {
-    use physedit::adaptive::accel::Acceleration;
     use physedit::adaptive::card::Prediction;
     use physedit::adaptive::plan::{plan_for_prediction, PlanTable, Recipe};
     let pred = |tier| Prediction {
@@ -458,6 +458,9 @@ fn turbo_and_fast_steps_plan_what_they_say() {
         reason: "test".into(),
     };
     let mut table = PlanTable::default();
+    // The shipped physedit-fast: 8 steps (10 of 50 reasoning steps -> 2 of 8).
+    let f = plan_for_prediction(Recipe::PhyseditFast, &pred(Tier::High), &table, "rules");
+    assert_eq!((f.steps, f.reasoning_steps), (8, 2));
     for tier in [Tier::Low, Tier::Mid, Tier::High] {
         let d = plan_for_prediction(Recipe::PhyseditDistill, &pred(tier), &table, "rules");
         let t = plan_for_prediction(Recipe::PhyseditTurbo, &pred(tier), &table, "rules");
@@ -467,15 +470,9 @@ fn turbo_and_fast_steps_plan_what_they_say() {
             "{tier}"
         );
         assert!(d.accel.is_off());
-        assert_eq!(
-            t.accel,
-            Acceleration {
-                cache: table.fast.cache,
-                fbcache: table.fast.fbcache,
-                ..Acceleration::default()
-            }
-        );
-        assert!(t.accel.cache.is_some() || t.accel.fbcache.is_some());
+        assert_eq!(t.accel, table.turbo);
+        assert!(t.accel.cache.is_some(), "the shipped [turbo] caches steps");
+        assert_eq!(t.accel.cfg_tail, None);
     }
     table.fast_steps = Some(20);
     table.validate().unwrap();
