@@ -331,13 +331,17 @@ fn case_vae(encode: bool, height: usize, width: usize) -> Result<Measured> {
     let (case, what, predicted_work) = if encode {
         (
             "vae-encode",
-            format!("Wan 2.1 VAE encode, {frames} frames at {height}x{width} -> 2 latent frames, f32"),
+            format!(
+                "Wan 2.1 VAE encode, {frames} frames at {height}x{width} -> 2 latent frames, f32"
+            ),
             memory::vae_encode_bytes(&dims, frames, height, width, Target::Cpu),
         )
     } else {
         (
             "vae-decode",
-            format!("Wan 2.1 VAE decode, 2 latent frames -> {frames} frames at {height}x{width}, f32"),
+            format!(
+                "Wan 2.1 VAE decode, 2 latent frames -> {frames} frames at {height}x{width}, f32"
+            ),
             memory::vae_decode_bytes(&dims, frames, height, width, Target::Cpu),
         )
     };
