@@ -12,8 +12,9 @@
 //!   ffn 13 824, I2V image projections; one layer and the real embeddings), random weights, one
 //!   forward, batch 1, `--frames` latent frames at 480×832 (1560 tokens per frame), a 20-token prompt
 //!   padded to 512 (collapsed to 21 keys, as every PhysEdit forward) and 257 image tokens.
-//! * `vae-decode`: the Wan 2.1 VAE (diffusers' default config, 127 M parameters), random weights,
-//!   decoding 2 latent frames (5 video frames) at `--vae-height`×`--vae-width`.
+//! * `vae-decode`, `vae-encode`: the Wan 2.1 VAE (diffusers' default config, 127 M parameters),
+//!   random weights, decoding 2 latent frames (5 video frames) at `--vae-height`×`--vae-width`, or
+//!   encoding 5 frames (the first, then one chunk of 4) at that size.
 //! * `umt5-bf16`, `umt5-fp8`: `--umt5-layers` layers of umT5-XXL's width (d 4096, 64 heads, d_ff
 //!   10 240) with a 32 128-row embedding, linear weights (and the embedding) stored bf16 (or the
 //!   linear weights fp8 with a scale), norms and relative-attention tables f32, random values; one
@@ -26,10 +27,16 @@
 //!   edit faulted in the code an edit runs); predicted work: the plan's largest phase above the
 //!   weights (on the CPU every module stays loaded).
 //!
-//! `cargo run --release --bin bench_memory -- [--frames 2] [--cases block-f32,block-bf16,vae-decode,world,tiny-a]
+//! Every case also reports the peak of the bytes its allocations hold during the work (a counting
+//! global allocator): the tensors' own bytes, without the freed heap glibc keeps resident, which a
+//! GPU's allocator does not share.
+//!
+//! `cargo run --release --bin bench_memory -- [--frames 2] [--cases block-f32,block-bf16,vae-decode,vae-encode,world,tiny-a]
 //! [--malloc-mmap-threshold 65536]`
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
@@ -42,6 +49,69 @@ use physedit::checkpoint::memory::{
     transformer_weight_bytes, ModelSizes, PlanInput, Storage, Target,
 };
 use physedit::models::transformer::{ChronoEditTransformer3DModel, Config, ForwardOptions};
+
+/// The system allocator, counting the bytes held by live allocations and their high-water mark.
+struct CountingAlloc;
+
+static HEAP_LIVE: AtomicUsize = AtomicUsize::new(0);
+static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn heap_grew(bytes: usize) {
+    let now = HEAP_LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            heap_grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            heap_grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        HEAP_LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                heap_grew(new_size - layout.size());
+            } else {
+                HEAP_LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// Resets both high-water marks (resident set and live heap) before the work; returns the heap
+/// bytes live now.
+fn reset_peaks() -> Result<u64> {
+    let live = HEAP_LIVE.load(Ordering::Relaxed);
+    HEAP_PEAK.store(live, Ordering::Relaxed);
+    reset_hwm()?;
+    Ok(live as u64)
+}
+
+/// Peak heap bytes above `live_before` since [`reset_peaks`].
+fn heap_work(live_before: u64) -> u64 {
+    (HEAP_PEAK.load(Ordering::Relaxed) as u64).saturating_sub(live_before)
+}
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -82,6 +152,8 @@ struct Measured {
     measured_weights: u64,
     predicted_work: u64,
     measured_work: u64,
+    /// Peak bytes of live allocations during the work, above those live before it.
+    heap_work: u64,
 }
 
 /// `VmRSS` and `VmHWM` of this process, in bytes.
@@ -136,13 +208,14 @@ fn case_block(dtype: DType, frames: usize) -> Result<Measured> {
         physedit::checkpoint::random_var_builder(dtype, &dev),
     )?;
     let (loaded, _) = rss()?;
-    reset_hwm()?;
+    let heap_before = reset_peaks()?;
     let out = model.forward_with(&x, &t, &text, Some(&image), &ForwardOptions::default())?;
     out.sample
         .sum_all()?
         .to_dtype(DType::F32)?
         .to_scalar::<f32>()?;
     let (_, hwm) = rss()?;
+    let heap = heap_work(heap_before);
     let dims = block_dims();
     let tokens = frames * 1560;
     let (act, kernel) = block_activation_bytes(&dims, 1, tokens, dtype, Target::Cpu);
@@ -158,6 +231,7 @@ fn case_block(dtype: DType, frames: usize) -> Result<Measured> {
         measured_weights: loaded.saturating_sub(base),
         predicted_work: act + ctx + rope,
         measured_work: hwm.saturating_sub(loaded),
+        heap_work: heap,
     })
 }
 
@@ -206,10 +280,11 @@ fn case_umt5(storage: memory::EncoderStorage, layers: usize) -> Result<Measured>
     )?;
     drop(store);
     let (loaded, _) = rss()?;
-    reset_hwm()?;
+    let heap_before = reset_peaks()?;
     let out = model.forward(&ids, &mask)?;
     out.sum_all()?.to_scalar::<f32>()?;
     let (_, hwm) = rss()?;
+    let heap = heap_work(heap_before);
     let widen = memory::widening_bytes(&tensors, memory::UMT5_KEPT);
     Ok(Measured {
         case: format!("umt5-{}", storage.name()),
@@ -222,33 +297,63 @@ fn case_umt5(storage: memory::EncoderStorage, layers: usize) -> Result<Measured>
         measured_weights: loaded.saturating_sub(base),
         predicted_work: memory::text_encoder_work(&dims) + widen,
         measured_work: hwm.saturating_sub(loaded),
+        heap_work: heap,
     })
 }
 
-fn case_vae(height: usize, width: usize) -> Result<Measured> {
+fn case_vae(encode: bool, height: usize, width: usize) -> Result<Measured> {
     use physedit::models::vae::{AutoencoderKLWan, Config as VaeConfig};
     let dev = Device::Cpu;
     let cfg: VaeConfig = serde_json::from_str("{}")?;
-    let z = Tensor::randn(0f32, 1.0, (1, 16, 2, height / 8, width / 8), &dev)?;
+    // 5 video frames: the first alone, then one chunk of 4 (2 latent frames).
+    let frames = 5;
+    let input = if encode {
+        Tensor::randn(0f32, 0.5, (1, 3, frames, height, width), &dev)?
+    } else {
+        Tensor::randn(0f32, 1.0, (1, 16, 2, height / 8, width / 8), &dev)?
+    };
     let (base, _) = rss()?;
     let vae = AutoencoderKLWan::new(
         &cfg,
         physedit::checkpoint::random_var_builder(DType::F32, &dev),
     )?;
     let (loaded, _) = rss()?;
-    reset_hwm()?;
-    let video = vae.decode(&z)?;
-    video.sum_all()?.to_scalar::<f32>()?;
+    let heap_before = reset_peaks()?;
+    let out = if encode {
+        vae.encode(&input)?.0
+    } else {
+        vae.decode(&input)?
+    };
+    out.sum_all()?.to_scalar::<f32>()?;
     let (_, hwm) = rss()?;
+    let heap = heap_work(heap_before);
     let dims = ModelDims::chronoedit_14b();
+    let (case, what, predicted_work) = if encode {
+        (
+            "vae-encode",
+            format!(
+                "Wan 2.1 VAE encode, {frames} frames at {height}x{width} -> 2 latent frames, f32"
+            ),
+            memory::vae_encode_bytes(&dims, frames, height, width, Target::Cpu),
+        )
+    } else {
+        (
+            "vae-decode",
+            format!(
+                "Wan 2.1 VAE decode, 2 latent frames -> {frames} frames at {height}x{width}, f32"
+            ),
+            memory::vae_decode_bytes(&dims, frames, height, width, Target::Cpu),
+        )
+    };
     Ok(Measured {
-        case: "vae-decode".into(),
-        what: format!("Wan 2.1 VAE decode, 2 latent frames -> 5 frames at {height}x{width}, f32"),
+        case: case.into(),
+        what,
         base_rss: base,
         predicted_weights: memory::WAN_VAE_PARAMS * 4,
         measured_weights: loaded.saturating_sub(base),
-        predicted_work: memory::vae_decode_bytes(&dims, 5, height, width, Target::Cpu),
+        predicted_work,
         measured_work: hwm.saturating_sub(loaded),
+        heap_work: heap,
     })
 }
 
@@ -275,9 +380,10 @@ fn case_edit(name: &str, dir: &Path, image: &Path, steps: usize) -> Result<Measu
     // The first edit faults in the code an edit runs; the second is measured.
     planned::run(&pipe, &planner, &img, &spec, &mut |_, _| {})?;
     let (before, _) = rss()?;
-    reset_hwm()?;
+    let heap_before = reset_peaks()?;
     let done = planned::run(&pipe, &planner, &img, &spec, &mut |_, _| {})?;
     let (_, hwm) = rss()?;
+    let heap = heap_work(heap_before);
     // Text keys after the padding collapse: the prompt's real tokens + 1.
     let embeds = pipe.encode_prompt(&spec.prompt)?;
     let real = embeds
@@ -316,6 +422,7 @@ fn case_edit(name: &str, dir: &Path, image: &Path, steps: usize) -> Result<Measu
         measured_weights: loaded.saturating_sub(base),
         predicted_work: p.peak - weights,
         measured_work: hwm.saturating_sub(before),
+        heap_work: heap,
     })
 }
 
@@ -324,7 +431,8 @@ fn run_case(args: &Args, case: &str) -> Result<Measured> {
     match case {
         "block-f32" => case_block(DType::F32, args.frames),
         "block-bf16" => case_block(DType::BF16, args.frames),
-        "vae-decode" => case_vae(args.vae_height, args.vae_width),
+        "vae-decode" => case_vae(false, args.vae_height, args.vae_width),
+        "vae-encode" => case_vae(true, args.vae_height, args.vae_width),
         "umt5-bf16" => case_umt5(memory::EncoderStorage::Bf16, args.umt5_layers),
         "umt5-fp8" => case_umt5(memory::EncoderStorage::Fp8, args.umt5_layers),
         "world" => case_edit(
@@ -356,9 +464,9 @@ fn main() -> Result<()> {
     }
     let exe = std::env::current_exe()?;
     println!(
-        "| case | what | process RSS before (MB) | weights predicted / measured (MB) | ratio | work predicted / measured (MB) | ratio | total predicted / measured (MB) | ratio |"
+        "| case | what | process RSS before (MB) | weights predicted / measured (MB) | ratio | work predicted / measured (MB) | ratio | work's heap peak (MB) | ratio | total predicted / measured (MB) | ratio |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for case in &args.cases {
         let out = Command::new(&exe)
             .args([
@@ -401,7 +509,7 @@ fn main() -> Result<()> {
             m.measured_weights + m.measured_work,
         );
         println!(
-            "| {} | {} | {} | {} / {} | {} | {} / {} | {} | {} / {} | {} |",
+            "| {} | {} | {} | {} / {} | {} | {} / {} | {} | {} | {} | {} / {} | {} |",
             m.case,
             m.what,
             mb(m.base_rss),
@@ -411,6 +519,8 @@ fn main() -> Result<()> {
             mb(m.predicted_work),
             mb(m.measured_work),
             ratio(m.predicted_work, m.measured_work),
+            mb(m.heap_work),
+            ratio(m.predicted_work, m.heap_work),
             mb(pt),
             mb(mt),
             ratio(pt, mt)

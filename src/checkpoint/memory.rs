@@ -34,7 +34,8 @@
 //! * **VAE**: decoding runs one latent frame at a time (4 video frames after the first); the peak is
 //!   the largest residual block's convolution at the full-resolution level (its input, the two
 //!   SiLU and convolution outputs it keeps, the padded input and its copy, the product and bias
-//!   outputs) plus the causal feature cache (two frames of every cached convolution's input).
+//!   outputs) plus the causal feature cache (two frames of every cached convolution's input, each
+//!   entry in a storage of its own).
 //!   Encoding mirrors this on the encoder's levels.
 //! * Not counted: the CUDA context, kernels and library handles ([`CARD_RESERVE_BYTES`] is kept
 //!   free for them on a card), the scheduler's latents (KBs to MBs), allocator fragmentation.
@@ -44,9 +45,11 @@
 //! and VAE terms are checked on the CPU against measured peak resident memory (`bench_memory`;
 //! BENCHMARKS.md has the ratios): a 14B-width block's activations within 10 % (f32 and bf16); umT5-XXL-
 //! width layers' weights at their stored bytes within 0.3 % (bf16, fp8) and their work over-predicted by
-//! 11 % (bf16) and 25 % (fp8); the VAE
-//! decode's work is under-predicted by 25-43 % (partly allocator retention, the rest not located), so
-//! the VAE phases are likely low by about a quarter. The GPU-only terms (flash/chunked workspace, GGUF/fp8
+//! 11 % (bf16) and 25 % (fp8); the VAE's work (decoding 2 latent frames, encoding 5 frames, at
+//! 120x208 and 240x416) within 6 % of the peak bytes its allocations hold (0.94-0.98 of the
+//! prediction) and within 12 % of the resident peak, which adds the freed heap glibc keeps (84 MB of
+//! the 120x208 decode's 715 MB; none with a 64 KiB mmap threshold), a CPU allocator's cost left out
+//! here. The GPU-only terms (flash/chunked workspace, GGUF/fp8
 //! dequantization scratch, the gather convolution's blocks) have not been measured on a GPU.
 use std::path::Path;
 

@@ -66,15 +66,15 @@ impl FeatCache {
     }
 }
 
-/// The last `n` frames (dim 1) of `x` as an independent tensor (so that a cache entry does not
-/// keep the whole chunk alive).
+/// The last `n` frames (dim 1) of `x` in a storage of their own, so that a cache entry does not
+/// keep the whole chunk alive (`Tensor::copy` would clone the whole storage under the view).
 fn last_frames(x: &Tensor, n: usize) -> Result<Tensor> {
     let t = x.dim(1)?;
     let n = n.min(t);
     if n == t {
         Ok(x.clone())
     } else {
-        x.narrow(1, t - n, n)?.copy()
+        x.narrow(1, t - n, n)?.force_contiguous()
     }
 }
 
