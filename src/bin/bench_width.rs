@@ -52,7 +52,7 @@ struct Args {
     dry_run: bool,
     /// A,B,C: price with the block time `A + B·n + C·n²` s of an earlier timing instead of timing
     /// the block again (the fit it printed).
-    #[arg(long, value_delimiter = ',', num_args = 3, allow_hyphen_values = true)]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     block_fit: Option<Vec<f64>>,
 }
 
@@ -163,8 +163,12 @@ fn main() -> Result<()> {
         );
     }
     let per_frame = if args.dry_run { 60 } else { 1560 };
-    let (a, b, c) = match &args.block_fit {
-        Some(f) => (f[0], f[1], f[2]),
+    let (a, b, c) = match args.block_fit.as_deref() {
+        Some(&[a, b, c]) => (a, b, c),
+        Some(f) => bail!(
+            "--block-fit takes three numbers A,B,C (the fit `A + B·n + C·n²`), got {}",
+            f.len()
+        ),
         None => time_block(&args, per_frame)?,
     };
     let block = |n: f64| (a + b * n + c * n * n).max(0.0);

@@ -371,6 +371,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<()> {
     for r in [
         Recipe::Physedit,
         Recipe::CardOnly,
+        Recipe::PhyseditFast,
         Recipe::PhyseditDistill,
         Recipe::PhyseditTurbo,
     ] {
