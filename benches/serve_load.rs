@@ -7,7 +7,7 @@
 //!
 //! The service runs as deployed by default: with an API key (every request sends it) and the access
 //! log on (`RUST_LOG=info`, one line a request). `--baseline-bin` names another `physedit` binary
-//! (such as one built from an earlier commit) run without keys and with the log at `warn`: the
+//! (such as one built from an earlier commit) run without keys, without `--state` and with the log at `warn`: the
 //! embedded scenario and the overhead are then measured for it and for this build in turn
 //! (baseline, this, baseline, this), side by side in one run.
 //!
@@ -124,7 +124,8 @@ fn start_server(mode: Mode, extra: &[String]) -> (Proc, String) {
     // The embedded queue's state file in a fresh directory (removed by the next run's start).
     let state = std::env::temp_dir().join(format!("serve_load_state_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
-    let state_args: Vec<String> = if extra.iter().any(|a| a == "--queue") {
+    // A baseline binary may predate `--state` (the embedded queue was in memory then).
+    let state_args: Vec<String> = if extra.iter().any(|a| a == "--queue") || !mode.deployed {
         vec![]
     } else {
         vec!["--state".into(), state.display().to_string()]
