@@ -132,6 +132,10 @@ pub struct TierPlan {
     pub reasoning_frames: usize,
     #[serde(default)]
     pub srm: bool,
+    /// `physedit-fast`'s steps for this tier (None: the table's `fast_steps`): a colour swap does
+    /// not need the steps a topple needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast_steps: Option<usize>,
 }
 
 /// The tier → plan table (config/plan_table.toml documents the defaults).
@@ -168,9 +172,9 @@ fn default_steps() -> usize {
 fn default_guidance() -> f32 {
     REFERENCE_GUIDANCE
 }
-/// `physedit-fast`'s step count, picked by the frontier in BENCHMARKS.md: the fewest steps whose
-/// pictures stayed at least 30 dB (mean) and 25 dB (worst case) from the exact 50-step plan's on a
-/// slice of the world's train split.
+/// `physedit-fast`'s step count where its tier names none, picked by the frontier in BENCHMARKS.md:
+/// the fewest steps whose pictures kept a PSNR of at least 30 dB (mean) and 25 dB (worst case) to the
+/// exact 50-step plan's on a slice of the world's train split (the tiers' own counts likewise).
 pub fn default_fast_steps() -> Option<usize> {
     Some(8)
 }
@@ -207,16 +211,19 @@ impl Default for PlanTable {
                 reasoning_steps: 0,
                 reasoning_frames: 0,
                 srm: false,
+                fast_steps: Some(5),
             },
             mid: TierPlan {
                 reasoning_steps: 10,
                 reasoning_frames: 3,
                 srm: true,
+                fast_steps: None,
             },
             high: TierPlan {
                 reasoning_steps: 10,
                 reasoning_frames: 6,
                 srm: true,
+                fast_steps: Some(4),
             },
             accel: Acceleration::default(),
             fast: default_fast(),
@@ -233,6 +240,7 @@ impl PlanTable {
             reasoning_steps,
             reasoning_frames,
             srm: reasoning_steps > 0,
+            fast_steps: None,
         };
         PlanTable {
             low: tier(0, 0),
@@ -298,6 +306,9 @@ impl PlanTable {
                     self.max_reasoning_frames
                 );
             }
+            if p.fast_steps == Some(0) {
+                anyhow::bail!("[{name}] fast_steps must be at least 1");
+            }
             if (p.reasoning_steps == 0) != (p.reasoning_frames == 0) {
                 anyhow::bail!(
                     "[{name}] reasoning_steps = {} but reasoning_frames = {}: both must be 0 (no reasoning) or both positive",
@@ -339,8 +350,8 @@ pub enum Recipe {
     /// CARD and SRM on the distilled sampler: the `physedit` plan with N_r keeping its share of 8
     /// steps, CFG 1, flow shift 2 (needs the distillation LoRA).
     PhyseditDistill,
-    /// The `physedit` plan on the table's `fast_steps` steps (8; N_r keeps its share) with the
-    /// accelerations of its `[fast]` section (none by default).
+    /// The `physedit` plan on fewer steps (per tier: 5 low, 8 mid, 4 high; N_r keeps its share) with
+    /// the accelerations of the table's `[fast]` section (none by default).
     PhyseditFast,
     /// `physedit-distill` with the table's `[turbo]` step cache: CARD, SRM and caching on the
     /// 8-step distilled sampler (needs the distillation LoRA).
@@ -542,7 +553,8 @@ pub fn plan_for_prediction(
         plan.guidance = TEMPLATE_GUIDANCE;
         plan.flow_shift = Some(TEMPLATE_FLOW_SHIFT);
     }
-    if let (Recipe::PhyseditFast, Some(s)) = (recipe, table.fast_steps) {
+    let fast_steps = table.tier(p.tier).fast_steps.or(table.fast_steps);
+    if let (Recipe::PhyseditFast, Some(s)) = (recipe, fast_steps) {
         plan.reasoning_steps = scale_reasoning_steps(&plan, s);
         plan.steps = s;
     }
