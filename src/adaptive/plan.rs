@@ -172,9 +172,9 @@ fn default_steps() -> usize {
 fn default_guidance() -> f32 {
     REFERENCE_GUIDANCE
 }
-/// `physedit-fast`'s step count where its tier names none, picked by the frontier in BENCHMARKS.md:
-/// the fewest steps whose pictures kept a PSNR of at least 30 dB (mean) and 25 dB (worst case) to the
-/// exact 50-step plan's on a slice of the world's train split (the tiers' own counts likewise).
+/// `physedit-fast`'s step count where its tier names none (no shipped tier does), picked by the
+/// frontier in BENCHMARKS.md: the fewest steps whose pictures kept a PSNR of at least 30 dB (mean) and
+/// 25 dB (worst case) to the exact 50-step plan's on a slice of the world's train split.
 pub fn default_fast_steps() -> Option<usize> {
     Some(8)
 }
@@ -211,7 +211,7 @@ impl Default for PlanTable {
                 reasoning_steps: 0,
                 reasoning_frames: 0,
                 srm: false,
-                fast_steps: Some(5),
+                fast_steps: None,
             },
             mid: TierPlan {
                 reasoning_steps: 10,
@@ -223,7 +223,7 @@ impl Default for PlanTable {
                 reasoning_steps: 10,
                 reasoning_frames: 6,
                 srm: true,
-                fast_steps: Some(4),
+                fast_steps: None,
             },
             accel: Acceleration::default(),
             fast: default_fast(),
@@ -350,8 +350,8 @@ pub enum Recipe {
     /// CARD and SRM on the distilled sampler: the `physedit` plan with N_r keeping its share of 8
     /// steps, CFG 1, flow shift 2 (needs the distillation LoRA).
     PhyseditDistill,
-    /// The `physedit` plan on fewer steps (per tier: 5 low, 8 mid, 4 high; N_r keeps its share) with
-    /// the accelerations of the table's `[fast]` section (none by default).
+    /// The `physedit` plan on fewer steps (the table's `fast_steps`, 8, or a tier's own; N_r keeps its
+    /// share) with the accelerations of the table's `[fast]` section (none by default).
     PhyseditFast,
     /// `physedit-distill` with the table's `[turbo]` step cache: CARD, SRM and caching on the
     /// 8-step distilled sampler (needs the distillation LoRA).

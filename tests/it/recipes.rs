@@ -458,21 +458,25 @@ fn turbo_and_fast_steps_plan_what_they_say() {
         reason: "test".into(),
     };
     let mut table = PlanTable::default();
-    // The shipped physedit-fast: steps per tier (10 of 50 reasoning steps keep their share:
-    // round(10 * 8 / 50) = 2 of 8, round(10 * 4 / 50) = 1 of 4).
+    // The shipped physedit-fast: 8 steps in every tier (10 of 50 reasoning steps keep their share:
+    // round(10 * 8 / 50) = 2 of 8).
     let at = |tier, table: &PlanTable| {
         let f = plan_for_prediction(Recipe::PhyseditFast, &pred(tier), table, "rules");
         (f.steps, f.reasoning_steps)
     };
-    assert_eq!(at(Tier::Low, &table), (5, 0));
+    assert_eq!(at(Tier::Low, &table), (8, 0));
     assert_eq!(at(Tier::Mid, &table), (8, 2));
-    assert_eq!(at(Tier::High, &table), (4, 1));
-    // A tier without its own count takes the table's fast_steps.
-    let mut no_tier = table.clone();
-    no_tier.high.fast_steps = None;
-    assert_eq!(at(Tier::High, &no_tier), (8, 2));
-    no_tier.low.fast_steps = Some(0);
-    assert!(no_tier.validate().is_err());
+    assert_eq!(at(Tier::High, &table), (8, 2));
+    // A tier's own count replaces the table's: round(10 * 4 / 50) = 1 of 4.
+    let mut per_tier = table.clone();
+    per_tier.low.fast_steps = Some(5);
+    per_tier.high.fast_steps = Some(4);
+    per_tier.validate().unwrap();
+    assert_eq!(at(Tier::Low, &per_tier), (5, 0));
+    assert_eq!(at(Tier::Mid, &per_tier), (8, 2));
+    assert_eq!(at(Tier::High, &per_tier), (4, 1));
+    per_tier.low.fast_steps = Some(0);
+    assert!(per_tier.validate().is_err());
     for tier in [Tier::Low, Tier::Mid, Tier::High] {
         let d = plan_for_prediction(Recipe::PhyseditDistill, &pred(tier), &table, "rules");
         let t = plan_for_prediction(Recipe::PhyseditTurbo, &pred(tier), &table, "rules");
@@ -487,9 +491,6 @@ fn turbo_and_fast_steps_plan_what_they_say() {
         assert_eq!(t.accel.cfg_tail, None);
     }
     table.fast_steps = Some(20);
-    for t in [&mut table.low, &mut table.mid, &mut table.high] {
-        t.fast_steps = None;
-    }
     table.validate().unwrap();
     for tier in [Tier::Low, Tier::Mid, Tier::High] {
         let full = plan_for_prediction(Recipe::Physedit, &pred(tier), &table, "rules");
