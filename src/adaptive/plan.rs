@@ -159,7 +159,10 @@ pub struct PlanTable {
     #[serde(default = "default_fast")]
     pub fast: Acceleration,
     /// Denoising steps of `physedit-fast` (N_r keeps its share, as `--steps`); `None`: `steps`.
-    #[serde(default = "default_fast_steps", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default = "default_fast_steps",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fast_steps: Option<usize>,
     /// Accelerations `physedit-turbo` adds on top of `accel` (on the distilled sampler).
     #[serde(default = "default_turbo")]

@@ -481,8 +481,22 @@ fn turbo_and_fast_steps_plan_what_they_say() {
         let d = plan_for_prediction(Recipe::PhyseditDistill, &pred(tier), &table, "rules");
         let t = plan_for_prediction(Recipe::PhyseditTurbo, &pred(tier), &table, "rules");
         assert_eq!(
-            (t.steps, t.reasoning_steps, t.reasoning_frames, t.srm, t.guidance, t.flow_shift),
-            (d.steps, d.reasoning_steps, d.reasoning_frames, d.srm, d.guidance, d.flow_shift),
+            (
+                t.steps,
+                t.reasoning_steps,
+                t.reasoning_frames,
+                t.srm,
+                t.guidance,
+                t.flow_shift
+            ),
+            (
+                d.steps,
+                d.reasoning_steps,
+                d.reasoning_frames,
+                d.srm,
+                d.guidance,
+                d.flow_shift
+            ),
             "{tier}"
         );
         assert!(d.accel.is_off());
