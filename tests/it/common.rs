@@ -31,3 +31,26 @@ pub fn fixture(case: &str) -> std::path::PathBuf {
     assert!(p.exists(), "missing fixture {}", p.display());
     p
 }
+
+/// The edit a fixture's `meta.json` run describes (as `tools/reference/` ran it in diffusers), from
+/// the given initial latents, seed 0.
+pub fn run_request(
+    run: &serde_json::Value,
+    latents: Tensor,
+) -> physedit::pipeline::chronoedit::EditRequest {
+    physedit::pipeline::chronoedit::EditRequest {
+        prompt: run["prompt"].as_str().unwrap().to_string(),
+        negative_prompt: run["negative_prompt"].as_str().unwrap_or("").to_string(),
+        steps: run["steps"].as_u64().unwrap() as usize,
+        guidance: run["guidance"].as_f64().unwrap(),
+        height: run["height"].as_u64().unwrap() as usize,
+        width: run["width"].as_u64().unwrap() as usize,
+        num_frames: run["num_frames"].as_u64().unwrap() as usize,
+        temporal_reasoning: run["enable_temporal_reasoning"].as_bool().unwrap(),
+        reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
+        temporal_positions: None,
+        latents: Some(latents),
+        seed: 0,
+        flow_shift: None,
+    }
+}

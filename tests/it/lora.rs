@@ -12,7 +12,7 @@ use physedit::lora::{
     checkpoint_shapes, fused_var_builder, read_lora_file, Kind, LoraFormat, LoraSpec,
 };
 use physedit::models::adapter::{with_adapters, Adapter, AdapterSet};
-use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
+use physedit::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 
 use crate::common::max_abs_diff;
 
@@ -69,21 +69,7 @@ fn plain_run(pipe: &ChronoEditPipeline) -> Tensor {
     let reference = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu)
         .expect("tiny_a reference");
     let image = physedit::util::open_image(&dir.join("input.png")).unwrap();
-    let req = EditRequest {
-        prompt: run["prompt"].as_str().unwrap().to_string(),
-        negative_prompt: run["negative_prompt"].as_str().unwrap_or("").to_string(),
-        steps: run["steps"].as_u64().unwrap() as usize,
-        guidance: run["guidance"].as_f64().unwrap(),
-        height: run["height"].as_u64().unwrap() as usize,
-        width: run["width"].as_u64().unwrap() as usize,
-        num_frames: run["num_frames"].as_u64().unwrap() as usize,
-        temporal_reasoning: run["enable_temporal_reasoning"].as_bool().unwrap(),
-        reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
-        temporal_positions: None,
-        latents: Some(reference["run.plain.latents"].clone()),
-        seed: 0,
-        flow_shift: None,
-    };
+    let req = crate::common::run_request(run, reference["run.plain.latents"].clone());
     pipe.edit(&image, &req, &mut |_, _| {})
         .expect("edit")
         .frames

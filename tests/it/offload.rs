@@ -17,21 +17,7 @@ fn request(run: &str) -> EditRequest {
     let reference =
         candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
     let r = &meta["runs"][run];
-    EditRequest {
-        prompt: r["prompt"].as_str().unwrap().to_string(),
-        negative_prompt: r["negative_prompt"].as_str().unwrap_or("").to_string(),
-        steps: r["steps"].as_u64().unwrap() as usize,
-        guidance: r["guidance"].as_f64().unwrap(),
-        height: r["height"].as_u64().unwrap() as usize,
-        width: r["width"].as_u64().unwrap() as usize,
-        num_frames: r["num_frames"].as_u64().unwrap() as usize,
-        temporal_reasoning: r["enable_temporal_reasoning"].as_bool().unwrap(),
-        reasoning_steps: r["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
-        temporal_positions: None,
-        latents: Some(reference[&format!("run.{run}.latents")].clone()),
-        seed: 0,
-        flow_shift: None,
-    }
+    crate::common::run_request(r, reference[&format!("run.{run}.latents")].clone())
 }
 
 fn load(offload: bool) -> ChronoEditPipeline {

@@ -15,7 +15,7 @@ use physedit::checkpoint::gguf::GgufFile;
 use physedit::checkpoint::quantize::{quantize, QuantType};
 use physedit::checkpoint::single_file::{ComponentFiles, TransformerFile};
 use physedit::models::linear::{Linear, LinearStore, LinearWeight, QuantMatmul};
-use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
+use physedit::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 
 use crate::common::{fixture, max_abs_diff};
 
@@ -63,21 +63,7 @@ fn plain_frames_with(files: ComponentFiles) -> Tensor {
     };
     let pipe = ChronoEditPipeline::load(&dir.join("pipeline"), &opts).expect("load pipeline");
     let image = physedit::util::open_image(&dir.join("input.png")).unwrap();
-    let req = EditRequest {
-        prompt: run["prompt"].as_str().unwrap().to_string(),
-        negative_prompt: run["negative_prompt"].as_str().unwrap_or("").to_string(),
-        steps: run["steps"].as_u64().unwrap() as usize,
-        guidance: run["guidance"].as_f64().unwrap(),
-        height: run["height"].as_u64().unwrap() as usize,
-        width: run["width"].as_u64().unwrap() as usize,
-        num_frames: run["num_frames"].as_u64().unwrap() as usize,
-        temporal_reasoning: run["enable_temporal_reasoning"].as_bool().unwrap(),
-        reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
-        temporal_positions: None,
-        latents: Some(reference()["latents"].clone()),
-        seed: 0,
-        flow_shift: None,
-    };
+    let req = crate::common::run_request(run, reference()["latents"].clone());
     pipe.edit(&image, &req, &mut |_, _| {})
         .expect("edit")
         .frames
@@ -674,21 +660,7 @@ fn standalone_files_give_the_folders_frames() {
     })
     .expect("load the single files");
     let image = physedit::util::open_image(&dirp.join("input.png")).unwrap();
-    let req = EditRequest {
-        prompt: run["prompt"].as_str().unwrap().to_string(),
-        negative_prompt: run["negative_prompt"].as_str().unwrap_or("").to_string(),
-        steps: run["steps"].as_u64().unwrap() as usize,
-        guidance: run["guidance"].as_f64().unwrap(),
-        height: run["height"].as_u64().unwrap() as usize,
-        width: run["width"].as_u64().unwrap() as usize,
-        num_frames: run["num_frames"].as_u64().unwrap() as usize,
-        temporal_reasoning: run["enable_temporal_reasoning"].as_bool().unwrap(),
-        reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
-        temporal_positions: None,
-        latents: Some(reference()["latents"].clone()),
-        seed: 0,
-        flow_shift: None,
-    };
+    let req = crate::common::run_request(run, reference()["latents"].clone());
     let frames = pipe
         .edit(&image, &req, &mut |_, _| {})
         .expect("edit")
