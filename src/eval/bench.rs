@@ -176,7 +176,7 @@ fn no_heads(v: &[usize]) -> bool {
 }
 
 /// One line of `results.jsonl`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BenchRecord {
     pub key: String,
     pub recipe: String,
@@ -236,25 +236,8 @@ impl BenchRecord {
             key: key.to_string(),
             recipe: recipe.to_string(),
             edit_type,
-            seconds: None,
-            reasoning_steps: None,
-            reasoning_frames: None,
-            steps: None,
-            mask_coverage: None,
-            srm_planned: None,
-            srm_applied: None,
-            clip_t: None,
-            clip_i: None,
-            forwards: None,
-            token_forwards: None,
-            cached_steps: None,
-            step_tokens: Vec::new(),
-            step_forwards: Vec::new(),
-            step_head_forwards: Vec::new(),
-            fidelity_psnr: None,
-            fidelity_ssim: None,
             error: Some(error),
-            invalid_entry: false,
+            ..Self::default()
         }
     }
 

@@ -459,21 +459,7 @@ fn torn_last_line_is_ignored_and_cut_before_appending() {
         reasoning_steps: Some(10),
         reasoning_frames: Some(3),
         steps: Some(50),
-        mask_coverage: None,
-        srm_planned: None,
-        srm_applied: None,
-        clip_t: None,
-        clip_i: None,
-        forwards: None,
-        token_forwards: None,
-        cached_steps: None,
-        step_tokens: Vec::new(),
-        step_forwards: Vec::new(),
-        step_head_forwards: Vec::new(),
-        fidelity_psnr: None,
-        fidelity_ssim: None,
-        error: None,
-        invalid_entry: false,
+        ..Default::default()
     };
     let whole = serde_json::to_string(&rec("a")).unwrap();
     std::fs::write(&path, format!("{whole}\n{{\"key\":\"b\",\"reci")).unwrap();
@@ -620,24 +606,8 @@ fn the_frontier_pairs_speeds_by_case_marks_baselines_and_picks_the_goal() {
         recipe: recipe.into(),
         edit_type: Some("add".into()),
         seconds: Some(secs),
-        reasoning_steps: None,
-        reasoning_frames: None,
-        steps: None,
-        mask_coverage: None,
-        srm_planned: None,
-        srm_applied: None,
-        clip_t: None,
-        clip_i: None,
-        forwards: None,
-        token_forwards: None,
-        cached_steps: None,
-        step_tokens: Vec::new(),
-        step_forwards: Vec::new(),
-        step_head_forwards: Vec::new(),
         fidelity_psnr: Some(psnr),
-        fidelity_ssim: None,
-        error: None,
-        invalid_entry: false,
+        ..Default::default()
     };
     let mut records = Vec::new();
     for (k, scale) in [("a", 1.0), ("b", 2.0), ("c", 3.0)] {
