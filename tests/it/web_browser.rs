@@ -112,6 +112,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{script}: {e}"))
     }
 
+    /// Loads the page and waits until it has connected to the server (the model named).
+    async fn open(&self, base: &str) {
+        self.client.goto(base).await.unwrap();
+        self.until(
+            "document.getElementById('server-status').textContent.startsWith('Model')",
+            "the page connecting",
+            LONG,
+        )
+        .await;
+    }
+
     /// Waits until `condition` (a JavaScript expression) is truthy; panics with `what` and the
     /// page's visible errors after `timeout`.
     async fn until(&self, condition: &str, what: &str, timeout: Duration) {
@@ -317,13 +328,7 @@ fn a_persons_whole_path_in_chromium() {
     let server = Server::start(&[]);
     crate::serve::rt().block_on(async {
         let b = Browser::start(DESKTOP, &[]).await;
-        b.client.goto(&server.base).await.unwrap();
-        b.until(
-            "document.getElementById('server-status').textContent.startsWith('Model')",
-            "the page connecting",
-            LONG,
-        )
-        .await;
+        b.open(&server.base).await;
         b.shot("01-empty").await;
 
         let tier = picture_and_plan(&b, ACTION).await;
@@ -513,13 +518,7 @@ fn a_text_file_as_picture_shows_the_apis_message_next_to_the_picture() {
     std::fs::write(&txt, "not a picture\n").unwrap();
     crate::serve::rt().block_on(async {
         let b = Browser::start(DESKTOP, &[]).await;
-        b.client.goto(&server.base).await.unwrap();
-        b.until(
-            "document.getElementById('server-status').textContent.startsWith('Model')",
-            "the page connecting",
-            LONG,
-        )
-        .await;
+        b.open(&server.base).await;
         b.choose_file("image", &txt).await;
         b.type_into("prompt", ACTION).await;
         b.click("edit").await;
@@ -562,13 +561,7 @@ fn at_phone_width_by_keyboard_alone() {
     let server = Server::start(&[]);
     crate::serve::rt().block_on(async {
         let b = Browser::start(PHONE, &["--force-dark-mode"]).await;
-        b.client.goto(&server.base).await.unwrap();
-        b.until(
-            "document.getElementById('server-status').textContent.startsWith('Model')",
-            "the page connecting",
-            LONG,
-        )
-        .await;
+        b.open(&server.base).await;
         // Dark mode: the page follows the system's preference.
         assert_eq!(
             b.js("return matchMedia('(prefers-color-scheme: dark)').matches;").await,
