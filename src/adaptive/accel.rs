@@ -42,6 +42,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::schedulers::Solver;
+
 /// Default RPFI relaxation (α reaches 1 after two thirds of the reasoning steps).
 pub const DEFAULT_RPFI_RELAXATION: f32 = 1.5;
 
@@ -151,6 +153,10 @@ pub struct Acceleration {
     /// outside the edit region are held instead of computed (None: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<f64>,
+    /// The sampler instead of the model folder's (None: the folder's): a higher-order multistep
+    /// solver keeps more of the exact plan when a recipe takes few steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solver: Option<Solver>,
 }
 
 impl Acceleration {
@@ -172,6 +178,7 @@ impl Acceleration {
             fbcache: caches.1,
             cfg_tail: over.cfg_tail.or(self.cfg_tail),
             region: over.region.or(self.region),
+            solver: over.solver.or(self.solver),
         }
     }
 
@@ -208,7 +215,7 @@ impl Acceleration {
     }
 
     /// Parses one `+`-separated part of a variant name (`rpfi`, `rpfi=1.5`, `cache=0.1`,
-    /// `magcache=0.05`, `fbcache=0.1`, `cfgtail=0.3`) into `self`. A step cache (`cache`,
+    /// `magcache=0.05`, `fbcache=0.1`, `cfgtail=0.3`, `solver=dpm3`) into `self`. A step cache (`cache`,
     /// `magcache`, `fbcache`) replaces any step cache set before it.
     pub fn apply_part(&mut self, part: &str) -> anyhow::Result<()> {
         let (key, value) = match part.split_once('=') {
@@ -240,6 +247,12 @@ impl Acceleration {
                 self.cache = None;
             }
             "cfgtail" => self.cfg_tail = Some(num("cfgtail")?),
+            "solver" => {
+                let v = value.ok_or_else(|| {
+                    anyhow::anyhow!("solver needs a value (solver=NAME: {})", Solver::NAMES)
+                })?;
+                self.solver = Some(v.parse()?);
+            }
             "region" => self.region = Some(num("region")?),
             "skips" | "warmup" => {
                 let v = num(key)?;
@@ -256,7 +269,7 @@ impl Acceleration {
                 }
             }
             other => anyhow::bail!(
-                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION), fbcache=THRESH, cfgtail=FRACTION or region=FRACTION"
+                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION), fbcache=THRESH, cfgtail=FRACTION, region=FRACTION or solver=NAME"
             ),
         }
         self.validate()
@@ -294,6 +307,9 @@ impl Acceleration {
         }
         if let Some(t) = self.region {
             v.push(format!("region={t}"));
+        }
+        if let Some(s) = self.solver {
+            v.push(format!("solver={s}"));
         }
         v
     }

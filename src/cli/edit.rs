@@ -19,6 +19,7 @@ use crate::pipeline::chronoedit::{
     ChronoEditPipeline, EditSize, LoadOptions, SizeLimit, SizeLimits,
 };
 use crate::pipeline::planned::{self, EditSpec};
+use crate::schedulers::Solver;
 use crate::util::{atomic_write, image_dimensions, open_image, save_png_atomic, write_atomic};
 
 const EXAMPLES: &str = "\
@@ -178,6 +179,11 @@ pub struct EditArgs {
     /// the edit region (--mask, else the SRM mask when SRM runs) are held, not computed.
     #[arg(long, value_name = "FRACTION", value_parser = fraction)]
     pub region: Option<f64>,
+    /// The sampler instead of the model folder's: unipc1-3 (UniPC of that order), dpm1-3
+    /// (DPM-Solver++ of that order) or euler; the folder's flow shift is kept. A third-order
+    /// solver keeps short runs (--steps 6-10) closer to the full recipe.
+    #[arg(long, value_name = "NAME")]
+    pub solver: Option<Solver>,
     /// The region the edit may change, a picture over the input (any size: it is resized):
     /// transparent pixels where it has transparency, else white pixels. It is the SRM's region
     /// when the plan runs the SRM, and --region's.
@@ -258,6 +264,7 @@ impl EditArgs {
             fbcache: self.fbcache,
             cfg_tail: self.cfg_tail,
             region: self.region,
+            solver: self.solver,
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::pipeline::srm_hook::{SrmContext, SrmHook};
 use crate::processors::image::ClipImageProcessor;
 use crate::processors::prompt::PromptTokenizer;
 use crate::processors::video::{frames_to_unit, image_to_video_tensor};
-use crate::schedulers::{self, Scheduler};
+use crate::schedulers::{self, Scheduler, Solver};
 
 /// Text sequence length the transformer was trained with (prompts are padded to it).
 pub const MAX_SEQUENCE_LENGTH: usize = 512;
@@ -598,10 +598,14 @@ impl ChronoEditPipeline {
         schedulers::from_config_str(json, source)
     }
 
-    /// A fresh scheduler with the flow shift replaced when `flow_shift` is given.
-    pub fn new_scheduler_with_shift(&self, flow_shift: Option<f64>) -> Result<Box<dyn Scheduler>> {
+    /// A fresh scheduler, switched to `solver` and with the flow shift replaced when given.
+    pub fn new_scheduler_with(
+        &self,
+        flow_shift: Option<f64>,
+        solver: Option<Solver>,
+    ) -> Result<Box<dyn Scheduler>> {
         let (json, source) = &self.scheduler_config;
-        schedulers::from_config_str_with_shift(json, source, flow_shift)
+        schedulers::from_config_str_with(json, source, flow_shift, solver)
     }
 
     /// What a plan needs to know of this model to become a request.
@@ -777,7 +781,7 @@ impl ChronoEditPipeline {
         if self.release_encoders {
             self.release_encoders();
         }
-        let mut scheduler = self.new_scheduler_with_shift(req.flow_shift)?;
+        let mut scheduler = self.new_scheduler_with(req.flow_shift, adaptive.accel.solver)?;
         scheduler.set_timesteps(req.steps)?;
         let timesteps: Vec<f64> = scheduler.timesteps().to_vec();
         let sigmas: Vec<f32> = scheduler.sigmas().to_vec();

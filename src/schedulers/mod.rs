@@ -11,10 +11,14 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Tensor};
 
+pub mod dpm_solver;
 pub mod flow_match_euler;
+pub mod solver;
 pub mod unipc;
 
+pub use dpm_solver::{DpmSolverConfig, DpmSolverMultistepScheduler};
 pub use flow_match_euler::{FlowMatchEulerConfig, FlowMatchEulerDiscreteScheduler};
+pub use solver::{with_solver, Solver};
 pub use unipc::{UniPcConfig, UniPcMultistepScheduler};
 
 /// Common interface of the denoising schedulers.
@@ -52,46 +56,84 @@ pub fn from_config_file(path: &Path) -> Result<Box<dyn Scheduler>> {
 }
 
 /// Same as [`from_config_file`], with the flow shift replaced when `flow_shift` is given (the
-/// distilled recipes sample with shift 2 from a folder configured for 5): UniPC's `flow_shift`,
-/// FlowMatchEuler's `shift`.
+/// distilled recipes sample with shift 2 from a folder configured for 5): UniPC's and DPM-Solver's
+/// `flow_shift`, FlowMatchEuler's `shift`.
 pub fn from_config_file_with_shift(
     path: &Path,
     flow_shift: Option<f64>,
 ) -> Result<Box<dyn Scheduler>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading scheduler config {}", path.display()))?;
-    from_config_str_with_shift(&text, &path.display().to_string(), flow_shift)
+    from_config_str_with(&text, &path.display().to_string(), flow_shift, None)
 }
 
-/// [`from_config_file_with_shift`] from the JSON text; `source` names it in error messages.
-pub fn from_config_str_with_shift(
+/// The scheduler a JSON config describes, switched to `solver` when one is given
+/// ([`with_solver`]), then with its flow shift replaced when `flow_shift` is given; `source`
+/// names the config in error messages.
+pub fn from_config_str_with(
     text: &str,
     source: &str,
     flow_shift: Option<f64>,
+    solver: Option<Solver>,
 ) -> Result<Box<dyn Scheduler>> {
-    let Some(shift) = flow_shift else {
+    if flow_shift.is_none() && solver.is_none() {
         return from_config_str(text, source);
-    };
-    if !(shift.is_finite() && shift > 0.0) {
-        bail!("flow shift must be a positive number, got {shift}");
     }
-    let mut value: serde_json::Value = serde_json::from_str(text)
-        .with_context(|| format!("{source}: scheduler config is not valid JSON"))?;
-    let key = match value.get("_class_name").and_then(|v| v.as_str()) {
-        Some("FlowMatchEulerDiscreteScheduler") => "shift",
-        _ => "flow_shift",
-    };
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert(key.to_string(), serde_json::json!(shift));
+    let mut value = parse_json(text, source)?;
+    if let Some(solver) = solver {
+        value = with_solver(&value, solver).with_context(|| source.to_string())?;
+    }
+    if let Some(shift) = flow_shift {
+        if !(shift.is_finite() && shift > 0.0) {
+            bail!("flow shift must be a positive number, got {shift}");
+        }
+        let key = match value.get("_class_name").and_then(|v| v.as_str()) {
+            Some("FlowMatchEulerDiscreteScheduler") => "shift",
+            _ => "flow_shift",
+        };
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(key.to_string(), serde_json::json!(shift));
+        }
     }
     from_config_value(value, source)
 }
 
 /// Same as [`from_config_file`], from the JSON text; `source` names it in error messages.
 pub fn from_config_str(json: &str, source: &str) -> Result<Box<dyn Scheduler>> {
-    let value: serde_json::Value = serde_json::from_str(json)
-        .with_context(|| format!("{source}: scheduler config is not valid JSON"))?;
-    from_config_value(value, source)
+    from_config_value(parse_json(json, source)?, source)
+}
+
+/// Parses a config as Python's `json` writes it: diffusers saves DPM-Solver's default
+/// `lambda_min_clipped` as the bare token `-Infinity`, which JSON lacks. Bare `NaN`, `Infinity`
+/// and `-Infinity` outside strings are read as `null` (no option PhysEdit reads takes them).
+fn parse_json(text: &str, source: &str) -> Result<serde_json::Value> {
+    let first = match serde_json::from_str(text) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
+            out.push_str("null");
+            rest = &rest[token.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    serde_json::from_str(&out)
+        .map_err(|_| first)
+        .with_context(|| format!("{source}: scheduler config is not valid JSON"))
 }
 
 fn from_config_value(value: serde_json::Value, source: &str) -> Result<Box<dyn Scheduler>> {
@@ -111,9 +153,14 @@ fn from_config_value(value: serde_json::Value, source: &str) -> Result<Box<dyn S
                 FlowMatchEulerDiscreteScheduler::new(cfg).with_context(|| source.to_string())?;
             Ok(Box::new(s))
         }
+        "DPMSolverMultistepScheduler" => {
+            let cfg: DpmSolverConfig = parse_config(&value, source, class)?;
+            let s = DpmSolverMultistepScheduler::new(cfg).with_context(|| source.to_string())?;
+            Ok(Box::new(s))
+        }
         other => bail!(
             "{source}: unsupported scheduler class `_class_name` = {other:?} (supported: \
-             UniPCMultistepScheduler, FlowMatchEulerDiscreteScheduler)"
+             UniPCMultistepScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler)"
         ),
     }
 }

@@ -369,6 +369,30 @@ fn config_errors_name_file_and_option() {
             r#"{"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": "five"}"#,
             "shift",
         ),
+        (
+            r#"{"_class_name": "DPMSolverMultistepScheduler"}"#,
+            "use_flow_sigmas",
+        ),
+        (
+            r#"{"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": true, "algorithm_type": "sde-dpmsolver++"}"#,
+            "algorithm_type",
+        ),
+        (
+            r#"{"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": true, "solver_order": 4}"#,
+            "solver_order",
+        ),
+        (
+            r#"{"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": true, "final_sigmas_type": "sigma_min"}"#,
+            "final_sigmas_type",
+        ),
+        (
+            r#"{"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": true, "use_lu_lambdas": true}"#,
+            "use_lu_lambdas",
+        ),
+        (
+            r#"{"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": true, "thresholding": true}"#,
+            "thresholding",
+        ),
     ];
     for (json, option) in cases {
         let e = err_of(json);
@@ -395,6 +419,61 @@ fn config_errors_name_file_and_option() {
             "{e}"
         );
     }
+}
+
+/// A config as diffusers saves DPM-Solver's (Python's `json` writes its default
+/// `lambda_min_clipped` as the bare token `-Infinity`) loads; such a token inside a string stays
+/// text, and a config broken elsewhere is still refused.
+#[test]
+fn python_json_tokens_are_read() {
+    let json = r#"{"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": true,
+        "flow_shift": 5.0, "lambda_min_clipped": -Infinity, "prediction_type": "flow_prediction",
+        "variance_type": null, "note": "keeps -Infinity in text"}"#;
+    let mut s = from_config_str(json, "cfg").unwrap();
+    s.set_timesteps(8).unwrap();
+    assert_eq!(s.name(), "DPMSolverMultistepScheduler");
+    let e = err_of(r#"{"_class_name": "DPMSolverMultistepScheduler", "flow_shift": -Infinity,}"#);
+    assert!(e.contains("not valid JSON"), "{e}");
+}
+
+/// A sampler switched the way `DPMSolverMultistepScheduler.from_config(unipc.config,
+/// solver_order=3)` switches it runs exactly the reference fixture recorded from that call.
+#[test]
+fn switching_a_folder_config_to_dpm_matches_diffusers_from_config() {
+    let fx = load_fixture();
+    let unipc = fx
+        .configs()
+        .into_iter()
+        .find(|(n, _)| n == "unipc_o2_s5_n4")
+        .expect("unipc_o2_s5_n4 fixture config")
+        .1;
+    let mut folder = unipc["config"].clone();
+    folder["_class_name"] = "UniPCMultistepScheduler".into();
+    let (name, entry) = fx
+        .configs()
+        .into_iter()
+        .find(|(n, _)| n == "dpm_o3_s5_n8")
+        .expect("dpm_o3_s5_n8 fixture config");
+    let mut s = physedit::schedulers::from_config_str_with(
+        &folder.to_string(),
+        "folder",
+        None,
+        Some("dpm3".parse().unwrap()),
+    )
+    .unwrap();
+    s.set_timesteps(8).unwrap();
+    let want = fx.get(&format!("sched.{name}.sigmas"));
+    let got = Tensor::new(s.sigmas(), &Device::Cpu).unwrap();
+    assert_eq!(max_abs_diff(&got, want, "sigmas"), 0.0);
+    let mut sample = fx.get(&format!("sched.{name}.sample")).clone();
+    for i in 0..8 {
+        let mo = fx.get(&format!("sched.{name}.model_output.{i}"));
+        sample = s.step(mo, i, &sample).unwrap();
+    }
+    let want = fx.get(&format!("sched.{name}.prev_sample.7"));
+    let err = max_abs_diff(&sample, want, "last sample");
+    assert!(err <= 1e-5 * max_abs(want).max(1.0), "{err}");
+    assert_eq!(entry["scheduler_class"], "DPMSolverMultistepScheduler");
 }
 
 /// Misuse of `step` is an error, not a panic.

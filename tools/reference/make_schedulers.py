@@ -5,6 +5,7 @@ Called by make_fixtures.py (`--only schedulers`); can also be run directly:
 """
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -28,6 +29,14 @@ def _unipc(order, shift, **extra):
     )
 
 
+def _dpm(order, shift, **extra):
+    """DPM-Solver++ switched over from a flow-matching UniPC config, as users do with
+    `DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, solver_order=...)`."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    return DPMSolverMultistepScheduler.from_config(_unipc(2, shift).config, solver_order=order, **extra)
+
+
 def _euler(shift):
     from diffusers import FlowMatchEulerDiscreteScheduler
 
@@ -48,6 +57,14 @@ CONFIGS = {
     "euler_s5_n4_truncate": (lambda: _euler(5.0), 4, 1),
     "euler_s5_n50": (lambda: _euler(5.0), 50, None),
     "euler_s3_n7": (lambda: _euler(3.0), 7, None),
+    # Appended after the others so that their seeds (500 + position) stay the same.
+    "dpm_o2_s5_n8": (lambda: _dpm(2, 5.0), 8, None),
+    "dpm_o3_s5_n8": (lambda: _dpm(3, 5.0), 8, None),
+    "dpm_o3_s5_n8_truncate": (lambda: _dpm(3, 5.0), 8, 3),
+    "dpm_o3_s5_n20": (lambda: _dpm(3, 5.0), 20, None),
+    "dpm_o1_s3_n6": (lambda: _dpm(1, 3.0), 6, None),
+    "dpm_o2_s5_n16_heun": (lambda: _dpm(2, 5.0, solver_type="heun"), 16, None),
+    "dpm_o3_s2_n5_euler_final": (lambda: _dpm(3, 2.0, euler_at_final=True, lower_order_final=False), 5, None),
 }
 
 
@@ -75,7 +92,12 @@ def run_config(name, factory, steps, truncate_at, seed, tensors):
         tensors[f"{p}.model_output.{i}"] = model_output.clone()
         tensors[f"{p}.prev_sample.{i}"] = prev.clone()
         sample = prev
-    cfg = {k: v for k, v in dict(sched.config).items() if not k.startswith("_")}
+    # JSON has no -Infinity (DPM-Solver's default `lambda_min_clipped`): recorded as null.
+    cfg = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in dict(sched.config).items()
+        if not k.startswith("_")
+    }
     return dict(
         scheduler_class=type(sched).__name__,
         config=cfg,
