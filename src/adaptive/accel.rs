@@ -16,8 +16,13 @@
 //!   rate relative to the input's, measured on the last two computed steps, times the input's
 //!   relative change, accumulated; no calibration) and `mag` (MagCache's rule: the calibrated
 //!   ratio of consecutive residual magnitudes, `|1 − γ_i|` accumulated; coefficients from
-//!   `physedit calibrate` in the model folder's `physedit.json`). TeaCache's polynomial of the
-//!   modulated input is not implemented. A step is always computed when the latent video, the
+//!   `physedit calibrate` in the model folder's `physedit.json`), and `tea` (TeaCache's rule as its
+//!   Wan2.1 version computes it: the relative L1 change of the timestep modulation `e0` — the
+//!   `time_proj` output every block is modulated with — since the previous step, rescaled by a
+//!   polynomial fitted by `physedit calibrate`, accumulated). TeaCache fits the polynomial to the
+//!   change of the model's output; we fit it to the change of the block-stack residual, the tensor
+//!   the cache reuses. ChronoEdit's timestep is one number per step, so under `tea` the skipped
+//!   steps follow from the schedule and the calibration alone. A step is always computed when the latent video, the
 //!   computed tokens or the branches differ from the cached step's (the reasoning drop, SRM
 //!   pruning starting, a guidance change), during the warm-up, at the last step, and after
 //!   `max_skips` reuses in a row.
@@ -56,6 +61,8 @@ pub enum CachePolicy {
     Easy,
     /// Calibrated residual magnitude ratios (MagCache); needs `physedit calibrate`.
     Mag,
+    /// Polynomial-rescaled change of the timestep modulation (TeaCache); needs `physedit calibrate`.
+    Tea,
 }
 
 impl CachePolicy {
@@ -63,6 +70,7 @@ impl CachePolicy {
         match self {
             CachePolicy::Easy => "easy",
             CachePolicy::Mag => "mag",
+            CachePolicy::Tea => "tea",
         }
     }
 }
@@ -73,7 +81,8 @@ impl FromStr for CachePolicy {
         match s.trim() {
             "easy" => Ok(CachePolicy::Easy),
             "mag" => Ok(CachePolicy::Mag),
-            other => anyhow::bail!("unknown cache policy {other:?}; expected easy or mag"),
+            "tea" => Ok(CachePolicy::Tea),
+            other => anyhow::bail!("unknown cache policy {other:?}; expected easy, mag or tea"),
         }
     }
 }
@@ -215,7 +224,7 @@ impl Acceleration {
     }
 
     /// Parses one `+`-separated part of a variant name (`rpfi`, `rpfi=1.5`, `cache=0.1`,
-    /// `magcache=0.05`, `fbcache=0.1`, `cfgtail=0.3`, `solver=dpm3`) into `self`. A step cache (`cache`,
+    /// `magcache=0.05`, `teacache=0.2`, `fbcache=0.1`, `cfgtail=0.3`, `solver=dpm3`) into `self`. A step cache (`cache`,
     /// `magcache`, `fbcache`) replaces any step cache set before it.
     pub fn apply_part(&mut self, part: &str) -> anyhow::Result<()> {
         let (key, value) = match part.split_once('=') {
@@ -242,6 +251,10 @@ impl Acceleration {
                 self.cache = Some(CacheSettings::new(CachePolicy::Mag, num("magcache")?));
                 self.fbcache = None;
             }
+            "teacache" => {
+                self.cache = Some(CacheSettings::new(CachePolicy::Tea, num("teacache")?));
+                self.fbcache = None;
+            }
             "fbcache" => {
                 self.fbcache = Some(num("fbcache")?);
                 self.cache = None;
@@ -257,7 +270,7 @@ impl Acceleration {
             "skips" | "warmup" => {
                 let v = num(key)?;
                 let c = self.cache.as_mut().ok_or_else(|| {
-                    anyhow::anyhow!("{key}= sets a step-cache setting: give cache= or magcache= before it")
+                    anyhow::anyhow!("{key}= sets a step-cache setting: give cache=, magcache= or teacache= before it")
                 })?;
                 if key == "skips" {
                     if v.fract() != 0.0 || v < 0.0 {
@@ -269,7 +282,7 @@ impl Acceleration {
                 }
             }
             other => anyhow::bail!(
-                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH (then skips=N, warmup=FRACTION), fbcache=THRESH, cfgtail=FRACTION, region=FRACTION or solver=NAME"
+                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH, teacache=THRESH (then skips=N, warmup=FRACTION), fbcache=THRESH, cfgtail=FRACTION, region=FRACTION or solver=NAME"
             ),
         }
         self.validate()
@@ -289,6 +302,7 @@ impl Acceleration {
             let key = match c.policy {
                 CachePolicy::Easy => "cache",
                 CachePolicy::Mag => "magcache",
+                CachePolicy::Tea => "teacache",
             };
             v.push(format!("{key}={}", c.threshold));
             let d = CacheSettings::new(c.policy, c.threshold);
@@ -351,13 +365,84 @@ pub struct CacheKey {
     pub branches: usize,
 }
 
+/// A model's step-cache calibration (`physedit calibrate`, kept in its `physedit.json`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheCalibration {
+    /// Mean residual magnitude ratio per step position (the `mag` policy), over 0..=1.
+    pub mag_ratios: Option<Vec<f64>>,
+    /// Polynomial from the modulation's relative L1 change to the residual's, highest power
+    /// first (numpy's `poly1d` order, as TeaCache stores it; the `tea` policy).
+    pub tea_coefficients: Option<Vec<f64>>,
+}
+
+/// The changes since the previous step that the policies read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepChange {
+    /// `‖x_i − x_{i−1}‖ / ‖x_{i−1}‖` of the latents (`easy`).
+    pub input: f64,
+    /// `mean|e_i − e_{i−1}| / mean|e_{i−1}|` of the timestep modulation (`tea`).
+    pub modulation: f64,
+}
+
+/// Evaluates a polynomial given highest power first (Horner).
+pub fn polyval(coefficients: &[f64], x: f64) -> f64 {
+    coefficients.iter().fold(0.0, |acc, c| acc * x + c)
+}
+
+/// Least-squares polynomial of `degree` through `points` (x, y), highest power first, as
+/// `numpy.polyfit`. Solved on x scaled into [−1, 1] (normal equations in f64, partial pivoting),
+/// then mapped back; None when there are fewer distinct x than coefficients.
+pub fn polyfit(points: &[(f64, f64)], degree: usize) -> Option<Vec<f64>> {
+    let n = degree + 1;
+    let scale = points.iter().fold(0.0f64, |m, p| m.max(p.0.abs()));
+    let mut xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.dedup();
+    if xs.len() < n || !(scale > 0.0 && scale.is_finite()) {
+        return None;
+    }
+    // Normal equations A c = b over powers 0..n of u = x / scale (lowest power first).
+    let mut a = vec![vec![0.0f64; n + 1]; n];
+    for &(x, y) in points {
+        let u = x / scale;
+        let pw: Vec<f64> = (0..n).map(|k| u.powi(k as i32)).collect();
+        for r in 0..n {
+            for c in 0..n {
+                a[r][c] += pw[r] * pw[c];
+            }
+            a[r][n] += pw[r] * y;
+        }
+    }
+    for col in 0..n {
+        let piv = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-300 {
+            return None;
+        }
+        a.swap(col, piv);
+        for r in 0..n {
+            if r != col {
+                let f = a[r][col] / a[col][col];
+                for c in col..=n {
+                    a[r][c] -= f * a[col][c];
+                }
+            }
+        }
+    }
+    // c_k for u^k is a[k][n] / a[k][k]; for x^k divide by scale^k. Highest power first.
+    Some(
+        (0..n)
+            .rev()
+            .map(|k| a[k][n] / a[k][k] / scale.powi(k as i32))
+            .collect(),
+    )
+}
+
 /// The step cache's decision state for one edit (the tensors live in the pipeline).
 #[derive(Debug, Clone)]
 pub struct CacheDecider {
     settings: CacheSettings,
     steps: usize,
-    /// Calibrated magnitude ratio per step position (the `mag` policy), over 0..=1.
-    mag_ratios: Option<Vec<f64>>,
+    calibration: CacheCalibration,
     key: Option<CacheKey>,
     accumulated: f64,
     skips: usize,
@@ -366,22 +451,31 @@ pub struct CacheDecider {
 }
 
 impl CacheDecider {
-    /// `mag_ratios`: the calibration (required by the `mag` policy).
+    /// `calibration`: the model's (the `mag` and `tea` policies need theirs).
     pub fn new(
         settings: CacheSettings,
         steps: usize,
-        mag_ratios: Option<Vec<f64>>,
+        calibration: CacheCalibration,
     ) -> anyhow::Result<Self> {
         settings.validate()?;
-        if settings.policy == CachePolicy::Mag && mag_ratios.as_ref().is_none_or(|r| r.len() < 2) {
+        let c = &calibration;
+        if settings.policy == CachePolicy::Mag && c.mag_ratios.as_ref().is_none_or(|r| r.len() < 2)
+        {
             anyhow::bail!(
                 "the mag cache policy needs calibrated magnitude ratios: run `physedit calibrate --model DIR` first, or use the easy policy"
+            );
+        }
+        if settings.policy == CachePolicy::Tea
+            && c.tea_coefficients.as_ref().is_none_or(|k| k.is_empty())
+        {
+            anyhow::bail!(
+                "the tea cache policy needs fitted coefficients: run `physedit calibrate --model DIR` first, or use the easy policy"
             );
         }
         Ok(CacheDecider {
             settings,
             steps,
-            mag_ratios,
+            calibration,
             key: None,
             accumulated: 0.0,
             skips: 0,
@@ -392,7 +486,7 @@ impl CacheDecider {
     /// The calibrated magnitude ratio at step `i`, read off the calibration curve at the same
     /// position in the schedule (linear interpolation).
     fn mag_ratio(&self, i: usize) -> f64 {
-        let r = self.mag_ratios.as_deref().unwrap_or(&[]);
+        let r = self.calibration.mag_ratios.as_deref().unwrap_or(&[]);
         if r.len() < 2 || self.steps < 2 {
             return 1.0;
         }
@@ -403,14 +497,13 @@ impl CacheDecider {
         r[lo] * (1.0 - t) + r[hi] * t
     }
 
-    /// Whether step `i` may reuse the cached residual. `input_change` is the relative change of
-    /// the latents since the previous step, `‖x_i − x_{i−1}‖ / ‖x_{i−1}‖` (the `easy` policy's
-    /// input). `must_compute` covers what the caller knows (a capture, a missing residual).
+    /// Whether step `i` may reuse the cached residual, given the changes since the previous step.
+    /// `must_compute` covers what the caller knows (a capture, a missing residual).
     pub fn should_reuse(
         &mut self,
         i: usize,
         key: &CacheKey,
-        input_change: f64,
+        change: StepChange,
         must_compute: bool,
     ) -> bool {
         let reusable = !must_compute
@@ -424,11 +517,24 @@ impl CacheDecider {
         }
         let delta = match self.settings.policy {
             CachePolicy::Easy => match self.rate {
-                Some(k) => k * input_change,
+                Some(k) => k * change.input,
                 None => return false,
             },
             CachePolicy::Mag => (1.0 - self.mag_ratio(i)).abs(),
+            // A fitted polynomial below zero (outside the calibrated range) reads as no change.
+            CachePolicy::Tea => {
+                let k = self.calibration.tea_coefficients.as_deref().unwrap_or(&[]);
+                let v = polyval(k, change.modulation);
+                if v.is_finite() {
+                    v.max(0.0)
+                } else {
+                    v
+                }
+            }
         };
+        if !delta.is_finite() {
+            return false;
+        }
         if self.accumulated + delta < self.settings.threshold {
             self.accumulated += delta;
             self.skips += 1;
@@ -457,6 +563,55 @@ impl CacheDecider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_cal() -> CacheCalibration {
+        CacheCalibration::default()
+    }
+
+    /// A change of the latents only (the `easy` policy's input).
+    fn ch(input: f64) -> StepChange {
+        StepChange {
+            input,
+            modulation: 0.0,
+        }
+    }
+
+    #[test]
+    fn tea_policy_rescales_the_modulation_change_and_needs_coefficients() {
+        let s = CacheSettings::new(CachePolicy::Tea, 0.1);
+        assert!(CacheDecider::new(s, 10, no_cal()).is_err());
+        // y = 2x: 0.03 -> 0.06, then 0.06 + 0.06 = 0.12 >= 0.1 computes.
+        let cal = CacheCalibration {
+            tea_coefficients: Some(vec![2.0, 0.0]),
+            ..Default::default()
+        };
+        let mut d = CacheDecider::new(s, 10, cal).unwrap();
+        d.computed(key(2), None);
+        let m = |modulation| StepChange {
+            input: 0.0,
+            modulation,
+        };
+        assert!(d.should_reuse(3, &key(2), m(0.03), false));
+        assert!(!d.should_reuse(4, &key(2), m(0.03), false));
+        assert!(!d.should_reuse(5, &key(2), m(f64::NAN), false));
+    }
+
+    #[test]
+    fn polyfit_recovers_a_polynomial_as_numpy_does() {
+        // y = 3x^2 - 2x + 0.5 sampled on small x (as modulation changes are).
+        let pts: Vec<(f64, f64)> = (1..=20)
+            .map(|i| {
+                let x = i as f64 * 1e-3;
+                (x, 3.0 * x * x - 2.0 * x + 0.5)
+            })
+            .collect();
+        let c = polyfit(&pts, 2).unwrap();
+        for (got, want) in c.iter().zip([3.0, -2.0, 0.5]) {
+            assert!((got - want).abs() < 1e-6 * want.abs().max(1.0), "{c:?}");
+        }
+        assert!((polyval(&c, 0.01) - (3e-4 - 0.02 + 0.5)).abs() < 1e-12);
+        assert!(polyfit(&pts[..2], 2).is_none(), "too few points");
+    }
 
     fn key(frames: usize) -> CacheKey {
         CacheKey {
@@ -504,24 +659,24 @@ mod tests {
     #[test]
     fn never_reuses_across_a_frame_change_warmup_or_last_step() {
         let mut d =
-            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 1e9), 20, None).unwrap();
+            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 1e9), 20, no_cal()).unwrap();
         d.computed(key(8), None);
         d.computed(key(8), Some(1.0));
-        assert!(!d.should_reuse(1, &key(8), 0.0, false), "warm-up");
-        assert!(d.should_reuse(5, &key(8), 0.01, false));
+        assert!(!d.should_reuse(1, &key(8), ch(0.0), false), "warm-up");
+        assert!(d.should_reuse(5, &key(8), ch(0.01), false));
         assert!(
-            !d.should_reuse(6, &key(2), 0.01, false),
+            !d.should_reuse(6, &key(2), ch(0.01), false),
             "frame count changed"
         );
         assert!(
-            !d.should_reuse(7, &key(8), 0.01, true),
+            !d.should_reuse(7, &key(8), ch(0.01), true),
             "caller needs the blocks"
         );
-        assert!(!d.should_reuse(19, &key(8), 0.0, false), "last step");
+        assert!(!d.should_reuse(19, &key(8), ch(0.0), false), "last step");
         // max_skips reuses in a row, then a computed step.
         d.computed(key(8), Some(1.0));
         let reused: Vec<bool> = (8..13)
-            .map(|i| d.should_reuse(i, &key(8), 0.0, false))
+            .map(|i| d.should_reuse(i, &key(8), ch(0.0), false))
             .collect();
         assert_eq!(reused, [true, true, true, false, false]);
     }
@@ -529,28 +684,37 @@ mod tests {
     #[test]
     fn threshold_zero_never_reuses_and_the_threshold_accumulates() {
         let mut d =
-            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 0.0), 20, None).unwrap();
+            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 0.0), 20, no_cal()).unwrap();
         d.computed(key(2), Some(1.0));
-        assert!(!d.should_reuse(10, &key(2), 0.0, false));
+        assert!(!d.should_reuse(10, &key(2), ch(0.0), false));
         let mut d =
-            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 0.1), 20, None).unwrap();
+            CacheDecider::new(CacheSettings::new(CachePolicy::Easy, 0.1), 20, no_cal()).unwrap();
         d.computed(key(2), Some(2.0));
-        assert!(d.should_reuse(10, &key(2), 0.02, false)); // 0.04
-        assert!(d.should_reuse(11, &key(2), 0.02, false)); // 0.08
-        assert!(!d.should_reuse(12, &key(2), 0.02, false)); // 0.12 >= 0.1
+        assert!(d.should_reuse(10, &key(2), ch(0.02), false)); // 0.04
+        assert!(d.should_reuse(11, &key(2), ch(0.02), false)); // 0.08
+        assert!(!d.should_reuse(12, &key(2), ch(0.02), false)); // 0.12 >= 0.1
     }
 
     #[test]
     fn mag_policy_needs_a_calibration_and_reads_it_by_position() {
-        assert!(CacheDecider::new(CacheSettings::new(CachePolicy::Mag, 0.1), 10, None).is_err());
+        assert!(
+            CacheDecider::new(CacheSettings::new(CachePolicy::Mag, 0.1), 10, no_cal()).is_err()
+        );
         let ratios = vec![1.0, 0.99, 0.5];
-        let mut d =
-            CacheDecider::new(CacheSettings::new(CachePolicy::Mag, 0.05), 5, Some(ratios)).unwrap();
+        let mut d = CacheDecider::new(
+            CacheSettings::new(CachePolicy::Mag, 0.05),
+            5,
+            CacheCalibration {
+                mag_ratios: Some(ratios),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         d.computed(key(2), None);
         // Step 2 of 5 sits at ratio index 1 (0.99): |1 - 0.99| = 0.01 < 0.05.
-        assert!(d.should_reuse(2, &key(2), 0.0, false));
+        assert!(d.should_reuse(2, &key(2), ch(0.0), false));
         // Step 3 of 5: index 1.5, ratio 0.745: too large a change.
-        assert!(!d.should_reuse(3, &key(2), 0.0, false));
+        assert!(!d.should_reuse(3, &key(2), ch(0.0), false));
     }
 
     #[test]

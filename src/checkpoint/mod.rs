@@ -115,6 +115,10 @@ pub struct SamplingDefaults {
     /// residual magnitudes, `‖R_i‖ / ‖R_{i−1}‖`, over evenly spaced positions of the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_mag_ratios: Option<Vec<f64>>,
+    /// The `tea` step-cache policy's polynomial (`physedit calibrate`), highest power first: the
+    /// block-stack residual's relative L1 change as a function of the timestep modulation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_tea_coefficients: Option<Vec<f64>>,
 }
 
 /// The model folder's recommended sampling settings (empty when it has no such file).
@@ -141,6 +145,14 @@ pub fn sampling_defaults(root: &Path) -> Result<SamplingDefaults> {
     for (field, v) in [("height", d.height), ("width", d.width)] {
         if v == Some(0) {
             bail!("{}: `{field}` must be positive", path.display());
+        }
+    }
+    for (field, v) in [
+        ("cache_mag_ratios", &d.cache_mag_ratios),
+        ("cache_tea_coefficients", &d.cache_tea_coefficients),
+    ] {
+        if v.as_ref().is_some_and(|v| v.iter().any(|x| !x.is_finite())) {
+            bail!("{}: `{field}` must hold finite numbers", path.display());
         }
     }
     Ok(d)

@@ -1,12 +1,13 @@
 //! `physedit calibrate`: the step cache's model-specific coefficients (the `mag` policy's residual
-//! magnitude ratios), measured on a few edits and written into the model folder's `physedit.json`.
+//! magnitude ratios, the `tea` policy's polynomial), measured on a few edits and written into the
+//! model folder's `physedit.json`.
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::adaptive::accel::{Acceleration, CachePolicy, CacheSettings};
+use crate::adaptive::accel::{polyfit, polyval, Acceleration, CachePolicy, CacheSettings};
 use crate::adaptive::plan::{Recipe, Variant};
 use crate::checkpoint::{sampling_defaults, SAMPLING_DEFAULTS_FILE};
 use crate::cli::args::{model_or_bundled, positive, ComponentArgs, DeviceArgs, PlannerArgs};
@@ -19,9 +20,12 @@ use crate::util::{open_image, write_atomic};
 
 const EXAMPLES: &str = "\
 Runs every step of a few edits (the step cache switched on with threshold 0: residuals recorded,
-none reused), averages the ratio of consecutive residual magnitudes |R_i| / |R_{i-1}| per step, and
-writes it as `cache_mag_ratios` into DIR/physedit.json (other settings kept). `--cache-policy mag`
-(edit) and `magcache=T` (bench variants) read it.
+none reused) and writes two calibrations into DIR/physedit.json (other settings kept):
+  cache_mag_ratios        the mean ratio of consecutive residual magnitudes |R_i| / |R_{i-1}| per
+                          step (`--cache-policy mag`, `magcache=T`);
+  cache_tea_coefficients  a degree-4 least-squares polynomial from the relative L1 change of the
+                          timestep modulation to that of the residual, over every pair of
+                          consecutive steps (TeaCache's rule: `--cache-policy tea`, `teacache=T`).
 
 Examples:
   # the bundled model on the first 2 world cases of every category:
@@ -124,6 +128,8 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
     }
     // Sum and count of the ratio at each step.
     let mut sums: Vec<(f64, usize)> = Vec::new();
+    // (modulation change, residual change) of consecutive steps.
+    let mut pairs: Vec<(f64, f64)> = Vec::new();
     for case in &cases {
         pb.set_message(case.key.clone());
         let image = open_image(&case.source_path(&images))?;
@@ -164,6 +170,7 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
                 sums[i].1 += 1;
             }
         }
+        pairs.extend(out.change_pairs.iter().map(|&(_, x, y)| (x, y)));
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -178,15 +185,55 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         ratios.len(),
         text.join(" ")
     );
+    let tea = tea_fit(&pairs)?;
     if a.dry_run {
         return Ok(());
     }
     let mut defaults = sampling_defaults(&model)?;
     defaults.cache_mag_ratios = Some(ratios.iter().map(|r| (r * 1e4).round() / 1e4).collect());
+    defaults.cache_tea_coefficients = Some(tea);
     let path = model.join(SAMPLING_DEFAULTS_FILE);
     let mut json = serde_json::to_string_pretty(&defaults)?;
     json.push('\n');
     write_atomic(&path, json.as_bytes())?;
-    eprintln!("wrote cache_mag_ratios into {}", path.display());
+    eprintln!(
+        "wrote cache_mag_ratios and cache_tea_coefficients into {}",
+        path.display()
+    );
     Ok(())
+}
+
+/// Degree of TeaCache's polynomial (its published Wan2.1 coefficients have five terms).
+const TEA_DEGREE: usize = 4;
+
+/// Fits TeaCache's polynomial to the (modulation change, residual change) pairs and reports how
+/// well it fits.
+fn tea_fit(pairs: &[(f64, f64)]) -> Result<Vec<f64>> {
+    let Some(coefficients) = polyfit(pairs, TEA_DEGREE) else {
+        bail!(
+            "too few step pairs to fit the tea polynomial ({} pairs; it needs {} distinct \
+             modulation changes): calibrate on more edits or more steps",
+            pairs.len(),
+            TEA_DEGREE + 1
+        );
+    };
+    let mean_y = pairs.iter().map(|p| p.1).sum::<f64>() / pairs.len() as f64;
+    let (ss_res, ss_tot) = pairs.iter().fold((0.0, 0.0), |(r, t), &(x, y)| {
+        (
+            r + (y - polyval(&coefficients, x)).powi(2),
+            t + (y - mean_y).powi(2),
+        )
+    });
+    let shown: Vec<String> = coefficients.iter().map(|c| format!("{c:.6e}")).collect();
+    eprintln!(
+        "tea polynomial (highest power first) over {} step pairs: [{}], R^2 {:.3}",
+        pairs.len(),
+        shown.join(", "),
+        if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else {
+            1.0
+        }
+    );
+    Ok(coefficients)
 }

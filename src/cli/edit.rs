@@ -163,7 +163,8 @@ pub struct EditArgs {
     /// THRESH (0.1 is a moderate setting; 0 computes every step).
     #[arg(long, value_name = "THRESH", value_parser = non_negative)]
     pub cache: Option<f64>,
-    /// The step cache's indicator: easy (runtime-adaptive) or mag (calibrated by `physedit calibrate`).
+    /// The step cache's indicator: easy (runtime-adaptive), mag or tea (MagCache's and TeaCache's
+    /// rules, calibrated by `physedit calibrate`).
     #[arg(long, value_enum, default_value = "easy", requires = "cache")]
     pub cache_policy: CachePolicyArg,
     /// First-block caching: run the first block, and skip the rest of the stack (reusing its
@@ -257,6 +258,7 @@ impl EditArgs {
                     match self.cache_policy {
                         CachePolicyArg::Easy => CachePolicy::Easy,
                         CachePolicyArg::Mag => CachePolicy::Mag,
+                        CachePolicyArg::Tea => CachePolicy::Tea,
                     },
                     t,
                 )
@@ -274,6 +276,7 @@ impl EditArgs {
 pub enum CachePolicyArg {
     Easy,
     Mag,
+    Tea,
 }
 
 /// The cost model's dimensions for a model given as single files: its transformer's, and

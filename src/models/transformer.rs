@@ -907,6 +907,28 @@ impl ChronoEditTransformer3DModel {
             .sample)
     }
 
+    /// The time embedding `temb` `(B, inner)` and the modulation every block reads,
+    /// `timestep_proj` `(B, 6, inner)` (Wan's `e0`), in the compute dtype.
+    fn time_condition(&self, timestep: &Tensor) -> Result<(Tensor, Tensor)> {
+        let t_freq = self.timestep_embedding(timestep)?;
+        let temb = self
+            .time_linear_2
+            .forward(&self.time_linear_1.forward(&t_freq)?.silu()?)?
+            .to_dtype(self.dtype)?;
+        let timestep_proj = self.time_proj.forward(&temb.silu()?)?.reshape((
+            temb.dim(0)?,
+            6,
+            self.cfg.inner_dim(),
+        ))?;
+        Ok((temb, timestep_proj))
+    }
+
+    /// The timestep modulation of every block (`timestep_proj`, Wan's `e0`) for `timestep`, as
+    /// the forward computes it: TeaCache's indicator input.
+    pub fn timestep_modulation(&self, timestep: &Tensor) -> Result<Tensor> {
+        Ok(self.time_condition(timestep)?.1)
+    }
+
     /// Sinusoidal timestep embedding (`flip_sin_to_cos=True`, `downscale_freq_shift=0`) in f32,
     /// `(B, freq_dim)`, computed with the reference's f32 operation order.
     fn timestep_embedding(&self, timestep: &Tensor) -> Result<Tensor> {
@@ -1140,16 +1162,7 @@ impl ChronoEditTransformer3DModel {
 
         // Condition embeddings.
         let ehs = encoder_hidden_states.to_dtype(self.dtype)?;
-        let t_freq = self.timestep_embedding(timestep)?;
-        let temb = self
-            .time_linear_2
-            .forward(&self.time_linear_1.forward(&t_freq)?.silu()?)?
-            .to_dtype(self.dtype)?;
-        let timestep_proj = self.time_proj.forward(&temb.silu()?)?.reshape((
-            temb.dim(0)?,
-            6,
-            self.cfg.inner_dim(),
-        ))?;
+        let (temb, timestep_proj) = self.time_condition(timestep)?;
         let kv = self.cross_kv_for(
             &ehs,
             encoder_hidden_states,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use crate::adaptive::accel::CacheDecider;
+use crate::adaptive::accel::{CacheCalibration, CacheDecider};
 use crate::adaptive::plan::{round_num_frames, VideoGeometry};
 use crate::checkpoint::single_file::{is_gguf, ComponentFiles, ComponentWeights, TransformerFile};
 use crate::checkpoint::{keys, standalone};
@@ -136,6 +136,9 @@ pub struct EditOutput {
     pub region_held_steps: Option<usize>,
     /// (step, mean |block-stack residual|) of every computed step, with the step cache on.
     pub residual_magnitudes: Vec<(usize, f64)>,
+    /// (step, relative L1 change of the timestep modulation, of the block-stack residual) of every
+    /// computed step whose predecessor was computed, with the step cache on.
+    pub change_pairs: Vec<(usize, f64, f64)>,
     pub times: PhaseTimes,
     /// Present when the SRM was requested and reasoning frames were present.
     pub srm: Option<SrmOutcome>,
@@ -890,7 +893,10 @@ impl ChronoEditPipeline {
             Some(settings) => Some(CacheDecider::new(
                 settings,
                 timesteps.len(),
-                self.defaults.cache_mag_ratios.clone(),
+                CacheCalibration {
+                    mag_ratios: self.defaults.cache_mag_ratios.clone(),
+                    tea_coefficients: self.defaults.cache_tea_coefficients.clone(),
+                },
             )?),
             None => None,
         };
@@ -966,6 +972,7 @@ impl ChronoEditPipeline {
         }
         let forwards_per_step = guidance.forwards_per_step();
         let residual_magnitudes = guidance.residual_magnitudes();
+        let change_pairs = guidance.change_pairs();
         drop(guidance);
         drop(transformer);
         self.release_offloaded();
@@ -988,6 +995,7 @@ impl ChronoEditPipeline {
             rpfi_steps: rpfi_hook.map(|h| h.applied_steps),
             region_held_steps: region_hook.map(|h| h.held_steps),
             residual_magnitudes,
+            change_pairs,
             times: PhaseTimes {
                 encode_s: secs(encode_s),
                 denoise_s: secs(denoise_s),

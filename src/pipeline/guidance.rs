@@ -23,7 +23,7 @@
 use anyhow::Result;
 use candle_core::{DType, Tensor};
 
-use crate::adaptive::accel::{cfg_tail_start, CacheDecider, CacheKey};
+use crate::adaptive::accel::{cfg_tail_start, CacheDecider, CacheKey, StepChange};
 use crate::models::transformer::{ChronoEditTransformer3DModel, FirstBlockCache, ForwardOptions};
 use crate::pipeline::hooks::StepState;
 
@@ -63,6 +63,15 @@ struct CacheState {
     last_computed: Option<(Tensor, Tensor)>,
     /// Mean absolute residual of every computed step (what `physedit calibrate` averages).
     magnitudes: Vec<(usize, f64)>,
+    /// Timestep modulation of the previous step (the `tea` policy's input).
+    previous_modulation: Option<Tensor>,
+    /// Modulation change of the current step since the previous one.
+    modulation_change: f64,
+    /// Index of the last computed step.
+    last_index: Option<usize>,
+    /// (step, modulation change, residual change) of every computed step whose predecessor was
+    /// computed too (what `physedit calibrate` fits TeaCache's polynomial to).
+    change_pairs: Vec<(usize, f64, f64)>,
 }
 
 /// One guided prediction.
@@ -77,6 +86,19 @@ pub struct Prediction {
     pub reused: bool,
     /// Transformer forwards in which only the first block ran (first-block caching).
     pub head_forwards: usize,
+}
+
+/// mean|a − b| / mean|b| over every element (f32; TeaCache's relative L1), infinite when the
+/// shapes differ or `b` is zero.
+fn relative_l1(a: &Tensor, b: &Tensor) -> Result<f64> {
+    if a.dims() != b.dims() {
+        return Ok(f64::INFINITY);
+    }
+    let a = a.to_dtype(DType::F32)?;
+    let b = b.to_dtype(DType::F32)?;
+    let num = (&a - &b)?.abs()?.sum_all()?.to_scalar::<f32>()? as f64;
+    let den = b.abs()?.sum_all()?.to_scalar::<f32>()? as f64;
+    Ok(if den > 0.0 { num / den } else { f64::INFINITY })
 }
 
 /// ‖a − b‖ / ‖b‖ over every element (f32), infinite when the shapes differ or `b` is zero.
@@ -142,6 +164,10 @@ impl<'a> Guidance<'a> {
             previous_latents: None,
             last_computed: None,
             magnitudes: Vec::new(),
+            previous_modulation: None,
+            modulation_change: f64::INFINITY,
+            last_index: None,
+            change_pairs: Vec::new(),
         });
         self
     }
@@ -162,6 +188,15 @@ impl<'a> Guidance<'a> {
         self.cache
             .as_ref()
             .map(|c| c.magnitudes.clone())
+            .unwrap_or_default()
+    }
+
+    /// (step, modulation change, residual change) of consecutive computed steps when the step
+    /// cache is on.
+    pub fn change_pairs(&self) -> Vec<(usize, f64, f64)> {
+        self.cache
+            .as_ref()
+            .map(|c| c.change_pairs.clone())
             .unwrap_or_default()
     }
 
@@ -200,14 +235,25 @@ impl<'a> Guidance<'a> {
         let mut fopts = opts.clone();
         let mut reused = false;
         if let Some(c) = self.cache.as_mut() {
-            let input_change = match &c.previous_latents {
+            let input = match &c.previous_latents {
                 Some(prev) => relative_change(step.latents, prev)?,
                 None => f64::INFINITY,
+            };
+            // Both CFG branches share the timestep: one modulation serves them.
+            let modulation = self.transformer.timestep_modulation(timestep)?;
+            c.modulation_change = match &c.previous_modulation {
+                Some(prev) => relative_l1(&modulation, prev)?,
+                None => f64::INFINITY,
+            };
+            c.previous_modulation = Some(modulation);
+            let change = StepChange {
+                input,
+                modulation: c.modulation_change,
             };
             let must_compute = capturing || c.residual.is_none();
             reused = c
                 .decider
-                .should_reuse(step.index, &key, input_change, must_compute);
+                .should_reuse(step.index, &key, change, must_compute);
             if reused {
                 fopts.reuse_residual = c.residual.clone();
             } else {
@@ -328,7 +374,16 @@ impl<'a> Guidance<'a> {
                     .mean_all()?
                     .to_scalar::<f32>()?;
                 c.magnitudes.push((step.index, m as f64));
+                if let (Some(prev), true) =
+                    (&c.residual, c.last_index.map(|j| j + 1) == Some(step.index))
+                {
+                    let dr = relative_l1(r, prev)?;
+                    if dr.is_finite() && c.modulation_change.is_finite() {
+                        c.change_pairs.push((step.index, c.modulation_change, dr));
+                    }
+                }
             }
+            c.last_index = Some(step.index);
             c.residual = residual;
             c.last_computed = Some((step.latents.clone(), noise_pred.clone()));
         }

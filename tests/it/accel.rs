@@ -13,7 +13,7 @@ use physedit::pipeline::chronoedit::{
 };
 use physedit::processors::video::image_to_video_tensor;
 
-use crate::common::{fixture, max_abs_diff};
+use crate::common::{copy_dir, fixture, max_abs_diff};
 
 fn load_pipe() -> ChronoEditPipeline {
     let dir = fixture("heldout").join("pipeline");
@@ -465,4 +465,118 @@ fn a_mask_picture_becomes_the_region_white_or_transparent() {
     let r = mask_region(&image::DynamicImage::ImageRgba8(rgba));
     assert_eq!((r.get_pixel(6, 7)[0], r.get_pixel(1, 1)[0]), (255, 0));
     assert_eq!(r.pixels().filter(|p| p[0] == 255).count(), 1);
+}
+
+/// TeaCache's rule: every computed step after a computed predecessor records the modulation's
+/// and the residual's relative L1 change (what `physedit calibrate` fits); the policy reuses by
+/// its polynomial of the modulation change and refuses to run uncalibrated.
+#[test]
+fn the_tea_policy_reads_its_polynomial_and_records_what_calibrate_fits() {
+    let mut pipe = load_pipe();
+    let (steps, nr) = (10, 3);
+    let req = request(13, steps, nr);
+    let tea = |t: f64| {
+        let mut s = CacheSettings::new(CachePolicy::Tea, t);
+        s.max_skips = 100;
+        s.warmup = 0.0;
+        with(
+            Acceleration {
+                cache: Some(s),
+                ..Default::default()
+            },
+            None,
+        )
+    };
+    let e = pipe
+        .edit_with(&image(), &req, &tea(0.1), &mut |_, _| {})
+        .err()
+        .expect("tea without coefficients");
+    assert!(format!("{e:#}").contains("physedit calibrate"), "{e:#}");
+
+    // Threshold 0 computes every step: pairs at every step but the first and the reasoning drop.
+    pipe.defaults.cache_tea_coefficients = Some(vec![1.0, 0.0]);
+    let exact = run(&pipe, &req, &AdaptiveOptions::default());
+    let all = run(&pipe, &req, &tea(0.0));
+    assert_eq!(bits(&all.frames), bits(&exact.frames));
+    let at: Vec<usize> = all.change_pairs.iter().map(|p| p.0).collect();
+    let want: Vec<usize> = (1..steps).filter(|&i| i != nr).collect();
+    assert_eq!(at, want);
+    for &(i, dm, dr) in &all.change_pairs {
+        assert!(
+            dm > 0.0 && dm.is_finite() && dr > 0.0 && dr.is_finite(),
+            "step {i}: {dm} {dr}"
+        );
+    }
+
+    // y = x with a threshold between the modulation changes: a step is reused exactly while the
+    // accumulated change stays under it (never the first two steps, the drop or the last step;
+    // unlike `easy`, the step after the drop needs no measured rate).
+    let threshold = {
+        let mut d: Vec<f64> = all.change_pairs.iter().map(|p| p.1).collect();
+        d.sort_by(|a, b| a.total_cmp(b));
+        d[d.len() / 2]
+    };
+    let out = run(&pipe, &req, &tea(threshold));
+    let change: std::collections::HashMap<usize, f64> =
+        all.change_pairs.iter().map(|p| (p.0, p.1)).collect();
+    let mut acc = 0.0;
+    let mut expected = Vec::new();
+    for i in 0..steps {
+        let eligible = i >= 2 && i != nr && i + 1 < steps;
+        match change.get(&i) {
+            Some(&dm) if eligible && acc + dm < threshold => {
+                acc += dm;
+                expected.push(i);
+            }
+            _ => acc = 0.0,
+        }
+    }
+    assert!(!expected.is_empty(), "the threshold must allow some reuse");
+    assert_eq!(out.reused_steps, expected);
+    // A polynomial that predicts a large change everywhere reuses nothing.
+    pipe.defaults.cache_tea_coefficients = Some(vec![1e9]);
+    assert!(run(&pipe, &req, &tea(1.0)).reused_steps.is_empty());
+}
+
+#[test]
+fn calibrate_writes_the_tea_polynomial_into_the_model_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    copy_dir(&fixture("heldout").join("pipeline"), &model);
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::copy(fixture("heldout").join("input.png"), images.join("a.png")).unwrap();
+    let suite = dir.path().join("suite.json");
+    std::fs::write(
+        &suite,
+        r#"{"a": {"id": "a.png", "prompt": "Make the ball red.", "edit_type": "adjust"},
+            "b": {"id": "a.png", "prompt": "Push the ball to the right.", "edit_type": "action"},
+            "c": {"id": "a.png", "prompt": "Remove the ball.", "edit_type": "remove"}}"#,
+    )
+    .unwrap();
+    let res = physedit()
+        .args(["calibrate", "--model"])
+        .arg(&model)
+        .arg("--suite")
+        .arg(&suite)
+        .arg("--images")
+        .arg(&images)
+        .args(["--steps", "8", "--cpu"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(err.contains("tea polynomial"), "{err}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("physedit.json")).unwrap())
+            .unwrap();
+    let k = written["cache_tea_coefficients"].as_array().unwrap();
+    assert_eq!(k.len(), 5);
+    assert!(k.iter().all(|v| v.as_f64().unwrap().is_finite()));
+    // The folder loads with it, and `teacache=` runs on it.
+    let pipe = ChronoEditPipeline::load(&model, &LoadOptions::default()).unwrap();
+    assert_eq!(
+        pipe.defaults.cache_tea_coefficients.as_ref().unwrap().len(),
+        5
+    );
 }

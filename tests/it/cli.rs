@@ -1,7 +1,7 @@
 //! The `physedit edit` command end to end: a pipeline folder whose shapes no other test uses,
 //! run through the binary with fixed initial latents, against diffusers' frames; and bad inputs,
 //! each with a clear message, a non-zero exit and no output file left behind.
-use crate::common::fixture;
+use crate::common::{copy_dir, fixture};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -143,18 +143,6 @@ fn set(args: &mut [String], flag: &str, value: String) {
 
 /// Copies the tiny_a pipeline folder so a test can damage the copy.
 fn copy_pipeline(dst: &Path) -> PathBuf {
-    fn copy_dir(src: &Path, dst: &Path) {
-        std::fs::create_dir_all(dst).unwrap();
-        for e in std::fs::read_dir(src).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            if p.is_dir() {
-                copy_dir(&p, &dst.join(e.file_name()));
-            } else {
-                std::fs::copy(&p, dst.join(e.file_name())).unwrap();
-            }
-        }
-    }
     let target = dst.join("pipeline");
     copy_dir(&fixture("tiny_a").join("pipeline"), &target);
     target

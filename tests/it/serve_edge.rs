@@ -5,10 +5,11 @@
 //! access log and the metrics.
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::copy_dir;
 use serde_json::Value;
 
 use super::serve::{
@@ -96,19 +97,6 @@ fn encode_png(img: image::DynamicImage, fast: bool) -> Vec<u8> {
     img.write_with_encoder(PngEncoder::new_with_quality(&mut v, ct, ft))
         .unwrap();
     v
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }
 
 /// The bundled model without a native size (no height/width in its physedit.json): `size=auto`
