@@ -37,9 +37,16 @@
 //! * **Region-aware denoising** (`region`, `pipeline::region_hook`): after a settling fraction of
 //!   the steps, the output frame's tokens outside the edit region (a given mask, else SRM's) are
 //!   held at their last clean estimate instead of computed.
+//! * **Reasoning-frame caching** (`reasoning_every`, `pipeline::reasoning_hook`): during the
+//!   reasoning steps the reasoning frames are computed at every k-th step and hold their last
+//!   clean estimate in between; the input and output frames are computed at every step.
 //! * **Guidance tail** (`cfg_tail`): over the last fraction of the steps only the conditional
 //!   branch runs and the last computed guidance difference `cond − uncond` is reused:
 //!   `cond + (s − 1)·d` instead of `uncond + s·(cond − uncond)`.
+//!
+//! * **Sampler** (`solver`, `shift`): the multistep solver and the flow shift a schedule runs with
+//!   instead of the model folder's (or the recipe's); for short schedules, where the order of the
+//!   solver and the placement of the few steps decide how close the edit stays to the full one.
 //!
 //! Every setting switched off (`None`) leaves the edit exactly the plan's, bit for bit.
 use std::fmt;
@@ -166,6 +173,14 @@ pub struct Acceleration {
     /// solver keeps more of the exact plan when a recipe takes few steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solver: Option<Solver>,
+    /// Caching across the reasoning frames: the reasoning frames are computed at every k-th
+    /// reasoning step and held in between (None or 1: every step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_every: Option<usize>,
+    /// The flow shift instead of the plan's (the model folder's, or the recipe's): where a short
+    /// schedule puts its few steps along the noise levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_shift: Option<f64>,
 }
 
 impl Acceleration {
@@ -188,6 +203,8 @@ impl Acceleration {
             cfg_tail: over.cfg_tail.or(self.cfg_tail),
             region: over.region.or(self.region),
             solver: over.solver.or(self.solver),
+            flow_shift: over.flow_shift.or(self.flow_shift),
+            reasoning_every: over.reasoning_every.or(self.reasoning_every),
         }
     }
 
@@ -220,11 +237,16 @@ impl Acceleration {
                 anyhow::bail!("region must be a fraction of the steps in [0, 1], got {t}");
             }
         }
+        if let Some(s) = self.flow_shift {
+            if !(s.is_finite() && s > 0.0) {
+                anyhow::bail!("shift (the flow shift) must be a positive number, got {s}");
+            }
+        }
         Ok(())
     }
 
     /// Parses one `+`-separated part of a variant name (`rpfi`, `rpfi=1.5`, `cache=0.1`,
-    /// `magcache=0.05`, `teacache=0.2`, `fbcache=0.1`, `cfgtail=0.3`, `solver=dpm3`) into `self`. A step cache (`cache`,
+    /// `magcache=0.05`, `teacache=0.2`, `fbcache=0.1`, `cfgtail=0.3`, `solver=dpm3`, `shift=4`) into `self`. A step cache (`cache`,
     /// `magcache`, `fbcache`) replaces any step cache set before it.
     pub fn apply_part(&mut self, part: &str) -> anyhow::Result<()> {
         let (key, value) = match part.split_once('=') {
@@ -260,6 +282,14 @@ impl Acceleration {
                 self.cache = None;
             }
             "cfgtail" => self.cfg_tail = Some(num("cfgtail")?),
+            "shift" => self.flow_shift = Some(num("shift")?),
+            "reasoncache" => {
+                let k = num("reasoncache")?;
+                if k.fract() != 0.0 || k < 1.0 {
+                    anyhow::bail!("reasoncache={k}: expected a whole number >= 1");
+                }
+                self.reasoning_every = Some(k as usize);
+            }
             "solver" => {
                 let v = value.ok_or_else(|| {
                     anyhow::anyhow!("solver needs a value (solver=NAME: {})", Solver::NAMES)
@@ -282,7 +312,7 @@ impl Acceleration {
                 }
             }
             other => anyhow::bail!(
-                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH, teacache=THRESH (then skips=N, warmup=FRACTION), fbcache=THRESH, cfgtail=FRACTION, region=FRACTION or solver=NAME"
+                "unknown acceleration {other:?}; expected rpfi[=RELAX], cache=THRESH, magcache=THRESH, teacache=THRESH (then skips=N, warmup=FRACTION), fbcache=THRESH, cfgtail=FRACTION, region=FRACTION, reasoncache=K, solver=NAME or shift=NUMBER"
             ),
         }
         self.validate()
@@ -322,8 +352,14 @@ impl Acceleration {
         if let Some(t) = self.region {
             v.push(format!("region={t}"));
         }
+        if let Some(k) = self.reasoning_every {
+            v.push(format!("reasoncache={k}"));
+        }
         if let Some(s) = self.solver {
             v.push(format!("solver={s}"));
+        }
+        if let Some(s) = self.flow_shift {
+            v.push(format!("shift={s}"));
         }
         v
     }
@@ -654,6 +690,30 @@ mod tests {
         };
         assert!(both.validate().is_err());
         assert!(Acceleration::default().apply_part("fbcache=-1").is_err());
+        // The sampler and the reasoning-frame cache read back from their parts.
+        let mut g = Acceleration::default();
+        for p in ["reasoncache=2", "solver=dpm3", "shift=4", "teacache=0.2"] {
+            g.apply_part(p).unwrap();
+        }
+        assert_eq!(
+            g.to_string(),
+            "teacache=0.2+reasoncache=2+solver=dpm3+shift=4"
+        );
+        let mut h = Acceleration::default();
+        for p in g.parts() {
+            h.apply_part(&p).unwrap();
+        }
+        assert_eq!(g, h);
+        for bad in [
+            "reasoncache=0",
+            "reasoncache=1.5",
+            "solver=rk4",
+            "shift=0",
+            "shift=-2",
+            "solver",
+        ] {
+            assert!(Acceleration::default().apply_part(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -744,7 +744,7 @@ pub fn resolve(plan: &Plan, o: &Overrides, geometry: VideoGeometry) -> anyhow::R
         reasoning_steps: p.reasoning_steps,
         temporal_positions,
         srm: p.srm,
-        flow_shift: p.flow_shift,
+        flow_shift: p.accel.flow_shift.or(p.flow_shift),
         accel: p.accel,
     };
     Ok(Resolved { plan: p, schedule })

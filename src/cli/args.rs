@@ -141,6 +141,15 @@ pub fn non_negative(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// Parses a finite number > 0 (`--flow-shift`).
+pub fn positive_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number > 0, got {v}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Parses a fraction in [0, 1] (`--cfg-tail`, `--region`).
 pub fn fraction(s: &str) -> std::result::Result<f64, String> {
     match s.parse::<f64>() {

@@ -13,7 +13,8 @@ use crate::adaptive::plan::{Overrides, Recipe};
 use crate::adaptive::srm::Probe;
 use crate::checkpoint::lora::LoraSpec;
 use crate::cli::args::{
-    fraction, model_or_bundled, non_negative, positive, ComponentArgs, DeviceArgs, PlannerArgs,
+    fraction, model_or_bundled, non_negative, positive, positive_f64, ComponentArgs, DeviceArgs,
+    PlannerArgs,
 };
 use crate::pipeline::chronoedit::{
     ChronoEditPipeline, EditSize, LoadOptions, SizeLimit, SizeLimits,
@@ -180,11 +181,19 @@ pub struct EditArgs {
     /// the edit region (--mask, else the SRM mask when SRM runs) are held, not computed.
     #[arg(long, value_name = "FRACTION", value_parser = fraction)]
     pub region: Option<f64>,
+    /// Caching across the reasoning frames: compute the reasoning frames at every K-th reasoning
+    /// step only, holding their last clean estimate in between (1: every step).
+    #[arg(long, value_name = "K", value_parser = positive)]
+    pub reasoning_cache: Option<usize>,
     /// The sampler instead of the model folder's: unipc1-3 (UniPC of that order), dpm1-3
     /// (DPM-Solver++ of that order) or euler; the folder's flow shift is kept. A third-order
     /// solver keeps short runs (--steps 6-10) closer to the full recipe.
     #[arg(long, value_name = "NAME")]
     pub solver: Option<Solver>,
+    /// The flow shift instead of the model folder's (or the recipe's): higher values put more of
+    /// the steps at high noise.
+    #[arg(long, value_name = "SHIFT", value_parser = positive_f64)]
+    pub flow_shift: Option<f64>,
     /// The region the edit may change, a picture over the input (any size: it is resized):
     /// transparent pixels where it has transparency, else white pixels. It is the SRM's region
     /// when the plan runs the SRM, and --region's.
@@ -267,6 +276,8 @@ impl EditArgs {
             cfg_tail: self.cfg_tail,
             region: self.region,
             solver: self.solver,
+            flow_shift: self.flow_shift,
+            reasoning_every: self.reasoning_cache,
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::models::vae::{self, AutoencoderKLWan};
 use crate::pipeline::guidance::Guidance;
 use crate::pipeline::hooks::{DenoiseHook, StepState};
 use crate::pipeline::offload::{rebuild_var_builder, Held, Loader, RecordingBackend, Slot};
+use crate::pipeline::reasoning_hook::ReasoningCacheHook;
 use crate::pipeline::region_hook::RegionHook;
 pub use crate::pipeline::request::{secs, AdaptiveOptions, EditRequest, SrmOutcome};
 use crate::pipeline::rpfi_hook::RpfiHook;
@@ -132,6 +133,9 @@ pub struct EditOutput {
     pub reused_steps: Vec<usize>,
     /// Steps RPFI blended the output frame (None: RPFI was not requested or had no reasoning phase).
     pub rpfi_steps: Option<usize>,
+    /// Steps reasoning-frame caching held the reasoning frames (None: not requested or no
+    /// reasoning frames).
+    pub reasoning_held_steps: Option<usize>,
     /// Steps region-aware denoising held the output frame outside the region (None: not requested).
     pub region_held_steps: Option<usize>,
     /// (step, mean |block-stack residual|) of every computed step, with the step cache on.
@@ -859,6 +863,12 @@ impl ChronoEditPipeline {
         };
         let accel = &adaptive.accel;
         accel.validate()?;
+        let mut reasoning_hook = match accel.reasoning_every {
+            Some(every) if every > 1 && req.reasoning_enabled() && latent_frames > 2 => {
+                Some(ReasoningCacheHook::new(every, patch))
+            }
+            _ => None,
+        };
         let mut rpfi_hook = match accel.rpfi {
             Some(relaxation)
                 if req.reasoning_enabled() && req.reasoning_steps > 0 && latent_frames > 2 =>
@@ -940,7 +950,12 @@ impl ChronoEditPipeline {
                 temporal_positions: reasoning_positions(f),
                 ..Default::default()
             };
-            for h in active_hooks(&mut srm_hook, &mut region_hook, &mut rpfi_hook) {
+            for h in active_hooks(
+                &mut srm_hook,
+                &mut reasoning_hook,
+                &mut region_hook,
+                &mut rpfi_hook,
+            ) {
                 h.before_forward(&step, &mut opts)?;
             }
             tokens_per_step.push(match &opts.token_keep {
@@ -954,7 +969,12 @@ impl ChronoEditPipeline {
                 reused_steps.push(i);
             }
             let mut noise_pred = pred.noise_pred;
-            for h in active_hooks(&mut srm_hook, &mut region_hook, &mut rpfi_hook) {
+            for h in active_hooks(
+                &mut srm_hook,
+                &mut reasoning_hook,
+                &mut region_hook,
+                &mut rpfi_hook,
+            ) {
                 h.after_forward(&step, pred.cross_attention.as_ref(), &mut noise_pred)?;
             }
             let mut next = scheduler.step(&noise_pred, i, &latents)?;
@@ -964,7 +984,12 @@ impl ChronoEditPipeline {
                 region: region.as_ref(),
                 ..step
             };
-            for h in active_hooks(&mut srm_hook, &mut region_hook, &mut rpfi_hook) {
+            for h in active_hooks(
+                &mut srm_hook,
+                &mut reasoning_hook,
+                &mut region_hook,
+                &mut rpfi_hook,
+            ) {
                 h.after_step(&step, &mut next)?;
             }
             latents = next;
@@ -993,6 +1018,7 @@ impl ChronoEditPipeline {
             head_forwards,
             reused_steps,
             rpfi_steps: rpfi_hook.map(|h| h.applied_steps),
+            reasoning_held_steps: reasoning_hook.map(|h| h.held_steps),
             region_held_steps: region_hook.map(|h| h.held_steps),
             residual_magnitudes,
             change_pairs,
@@ -1010,11 +1036,16 @@ impl ChronoEditPipeline {
 /// which read SRM's region).
 fn active_hooks<'h>(
     srm: &'h mut Option<SrmHook>,
+    reasoning: &'h mut Option<ReasoningCacheHook>,
     region: &'h mut Option<RegionHook>,
     rpfi: &'h mut Option<RpfiHook>,
 ) -> Vec<&'h mut dyn DenoiseHook> {
     let mut hooks: Vec<&'h mut dyn DenoiseHook> = Vec::new();
     if let Some(h) = srm.as_mut() {
+        hooks.push(h);
+    }
+    // After the SRM: it overrides the reasoning frames' prediction on the steps that hold them.
+    if let Some(h) = reasoning.as_mut() {
         hooks.push(h);
     }
     if let Some(h) = region.as_mut() {

@@ -8,6 +8,7 @@
 //! * [`srm_hook`]: the spatial reasoning mask as a hook;
 //! * [`rpfi_hook`]: region-preserving feature injection as a hook;
 //! * [`region_hook`]: region-aware denoising (the unedited region held) as a hook;
+//! * [`reasoning_hook`]: caching across the reasoning frames (computed every k-th step) as a hook;
 //! * [`planned`]: one edit from an instruction (plan, overrides, size, pipeline, picture), the route
 //!   `physedit edit` and `physedit serve` share;
 //! * [`offload`]: where the modules live between uses (encoders released after encoding,
@@ -17,6 +18,7 @@ pub mod guidance;
 pub mod hooks;
 pub mod offload;
 pub mod planned;
+pub mod reasoning_hook;
 pub mod region_hook;
 pub mod request;
 pub mod rpfi_hook;

@@ -580,3 +580,36 @@ fn calibrate_writes_the_tea_polynomial_into_the_model_folder() {
         5
     );
 }
+
+/// Reasoning-frame caching: at k = 1 the edit is exact; at k = 2 the reasoning frames are computed
+/// at even reasoning steps only (the held steps compute the input and output frames alone) and
+/// the edit changes.
+#[test]
+fn reasoning_frame_caching_computes_the_reasoning_frames_every_kth_reasoning_step() {
+    let pipe = load_pipe();
+    let (steps, nr) = (8, 5);
+    // 13 video frames: 4 latent frames, two of them reasoning frames; a 2x2 token grid each.
+    let req = request(13, steps, nr);
+    let every = |k: usize| {
+        with(
+            Acceleration {
+                reasoning_every: Some(k),
+                ..Default::default()
+            },
+            None,
+        )
+    };
+    let exact = run(&pipe, &req, &AdaptiveOptions::default());
+    let one = run(&pipe, &req, &every(1));
+    assert_eq!(bits(&one.frames), bits(&exact.frames));
+    assert_eq!(one.reasoning_held_steps, None);
+    let two = run(&pipe, &req, &every(2));
+    assert_eq!(two.reasoning_held_steps, Some(2));
+    let tokens: Vec<usize> = two.tokens_per_step.clone();
+    assert_eq!(tokens, [16, 8, 16, 8, 16, 8, 8, 8], "{tokens:?}");
+    assert_eq!(exact.tokens_per_step, [16, 16, 16, 16, 16, 8, 8, 8]);
+    assert_ne!(bits(&two.frames), bits(&exact.frames));
+    // Without reasoning frames there is nothing to hold.
+    let plain = run(&pipe, &request(5, steps, 0), &every(2));
+    assert_eq!(plain.reasoning_held_steps, None);
+}

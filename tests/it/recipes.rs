@@ -441,6 +441,18 @@ fn distilled_recipes_plan_the_distilled_sampler() {
         .unwrap()
         .schedule;
     assert_eq!((s.steps, s.guidance, s.flow_shift), (8, 1.0, Some(2.0)));
+    // A `shift=` part replaces the recipe's shift; without it the plan's stands.
+    let mut o = Overrides::default();
+    o.accel.apply_part("shift=3.5").unwrap();
+    assert_eq!(
+        resolve(&d, &o, GEOMETRY).unwrap().schedule.flow_shift,
+        Some(3.5)
+    );
+    let full = plan_for_prediction(Recipe::Physedit, &pred(Tier::Mid), &table, "rules");
+    assert_eq!(
+        resolve(&full, &o, GEOMETRY).unwrap().schedule.flow_shift,
+        Some(3.5)
+    );
     let _ = RulePredictor;
 }
 
