@@ -3,6 +3,7 @@
 //! first-frame mask channels, the denoising loop with temporal reasoning, and decoding.
 //! Glue only: the math lives in `models` and `schedulers`.
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -92,6 +93,9 @@ pub struct ChronoEditPipeline {
     offloaded: Option<(Slot<ChronoEditTransformer3DModel>, Slot<AutoencoderKLWan>)>,
     /// Release the encoders after encoding: on a GPU, and always when offloading.
     release_encoders: bool,
+    /// The last negative prompt and its embeddings: every CFG edit encodes one, nearly always the
+    /// same (empty) text, and the encoders never change after loading.
+    negative_cache: Mutex<Option<(String, Tensor)>>,
 }
 
 /// Transformer FLOPs one edit executed.
@@ -480,6 +484,7 @@ impl ChronoEditPipeline {
             release_encoders: opts.offload || !device.is_cpu(),
             device,
             offloaded,
+            negative_cache: Mutex::new(None),
         };
         pipe.check_component_shapes()?;
         Ok(pipe)
@@ -653,6 +658,23 @@ impl ChronoEditPipeline {
         Ok(padded)
     }
 
+    /// [`Self::encode_prompt`] of a negative prompt, from the cache when it is the last one seen
+    /// (the same tensor values: the text encoder is deterministic and never changes).
+    pub fn encode_negative_prompt(&self, prompt: &str) -> Result<Tensor> {
+        let mut cache = self
+            .negative_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((text, embeds)) = cache.as_ref() {
+            if text == prompt {
+                return Ok(embeds.clone());
+            }
+        }
+        let embeds = self.encode_prompt(prompt)?;
+        *cache = Some((prompt.to_string(), embeds.clone()));
+        Ok(embeds)
+    }
+
     /// CLIP penultimate hidden state of the input image.
     pub fn encode_image(&self, image: &image::DynamicImage) -> Result<Tensor> {
         let pixels = self
@@ -775,7 +797,7 @@ impl ChronoEditPipeline {
         let prompt_embeds = self.encode_prompt(&req.prompt)?.to_dtype(self.dtype)?;
         let negative_embeds = if do_cfg {
             Some(
-                self.encode_prompt(&req.negative_prompt)?
+                self.encode_negative_prompt(&req.negative_prompt)?
                     .to_dtype(self.dtype)?,
             )
         } else {

@@ -99,3 +99,21 @@ fn video_preprocessing_matches_diffusers() {
         assert!(d < 1e-6, "{case}: preprocessed image differs by {d}");
     }
 }
+
+/// The negative prompt's embeddings come from a one-entry cache: the same values as encoding it,
+/// and a different text replaces the entry.
+#[test]
+fn the_negative_prompt_cache_returns_the_encoders_own_embeddings() {
+    let pipe =
+        ChronoEditPipeline::load(&fixture("tiny_a").join("pipeline"), &LoadOptions::default())
+            .expect("load pipeline");
+    for text in ["", "blurry, low quality", "", "blurry, low quality"] {
+        let cached = pipe.encode_negative_prompt(text).unwrap();
+        let fresh = pipe.encode_prompt(text).unwrap();
+        assert_eq!(cached.dims(), fresh.dims());
+        assert_eq!(max_abs_diff(&cached, &fresh), 0.0, "{text:?}");
+    }
+    let a = pipe.encode_negative_prompt("").unwrap();
+    let b = pipe.encode_negative_prompt("blurry, low quality").unwrap();
+    assert!(max_abs_diff(&a, &b) > 0.0, "different texts must differ");
+}

@@ -470,20 +470,34 @@ fn turbo_and_fast_steps_plan_what_they_say() {
         reason: "test".into(),
     };
     let mut table = PlanTable::default();
-    // The shipped physedit-fast: 8 steps in every tier (10 of 50 reasoning steps keep their share:
-    // round(10 * 8 / 50) = 2 of 8).
+    // The shipped physedit-fast: 5 steps in every tier (10 of 50 reasoning steps keep their share:
+    // round(10 * 5 / 50) = 1 of 5), sampled with flow shift 4.
     let at = |tier, table: &PlanTable| {
         let f = plan_for_prediction(Recipe::PhyseditFast, &pred(tier), table, "rules");
         (f.steps, f.reasoning_steps)
     };
-    assert_eq!(at(Tier::Low, &table), (8, 0));
-    assert_eq!(at(Tier::Mid, &table), (8, 2));
-    assert_eq!(at(Tier::High, &table), (8, 2));
+    assert_eq!(at(Tier::Low, &table), (5, 0));
+    assert_eq!(at(Tier::Mid, &table), (5, 1));
+    assert_eq!(at(Tier::High, &table), (5, 1));
+    let f = plan_for_prediction(Recipe::PhyseditFast, &pred(Tier::Mid), &table, "rules");
+    let s = resolve(&f, &Overrides::default(), GEOMETRY)
+        .unwrap()
+        .schedule;
+    assert_eq!(s.flow_shift, Some(4.0));
+    let full = plan_for_prediction(Recipe::Physedit, &pred(Tier::Mid), &table, "rules");
+    let s = resolve(&full, &Overrides::default(), GEOMETRY)
+        .unwrap()
+        .schedule;
+    assert_eq!(
+        s.flow_shift, None,
+        "the exact plan keeps the folder's shift"
+    );
     // A tier's own count replaces the table's: round(10 * 4 / 50) = 1 of 4.
     let mut per_tier = table.clone();
     per_tier.low.fast_steps = Some(5);
     per_tier.high.fast_steps = Some(4);
     per_tier.validate().unwrap();
+    per_tier.mid.fast_steps = Some(8);
     assert_eq!(at(Tier::Low, &per_tier), (5, 0));
     assert_eq!(at(Tier::Mid, &per_tier), (8, 2));
     assert_eq!(at(Tier::High, &per_tier), (4, 1));
