@@ -175,12 +175,12 @@ fn default_steps() -> usize {
 fn default_guidance() -> f32 {
     REFERENCE_GUIDANCE
 }
-/// `physedit-fast`'s step count where its tier names none (no shipped tier does), picked by the
-/// frontier in BENCHMARKS.md with [`default_fast`]'s flow shift: the fastest schedule whose pictures
-/// kept a PSNR of at least 30 dB (mean) and 25 dB (worst case) to the exact 50-step plan's on a slice
-/// of the world's train split.
+/// `physedit-fast`'s step count where its tier names none (no shipped tier does), with
+/// [`default_fast`]'s flow shift: chosen from the frontier in BENCHMARKS.md, which says how (tuning and
+/// validation slices of the world's train split; a PSNR of at least 30 dB mean and 25 dB worst case to
+/// the exact 50-step plan's as the bar).
 pub fn default_fast_steps() -> Option<usize> {
-    Some(5)
+    Some(6)
 }
 fn default_max_r() -> usize {
     TRAINED_REASONING_FRAMES

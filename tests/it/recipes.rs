@@ -470,15 +470,15 @@ fn turbo_and_fast_steps_plan_what_they_say() {
         reason: "test".into(),
     };
     let mut table = PlanTable::default();
-    // The shipped physedit-fast: 5 steps in every tier (10 of 50 reasoning steps keep their share:
-    // round(10 * 5 / 50) = 1 of 5), sampled with flow shift 4.
+    // The shipped physedit-fast: 6 steps in every tier (10 of 50 reasoning steps keep their share:
+    // round(10 * 6 / 50) = 1 of 6), sampled with flow shift 4.
     let at = |tier, table: &PlanTable| {
         let f = plan_for_prediction(Recipe::PhyseditFast, &pred(tier), table, "rules");
         (f.steps, f.reasoning_steps)
     };
-    assert_eq!(at(Tier::Low, &table), (5, 0));
-    assert_eq!(at(Tier::Mid, &table), (5, 1));
-    assert_eq!(at(Tier::High, &table), (5, 1));
+    assert_eq!(at(Tier::Low, &table), (6, 0));
+    assert_eq!(at(Tier::Mid, &table), (6, 1));
+    assert_eq!(at(Tier::High, &table), (6, 1));
     let f = plan_for_prediction(Recipe::PhyseditFast, &pred(Tier::Mid), &table, "rules");
     let s = resolve(&f, &Overrides::default(), GEOMETRY)
         .unwrap()
