@@ -1,6 +1,6 @@
 //! Noise schedulers: `set_timesteps` / `step` math, chosen by `scheduler_config.json`.
 //!
-//! Both schedulers reproduce diffusers' arithmetic: the sigma/timestep schedule is computed in
+//! The schedulers reproduce diffusers' arithmetic: the sigma/timestep schedule is computed in
 //! f64 where diffusers uses numpy and in f32 where it uses torch float32 tensors (the stored
 //! sigmas are float32), and the per-step scalar coefficients are evaluated in f32 exactly as the
 //! 0-dim float32 tensors of the reference are. Tensor arithmetic follows torch's promotion rules
