@@ -126,7 +126,9 @@ pub struct RunArgs {
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
     /// Comma-separated recipes to run side by side; a recipe may add accelerations with `+`:
-    /// `physedit+cache=0.1`, `physedit+cfgtail=0.2`, `physedit+rpfi[=RELAX]`, `physedit+magcache=0.05`.
+    /// `physedit+cache=0.1`, `physedit+cfgtail=0.2`, `physedit+rpfi[=RELAX]`, `physedit+magcache=0.05`,
+    /// `physedit+teacache=0.2`, `physedit+fbcache=0.1`, `physedit+reasoncache=2`, `physedit+region=0.3`;
+    /// the schedule with `+steps=N`, `+solver=unipc3|dpm3|...` and `+shift=S`.
     #[arg(long, value_delimiter = ',', default_value = "chronoedit-reasoning,physedit", value_parser = parse_variant)]
     pub recipes: Vec<Variant>,
     /// Recipe the speedups are measured against [default: the first of --recipes].

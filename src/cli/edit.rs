@@ -51,8 +51,10 @@ Examples:
   # The same with explicit flags (exactly the reference ChronoEdit behaviour for that video):
   physedit edit --model DIR --image in.png --prompt \"...\" --num-frames 29 --reasoning-steps 50 -o out.png
 
-  # The accelerated recipe (CARD + SRM + RPFI + step caching + guidance tail), or any part of it:
+  # The fast recipe (the plan on 6 steps at flow shift 4), or accelerations one by one:
   physedit edit --image in.png --prompt \"...\" --recipe physedit-fast -o out.png
+  physedit edit --image in.png --prompt \"...\" --steps 8 --solver unipc3 --flow-shift 4 -o out.png
+  physedit edit --image in.png --prompt \"...\" --cache 0.2 --cache-policy tea --reasoning-cache 2 -o out.png
   physedit edit --image in.png --prompt \"...\" --cache 0.1 --cfg-tail 0.2 --rpfi --report r.json -o out.png
   physedit edit --image in.png --prompt \"...\" --mask region.png --region 0.3 -o out.png
 
