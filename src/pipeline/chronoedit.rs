@@ -749,12 +749,89 @@ impl ChronoEditPipeline {
         self.edit_with(image, req, &AdaptiveOptions::default(), on_step)
     }
 
+    /// The initial noise `(1, z, F, h, w)` f32: the request's, checked against the edit's shape, or
+    /// drawn from its seed.
+    fn initial_latents(
+        &self,
+        req: &EditRequest,
+        (z, frames, lh, lw): (usize, usize, usize, usize),
+    ) -> Result<Tensor> {
+        let Some(l) = &req.latents else {
+            return seeded_normal((1, z, frames, lh, lw), req.seed, &self.device);
+        };
+        if l.dims() != [1, z, frames, lh, lw] {
+            bail!(
+                "the given latents have shape {:?}, but this edit needs {:?} (z_dim, latent frames, height/{}, width/{})",
+                l.dims(),
+                [1, z, frames, lh, lw],
+                self.vae.spatial_scale(),
+                self.vae.spatial_scale()
+            );
+        }
+        Ok(l.to_dtype(DType::F32)?.to_device(&self.device)?)
+    }
+
+    /// The hooks of the accelerations `adaptive` switches on (all but the SRM): reasoning-frame
+    /// caching and RPFI only with reasoning frames, region-aware denoising with a region mask of the
+    /// edit's token grid (or SRM's, once known).
+    fn acceleration_hooks(
+        &self,
+        req: &EditRequest,
+        adaptive: &AdaptiveOptions,
+        g: AccelGeometry,
+        condition: &Tensor,
+        latents: &Tensor,
+    ) -> Result<Hooks> {
+        let accel = &adaptive.accel;
+        let reasons = req.reasoning_enabled() && g.latent_frames > 2;
+        let reasoning = match accel.reasoning_every {
+            Some(every) if every > 1 && reasons => Some(ReasoningCacheHook::new(every, g.patch)),
+            _ => None,
+        };
+        let rpfi = match accel.rpfi {
+            Some(relaxation) if reasons && req.reasoning_steps > 0 => {
+                let channels = self.vae.temporal_scale();
+                Some(RpfiHook::new(
+                    relaxation,
+                    req.reasoning_steps,
+                    (g.patch[1], g.patch[2]),
+                    condition
+                        .narrow(1, channels, self.vae.config().z_dim)?
+                        .narrow(2, 0, 1)?
+                        .contiguous()?,
+                    latents.narrow(2, g.latent_frames - 1, 1)?.contiguous()?,
+                ))
+            }
+            _ => None,
+        };
+        if let Some(m) = &adaptive.region_mask {
+            if (m.h, m.w) != g.tokens {
+                bail!(
+                    "the edit region mask is {}x{} tokens, but this edit has {}x{} tokens per frame",
+                    m.h,
+                    m.w,
+                    g.tokens.0,
+                    g.tokens.1
+                );
+            }
+        }
+        let region = accel
+            .region
+            .map(|settle| RegionHook::new(settle, g.steps, adaptive.region_mask.clone(), g.patch));
+        Ok(Hooks {
+            srm: None,
+            reasoning,
+            region,
+            rpfi,
+        })
+    }
+
     /// Runs one edit with adaptive-inference options (see [`AdaptiveOptions`]).
     ///
-    ///
-    /// Each technique is a [`DenoiseHook`] (see [`crate::pipeline::hooks`] for the order within a
-    /// step); the SRM ([`SrmHook`]) is the one there is today. Without options the loop is exactly the
-    /// reference's.
+    /// Each technique that acts on the loop is a [`DenoiseHook`] (see [`crate::pipeline::hooks`] for
+    /// the order within a step): the SRM, reasoning-frame caching, region-aware denoising and RPFI;
+    /// step caching and the guidance tail act inside [`Guidance`]. Without options the loop is
+    /// exactly the reference's.
     pub fn edit_with(
         &self,
         image: &image::DynamicImage,
@@ -819,22 +896,7 @@ impl ChronoEditPipeline {
             image_to_video_tensor(image, req.height, req.width)?.to_device(&self.device)?;
         let mut condition = self.prepare_condition(&video_image, num_frames)?;
         self.release_offloaded();
-        let shape = (1, cfg.z_dim, latent_frames, lh, lw);
-        let mut latents = match &req.latents {
-            Some(l) => {
-                if l.dims() != [1, cfg.z_dim, latent_frames, lh, lw] {
-                    bail!(
-                        "the given latents have shape {:?}, but this edit needs {:?} (z_dim, latent frames, height/{}, width/{})",
-                        l.dims(),
-                        [1, cfg.z_dim, latent_frames, lh, lw],
-                        self.vae.spatial_scale(),
-                        self.vae.spatial_scale()
-                    );
-                }
-                l.to_dtype(DType::F32)?.to_device(&self.device)?
-            }
-            None => seeded_normal(shape, req.seed, &self.device)?,
-        };
+        let mut latents = self.initial_latents(req, (cfg.z_dim, latent_frames, lh, lw))?;
         let encode_s = t_encode.elapsed();
 
         let t_denoise = Instant::now();
@@ -862,7 +924,7 @@ impl ChronoEditPipeline {
             }
             _ => None,
         };
-        let mut srm_hook = match srm_cfg {
+        let srm_hook = match srm_cfg {
             Some(c) => Some(SrmHook::setup(
                 &SrmContext {
                     tokenizer: &self.tokenizer,
@@ -885,42 +947,21 @@ impl ChronoEditPipeline {
         };
         let accel = &adaptive.accel;
         accel.validate()?;
-        let mut reasoning_hook = match accel.reasoning_every {
-            Some(every) if every > 1 && req.reasoning_enabled() && latent_frames > 2 => {
-                Some(ReasoningCacheHook::new(every, patch))
-            }
-            _ => None,
+        let mut hooks = Hooks {
+            srm: srm_hook,
+            ..self.acceleration_hooks(
+                req,
+                adaptive,
+                AccelGeometry {
+                    latent_frames,
+                    tokens: (pph, ppw),
+                    patch,
+                    steps: timesteps.len(),
+                },
+                &condition,
+                &latents,
+            )?
         };
-        let mut rpfi_hook = match accel.rpfi {
-            Some(relaxation)
-                if req.reasoning_enabled() && req.reasoning_steps > 0 && latent_frames > 2 =>
-            {
-                let channels = self.vae.temporal_scale();
-                Some(RpfiHook::new(
-                    relaxation,
-                    req.reasoning_steps,
-                    (patch[1], patch[2]),
-                    condition
-                        .narrow(1, channels, cfg.z_dim)?
-                        .narrow(2, 0, 1)?
-                        .contiguous()?,
-                    latents.narrow(2, latent_frames - 1, 1)?.contiguous()?,
-                ))
-            }
-            _ => None,
-        };
-        if let Some(m) = &adaptive.region_mask {
-            if (m.h, m.w) != (pph, ppw) {
-                bail!(
-                    "the edit region mask is {}x{} tokens, but this edit has {pph}x{ppw} tokens per frame",
-                    m.h,
-                    m.w
-                );
-            }
-        }
-        let mut region_hook = accel.region.map(|settle| {
-            RegionHook::new(settle, timesteps.len(), adaptive.region_mask.clone(), patch)
-        });
         let decider = match accel.cache {
             Some(settings) => Some(CacheDecider::new(
                 settings,
@@ -956,7 +997,7 @@ impl ChronoEditPipeline {
             let model_input = Tensor::cat(&[&latents, &condition], 1)?.to_dtype(self.dtype)?;
             let timestep = Tensor::new(&[t as f32], &self.device)?;
             let f = latents.dim(2)?;
-            let region = srm_hook.as_ref().and_then(SrmHook::region).cloned();
+            let region = hooks.srm.as_ref().and_then(SrmHook::region).cloned();
             let step = StepState {
                 index: i,
                 steps: timesteps.len(),
@@ -972,12 +1013,7 @@ impl ChronoEditPipeline {
                 temporal_positions: reasoning_positions(f),
                 ..Default::default()
             };
-            for h in active_hooks(
-                &mut srm_hook,
-                &mut reasoning_hook,
-                &mut region_hook,
-                &mut rpfi_hook,
-            ) {
+            for h in hooks.active() {
                 h.before_forward(&step, &mut opts)?;
             }
             tokens_per_step.push(match &opts.token_keep {
@@ -991,27 +1027,17 @@ impl ChronoEditPipeline {
                 reused_steps.push(i);
             }
             let mut noise_pred = pred.noise_pred;
-            for h in active_hooks(
-                &mut srm_hook,
-                &mut reasoning_hook,
-                &mut region_hook,
-                &mut rpfi_hook,
-            ) {
+            for h in hooks.active() {
                 h.after_forward(&step, pred.cross_attention.as_ref(), &mut noise_pred)?;
             }
             let mut next = scheduler.step(&noise_pred, i, &latents)?;
             // The first-step probe may have produced the region during this step.
-            let region = srm_hook.as_ref().and_then(SrmHook::region).cloned();
+            let region = hooks.srm.as_ref().and_then(SrmHook::region).cloned();
             let step = StepState {
                 region: region.as_ref(),
                 ..step
             };
-            for h in active_hooks(
-                &mut srm_hook,
-                &mut reasoning_hook,
-                &mut region_hook,
-                &mut rpfi_hook,
-            ) {
+            for h in hooks.active() {
                 h.after_step(&step, &mut next)?;
             }
             latents = next;
@@ -1039,9 +1065,9 @@ impl ChronoEditPipeline {
             forwards,
             head_forwards,
             reused_steps,
-            rpfi_steps: rpfi_hook.map(|h| h.applied_steps),
-            reasoning_held_steps: reasoning_hook.map(|h| h.held_steps),
-            region_held_steps: region_hook.map(|h| h.held_steps),
+            rpfi_steps: hooks.rpfi.map(|h| h.applied_steps),
+            reasoning_held_steps: hooks.reasoning.map(|h| h.held_steps),
+            region_held_steps: hooks.region.map(|h| h.held_steps),
             residual_magnitudes,
             change_pairs,
             times: PhaseTimes {
@@ -1049,34 +1075,49 @@ impl ChronoEditPipeline {
                 denoise_s: secs(denoise_s),
                 decode_s: secs(decode_s),
             },
-            srm: srm_hook.map(SrmHook::into_outcome),
+            srm: hooks.srm.map(SrmHook::into_outcome),
         })
     }
 }
 
-/// The hooks switched on for this edit, in their order (SRM, then region-aware denoising and RPFI,
-/// which read SRM's region).
-fn active_hooks<'h>(
-    srm: &'h mut Option<SrmHook>,
-    reasoning: &'h mut Option<ReasoningCacheHook>,
-    region: &'h mut Option<RegionHook>,
-    rpfi: &'h mut Option<RpfiHook>,
-) -> Vec<&'h mut dyn DenoiseHook> {
-    let mut hooks: Vec<&'h mut dyn DenoiseHook> = Vec::new();
-    if let Some(h) = srm.as_mut() {
-        hooks.push(h);
+/// The denoising hooks of one edit (see [`crate::pipeline::hooks`]).
+#[derive(Default)]
+struct Hooks {
+    srm: Option<SrmHook>,
+    reasoning: Option<ReasoningCacheHook>,
+    region: Option<RegionHook>,
+    rpfi: Option<RpfiHook>,
+}
+
+impl Hooks {
+    /// The hooks switched on, in the order they run: the reasoning-frame cache after the SRM (it
+    /// overrides the reasoning frames' prediction on the steps that hold them).
+    fn active(&mut self) -> Vec<&mut dyn DenoiseHook> {
+        let mut hooks: Vec<&mut dyn DenoiseHook> = Vec::new();
+        if let Some(h) = self.srm.as_mut() {
+            hooks.push(h);
+        }
+        if let Some(h) = self.reasoning.as_mut() {
+            hooks.push(h);
+        }
+        if let Some(h) = self.region.as_mut() {
+            hooks.push(h);
+        }
+        if let Some(h) = self.rpfi.as_mut() {
+            hooks.push(h);
+        }
+        hooks
     }
-    // After the SRM: it overrides the reasoning frames' prediction on the steps that hold them.
-    if let Some(h) = reasoning.as_mut() {
-        hooks.push(h);
-    }
-    if let Some(h) = region.as_mut() {
-        hooks.push(h);
-    }
-    if let Some(h) = rpfi.as_mut() {
-        hooks.push(h);
-    }
-    hooks
+}
+
+/// The shape of one edit's denoising that the acceleration hooks need.
+struct AccelGeometry {
+    latent_frames: usize,
+    /// Tokens per latent frame (rows, columns).
+    tokens: (usize, usize),
+    /// The transformer's patch (t, h, w).
+    patch: [usize; 3],
+    steps: usize,
 }
 
 /// The requested size, or the input's aspect ratio at (at most) its own area, each side rounded
