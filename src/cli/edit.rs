@@ -444,32 +444,7 @@ pub fn run(args: EditArgs) -> Result<()> {
         };
         bail!("{m} (chosen from {from}; raise {flag} to allow it)");
     }
-    let mut spec = EditSpec::new(args.prompt.clone());
-    spec.negative_prompt = args.negative_prompt.clone();
-    spec.recipe = args.recipe;
-    spec.steps = args.steps;
-    spec.guidance = args.guidance;
-    spec.reasoning_steps = args.reasoning_steps;
-    spec.num_frames = args.num_frames;
-    spec.srm = args.srm.map(|s| s == Switch::On);
-    spec.srm_probe = match args.srm_probe {
-        ProbeArg::FirstStep => Probe::FirstStep,
-        ProbeArg::Pass => Probe::Pass {
-            sigma: args.srm_probe_sigma,
-        },
-    };
-    spec.srm_dilate = args.srm_dilate;
-    spec.height = args.height;
-    spec.width = args.width;
-    spec.seed = args.seed;
-    spec.accel = args.accel();
-    if let Some(p) = &args.mask {
-        let picture = open_image(p).context("--mask")?;
-        spec.region = Some(crate::util::mask_region(&picture));
-    }
-    if let Some(p) = &args.latents {
-        spec.latents = Some(load_latents(p, &device)?);
-    }
+    let spec = spec_from_args(&args, &device)?;
 
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -553,6 +528,7 @@ pub fn run(args: EditArgs) -> Result<()> {
                 "rpfi_ran": out.rpfi_steps.is_some_and(|n| n > 0),
                 "rpfi_steps": out.rpfi_steps,
                 "region_held_steps": out.region_held_steps,
+                "reasoning_held_steps": out.reasoning_held_steps,
             },
             "flops": {
                 "model": dims.source,
@@ -598,6 +574,37 @@ pub fn run(args: EditArgs) -> Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+/// The edit the flags describe (plan overrides, accelerations, region, initial noise).
+fn spec_from_args(args: &EditArgs, device: &Device) -> Result<EditSpec> {
+    let mut spec = EditSpec::new(args.prompt.clone());
+    spec.negative_prompt = args.negative_prompt.clone();
+    spec.recipe = args.recipe;
+    spec.steps = args.steps;
+    spec.guidance = args.guidance;
+    spec.reasoning_steps = args.reasoning_steps;
+    spec.num_frames = args.num_frames;
+    spec.srm = args.srm.map(|s| s == Switch::On);
+    spec.srm_probe = match args.srm_probe {
+        ProbeArg::FirstStep => Probe::FirstStep,
+        ProbeArg::Pass => Probe::Pass {
+            sigma: args.srm_probe_sigma,
+        },
+    };
+    spec.srm_dilate = args.srm_dilate;
+    spec.height = args.height;
+    spec.width = args.width;
+    spec.seed = args.seed;
+    spec.accel = args.accel();
+    if let Some(p) = &args.mask {
+        let picture = open_image(p).context("--mask")?;
+        spec.region = Some(crate::util::mask_region(&picture));
+    }
+    if let Some(p) = &args.latents {
+        spec.latents = Some(load_latents(p, device)?);
+    }
+    Ok(spec)
 }
 
 fn check_output_path(flag: &str, path: &Path) -> Result<()> {
