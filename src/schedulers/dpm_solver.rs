@@ -14,7 +14,7 @@ use candle_core::Tensor;
 use serde::Deserialize;
 
 use super::{
-    add, div_scalar, mul_scalar, np_linspace, select_frames, sub, time_shift, Scheduler,
+    add, div_scalar, keep_history_frames, mul_scalar, np_linspace, sub, time_shift, Scheduler,
     StepCounter,
 };
 
@@ -390,19 +390,7 @@ impl Scheduler for DpmSolverMultistepScheduler {
     }
 
     fn keep_latent_frames(&mut self, frames: &[usize]) -> Result<()> {
-        for (j, slot) in self.model_outputs.iter_mut().enumerate() {
-            if let Some(t) = slot {
-                if t.rank() < 3 {
-                    bail!(
-                        "{NAME}: stored model output {j} has no frame dimension: {:?}",
-                        t.dims()
-                    );
-                }
-                if t.dim(2)? != frames.len() {
-                    *t = select_frames(t, frames, &format!("{NAME} model_outputs[{j}]"))?;
-                }
-            }
-        }
+        keep_history_frames(&mut self.model_outputs, frames, NAME)?;
         Ok(())
     }
 

@@ -468,6 +468,29 @@ pub(crate) fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(a, b, |x, y| x.add(y))
 }
 
+/// Keeps `frames` of every stored multistep model output whose frame count differs from
+/// `frames.len()` (the history a multistep scheduler keeps across the reasoning drop).
+pub(crate) fn keep_history_frames(
+    history: &mut [Option<Tensor>],
+    frames: &[usize],
+    name: &str,
+) -> Result<()> {
+    for (j, slot) in history.iter_mut().enumerate() {
+        if let Some(t) = slot {
+            if t.rank() < 3 {
+                bail!(
+                    "{name}: stored model output {j} has no frame dimension: {:?}",
+                    t.dims()
+                );
+            }
+            if t.dim(2)? != frames.len() {
+                *t = select_frames(t, frames, &format!("{name} model_outputs[{j}]"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Selects `frames` along dim 2, with a descriptive error when out of range.
 pub(crate) fn select_frames(t: &Tensor, frames: &[usize], what: &str) -> Result<Tensor> {
     if t.rank() < 3 {

@@ -4,8 +4,9 @@ use candle_core::{DType, Tensor};
 use serde::Deserialize;
 
 use super::{
-    add, div_scalar, mul_scalar, np_arange, np_linspace, select_frames, stretch_shift_to_terminal,
-    sub, time_shift, torch_cumprod_f32, torch_linspace_f32, Scheduler, StepCounter,
+    add, div_scalar, keep_history_frames, mul_scalar, np_arange, np_linspace, select_frames,
+    stretch_shift_to_terminal, sub, time_shift, torch_cumprod_f32, torch_linspace_f32, Scheduler,
+    StepCounter,
 };
 
 const NAME: &str = "UniPCMultistepScheduler";
@@ -795,19 +796,7 @@ impl Scheduler for UniPcMultistepScheduler {
     }
 
     fn keep_latent_frames(&mut self, frames: &[usize]) -> Result<()> {
-        for (j, slot) in self.model_outputs.iter_mut().enumerate() {
-            if let Some(t) = slot {
-                if t.rank() < 3 {
-                    bail!(
-                        "{NAME}: stored model output {j} has no frame dimension: {:?}",
-                        t.dims()
-                    );
-                }
-                if t.dim(2)? != frames.len() {
-                    *t = select_frames(t, frames, &format!("{NAME} model_outputs[{j}]"))?;
-                }
-            }
-        }
+        keep_history_frames(&mut self.model_outputs, frames, NAME)?;
         if let Some(t) = &self.last_sample {
             self.last_sample = Some(select_frames(t, frames, &format!("{NAME} last_sample"))?);
         }
