@@ -533,6 +533,17 @@ impl CacheDecider {
         r[lo] * (1.0 - t) + r[hi] * t
     }
 
+    /// Whether the policy reads the timestep modulation's change (`tea`).
+    pub fn reads_modulation(&self) -> bool {
+        self.settings.policy == CachePolicy::Tea
+    }
+
+    /// Whether the cache only records: at threshold 0 it never reuses, and exists to measure what
+    /// `physedit calibrate` fits (residual magnitudes and changes).
+    pub fn records_only(&self) -> bool {
+        self.settings.threshold == 0.0
+    }
+
     /// Whether step `i` may reuse the cached residual, given the changes since the previous step.
     /// `must_compute` covers what the caller knows (a capture, a missing residual).
     pub fn should_reuse(

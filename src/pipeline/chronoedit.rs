@@ -142,10 +142,11 @@ pub struct EditOutput {
     pub reasoning_held_steps: Option<usize>,
     /// Steps region-aware denoising held the output frame outside the region (None: not requested).
     pub region_held_steps: Option<usize>,
-    /// (step, mean |block-stack residual|) of every computed step, with the step cache on.
+    /// (step, mean |block-stack residual|) of every computed step, with the step cache at threshold
+    /// 0 (recording only, as `physedit calibrate` runs it).
     pub residual_magnitudes: Vec<(usize, f64)>,
     /// (step, relative L1 change of the timestep modulation, of the block-stack residual) of every
-    /// computed step whose predecessor was computed, with the step cache on.
+    /// computed step whose predecessor was computed, with the step cache at threshold 0.
     pub change_pairs: Vec<(usize, f64, f64)>,
     pub times: PhaseTimes,
     /// Present when the SRM was requested and reasoning frames were present.

@@ -61,7 +61,8 @@ struct CacheState {
     previous_latents: Option<Tensor>,
     /// Latents and prediction of the last computed step (for the output's change rate).
     last_computed: Option<(Tensor, Tensor)>,
-    /// Mean absolute residual of every computed step (what `physedit calibrate` averages).
+    /// Mean absolute residual of every computed step when the cache only records (what `physedit
+    /// calibrate` averages).
     magnitudes: Vec<(usize, f64)>,
     /// Timestep modulation of the previous step (the `tea` policy's input).
     previous_modulation: Option<Tensor>,
@@ -183,7 +184,7 @@ impl<'a> Guidance<'a> {
         self
     }
 
-    /// (step, mean |residual|) of every computed step when the step cache is on.
+    /// (step, mean |residual|) of every computed step when the step cache only records.
     pub fn residual_magnitudes(&self) -> Vec<(usize, f64)> {
         self.cache
             .as_ref()
@@ -192,7 +193,7 @@ impl<'a> Guidance<'a> {
     }
 
     /// (step, modulation change, residual change) of consecutive computed steps when the step
-    /// cache is on.
+    /// cache only records.
     pub fn change_pairs(&self) -> Vec<(usize, f64, f64)> {
         self.cache
             .as_ref()
@@ -239,13 +240,16 @@ impl<'a> Guidance<'a> {
                 Some(prev) => relative_change(step.latents, prev)?,
                 None => f64::INFINITY,
             };
-            // Both CFG branches share the timestep: one modulation serves them.
-            let modulation = self.transformer.timestep_modulation(timestep)?;
-            c.modulation_change = match &c.previous_modulation {
-                Some(prev) => relative_l1(&modulation, prev)?,
-                None => f64::INFINITY,
-            };
-            c.previous_modulation = Some(modulation);
+            // Both CFG branches share the timestep: one modulation serves them. Computed only for
+            // the policy that reads it or for a calibration.
+            if c.decider.reads_modulation() || c.decider.records_only() {
+                let modulation = self.transformer.timestep_modulation(timestep)?;
+                c.modulation_change = match &c.previous_modulation {
+                    Some(prev) => relative_l1(&modulation, prev)?,
+                    None => f64::INFINITY,
+                };
+                c.previous_modulation = Some(modulation);
+            }
             let change = StepChange {
                 input,
                 modulation: c.modulation_change,
@@ -367,7 +371,8 @@ impl<'a> Guidance<'a> {
                 _ => None,
             };
             c.decider.computed(key, rate);
-            if let Some(r) = &residual {
+            // The calibration's measurements: only when the cache exists to record them.
+            if let (Some(r), true) = (&residual, c.decider.records_only()) {
                 let m = r
                     .abs()?
                     .to_dtype(DType::F32)?
