@@ -48,6 +48,14 @@ pub struct StepState<'a> {
     pub region: Option<&'a TokenMask>,
 }
 
+/// The token positions a forward with `opts` computes: its `token_keep`, else all `total`.
+pub fn computed_tokens(opts: &ForwardOptions, total: usize) -> Vec<u32> {
+    match &opts.token_keep {
+        Some(k) => k.clone(),
+        None => (0..total as u32).collect(),
+    }
+}
+
 /// One technique acting on the denoising loop (see the module documentation for the order).
 pub trait DenoiseHook {
     /// Short name for reports.

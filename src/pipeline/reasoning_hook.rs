@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Tensor};
 
 use crate::models::transformer::ForwardOptions;
-use crate::pipeline::hooks::{DenoiseHook, StepState};
+use crate::pipeline::hooks::{computed_tokens, DenoiseHook, StepState};
 
 /// Reasoning-frame caching's state for one edit.
 pub struct ReasoningCacheHook {
@@ -67,12 +67,9 @@ impl DenoiseHook for ReasoningCacheHook {
         let (_, _, frames, lh, lw) = step.latents.dims5()?;
         let hw = (lh / self.patch[1]) * (lw / self.patch[2]);
         let first_output = (frames - 1) * hw;
-        let kept: Vec<u32> = match &opts.token_keep {
-            Some(k) => k.clone(),
-            None => (0..(frames * hw) as u32).collect(),
-        };
         opts.token_keep = Some(
-            kept.into_iter()
+            computed_tokens(opts, frames * hw)
+                .into_iter()
                 .filter(|&t| (t as usize) < hw || t as usize >= first_output)
                 .collect(),
         );

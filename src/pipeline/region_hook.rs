@@ -17,7 +17,7 @@ use candle_core::{DType, Tensor};
 
 use crate::adaptive::srm::TokenMask;
 use crate::models::transformer::ForwardOptions;
-use crate::pipeline::hooks::{DenoiseHook, StepState};
+use crate::pipeline::hooks::{computed_tokens, DenoiseHook, StepState};
 
 /// Region-aware denoising's state for one edit.
 pub struct RegionHook {
@@ -81,11 +81,7 @@ impl DenoiseHook for RegionHook {
         let hw = region.h * region.w;
         let total = step.frames * hw;
         let first_output = (step.frames - 1) * hw;
-        let kept: Vec<u32> = match &opts.token_keep {
-            Some(k) => k.clone(),
-            None => (0..total as u32).collect(),
-        };
-        let keep: Vec<u32> = kept
+        let keep: Vec<u32> = computed_tokens(opts, total)
             .into_iter()
             .filter(|&t| {
                 let t = t as usize;
