@@ -1,11 +1,11 @@
 //! Whole-pipeline parity with diffusers' ChronoEditPipeline on the committed tiny random fixtures
 //! (tools/reference/make_fixtures.py wrote them with torch + diffusers): same initial latents in,
 //! same frames out, with reasoning off, partial and through every step, both schedulers.
-use crate::common::fixture;
+use crate::common::{fixture, run_request};
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
-use physedit::pipeline::chronoedit::{ChronoEditPipeline, EditRequest, LoadOptions};
+use physedit::pipeline::chronoedit::{ChronoEditPipeline, LoadOptions};
 
 use crate::common::max_abs_diff;
 
@@ -32,22 +32,7 @@ fn run_case(case: &str) {
     assert!(!runs.is_empty());
     for (name, run) in runs {
         let get = |k: &str| reference.get(&format!("run.{name}.{k}")).cloned();
-        let reasoning = run["enable_temporal_reasoning"].as_bool().unwrap();
-        let req = EditRequest {
-            prompt: run["prompt"].as_str().unwrap().to_string(),
-            negative_prompt: run["negative_prompt"].as_str().unwrap_or("").to_string(),
-            steps: run["steps"].as_u64().unwrap() as usize,
-            guidance: run["guidance"].as_f64().unwrap(),
-            height: run["height"].as_u64().unwrap() as usize,
-            width: run["width"].as_u64().unwrap() as usize,
-            num_frames: run["num_frames"].as_u64().unwrap() as usize,
-            temporal_reasoning: reasoning,
-            reasoning_steps: run["num_temporal_reasoning_steps"].as_u64().unwrap() as usize,
-            temporal_positions: None,
-            latents: Some(get("latents").expect("latents")),
-            seed: 0,
-            flow_shift: None,
-        };
+        let req = run_request(run, get("latents").expect("latents"));
 
         // Component-level checks first, so a failure points at the stage that diverged.
         let prompt_embeds = pipe.encode_prompt(&req.prompt).unwrap();
